@@ -1,0 +1,1 @@
+"""Shipped region data (Ukraine, KATOTTG); see NOTICE for sources and licences."""

@@ -1,0 +1,296 @@
+"""A country's administrative hierarchy as data: codes, names, parents, aliases.
+
+The hierarchy is what jurisdiction checks and subscriptions reason about, so it
+must load fast and without geometry: :func:`default_region_set` reads only the
+code table (about 2,000 rows for Ukraine) and defers the large boundary file
+until a caller needs a point lookup or polygon targeting.
+
+Codes are canonical KATOTTG codes (``UA80000000000093317`` = Kyiv). Accepted
+aliases, resolved by :meth:`RegionSet.canonical`:
+
+* the KATOTTG code itself, in any letter case;
+* ISO 3166-2 subdivision codes (``UA-30`` = Kyiv), oblast level only;
+* alerts.in.ua oblast UIDs, written ``alerts.in.ua:31`` or as plain digits
+  (``31``). Plain digits are unambiguous because KATOTTG and ISO codes always
+  start with letters.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+Level = Literal["oblast", "raion", "hromada", "district"]
+
+#: Levels from the top of the hierarchy down; a region's ancestors are above it.
+LEVELS: tuple[Level, ...] = ("oblast", "raion", "hromada", "district")
+
+#: KATOTTG category letter -> level. K (cities with special status) sit beside oblasts.
+_CATEGORY_LEVEL: dict[str, Level] = {
+    "O": "oblast",
+    "K": "oblast",
+    "P": "raion",
+    "H": "hromada",
+    "B": "district",
+}
+
+ALERTS_IN_UA_PREFIX = "alerts.in.ua:"
+DEFAULT_DATA_PACKAGE = "tocsin.regions.data"
+DEFAULT_CODE_TABLE = "katottg_units.csv"
+DEFAULT_GEOMETRY = "ua_hromadas.geojson"
+
+
+class RegionDataError(ValueError):
+    """A code table or boundary file is malformed (bad row, unknown parent, duplicate)."""
+
+
+class UnknownRegionError(KeyError):
+    """A code or alias names no region in the set."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+    def __str__(self) -> str:
+        return (
+            f"unknown region code {self.code!r} (expected a KATOTTG code such as "
+            "UA80000000000093317, an ISO 3166-2 code such as UA-30, or an alerts.in.ua "
+            "oblast UID such as alerts.in.ua:31)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """One administrative unit: its canonical code, level, names and place in the tree."""
+
+    code: str
+    level: Level
+    name_uk: str
+    name_uk_full: str
+    name_en: str
+    parent: str | None  # None for the top level
+    oblast: str  # the top-level ancestor (itself for an oblast)
+    iso_3166_2: str | None = None
+    alerts_in_ua_uid: int | None = None
+
+
+@dataclass(slots=True)
+class _Tree:
+    by_code: dict[str, Region] = field(default_factory=dict)
+    children: dict[str, list[str]] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+
+class RegionSet:
+    """An immutable set of regions with hierarchy queries and alias resolution.
+
+    Geometry (for :meth:`locate` and area targeting) is attached lazily from
+    ``geometry_path``: building a ``RegionSet`` never parses boundaries.
+    """
+
+    def __init__(self, regions: Iterable[Region], *, geometry_path: Path | None = None) -> None:
+        tree = _Tree()
+        for region in regions:
+            if region.code in tree.by_code:
+                raise RegionDataError(f"duplicate region code {region.code}")
+            tree.by_code[region.code] = region
+        for region in tree.by_code.values():
+            if region.parent is not None:
+                if region.parent not in tree.by_code:
+                    raise RegionDataError(
+                        f"region {region.code} names unknown parent {region.parent}"
+                    )
+                tree.children.setdefault(region.parent, []).append(region.code)
+            if region.iso_3166_2:
+                tree.aliases[region.iso_3166_2.upper()] = region.code
+            if region.alerts_in_ua_uid is not None:
+                tree.aliases[str(region.alerts_in_ua_uid)] = region.code
+        for kids in tree.children.values():
+            kids.sort()
+        self._tree = tree
+        self.geometry_path = geometry_path
+        self._geometry: object | None = None  # a tocsin.regions.geometry.GeometryIndex, lazily
+
+    # -- codes --------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._tree.by_code)
+
+    def __iter__(self) -> Iterator[Region]:
+        return iter(self._tree.by_code.values())
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and self.canonical(code) is not None
+
+    def get(self, code: str) -> Region | None:
+        """The region for a code or alias, or None when nothing matches."""
+        canon = self.canonical(code)
+        return None if canon is None else self._tree.by_code[canon]
+
+    def require(self, code: str) -> Region:
+        """Like :meth:`get` but raises :class:`UnknownRegionError` naming the bad code."""
+        region = self.get(code)
+        if region is None:
+            raise UnknownRegionError(code)
+        return region
+
+    def canonical(self, code: str) -> str | None:
+        """The canonical KATOTTG code for a code or alias, or None if unknown.
+
+        Accepts KATOTTG codes (any case), ISO 3166-2 (``UA-30``) and alerts.in.ua
+        oblast UIDs (``alerts.in.ua:31`` or ``31``); surrounding spaces are ignored.
+        """
+        text = code.strip()
+        upper = text.upper()
+        if upper in self._tree.by_code:
+            return upper
+        if text.lower().startswith(ALERTS_IN_UA_PREFIX):
+            text = text[len(ALERTS_IN_UA_PREFIX) :].strip()
+            if not text.isdigit():
+                return None
+            upper = text
+        if upper.isdigit():
+            upper = str(int(upper))  # "031" and "31" are the same UID
+        return self._tree.aliases.get(upper)
+
+    # -- hierarchy ----------------------------------------------------------
+
+    def ancestors(self, code: str) -> list[Region]:
+        """The chain of regions above ``code``, nearest first (empty for the top level)."""
+        region = self.require(code)
+        chain: list[Region] = []
+        while region.parent is not None:
+            region = self._tree.by_code[region.parent]
+            chain.append(region)
+        return chain
+
+    def covers(self, ancestor: str, code: str) -> bool:
+        """True if ``ancestor`` is ``code`` itself or any region above it.
+
+        Both arguments accept aliases. An unknown code on either side covers
+        nothing (False): callers that must reject unknown codes with a message
+        check :meth:`canonical` first.
+        """
+        top = self.canonical(ancestor)
+        current = self.canonical(code)
+        if top is None or current is None:
+            return False
+        while current is not None:
+            if current == top:
+                return True
+            current = self._tree.by_code[current].parent
+        return False
+
+    def children(self, code: str) -> list[Region]:
+        """The regions directly below ``code``, sorted by code."""
+        canon = self.require(code).code
+        return [self._tree.by_code[c] for c in self._tree.children.get(canon, ())]
+
+    def descendants(self, code: str) -> list[Region]:
+        """Every region below ``code`` (not including it), parents before children."""
+        out: list[Region] = []
+        stack = [self.require(code).code]
+        while stack:
+            for kid in self._tree.children.get(stack.pop(), ()):
+                out.append(self._tree.by_code[kid])
+                stack.append(kid)
+        return out
+
+    def at_level(self, level: Level) -> list[Region]:
+        """All regions of one level, sorted by code."""
+        return sorted((r for r in self if r.level == level), key=lambda r: r.code)
+
+
+# -- loading -----------------------------------------------------------------
+
+_REQUIRED_COLUMNS = ("katottg", "category", "name_uk", "name_uk_full", "name_en", "parent_katottg")
+
+
+def parse_code_table(text: str, *, source: str = "code table") -> list[Region]:
+    """Parse a KATOTTG-style CSV code table into regions.
+
+    Columns: ``katottg, category, name_uk, name_uk_full, name_en, parent_katottg``
+    and optionally ``oblast_katottg, iso_3166_2, alerts_in_ua_uid``. The category
+    letter decides the level (O/K oblast, P raion, H hromada, B district).
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in _REQUIRED_COLUMNS if c not in (reader.fieldnames or ())]
+    if missing:
+        raise RegionDataError(f"{source}: missing column(s) {', '.join(missing)}")
+    regions: list[Region] = []
+    for lineno, row in enumerate(reader, start=2):
+        code = (row["katottg"] or "").strip().upper()
+        category = (row["category"] or "").strip().upper()
+        if not code:
+            raise RegionDataError(f"{source} line {lineno}: empty code")
+        level = _CATEGORY_LEVEL.get(category)
+        if level is None:
+            raise RegionDataError(f"{source} line {lineno}: unknown category {category!r}")
+        parent = (row["parent_katottg"] or "").strip().upper() or None
+        uid_text = (row.get("alerts_in_ua_uid") or "").strip()
+        if uid_text and not uid_text.isdigit():
+            raise RegionDataError(f"{source} line {lineno}: bad alerts.in.ua UID {uid_text!r}")
+        regions.append(
+            Region(
+                code=code,
+                level=level,
+                name_uk=row["name_uk"].strip(),
+                name_uk_full=row["name_uk_full"].strip(),
+                name_en=row["name_en"].strip(),
+                parent=parent,
+                oblast=((row.get("oblast_katottg") or "").strip().upper() or code),
+                iso_3166_2=(row.get("iso_3166_2") or "").strip().upper() or None,
+                alerts_in_ua_uid=int(uid_text) if uid_text else None,
+            )
+        )
+    return _attach_districts(regions)
+
+
+def _attach_districts(regions: list[Region]) -> list[Region]:
+    """Point city districts (B) whose parent is a settlement at their hromada instead.
+
+    KATOTTG makes a city district the child of its city (an M settlement code),
+    and settlements are not in the code table. The hromada holding that city
+    shares the first 9 characters of the code (``UA`` + oblast + raion + hromada).
+    """
+    known = {r.code for r in regions}
+    hromada_by_prefix = {r.code[:9]: r.code for r in regions if r.level == "hromada"}
+    out: list[Region] = []
+    for region in regions:
+        if region.parent is not None and region.parent not in known:
+            hromada = hromada_by_prefix.get(region.code[:9])
+            if region.level == "district" and hromada is not None:
+                region = replace(region, parent=hromada)
+        out.append(region)
+    return out
+
+
+def load_region_set(code_table: Path, geometry: Path | None = None) -> RegionSet:
+    """Load any country's hierarchy from a code table and (optionally) a GeoJSON file.
+
+    The GeoJSON holds the finest level with geometry, one feature per code in
+    a ``katottg`` property; coarser levels are derived through the hierarchy.
+    """
+    try:
+        text = code_table.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RegionDataError(f"{code_table}: cannot read ({exc.strerror})") from exc
+    return RegionSet(parse_code_table(text, source=str(code_table)), geometry_path=geometry)
+
+
+@functools.cache
+def default_region_set() -> RegionSet:
+    """Ukraine (KATOTTG, edition 16.05.2025), shipped in the package; cached.
+
+    Loads codes only (a few milliseconds); hromada boundaries load on first use.
+    """
+    data = resources.files(DEFAULT_DATA_PACKAGE)
+    text = data.joinpath(DEFAULT_CODE_TABLE).read_text(encoding="utf-8")
+    geometry = Path(str(data.joinpath(DEFAULT_GEOMETRY)))
+    return RegionSet(parse_code_table(text, source=DEFAULT_CODE_TABLE), geometry_path=geometry)
