@@ -1,0 +1,55 @@
+"""Ed25519 as the note keys use it, against RFC 8032 / ed25519 reference and Wycheproof vectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tocsin.trust.note import Signer, Verifier
+
+from .conftest import load_vector
+
+RFC8032_TEST_1 = (  # RFC 8032 section 7.1, TEST 1 (empty message)
+    "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+)
+
+
+def _sign_input() -> Path:
+    vectors = pytest.importorskip(
+        "cryptography_vectors", reason="install the dev extras for the cryptography_vectors"
+    )
+    return Path(vectors.__file__).parent / "asymmetric" / "Ed25519" / "sign.input"
+
+
+def test_reference_sign_input_all_lines() -> None:
+    """The 1024-line ed25519 reference file (its first three lines are RFC 8032 TESTs 1-3)."""
+    lines = _sign_input().read_text().splitlines()
+    assert len(lines) == 1024
+    first = lines[0].split(":")
+    assert (first[0][:64], first[1], first[3][:128]) == RFC8032_TEST_1
+    for line in lines:
+        secret, public, message, signed, _ = line.split(":")
+        seed, pub, msg = bytes.fromhex(secret[:64]), bytes.fromhex(public), bytes.fromhex(message)
+        signature = bytes.fromhex(signed)[:64]
+        signer = Signer("rfc8032", seed)
+        assert signer.public_key == pub
+        assert signer.sign(msg) == signature
+        verifier = Verifier.from_public_key("rfc8032", pub)
+        assert verifier.verify(msg, signature)
+        assert not verifier.verify(msg + b"x", signature)
+
+
+def test_wycheproof() -> None:
+    data = load_vector("wycheproof/ed25519_test.json")
+    seen = 0
+    for group in data["testGroups"]:
+        verifier = Verifier.from_public_key("wycheproof", bytes.fromhex(group["publicKey"]["pk"]))
+        for case in group["tests"]:
+            ok = verifier.verify(bytes.fromhex(case["msg"]), bytes.fromhex(case["sig"]))
+            if case["result"] != "acceptable":
+                assert ok == (case["result"] == "valid"), case["tcId"]
+            seen += 1
+    assert seen == data["numberOfTests"]
