@@ -54,17 +54,21 @@ CERTAINTIES: tuple[str, ...] = ("Observed", "Likely", "Possible", "Unlikely", "U
 
 
 class _Struct(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
-    """Base: immutable, keyword-only, JSON keys are the CAP element names."""
+    """Base: immutable, JSON keys are the CAP element names.
+
+    msgspec applies ``kw_only`` only to the fields a class itself defines, so each
+    subclass repeats ``kw_only=True`` (required fields may follow defaults).
+    """
 
 
-class ValuePair(_Struct):
+class ValuePair(_Struct, kw_only=True):
     """A CAP ``valueName``/``value`` pair (eventCode, parameter, geocode)."""
 
     value_name: str
     value: str
 
 
-class Reference(_Struct):
+class Reference(_Struct, kw_only=True):
     """One ``sender,identifier,sent`` triple of an alert's ``references``."""
 
     sender: str
@@ -75,7 +79,7 @@ class Reference(_Struct):
         return f"{self.sender},{self.identifier},{self.sent}"
 
 
-class Circle(_Struct):
+class Circle(_Struct, kw_only=True):
     """A CAP circle: centre ``lat,lon`` and radius in kilometres."""
 
     lat: float
@@ -84,14 +88,14 @@ class Circle(_Struct):
     text: str  # the exact lexical form, e.g. "32.9525,-115.5527 0"
 
 
-class Polygon(_Struct):
+class Polygon(_Struct, kw_only=True):
     """A CAP polygon: points as (lat, lon) pairs, first == last when valid."""
 
     points: tuple[tuple[float, float], ...]
     text: str  # the exact lexical form
 
 
-class Resource(_Struct):
+class Resource(_Struct, kw_only=True):
     resource_desc: str
     mime_type: str
     size: int | None = None
@@ -100,7 +104,7 @@ class Resource(_Struct):
     digest: str | None = None
 
 
-class Area(_Struct):
+class Area(_Struct, kw_only=True):
     area_desc: str
     polygon: tuple[Polygon, ...] = ()
     circle: tuple[Circle, ...] = ()
@@ -111,7 +115,7 @@ class Area(_Struct):
     ceiling_text: str | None = None
 
 
-class Info(_Struct):
+class Info(_Struct, kw_only=True):
     language: str = "en-US"
     language_given: bool = False  # whether <language> was present (CAP default is en-US)
     category: tuple[Category, ...] = ()
@@ -136,7 +140,7 @@ class Info(_Struct):
     area: tuple[Area, ...] = ()
 
 
-class Alert(_Struct):
+class Alert(_Struct, kw_only=True):
     identifier: str
     sender: str
     sent: str
