@@ -1,0 +1,56 @@
+"""CAP geometry text (``polygon``, ``circle``) to numbers, refusing anything odd.
+
+CAP writes a point as ``lat,lon`` (WGS 84 decimal degrees), a polygon as
+whitespace-separated points, a circle as ``lat,lon radius`` (kilometres).
+Only plain decimals are accepted: ``float()`` alone would let ``nan``, ``inf``
+and ``1e400`` through, and a NaN coordinate silently matches no region.
+The range and shape rules (lat/lon bounds, closed rings) live in ``rules``;
+this module only reads the text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tocsin.cap.model import Circle, Polygon
+
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)\Z")
+
+
+class GeometryError(ValueError):
+    """Geometry text that does not follow CAP's lexical form."""
+
+
+def parse_decimal(text: str, what: str) -> float:
+    """A plain decimal number (no exponent, NaN or infinity)."""
+    value = text.strip()
+    if not _DECIMAL.match(value):
+        raise GeometryError(f"expected a decimal number for {what}, found {text!r}")
+    return float(value)
+
+
+def parse_point(text: str) -> tuple[float, float]:
+    """One ``lat,lon`` pair."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise GeometryError(f"expected a point as 'lat,lon', found {text!r}")
+    return parse_decimal(parts[0], "latitude"), parse_decimal(parts[1], "longitude")
+
+
+def parse_polygon(text: str) -> Polygon:
+    """A CAP polygon, keeping its exact text; shape rules are checked elsewhere."""
+    tokens = text.split()
+    if not tokens:
+        raise GeometryError("expected polygon points as 'lat,lon lat,lon ...', found nothing")
+    points = tuple(parse_point(token) for token in tokens)
+    return Polygon(points=points, text=text)
+
+
+def parse_circle(text: str) -> Circle:
+    """A CAP circle ``lat,lon radius``, keeping its exact text."""
+    tokens = text.split()
+    if len(tokens) != 2:
+        raise GeometryError(f"expected a circle as 'lat,lon radius', found {text!r}")
+    lat, lon = parse_point(tokens[0])
+    radius = parse_decimal(tokens[1], "radius")
+    return Circle(lat=lat, lon=lon, radius_km=radius, text=text)
