@@ -20,11 +20,15 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # shapely is imported only when geometry is first needed
+    from tocsin.regions.geometry import GeometryIndex
 
 Level = Literal["oblast", "raion", "hromada", "district"]
 
@@ -115,7 +119,8 @@ class RegionSet:
             kids.sort()
         self._tree = tree
         self.geometry_path = geometry_path
-        self._geometry: object | None = None  # a tocsin.regions.geometry.GeometryIndex, lazily
+        self._geometry: GeometryIndex | None = None
+        self._geometry_lock = threading.Lock()
 
     # -- codes --------------------------------------------------------------
 
@@ -205,6 +210,67 @@ class RegionSet:
     def at_level(self, level: Level) -> list[Region]:
         """All regions of one level, sorted by code."""
         return sorted((r for r in self if r.level == level), key=lambda r: r.code)
+
+
+    # -- geometry (lazy) ----------------------------------------------------
+
+    def geometry(self) -> GeometryIndex:
+        """The boundary index, loaded on first call (about 0.3 s for Ukraine)."""
+        if self._geometry is None:
+            with self._geometry_lock:
+                if self._geometry is None:
+                    from tocsin.regions.geometry import GeometryIndex
+
+                    if self.geometry_path is None:
+                        raise RegionDataError("this region set has no geometry")
+                    index = GeometryIndex.from_geojson(self.geometry_path)
+                    unknown = sorted(set(index.codes) - self._tree.by_code.keys())
+                    if unknown:
+                        raise RegionDataError(
+                            f"{self.geometry_path}: {len(unknown)} feature code(s) not in the "
+                            f"code table, e.g. {unknown[0]}"
+                        )
+                    self._geometry = index
+        return self._geometry
+
+    def with_ancestors(self, codes: Iterable[str]) -> list[Region]:
+        """Regions for ``codes`` plus all their ancestors, finest level first, no repeats."""
+        seen: dict[str, Region] = {}
+        for code in codes:
+            region: Region | None = self.require(code)
+            while region is not None:
+                seen.setdefault(region.code, region)
+                region = None if region.parent is None else self._tree.by_code[region.parent]
+        rank = {level: i for i, level in enumerate(reversed(LEVELS))}
+        return sorted(seen.values(), key=lambda r: (rank[r.level], r.code))
+
+    def locate(self, lat: float, lon: float) -> list[Region]:
+        """Every region containing the point, hromada first, then raion, then oblast.
+
+        A point on a border or in an overlap returns the units of both sides.
+        Kyiv, Sevastopol and Crimea have no finer geometry, so a point there
+        returns just that unit. Empty only if the point is outside every
+        region; :meth:`locate_strict` turns that into an explained error.
+        Raises :class:`~tocsin.regions.geometry.CoordinateError` for
+        coordinates that are not on Earth.
+        """
+        return self.with_ancestors(self.geometry().codes_at(lat, lon))
+
+    def locate_strict(self, lat: float, lon: float) -> list[Region]:
+        """Like :meth:`locate`, but a point outside every region raises
+        :class:`~tocsin.regions.geometry.OutsideRegionsError`, saying so when the
+        point read as ``(lon, lat)`` would be inside (swapped coordinates)."""
+        from tocsin.regions.geometry import OutsideRegionsError
+
+        found = self.locate(lat, lon)
+        if found:
+            return found
+        if self.geometry().swapped_inside(lat, lon):
+            raise OutsideRegionsError(
+                f"point lat={lat}, lon={lon} is outside every region, but lat={lon}, "
+                f"lon={lat} is inside: latitude and longitude look swapped"
+            )
+        raise OutsideRegionsError(f"point lat={lat}, lon={lon} is outside every region")
 
 
 # -- loading -----------------------------------------------------------------
