@@ -1,0 +1,71 @@
+"""The transparency log: RFC 6962 Merkle tree math (:mod:`.tree`) and C2SP tiles (:mod:`.tiles`).
+
+The core imports no database or web framework: storage and HTTP adapters hand
+hashes in through :class:`HashReader` and serve what :func:`read_tile` builds.
+"""
+
+from tocsin.tlog.tiles import (
+    EntryBundleError,
+    Tile,
+    TileError,
+    TileFetcher,
+    TileHashReader,
+    TileMismatchError,
+    TilePathError,
+    decode_entry_bundle,
+    encode_entry_bundle,
+    new_tiles,
+    parse_tile_path,
+    read_tile,
+    tiles_for_size,
+)
+from tocsin.tlog.tree import (
+    EMPTY_ROOT,
+    HashReader,
+    MemoryHashStore,
+    ProofError,
+    TlogError,
+    TreeError,
+    append_batch,
+    leaf_hash,
+    node_hash,
+    prove_consistency,
+    prove_inclusion,
+    stored_hash_count,
+    stored_hash_index,
+    tree_root,
+    verify_consistency,
+    verify_inclusion,
+)
+
+__all__ = [
+    "EMPTY_ROOT",
+    "EntryBundleError",
+    "HashReader",
+    "MemoryHashStore",
+    "ProofError",
+    "Tile",
+    "TileError",
+    "TileFetcher",
+    "TileHashReader",
+    "TileMismatchError",
+    "TilePathError",
+    "TlogError",
+    "TreeError",
+    "append_batch",
+    "decode_entry_bundle",
+    "encode_entry_bundle",
+    "leaf_hash",
+    "new_tiles",
+    "node_hash",
+    "parse_tile_path",
+    "prove_consistency",
+    "prove_inclusion",
+    "read_tile",
+    "stored_hash_count",
+    "stored_hash_index",
+    "tiles_for_size",
+    "tree_root",
+    "verify_consistency",
+    "verify_inclusion",
+]
