@@ -57,18 +57,19 @@ class _Struct(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_de
     """Base: immutable, JSON keys are the CAP element names.
 
     msgspec applies ``kw_only`` only to the fields a class itself defines, so each
-    subclass repeats ``kw_only=True`` (required fields may follow defaults).
+    subclass repeats ``kw_only=True`` (required fields may follow defaults), and
+    ``frozen=True`` so type checkers see the same.
     """
 
 
-class ValuePair(_Struct, kw_only=True):
+class ValuePair(_Struct, frozen=True, kw_only=True):
     """A CAP ``valueName``/``value`` pair (eventCode, parameter, geocode)."""
 
     value_name: str
     value: str
 
 
-class Reference(_Struct, kw_only=True):
+class Reference(_Struct, frozen=True, kw_only=True):
     """One ``sender,identifier,sent`` triple of an alert's ``references``."""
 
     sender: str
@@ -79,7 +80,7 @@ class Reference(_Struct, kw_only=True):
         return f"{self.sender},{self.identifier},{self.sent}"
 
 
-class Circle(_Struct, kw_only=True):
+class Circle(_Struct, frozen=True, kw_only=True):
     """A CAP circle: centre ``lat,lon`` and radius in kilometres."""
 
     lat: float
@@ -88,14 +89,14 @@ class Circle(_Struct, kw_only=True):
     text: str  # the exact lexical form, e.g. "32.9525,-115.5527 0"
 
 
-class Polygon(_Struct, kw_only=True):
+class Polygon(_Struct, frozen=True, kw_only=True):
     """A CAP polygon: points as (lat, lon) pairs, first == last when valid."""
 
     points: tuple[tuple[float, float], ...]
     text: str  # the exact lexical form
 
 
-class Resource(_Struct, kw_only=True):
+class Resource(_Struct, frozen=True, kw_only=True):
     resource_desc: str
     mime_type: str
     size: int | None = None
@@ -104,7 +105,7 @@ class Resource(_Struct, kw_only=True):
     digest: str | None = None
 
 
-class Area(_Struct, kw_only=True):
+class Area(_Struct, frozen=True, kw_only=True):
     area_desc: str
     polygon: tuple[Polygon, ...] = ()
     circle: tuple[Circle, ...] = ()
@@ -115,7 +116,7 @@ class Area(_Struct, kw_only=True):
     ceiling_text: str | None = None
 
 
-class Info(_Struct, kw_only=True):
+class Info(_Struct, frozen=True, kw_only=True):
     language: str = "en-US"
     language_given: bool = False  # whether <language> was present (CAP default is en-US)
     category: tuple[Category, ...] = ()
@@ -140,7 +141,7 @@ class Info(_Struct, kw_only=True):
     area: tuple[Area, ...] = ()
 
 
-class Alert(_Struct, kw_only=True):
+class Alert(_Struct, frozen=True, kw_only=True):
     identifier: str
     sender: str
     sent: str
