@@ -59,6 +59,12 @@ class CapError(Exception):
         super().__init__("; ".join(str(p) for p in self.problems) or "invalid CAP document")
 
 
+def line_of(element: object) -> int | None:
+    """The source line of an lxml element, if known (the stubs type it loosely)."""
+    line = getattr(element, "sourceline", None)
+    return line if isinstance(line, int) else None
+
+
 def errors_of(problems: list[Problem]) -> list[Problem]:
     """The problems that refuse a document."""
     return [p for p in problems if p.severity == "error"]

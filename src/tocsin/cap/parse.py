@@ -16,7 +16,15 @@ from importlib import resources
 
 from lxml import etree
 
-from tocsin.cap.errors import DEFAULT_LIMITS, CapError, ParseLimits, Problem, errors_of
+from tocsin.cap.errors import (
+    DEFAULT_LIMITS,
+    CapError,
+    ParseLimits,
+    Problem,
+    ProblemSeverity,
+    errors_of,
+    line_of,
+)
 from tocsin.cap.model import CAP11_NS, CAP12_NS, Alert
 from tocsin.cap.reader import build_alert
 from tocsin.cap.rules import check_alert
@@ -105,11 +113,12 @@ def parse_xml(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> etree._Eleme
         message = str(exc.msg or exc)
         if "Excessive depth" in message or "maximum depth" in message:
             message = f"expected elements nested at most {limits.max_depth} deep"
-        raise _refuse(f"malformed XML: {message}", exc.lineno) from None
+        line = exc.lineno if isinstance(exc.lineno, int) else None
+        raise _refuse(f"malformed XML: {message}", line) from None
     except ValueError as exc:  # e.g. an unknown or inconsistent declared encoding
         raise _refuse(f"unreadable XML: {exc}") from None
     docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
+    if getattr(docinfo, "doctype", "") or docinfo.internalDTD is not None:
         raise _refuse("expected no DOCTYPE declaration (refused: CAP needs no DTD)")
     if _too_deep(limits.max_depth)(root):
         raise _refuse(f"expected elements nested at most {limits.max_depth} deep")
@@ -163,7 +172,7 @@ def _schema_problems(root: etree._Element, strict: bool) -> list[Problem]:
     if schema.validate(root.getroottree()):
         return []
     problems: list[Problem] = []
-    for entry in schema.error_log:
+    for entry in list(schema.error_log):  # type: ignore[call-overload]
         element = _error_element(root, entry)
         path = element_path(element) if element is not None else "/alert"
         name = path.rsplit("/", 1)[-1].partition("[")[0]
@@ -172,7 +181,7 @@ def _schema_problems(root: etree._Element, strict: bool) -> list[Problem]:
         message = entry.message.replace(_NS12, "").replace(_NS11, "")
         if message.startswith("Element '"):
             message = message.split("': ", 1)[-1]
-        severity = "error"
+        severity: ProblemSeverity = "error"
         if (
             entry.type_name == "SCHEMAV_CVC_ENUMERATION_VALID"
             and element is not None
@@ -199,7 +208,7 @@ def _cap_version(root: etree._Element) -> str:
     found = etree.QName(tag).text if isinstance(tag, str) else repr(tag)
     raise _refuse(
         f"expected root element alert in namespace {CAP12_NS} (or {CAP11_NS}), found {found}",
-        root.sourceline,
+        line_of(root),
         "/" + (etree.QName(tag).localname if isinstance(tag, str) else "?"),
     )
 
@@ -223,7 +232,7 @@ def parse_alert(
     problems.extend(found)
     for problem in check_alert(alert, strict=strict):
         element = _element_at(root, problem.path)
-        line = element.sourceline if element is not None else None
+        line = line_of(element) if element is not None else None
         problems.append(Problem(problem.path, line, problem.message, problem.severity))
     if errors_of(problems):
         raise CapError(problems)

@@ -12,7 +12,7 @@ from typing import Any
 
 from lxml import etree
 
-from tocsin.cap.errors import Problem
+from tocsin.cap.errors import Problem, line_of
 from tocsin.cap.geo import GeometryError, parse_circle, parse_decimal, parse_polygon
 from tocsin.cap.model import (
     CAP12_NS,
@@ -91,8 +91,9 @@ class _Walk:
             if len(parts) != 3:
                 self.problems.append(
                     Problem(
-                        "/alert/references", element.sourceline,
-                        f"expected space-separated 'sender,identifier,sent' triples, found {token!r}",
+                        "/alert/references",
+                        line_of(element),
+                        f"expected 'sender,identifier,sent' triples, found {token!r}",
                     )
                 )
                 continue
@@ -142,7 +143,7 @@ class _Walk:
         circles: list[Circle] = []
         geocodes: list[ValuePair] = []
         for child in element:
-            name = child.tag[_NS_LEN:]  # type: ignore[index]
+            name = str(child.tag)[_NS_LEN:]
             text = child.text or ""
             try:
                 if name == "polygon":
@@ -160,7 +161,7 @@ class _Walk:
                     fields[name] = parse_decimal(text, name)
                     fields[f"{name}_text"] = text
             except GeometryError as exc:
-                self.problems.append(Problem(where, child.sourceline, str(exc)))
+                self.problems.append(Problem(where, line_of(child), str(exc)))
         return Area(
             **fields, polygon=tuple(polygons), circle=tuple(circles), geocode=tuple(geocodes)
         )
@@ -181,7 +182,7 @@ def _pair(element: etree._Element) -> ValuePair:
 def _resource(element: etree._Element) -> Resource:
     fields: dict[str, Any] = {}
     for child in element:
-        name = child.tag[_NS_LEN:]  # type: ignore[index]
+        name = str(child.tag)[_NS_LEN:]
         text = child.text or ""
         if name == "resourceDesc":
             fields["resource_desc"] = text

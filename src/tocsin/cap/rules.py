@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from tocsin.cap.errors import Problem
+from tocsin.cap.errors import Problem, ProblemSeverity
 from tocsin.cap.model import Alert, Area, Info, Polygon, parse_cap_time
 
 # The lexical form the CAP 1.2 XSD requires for every time.
@@ -36,7 +36,7 @@ class _Checker:
         self.problems.append(Problem(path, None, message, "error"))
 
     def tolerated(self, path: str, message: str) -> None:
-        severity = "error" if self.strict else "warning"
+        severity: ProblemSeverity = "error" if self.strict else "warning"
         self.problems.append(Problem(path, None, message, severity))
 
     def time(self, path: str, text: str | None) -> datetime | None:
@@ -57,7 +57,9 @@ class _Checker:
         if not text.strip():
             self.error(path, f"expected a non-empty {what}")
         elif _FORBIDDEN_ID_CHARS.search(text):
-            self.tolerated(path, f"expected a {what} without spaces, commas, '<' or '&', found {text!r}")
+            self.tolerated(
+                path, f"expected a {what} without spaces, commas, '<' or '&', found {text!r}"
+            )
 
 
 def check_alert(alert: Alert, *, strict: bool) -> list[Problem]:
@@ -109,7 +111,9 @@ def _check_info(c: _Checker, path: str, info: Info, sent: datetime | None, msg_t
 
 def _check_area(c: _Checker, path: str, area: Area) -> None:
     if c.strict and not (area.polygon or area.circle or area.geocode):
-        c.error(path, "expected a <geocode>, <polygon> or <circle>: areaDesc alone cannot be checked")
+        c.error(
+            path, "expected a <geocode>, <polygon> or <circle>: areaDesc alone cannot be checked"
+        )
     for number, polygon in enumerate(area.polygon, 1):
         _check_polygon(c, f"{path}/polygon[{number}]", polygon)
     for number, circle in enumerate(area.circle, 1):
@@ -119,7 +123,9 @@ def _check_area(c: _Checker, path: str, area: Area) -> None:
             c.error(where, f"expected a radius >= 0 km, found {circle.radius_km:g}")
     if area.ceiling is not None:
         if area.altitude is None:
-            c.tolerated(f"{path}/ceiling", "expected <altitude> too: ceiling is only meaningful with it")
+            c.tolerated(
+                f"{path}/ceiling", "expected <altitude> too: ceiling is only meaningful with it"
+            )
         elif area.ceiling < area.altitude:
             c.tolerated(f"{path}/ceiling", f"expected a ceiling >= altitude ({area.altitude:g})")
 
@@ -138,5 +144,7 @@ def _check_polygon(c: _Checker, path: str, polygon: Polygon) -> None:
 def _check_point(c: _Checker, path: str, lat: float, lon: float) -> bool:
     if -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0:
         return True
-    c.error(path, f"expected latitude in [-90, 90] and longitude in [-180, 180], found {lat:g},{lon:g}")
+    c.error(
+        path, f"expected latitude in [-90, 90] and longitude in [-180, 180], found {lat:g},{lon:g}"
+    )
     return False
