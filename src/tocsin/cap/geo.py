@@ -14,7 +14,12 @@ import re
 
 from tocsin.cap.model import Circle, Polygon
 
-_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)\Z")
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+_DECIMAL = re.compile(_NUMBER + r"\Z", re.ASCII)
+# A whole polygon in one match: points as lat,lon separated by whitespace.
+# Possessive quantifiers: no backtracking, linear in the text.
+_NUM = r"[+-]?+(?:\d++(?:\.\d*+)?+|\.\d++)"
+_POLYGON = re.compile(rf"[ \t\r\n]*+{_NUM},{_NUM}(?:[ \t\r\n]++{_NUM},{_NUM})*+[ \t\r\n]*+\Z", re.ASCII)
 
 
 class GeometryError(ValueError):
@@ -23,7 +28,7 @@ class GeometryError(ValueError):
 
 def parse_decimal(text: str, what: str) -> float:
     """A plain decimal number (no exponent, NaN or infinity)."""
-    value = text.strip()
+    value = text.strip(" \t\r\n")
     if not _DECIMAL.match(value):
         raise GeometryError(f"expected a decimal number for {what}, found {text!r}")
     return float(value)
@@ -39,11 +44,16 @@ def parse_point(text: str) -> tuple[float, float]:
 
 def parse_polygon(text: str) -> Polygon:
     """A CAP polygon, keeping its exact text; shape rules are checked elsewhere."""
+    if _POLYGON.match(text):  # the fast path: one linear regex, then C-level float()s
+        numbers = list(map(float, text.replace(",", " ").split()))
+        points = tuple(zip(numbers[0::2], numbers[1::2], strict=True))
+        return Polygon(points=points, text=text)
     tokens = text.split()
     if not tokens:
         raise GeometryError("expected polygon points as 'lat,lon lat,lon ...', found nothing")
-    points = tuple(parse_point(token) for token in tokens)
-    return Polygon(points=points, text=text)
+    for token in tokens:
+        parse_point(token)  # raises, naming the first bad point
+    raise GeometryError(f"expected polygon points as 'lat,lon lat,lon ...', found {text!r}")
 
 
 def parse_circle(text: str) -> Circle:
