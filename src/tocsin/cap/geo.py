@@ -19,7 +19,9 @@ _DECIMAL = re.compile(_NUMBER + r"\Z", re.ASCII)
 # A whole polygon in one match: points as lat,lon separated by whitespace.
 # Possessive quantifiers: no backtracking, linear in the text.
 _NUM = r"[+-]?+(?:\d++(?:\.\d*+)?+|\.\d++)"
-_POLYGON = re.compile(rf"[ \t\r\n]*+{_NUM},{_NUM}(?:[ \t\r\n]++{_NUM},{_NUM})*+[ \t\r\n]*+\Z", re.ASCII)
+_WS = r"[ \t\r\n]"  # XML whitespace only: no NBSP or other Unicode spaces
+_POLYGON = re.compile(rf"{_WS}*+{_NUM},{_NUM}(?:{_WS}++{_NUM},{_NUM})*+{_WS}*+\Z", re.ASCII)
+_SPLIT = re.compile(_WS + "+")
 
 
 class GeometryError(ValueError):
@@ -58,7 +60,7 @@ def parse_polygon(text: str) -> Polygon:
 
 def parse_circle(text: str) -> Circle:
     """A CAP circle ``lat,lon radius``, keeping its exact text."""
-    tokens = text.split()
+    tokens = _SPLIT.split(text.strip(" \t\r\n"))
     if len(tokens) != 2:
         raise GeometryError(f"expected a circle as 'lat,lon radius', found {text!r}")
     lat, lon = parse_point(tokens[0])
