@@ -15,3 +15,5 @@ def main() -> None:
 
 # Each command module registers itself on ``main`` when imported.
 # Keep one import per line (helpers add theirs here).
+from tocsin.cli import serve_cmd  # noqa: E402,F401
+from tocsin.cli import issue_cmd  # noqa: E402,F401

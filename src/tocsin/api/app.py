@@ -1,0 +1,384 @@
+"""The Starlette application: one declarative route table, thin handlers.
+
+Handlers translate HTTP to calls on the core and the hub services held in
+:class:`tocsin.runtime.Hub`; every error a client sees comes from the
+catalogue in :mod:`tocsin.api.errors`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from tocsin.api import streaming
+from tocsin.api.errors import ApiError
+from tocsin.api.openapi import openapi_document
+from tocsin.cap import to_json
+from tocsin.delivery.feeds import atom_feed
+from tocsin.issue import IssueError
+from tocsin.runtime import Hub
+from tocsin.store.base import AlertRecord
+
+log = logging.getLogger("tocsin.api")
+
+CAP_MEDIA_TYPES = ("application/cap+xml", "application/xml", "text/xml")
+
+
+def hub_of(request: Request | WebSocket) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read the body, refusing it as soon as it exceeds ``limit`` (before reading it all)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise ApiError("bad_request", "Content-Length is not a number") from None
+        if size > limit:
+            raise ApiError("body_too_large", f"{size} bytes declared, limit {limit}")
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise ApiError("body_too_large", f"more than {limit} bytes sent, limit {limit}")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(msgspec.json.encode(data), status_code=status,
+                    media_type="application/json", headers=headers)
+
+
+def record_json(hub: Hub, record: AlertRecord, now: float) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "issuer": record.issuer_id,
+        "key_id": record.key_id,
+        "sender": record.sender,
+        "identifier": record.identifier,
+        "sent": record.sent,
+        "received": record.received_ts,
+        "expires": record.expires_ts,
+        "msgType": record.msg_type,
+        "status": record.status,
+        "kinds": list(record.kinds),
+        "event": record.event,
+        "active": record.active_at(now),
+        "ended": record.ended_ts,
+        "ended_by": record.ended_by,
+        "targets": record.targets,
+        "event_id": record.event_id,
+        "links": {
+            "self": f"/api/v1/alerts/{record.id}",
+            "cap": f"/api/v1/alerts/{record.id}/cap",
+            "statement": f"/api/v1/alerts/{record.id}/statement",
+        },
+    }
+
+
+# -- issuing ---------------------------------------------------------------
+
+
+async def post_alert(request: Request) -> Response:
+    hub = hub_of(request)
+    body = await read_body(request, hub.settings.max_body_bytes)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/json":
+        try:
+            doc = msgspec.json.decode(body)
+        except msgspec.DecodeError as exc:
+            raise ApiError("bad_request", f"body is not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise ApiError("bad_request", 'body must be a JSON object {"cap": ..., "statement": ...}')
+        cap_b64, statement_text = doc.get("cap"), doc.get("statement")
+        if not isinstance(cap_b64, str) or not cap_b64:
+            raise ApiError("bad_request", '"cap" must be the base64 of the exact CAP bytes')
+        if not isinstance(statement_text, str) or not statement_text:
+            raise ApiError("bad_statement", '"statement" must be the signed statement text')
+        try:
+            cap = base64.b64decode(cap_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError("bad_request", '"cap" is not valid base64') from None
+        statement = statement_text.encode("utf-8")
+    elif media in CAP_MEDIA_TYPES:
+        cap = body
+        header = request.headers.get("tocsin-statement")
+        if not header:
+            raise ApiError("bad_statement", "send the signed statement, base64-encoded, "
+                                            "in the Tocsin-Statement header")
+        try:
+            statement = base64.b64decode(header, validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError("bad_statement", "Tocsin-Statement is not valid base64") from None
+    else:
+        raise ApiError("unsupported_media_type",
+                       f"got {media or 'no Content-Type'}; send application/json or application/cap+xml")
+    if not cap:
+        raise ApiError("invalid_cap", "the CAP document is empty")
+    try:
+        outcome = await hub.issuer.issue(cap, statement)
+    except IssueError as exc:
+        raise ApiError(exc.code, exc.detail) from None
+    record = outcome.result.record
+    body_out = record_json(hub, record, hub.clock())
+    body_out["warnings"] = list(outcome.warnings)
+    body_out["ended_alerts"] = list(outcome.result.ended)
+    headers = {"Location": f"/api/v1/alerts/{record.id}"}
+    if not outcome.result.created:
+        headers["Tocsin-Replay"] = "true"
+    return _json(body_out, 201, headers)
+
+
+# -- reading ---------------------------------------------------------------
+
+
+def _get_record(hub: Hub, alert_id: str) -> AlertRecord:
+    if not (8 <= len(alert_id) <= 64) or not all(c in "0123456789abcdef" for c in alert_id):
+        raise ApiError("alert_not_found", "alert ids are lowercase hexadecimal")
+    record = hub.store.get(alert_id)
+    if record is None:
+        raise ApiError("alert_not_found", alert_id)
+    return record
+
+
+async def get_alert(request: Request) -> Response:
+    hub = hub_of(request)
+    record = _get_record(hub, request.path_params["alert_id"])
+    accept = request.headers.get("accept", "")
+    if "application/cap+xml" in accept:
+        return Response(record.cap, media_type="application/cap+xml")
+    body = record_json(hub, record, hub.clock())
+    body["cap"] = msgspec.json.decode(to_json(hub.parse_stored(record.cap)))
+    body["statement"] = record.statement.decode("utf-8", "replace")
+    return _json(body)
+
+
+async def get_alert_cap(request: Request) -> Response:
+    record = _get_record(hub_of(request), request.path_params["alert_id"])
+    return Response(record.cap, media_type="application/cap+xml")
+
+
+async def get_alert_statement(request: Request) -> Response:
+    record = _get_record(hub_of(request), request.path_params["alert_id"])
+    return Response(record.statement, media_type="text/plain; charset=utf-8")
+
+
+def _float_param(request: Request, name: str) -> float | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ApiError("bad_parameter", f"{name} must be a number, got {raw!r}") from None
+
+
+def _since_param(request: Request) -> float | None:
+    raw = request.query_params.get("since")
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    from tocsin.cap.model import parse_cap_time
+
+    try:
+        return parse_cap_time(raw).timestamp()
+    except ValueError:
+        raise ApiError("bad_parameter",
+                       f"since must be POSIX seconds or a time with offset, got {raw!r}") from None
+
+
+async def list_alerts(request: Request) -> Response:
+    hub = hub_of(request)
+    params = request.query_params
+    codes = hub.region_params(params.get("region"), params.get("lat"), params.get("lon"),
+                              expand_ancestors=False)
+    active = params.get("active", "").lower()
+    if active not in ("", "true", "false", "1", "0"):
+        raise ApiError("bad_parameter", f"active must be true or false, got {active!r}")
+    limit_raw = params.get("limit", "100")
+    if not limit_raw.isdigit() or not (1 <= int(limit_raw) <= 1000):
+        raise ApiError("bad_parameter", "limit must be an integer from 1 to 1000")
+    now = hub.clock()
+    records = hub.store.list_alerts(
+        regions=codes,
+        active_at=now if active in ("true", "1") else None,
+        since_ts=_since_param(request),
+        limit=int(limit_raw),
+    )
+    return _json({"alerts": [record_json(hub, r, now) for r in records]})
+
+
+async def region_status(request: Request) -> Response:
+    hub = hub_of(request)
+    code = hub.require_region(request.path_params["code"])
+    return _json(hub.region_status(code))
+
+
+async def locate(request: Request) -> Response:
+    hub = hub_of(request)
+    lat, lon = _float_param(request, "lat"), _float_param(request, "lon")
+    if lat is None or lon is None:
+        raise ApiError("bad_parameter", "give both lat and lon")
+    regions = hub.locate(lat, lon)
+    return _json({"lat": lat, "lon": lon, "regions": [hub.region_json(r.code) for r in regions]})
+
+
+async def get_region(request: Request) -> Response:
+    hub = hub_of(request)
+    code = hub.require_region(request.path_params["code"])
+    return _json(hub.region_json(code, with_children=True))
+
+
+async def get_registry(request: Request) -> Response:
+    return Response(hub_of(request).registry_bytes, media_type="application/json")
+
+
+async def openapi(request: Request) -> Response:
+    return _json(openapi_document())
+
+
+async def healthz(request: Request) -> Response:
+    hub = hub_of(request)
+    return _json({"status": "ok", "last_event_id": hub.fanout.last_published,
+                  "subscribers": hub.fanout.subscriber_count})
+
+
+async def metrics(request: Request) -> Response:
+    data, content_type = hub_of(request).metrics.render()
+    return Response(data, media_type=content_type)
+
+
+async def feed_all(request: Request) -> Response:
+    hub = hub_of(request)
+    now = hub.clock()
+    base = hub.base_url(request)
+    records = hub.store.list_alerts(limit=100)
+    return Response(
+        atom_feed(title="Tocsin: all alerts", feed_url=f"{base}/feeds/alerts.atom",
+                  base_url=base, records=records, now=now),
+        media_type="application/atom+xml",
+    )
+
+
+async def feed_region(request: Request) -> Response:
+    hub = hub_of(request)
+    raw = request.path_params["code"]
+    code = hub.require_region(raw.removesuffix(".atom"))
+    now = hub.clock()
+    base = hub.base_url(request)
+    records = hub.store.list_alerts(regions=hub.expand_for_delivery([code]), limit=100)
+    name = hub.region_json(code)["name_en"]
+    return Response(
+        atom_feed(title=f"Tocsin: alerts for {name}", feed_url=f"{base}/feeds/regions/{code}.atom",
+                  base_url=base, records=records, now=now),
+        media_type="application/atom+xml",
+    )
+
+
+# -- the app ---------------------------------------------------------------
+
+ROUTES = [
+    Route("/healthz", healthz),
+    Route("/metrics", metrics),
+    Route("/api/v1/openapi.json", openapi),
+    Route("/api/v1/alerts", post_alert, methods=["POST"]),
+    Route("/api/v1/alerts", list_alerts, methods=["GET"]),
+    Route("/api/v1/alerts/{alert_id}", get_alert),
+    Route("/api/v1/alerts/{alert_id}/cap", get_alert_cap),
+    Route("/api/v1/alerts/{alert_id}/statement", get_alert_statement),
+    Route("/api/v1/regions/locate", locate),
+    Route("/api/v1/regions/{code}", get_region),
+    Route("/api/v1/regions/{code}/status", region_status),
+    Route("/api/v1/registry", get_registry),
+    Route("/api/v1/stream", streaming.sse_stream),
+    WebSocketRoute("/api/v1/stream/ws", streaming.ws_stream),
+    Route("/feeds/alerts.atom", feed_all),
+    Route("/feeds/regions/{code}", feed_region),
+]
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
+    return ApiError(code, f"{request.method} {request.url.path}").response()
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return ApiError("internal").response()
+
+
+class _Security:
+    """Headers every response carries: no sniffing, no framing by others, strict CSP."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                ]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(hub: Hub) -> Starlette:
+    """Build the ASGI app around a started :class:`Hub`."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    app = Starlette(
+        routes=ROUTES + hub.extra_routes(),
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+    )
+    app.state.hub = hub
+    app.add_middleware(_Security)
+    return app

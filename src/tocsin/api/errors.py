@@ -1,0 +1,85 @@
+"""The one catalogue of errors a client of the HTTP API can see.
+
+Every error has a stable ``code`` (clients and docs key on it), an HTTP
+status and a message template. Handlers raise :class:`ApiError` with a code
+from :data:`CATALOGUE` and a precise detail; the app renders it as
+``{"error": {"code", "message", "detail", "docs"}}``. Nothing else reaches a
+client: unexpected exceptions become ``internal`` with no traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from starlette.responses import Response
+
+DOCS_URL = "/docs/errors#"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorKind:
+    code: str
+    status: int
+    message: str
+
+
+_KINDS = (
+    # input
+    ErrorKind("body_too_large", 413, "The request body is larger than the hub accepts."),
+    ErrorKind("bad_request", 400, "The request is malformed."),
+    ErrorKind("unsupported_media_type", 415, "The request body has a media type the endpoint does not take."),
+    ErrorKind("invalid_cap", 422, "The CAP document is not valid CAP 1.2 for issuing."),
+    ErrorKind("bad_statement", 400, "The signed statement is missing or cannot be read."),
+    ErrorKind("bad_parameter", 400, "A query parameter is invalid."),
+    ErrorKind("bad_last_event_id", 400, "Last-Event-ID (or since) must be a non-negative event id."),
+    ErrorKind("unknown_region", 404, "No region has this code."),
+    ErrorKind("not_found", 404, "Nothing exists at this address."),
+    ErrorKind("alert_not_found", 404, "No alert has this id."),
+    ErrorKind("method_not_allowed", 405, "The endpoint does not take this method."),
+    ErrorKind("not_acceptable", 406, "The endpoint cannot produce the requested media type."),
+    # trust
+    ErrorKind("forged", 401, "The statement's signature does not verify with any key in the registry."),
+    ErrorKind("altered", 422, "The CAP bytes do not match the signed statement."),
+    ErrorKind("unauthorised", 403, "The issuer may not issue this alert."),
+    ErrorKind("stale_alert", 422, "The alert's sent time is too far from the hub's clock."),
+    # state
+    ErrorKind("conflict", 409, "Another alert with the same sender and identifier exists."),
+    ErrorKind("unknown_reference", 422, "The alert references an alert this hub never accepted."),
+    ErrorKind("foreign_reference", 403, "The alert updates or cancels another issuer's alert."),
+    ErrorKind("too_many_subscriptions", 429, "This client holds too many live subscriptions."),
+    ErrorKind("too_many_regions", 400, "A subscription names too many regions."),
+    # server
+    ErrorKind("unavailable", 503, "The hub is shutting down or not ready."),
+    ErrorKind("internal", 500, "The hub failed unexpectedly; nothing was changed."),
+)
+
+CATALOGUE: dict[str, ErrorKind] = {kind.code: kind for kind in _KINDS}
+
+
+class ApiError(Exception):
+    """A catalogued error with a precise detail for this occurrence."""
+
+    def __init__(self, code: str, detail: str | None = None, **extra: Any) -> None:
+        if code not in CATALOGUE:
+            raise KeyError(f"uncatalogued API error code {code!r}")
+        self.kind = CATALOGUE[code]
+        self.detail = detail
+        self.extra = extra
+        super().__init__(f"{code}: {detail or self.kind.message}")
+
+    def response(self) -> Response:
+        body: dict[str, Any] = {
+            "code": self.kind.code,
+            "message": self.kind.message,
+            "docs": DOCS_URL + self.kind.code,
+        }
+        if self.detail:
+            body["detail"] = self.detail
+        body.update(self.extra)
+        return Response(
+            msgspec.json.encode({"error": body}),
+            status_code=self.kind.status,
+            media_type="application/json",
+        )

@@ -1,0 +1,125 @@
+"""The OpenAPI 3.1 document of the hub's HTTP API, kept beside the route table.
+
+Written out rather than generated from docstrings: it is a public contract,
+and a test checks that every route in :data:`tocsin.api.app.ROUTES` appears
+here and every path here is routed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tocsin import __version__
+from tocsin.api.errors import CATALOGUE
+
+
+def _error_ref() -> dict[str, Any]:
+    return {"description": "A catalogued error",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _get(summary: str, params: list[dict[str, Any]] | None = None,
+         content: str = "application/json", extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "parameters": params or [],
+        "responses": {"200": {"description": "OK", "content": {content: {}}},
+                      "4XX": _error_ref()},
+    }
+    if extra:
+        op.update(extra)
+    return {"get": op}
+
+
+def _q(name: str, description: str, schema: dict[str, Any] | None = None,
+       required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+def _p(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string"}}
+
+
+ALERT_ID = _p("alert_id", "The alert's id (hex SHA-256 prefix of its exact CAP bytes)")
+REGION = _p("code", "A region code: KATOTTG, ISO 3166-2 or an alias")
+PLACE = [
+    _q("regions", "Comma-separated region codes"),
+    _q("lat", "Latitude of a point (WGS84)", {"type": "number"}),
+    _q("lon", "Longitude of a point (WGS84)", {"type": "number"}),
+]
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tocsin hub API",
+            "version": __version__,
+            "description": "Issue signed CAP 1.2 alerts, read them, and follow them live by region.",
+        },
+        "paths": {
+            "/healthz": _get("Liveness and the last event id"),
+            "/metrics": _get("Prometheus metrics", content="text/plain"),
+            "/api/v1/openapi.json": _get("This document"),
+            "/api/v1/alerts": {
+                "post": {
+                    "summary": "Issue a signed alert",
+                    "description": (
+                        "Body: JSON {cap: base64 of the exact CAP bytes, statement: the signed "
+                        "statement text}, or the CAP bytes as application/cap+xml with the "
+                        "statement base64-encoded in the Tocsin-Statement header. The hub verifies, "
+                        "authorises and stores durably before answering 201; a retry of the same "
+                        "bytes answers the same (with Tocsin-Replay: true)."
+                    ),
+                    "requestBody": {"required": True, "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/IssueRequest"}},
+                        "application/cap+xml": {"schema": {"type": "string"}},
+                    }},
+                    "responses": {"201": {"description": "Stored durably"},
+                                  "4XX": _error_ref()},
+                },
+                **_get("List alerts, newest first", [
+                    _q("region", "Only alerts concerning this region"),
+                    _q("lat", "Only alerts concerning the region at this point", {"type": "number"}),
+                    _q("lon", "Longitude for lat", {"type": "number"}),
+                    _q("active", "true: only active alerts", {"type": "boolean"}),
+                    _q("since", "POSIX seconds or CAP time: only alerts sent since"),
+                    _q("limit", "At most this many (1-1000)", {"type": "integer"}),
+                ]),
+            },
+            "/api/v1/alerts/{alert_id}": _get(
+                "An alert: JSON, or with Accept: application/cap+xml the exact signed CAP", [ALERT_ID]),
+            "/api/v1/alerts/{alert_id}/cap": _get("The exact signed CAP bytes", [ALERT_ID],
+                                                  "application/cap+xml"),
+            "/api/v1/alerts/{alert_id}/statement": _get("The issuer's signed statement",
+                                                        [ALERT_ID], "text/plain"),
+            "/api/v1/regions/locate": _get("The regions at a point, hromada first", [
+                _q("lat", "Latitude", {"type": "number"}, True),
+                _q("lon", "Longitude", {"type": "number"}, True)]),
+            "/api/v1/regions/{code}": _get("A region and its children", [REGION]),
+            "/api/v1/regions/{code}/status": _get(
+                "Active alerts for a region and whether all or part of it is under alert", [REGION]),
+            "/api/v1/registry": _get("The signed issuer registry"),
+            "/api/v1/stream": _get(
+                "Live alerts as Server-Sent Events; resume with Last-Event-ID or since",
+                [*PLACE, _q("since", "Resume after this event id", {"type": "integer"})],
+                "text/event-stream"),
+            "/api/v1/stream/ws": _get(
+                "Live alerts over a WebSocket (one JSON message per event)",
+                [*PLACE, _q("since", "Resume after this event id", {"type": "integer"})]),
+            "/feeds/alerts.atom": _get("CAP Atom feed of all alerts", content="application/atom+xml"),
+            "/feeds/regions/{code}": _get("CAP Atom feed for one region (code.atom)", [REGION],
+                                          "application/atom+xml"),
+        },
+        "components": {"schemas": {
+            "IssueRequest": {"type": "object", "required": ["cap", "statement"], "properties": {
+                "cap": {"type": "string", "contentEncoding": "base64"},
+                "statement": {"type": "string"}}},
+            "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
+                "code": {"type": "string", "enum": sorted(CATALOGUE)},
+                "message": {"type": "string"}, "detail": {"type": "string"},
+                "docs": {"type": "string"}}}}},
+        }},
+    }

@@ -1,0 +1,141 @@
+"""Compose CAP 1.2 alerts from a few plain facts, so nobody writes XML by hand.
+
+Used by ``tocsin issue`` and the demo. The result is an ordinary
+:class:`~tocsin.cap.model.Alert`; its XML (:func:`tocsin.cap.to_xml`) is what
+the issuer signs and the hub stores byte for byte.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from tocsin.cap.model import Alert, Area, Info, Reference, ValuePair
+from tocsin.kinds import KIND_VALUE_NAME, KINDS
+
+# What an issuer means by each kind, in CAP's own terms, unless told otherwise.
+_DEFAULT_ASSESSMENT: dict[str, tuple[str, str, str]] = {
+    # kind: (urgency, severity, certainty)
+    "air-raid": ("Immediate", "Extreme", "Likely"),
+    "missile": ("Immediate", "Extreme", "Likely"),
+    "drone": ("Immediate", "Severe", "Likely"),
+    "shelling": ("Immediate", "Extreme", "Observed"),
+    "shelter-in-place": ("Immediate", "Severe", "Likely"),
+    "threat-notice": ("Expected", "Severe", "Possible"),
+    "facility-closed": ("Expected", "Minor", "Observed"),
+    "facility-status": ("Expected", "Minor", "Observed"),
+    "all-clear": ("Past", "Minor", "Observed"),
+    "denial": ("Past", "Minor", "Observed"),
+}
+
+
+class ComposeError(ValueError):
+    """The facts given cannot make a valid alert; the message says which."""
+
+
+def cap_time(moment: datetime) -> str:
+    """A CAP dateTime with an explicit offset and no fraction (what the XSD requires)."""
+    if moment.tzinfo is None:
+        raise ComposeError("times must carry a time zone")
+    return moment.replace(microsecond=0).isoformat()
+
+
+def new_identifier(issuer_id: str, moment: datetime) -> str:
+    """Unique per sender: issuer, UTC timestamp and 48 random bits."""
+    return f"{issuer_id}-{moment.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(6)}"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFacts:
+    issuer_id: str
+    kind: str
+    areas: Sequence[str]  # region codes (KATOTTG or ISO 3166-2)
+    event: str | None = None
+    headline: str | None = None
+    description: str | None = None
+    instruction: str | None = None
+    sender_name: str | None = None
+    language: str = "uk-UA"
+    status: str = "Actual"
+    msg_type: str = "Alert"
+    expires_in: timedelta | None = timedelta(hours=6)
+    urgency: str | None = None
+    severity: str | None = None
+    certainty: str | None = None
+    sender: str | None = None
+    identifier: str | None = None
+    references: Sequence[Reference] = ()
+    area_desc: str | None = None
+    sent: datetime | None = None
+    extra_info: Sequence[tuple[str, str, str | None, str | None]] = field(default_factory=tuple)
+    # (language, event, headline, instruction) for extra-language info blocks
+
+
+def compose_alert(facts: AlertFacts) -> Alert:
+    """Build the alert the facts describe (one info per language)."""
+    if facts.kind not in KINDS:
+        raise ComposeError(f"unknown kind {facts.kind!r}; one of: {', '.join(KINDS)}")
+    if not facts.areas:
+        raise ComposeError("name at least one area (a region code)")
+    kind = KINDS[facts.kind]
+    sent = facts.sent or datetime.now(UTC).astimezone()
+    urgency, severity, certainty = _DEFAULT_ASSESSMENT[facts.kind]
+    area = Area(
+        area_desc=facts.area_desc or ", ".join(facts.areas),
+        geocode=tuple(ValuePair(value_name="KATOTTG" if c.startswith("UA") and len(c) == 19
+                                else "ISO3166-2", value=c) for c in facts.areas),
+    )
+    expires = cap_time(sent + facts.expires_in) if facts.expires_in else None
+
+    def info(language: str, event: str, headline: str | None, instruction: str | None) -> Info:
+        return Info(
+            language=language,
+            language_given=True,
+            category=(kind.cap_category,),  # type: ignore[arg-type]
+            event=event,
+            response_type=(kind.response,),  # type: ignore[arg-type]
+            urgency=(facts.urgency or urgency),  # type: ignore[arg-type]
+            severity=(facts.severity or severity),  # type: ignore[arg-type]
+            certainty=(facts.certainty or certainty),  # type: ignore[arg-type]
+            event_code=(ValuePair(value_name=KIND_VALUE_NAME, value=kind.code),),
+            effective=cap_time(sent),
+            expires=expires,
+            sender_name=facts.sender_name,
+            headline=headline,
+            description=facts.description if language == facts.language else None,
+            instruction=instruction,
+            area=(area,),
+        )
+
+    primary_event = facts.event or (kind.name_uk if facts.language.startswith("uk") else kind.name_en)
+    infos = [info(facts.language, primary_event, facts.headline, facts.instruction)]
+    for language, event, headline, instruction in facts.extra_info:
+        infos.append(info(language, event, headline, instruction))
+    return Alert(
+        identifier=facts.identifier or new_identifier(facts.issuer_id, sent),
+        sender=facts.sender or f"{facts.issuer_id}@tocsin",
+        sent=cap_time(sent),
+        status=facts.status,  # type: ignore[arg-type]
+        msg_type=facts.msg_type,  # type: ignore[arg-type]
+        scope="Public",
+        references=tuple(facts.references),
+        info=tuple(infos),
+    )
+
+
+def compose_cancel(*, issuer_id: str, sender: str, original: Reference,
+                   note: str | None = None, sent: datetime | None = None) -> Alert:
+    """A Cancel withdrawing ``original`` (CAP: a Cancel may carry no info)."""
+    moment = sent or datetime.now(UTC).astimezone()
+    return Alert(
+        identifier=new_identifier(issuer_id, moment),
+        sender=sender,
+        sent=cap_time(moment),
+        status="Actual",
+        msg_type="Cancel",
+        scope="Public",
+        note=note or "Cancelled by the issuer",
+        references=(original,),
+    )

@@ -1,0 +1,122 @@
+"""One typed settings object for the hub; every field documented.
+
+Precedence, highest first: command-line flags, environment variables
+(``TOCSIN_<FIELD>``, e.g. ``TOCSIN_PORT=9000``), a TOML file
+(``--config FILE`` or ``TOCSIN_CONFIG``), then the defaults below. Nothing
+else in Tocsin reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting has a value the hub cannot use; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    #: Interface to listen on. The default serves only this machine.
+    host: str = "127.0.0.1"
+    #: TCP port to listen on.
+    port: int = 8000
+    #: Directory for the database, the hub's log key and (in demo mode) demo keys.
+    data_dir: Path = field(default_factory=lambda: Path("data"))
+    #: Create demo issuers, a signed demo registry and their keys on first run.
+    demo: bool = False
+    #: Issuer registry file (signed JSON); demo mode writes ``DATA_DIR/registry.json``.
+    registry: Path | None = None
+    #: Largest request body accepted, in bytes; refused before it is read whole.
+    max_body_bytes: int = 1 << 20
+    #: Seconds between heartbeats on idle live streams.
+    heartbeat_secs: float = 15.0
+    #: Events a live subscriber may have queued before it is told to resume.
+    subscriber_queue_max: int = 256
+    #: Live subscriptions one client address may hold at once.
+    max_subscriptions_per_client: int = 64
+    #: Region codes one subscription may name.
+    max_regions_per_subscription: int = 200
+    #: How far an alert's ``sent`` may lie in the past, in seconds, when issued.
+    max_sent_age_secs: float = 600.0
+    #: How far an alert's ``sent`` may lie in the future (clock skew), in seconds.
+    max_sent_skew_secs: float = 120.0
+    #: Public base URL used in links (feeds, Location headers); default from the request.
+    public_url: str | None = None
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "tocsin.sqlite3"
+
+    def validated(self) -> Settings:
+        if not (0 < self.port < 65536):
+            raise SettingsError(f"port must be 1..65535, got {self.port}")
+        for name in ("max_body_bytes", "subscriber_queue_max", "max_subscriptions_per_client",
+                     "max_regions_per_subscription"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.heartbeat_secs <= 0:
+            raise SettingsError(f"heartbeat_secs must be positive, got {self.heartbeat_secs}")
+        return self
+
+
+_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = str(_FIELD_TYPES[name])
+    try:
+        if "Path" in kind:
+            return None if value in (None, "") else Path(value)
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"not a boolean: {value!r}")
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        return None if value is None else str(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name}: {exc}") from None
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Build settings from defaults, a TOML file, the environment and overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = config_file or (Path(env["TOCSIN_CONFIG"]) if env.get("TOCSIN_CONFIG") else None)
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"config file {path}: no such file") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"config file {path}: {exc}") from None
+        unknown = sorted(set(data) - set(_FIELD_TYPES))
+        if unknown:
+            raise SettingsError(f"config file {path}: unknown settings {', '.join(unknown)}")
+        values.update({k: _coerce(k, v) for k, v in data.items()})
+    for name in _FIELD_TYPES:
+        key = f"TOCSIN_{name.upper()}"
+        if key in env:
+            values[name] = _coerce(name, env[key])
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value)
+    return replace(Settings(), **values).validated()

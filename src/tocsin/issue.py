@@ -1,0 +1,260 @@
+"""The one use case: validate -> authenticate -> authorise -> persist -> publish.
+
+Nothing trusts an alert before its signature verifies (the core verifier
+checks the issuer's signed statement first). An alert is acknowledged only
+after the store has made it durable; it is published to live subscribers
+right after, never held back for anything else.
+
+Writes go through one writer (:class:`Writer`): a single thread owns the
+store's write connection and commits whatever has queued up meanwhile in one
+transaction (group commit), so durability with fsync costs one sync per batch,
+not per alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import msgspec
+
+from tocsin.cap import CapError, parse_alert
+from tocsin.cap.model import Alert, parse_cap_time
+from tocsin.delivery.fanout import Fanout
+from tocsin.kinds import KINDS, alert_kinds
+from tocsin.regions import RegionSet, UnknownRegionError
+from tocsin.regions.targeting import AreaError, target_area
+from tocsin.store.base import AppendResult, Conflict, Coverage, NewAlert, StoreError, StreamEvent
+from tocsin.store.sqlite import ForeignReference, SqliteStore, UnknownReference
+from tocsin.trust.registry import Registry
+from tocsin.trust.verify import VerifyInputError, verify_alert
+
+ALERT_ID_HEX = 32  # 128 bits of SHA-256: short enough for a URL, far beyond collision reach
+
+
+def alert_id_for(cap: bytes) -> str:
+    """An alert's id is derived from its exact bytes, so retries map to the same id."""
+    return hashlib.sha256(cap).hexdigest()[:ALERT_ID_HEX]
+
+
+class IssueError(Exception):
+    """Refused: ``code`` is an API error code from the catalogue, ``detail`` says why."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class IssueOutcome:
+    result: AppendResult
+    warnings: tuple[str, ...] = ()
+
+
+def alert_targets(alert: Alert, regions: RegionSet) -> dict[str, Coverage]:
+    """Every region the alert concerns: full wins over partial across areas."""
+    merged: dict[str, Coverage] = {}
+    for info in alert.info:
+        for area in info.area:
+            for code, coverage in target_area(area, regions).items():
+                if merged.get(code) != "full":
+                    merged[code] = coverage
+    return merged
+
+
+def summary_json(alert: Alert, alert_id: str, issuer_id: str, targets: dict[str, Coverage],
+                 kinds: frozenset[str], ended: tuple[str, ...] = ()) -> bytes:
+    """The compact JSON pushed to live subscribers (single line, encoded once)."""
+    info = alert.info[0] if alert.info else None
+    return msgspec.json.encode(
+        {
+            "id": alert_id,
+            "issuer": issuer_id,
+            "sender": alert.sender,
+            "identifier": alert.identifier,
+            "sent": alert.sent,
+            "status": alert.status,
+            "msgType": alert.msg_type,
+            "kinds": sorted(kinds),
+            "event": info.event if info else None,
+            "headline": info.headline if info else None,
+            "urgency": info.urgency if info else None,
+            "severity": info.severity if info else None,
+            "certainty": info.certainty if info else None,
+            "expires": info.expires if info else None,
+            "areas": [a.area_desc for i in alert.info[:1] for a in i.area],
+            "targets": targets,
+            "references": [r.text() for r in alert.references],
+            "url": f"/api/v1/alerts/{alert_id}",
+        }
+    )
+
+
+class Writer:
+    """The single writer: a queue drained by one thread, committed in batches."""
+
+    def __init__(self, store: SqliteStore,
+                 on_commit: Callable[[list[tuple[NewAlert, StreamEvent]]], None]) -> None:
+        self._store = store
+        self._on_commit = on_commit
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tocsin-writer")
+        self._pending: list[tuple[NewAlert, asyncio.Future[AppendResult]]] = []
+        self._draining = False
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def append(self, alert: NewAlert) -> AppendResult:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[AppendResult] = loop.create_future()
+        self._pending.append((alert, future))
+        if not self._draining:
+            self._draining = True
+            self._drainer = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    results = await loop.run_in_executor(
+                        self._executor, self._store.append_batch, [a for a, _ in batch]
+                    )
+                except Exception as exc:  # the whole transaction failed: nothing was stored
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                events = [
+                    (a, StreamEvent(
+                        id=r.record.event_id, kind="alert", alert_id=r.record.id,
+                        regions=tuple(a.targets), data=a.summary,
+                    ))
+                    for (a, _), r in zip(batch, results, strict=True)
+                    if isinstance(r, AppendResult) and r.created
+                ]
+                if events:
+                    self._on_commit(events)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._draining = False
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+class Issuer:
+    """Accepts signed alerts: the issuing path of the hub."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        regions: RegionSet,
+        store: SqliteStore,
+        fanout: Fanout,
+        max_sent_age_secs: float = 600.0,
+        max_sent_skew_secs: float = 120.0,
+        clock: Callable[[], float] = time.time,
+        on_publish: Callable[[list[tuple[NewAlert, StreamEvent]]], None] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.regions = regions
+        self.store = store
+        self.fanout = fanout
+        self.max_sent_age_secs = max_sent_age_secs
+        self.max_sent_skew_secs = max_sent_skew_secs
+        self.clock = clock
+        self.writer = Writer(store, on_publish or self._publish)
+
+    def _publish(self, committed: list[tuple[NewAlert, StreamEvent]]) -> None:
+        for _, event in committed:
+            self.fanout.publish(event)
+
+    def prepare(self, cap: bytes, statement: bytes) -> tuple[NewAlert, tuple[str, ...]]:
+        """Verify and authorise; return the record to persist (CPU only, no I/O)."""
+        now = self.clock()
+        try:
+            verdict = verify_alert(cap, statement, self.registry, regions=self.regions,
+                                   at=datetime.fromtimestamp(now, UTC))
+        except VerifyInputError as exc:
+            raise IssueError("bad_statement", str(exc)) from None
+        if verdict.status != "authentic":
+            raise IssueError(verdict.status, verdict.reason)
+        try:
+            parsed = parse_alert(cap, strict=True)
+        except CapError as exc:
+            raise IssueError("invalid_cap", str(exc)) from None
+        alert = parsed.alert
+        sent_ts = parse_cap_time(alert.sent).timestamp()
+        if sent_ts < now - self.max_sent_age_secs:
+            raise IssueError(
+                "stale_alert",
+                f"sent {alert.sent} is more than {self.max_sent_age_secs:.0f} s in the past; "
+                "an alert is issued when it is sent",
+            )
+        if sent_ts > now + self.max_sent_skew_secs:
+            raise IssueError(
+                "stale_alert",
+                f"sent {alert.sent} is more than {self.max_sent_skew_secs:.0f} s in the future",
+            )
+        try:
+            targets = alert_targets(alert, self.regions)
+        except (AreaError, UnknownRegionError) as exc:
+            raise IssueError("invalid_cap", str(exc)) from None
+        if not targets and alert.msg_type in ("Alert", "Update"):
+            raise IssueError("invalid_cap", "the alert names no area inside the region set")
+        kinds = alert_kinds(alert)
+        unknown = sorted(k for k in kinds if k not in KINDS)
+        if unknown:
+            raise IssueError("invalid_cap", f"unknown warning kind(s): {', '.join(unknown)}")
+        expires = [parse_cap_time(i.expires).timestamp() for i in alert.info if i.expires]
+        alert_id = alert_id_for(cap)
+        new = NewAlert(
+            id=alert_id,
+            cap=cap,
+            statement=statement,
+            issuer_id=verdict.issuer_id or "",
+            key_id="" if verdict.key_id is None else f"{verdict.key_id:08x}",
+            sender=alert.sender,
+            identifier=alert.identifier,
+            sent=alert.sent,
+            sent_ts=sent_ts,
+            received_ts=now,
+            expires_ts=max(expires) if expires else None,
+            msg_type=alert.msg_type,
+            status=alert.status,
+            kinds=tuple(sorted(kinds)),
+            event=alert.info[0].event if alert.info else alert.msg_type,
+            targets=targets,
+            references=tuple((r.sender, r.identifier) for r in alert.references),
+            summary=summary_json(alert, alert_id, verdict.issuer_id or "", targets, kinds),
+        )
+        return new, tuple(str(w) for w in parsed.warnings)
+
+    async def issue(self, cap: bytes, statement: bytes) -> IssueOutcome:
+        """Verify, authorise, persist durably, publish. Raises :class:`IssueError`."""
+        new, warnings = self.prepare(cap, statement)
+        try:
+            result = await self.writer.append(new)
+        except Conflict as exc:
+            raise IssueError("conflict", str(exc)) from None
+        except UnknownReference as exc:
+            raise IssueError("unknown_reference", str(exc)) from None
+        except ForeignReference as exc:
+            raise IssueError("foreign_reference", str(exc)) from None
+        except StoreError as exc:
+            raise IssueError("internal", f"storage refused the alert: {exc}") from None
+        return IssueOutcome(result=result, warnings=warnings)

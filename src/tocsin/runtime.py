@@ -1,0 +1,230 @@
+"""The running hub: the core parts wired together for one process.
+
+:class:`Hub` owns the store, the registry, the region set, the fan-out and
+the issuing service, and answers the region questions the HTTP handlers ask.
+It holds no HTTP code itself; :mod:`tocsin.api.app` wraps it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.requests import Request
+from starlette.routing import BaseRoute
+
+from tocsin.api.errors import ApiError
+from tocsin.cap import parse_alert
+from tocsin.cap.model import Alert
+from tocsin.config import Settings
+from tocsin.delivery.fanout import Fanout
+from tocsin.issue import Issuer
+from tocsin.regions import Region, RegionSet, default_region_set
+from tocsin.store.base import NewAlert, StreamEvent
+from tocsin.store.sqlite import SqliteStore
+from tocsin.trust.registry import Registry, load_registry
+
+
+@dataclass
+class Metrics:
+    """Prometheus metrics of one hub (its own registry, so tests can run several hubs)."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.alerts_issued = Counter("tocsin_alerts_issued", "Alerts accepted and stored",
+                                     registry=self.registry)
+        self.subscribers = Gauge("tocsin_subscribers_connected", "Open live streams",
+                                 registry=self.registry)
+        self.delivery_lag = Histogram(
+            "tocsin_delivery_lag_seconds", "From an alert's receipt to its publication to subscribers",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
+        )
+        self.events_delivered = Counter("tocsin_events_queued",
+                                        "Events queued to live subscribers",
+                                        registry=self.registry)
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class Hub:
+    """Everything one hub process runs on."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry_bytes: bytes,
+        regions: RegionSet | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.regions = regions or default_region_set()
+        self.registry_bytes = registry_bytes
+        self.registry: Registry = load_registry(registry_bytes)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = SqliteStore(settings.db_path, ancestors=self._ancestor_codes)
+        self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
+                             per_client_max=settings.max_subscriptions_per_client)
+        self.fanout.last_published = self.store.last_event_id()
+        self.metrics = Metrics()
+        self.issuer = Issuer(
+            registry=self.registry, regions=self.regions, store=self.store, fanout=self.fanout,
+            max_sent_age_secs=settings.max_sent_age_secs,
+            max_sent_skew_secs=settings.max_sent_skew_secs, clock=clock,
+            on_publish=self._published,
+        )
+        self._route_factories: list[Callable[[Hub], list[BaseRoute]]] = []
+
+    # -- lifecycle -------------------------------------------------------
+
+    async def start(self) -> None:
+        """Nothing to do yet: the store is open and durable from construction."""
+
+    async def stop(self) -> None:
+        self.issuer.writer.close()
+        self.store.close()
+
+    def _published(self, committed: list[tuple[NewAlert, StreamEvent]]) -> None:
+        for alert, event in committed:
+            queued = self.fanout.publish(event)
+            self.metrics.events_delivered.inc(queued)
+            self.metrics.alerts_issued.inc()
+            self.metrics.delivery_lag.observe(max(0.0, self.clock() - alert.received_ts))
+
+    def add_routes(self, factory: Callable[[Hub], list[BaseRoute]]) -> None:
+        """Let an adapter (the web page) add its routes."""
+        self._route_factories.append(factory)
+
+    def extra_routes(self) -> list[BaseRoute]:
+        return [route for factory in self._route_factories for route in factory(self)]
+
+    # -- alerts ----------------------------------------------------------
+
+    def parse_stored(self, cap: bytes) -> Alert:
+        """Parse bytes this hub already verified and stored (lenient: never refuses its own)."""
+        return parse_alert(cap, strict=False).alert
+
+    def base_url(self, request: Request) -> str:
+        if self.settings.public_url:
+            return self.settings.public_url.rstrip("/")
+        return str(request.base_url).rstrip("/")
+
+    # -- regions ---------------------------------------------------------
+
+    def _ancestor_codes(self, code: str) -> list[str]:
+        return [r.code for r in self.regions.ancestors(code)]
+
+    def require_region(self, raw: str) -> str:
+        code = self.regions.canonical(raw.strip())
+        if code is None:
+            raise ApiError("unknown_region", f"{raw[:60]!r} is not a region code of this hub")
+        return code
+
+    def expand_for_delivery(self, codes: list[str]) -> list[str]:
+        """Codes whose alerts concern a subscriber of ``codes``.
+
+        Alerts store their targets with everything below a named region as
+        *full* and everything above as *partial*, so a subscriber's own codes
+        are enough: an oblast alert lists the subscriber's hromada, a hromada
+        alert lists the subscriber's oblast.
+        """
+        return sorted(set(codes))
+
+    def region_params(self, regions: str | None, lat: str | None, lon: str | None,
+                      *, expand_ancestors: bool) -> list[str] | None:
+        """Parse ``regions=A,B`` and/or ``lat=&lon=`` into canonical codes (None: everything)."""
+        codes: list[str] = []
+        if regions:
+            parts = [p.strip() for p in regions.split(",") if p.strip()]
+            if len(parts) > self.settings.max_regions_per_subscription:
+                raise ApiError("too_many_regions",
+                               f"{len(parts)} regions named; the limit is "
+                               f"{self.settings.max_regions_per_subscription}")
+            codes.extend(self.require_region(p) for p in parts)
+        if lat is not None or lon is not None:
+            if lat is None or lon is None:
+                raise ApiError("bad_parameter", "give both lat and lon")
+            try:
+                lat_f, lon_f = float(lat), float(lon)
+            except ValueError:
+                raise ApiError("bad_parameter", "lat and lon must be numbers") from None
+            codes.extend(r.code for r in self.locate(lat_f, lon_f))
+        if not regions and lat is None:
+            return None
+        return self.expand_for_delivery(codes)
+
+    def locate(self, lat: float, lon: float) -> list[Region]:
+        from tocsin.regions.geometry import CoordinateError, OutsideRegionsError
+
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            raise ApiError("bad_parameter", "lat and lon must be finite numbers")
+        try:
+            found = self.regions.locate(lat, lon)
+        except CoordinateError as exc:
+            raise ApiError("bad_parameter", str(exc)) from None
+        except OutsideRegionsError as exc:
+            raise ApiError("unknown_region", str(exc)) from None
+        if not found:
+            raise ApiError("unknown_region", f"({lat}, {lon}) is outside every region of this hub")
+        return found
+
+    def region_json(self, code: str, *, with_children: bool = False) -> dict[str, Any]:
+        region = self.regions.require(code)
+        data: dict[str, Any] = {
+            "code": region.code,
+            "level": region.level,
+            "name_uk": region.name_uk_full,
+            "name_en": region.name_en,
+            "parent": region.parent,
+            "oblast": region.oblast,
+        }
+        if with_children:
+            data["children"] = [
+                {"code": c.code, "level": c.level, "name_uk": c.name_uk_full, "name_en": c.name_en}
+                for c in self.regions.children(code)
+            ]
+        return data
+
+    def region_status(self, code: str) -> dict[str, Any]:
+        """Active alerts for a region, and whether all of it or only part is under alert."""
+        now = self.clock()
+        records = self.store.list_alerts(regions=[code], active_at=now, limit=1000)
+        coverage = "none"
+        alerts = []
+        for record in records:
+            cov = record.targets.get(code)
+            if cov is None:
+                continue
+            if cov == "full":
+                coverage = "full"
+            elif coverage == "none":
+                coverage = "partial"
+            alerts.append({
+                "id": record.id, "issuer": record.issuer_id, "event": record.event,
+                "kinds": list(record.kinds), "sent": record.sent, "coverage": cov,
+                "expires": record.expires_ts, "url": f"/api/v1/alerts/{record.id}",
+            })
+        return {"region": self.region_json(code), "coverage": coverage, "alerts": alerts}
+
+
+def load_hub(settings: Settings, *, clock: Callable[[], float] = time.time) -> Hub:
+    """Open a hub from settings: the registry file must exist (demo mode writes one)."""
+    path: Path = settings.registry or settings.data_dir / "registry.json"
+    data = path.read_bytes()
+    return Hub(settings, registry_bytes=data, clock=clock)
