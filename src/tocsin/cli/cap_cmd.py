@@ -1,0 +1,109 @@
+"""``tocsin cap``: check CAP documents and convert them between XML and JSON.
+
+``validate`` prints one line per problem (``FILE: line N: /alert/...: what was
+expected``) and exits 0 only if every file is valid CAP 1.2 or 1.1; ``convert``
+writes the other format to stdout. Neither ever shows a traceback.
+"""
+
+from __future__ import annotations
+
+import click
+
+from tocsin.cap import CapError, ParseLimits, Problem, from_json, parse_alert, to_json, to_xml
+from tocsin.cap.model import Alert
+from tocsin.cli import main
+from tocsin.cli.common import EXIT_INVALID, EXIT_OK, fail, read_input_file, stderr, stdout
+
+_DEFAULT = ParseLimits()
+
+
+@main.group("cap")
+def cap() -> None:
+    """Validate CAP 1.2/1.1 alerts and convert them between XML and JSON."""
+
+
+def _limits(max_bytes: int, max_depth: int) -> ParseLimits:
+    try:
+        return ParseLimits(max_bytes=max_bytes, max_depth=max_depth)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _line(path: str, problem: Problem) -> str:
+    return f"{path}: {problem}"
+
+
+_limit_options = [
+    click.option("--max-bytes", type=int, default=_DEFAULT.max_bytes, show_default=True,
+                 help="Refuse documents larger than this many bytes."),
+    click.option("--max-depth", type=int, default=_DEFAULT.max_depth, show_default=True,
+                 help="Refuse documents nested deeper than this."),
+]
+
+
+def _with_limits(func: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(_limit_options):
+        func = option(func)
+    return func
+
+
+@cap.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--strict", is_flag=True,
+              help="Apply the rules for alerts Tocsin issues (default: lenient, for feeds).")
+@click.option("-q", "--quiet", is_flag=True, help="Print problems only, not valid files.")
+@_with_limits
+def validate(files: tuple[str, ...], strict: bool, quiet: bool, max_bytes: int,
+             max_depth: int) -> None:
+    """Check each FILE is valid CAP; exit 0 if all are, 1 otherwise."""
+    limits = _limits(max_bytes, max_depth)
+    invalid = 0
+    for path in files:
+        data = read_input_file(path, limit=limits.max_bytes + 1)
+        try:
+            parsed = parse_alert(data, strict=strict, limits=limits)
+        except CapError as exc:
+            invalid += 1
+            for problem in exc.problems:
+                stdout.print(_line(path, problem), markup=False)
+            continue
+        for warning in parsed.warnings:
+            stdout.print(_line(path, warning), markup=False)
+        if not quiet:
+            mode = "strict" if strict else "lenient"
+            stdout.print(f"{path}: valid CAP {parsed.version} ({mode})", markup=False)
+    if invalid:
+        stderr.print(f"{invalid} of {len(files)} file(s) invalid", markup=False)
+    raise click.exceptions.Exit(EXIT_INVALID if invalid else EXIT_OK)
+
+
+def _read_any(path: str, data: bytes, strict: bool, limits: ParseLimits) -> Alert:
+    """XML or JSON, told apart by the first non-blank byte."""
+    try:
+        if data.lstrip()[:1] == b"{":
+            return from_json(data, strict=strict, limits=limits)
+        parsed = parse_alert(data, strict=strict, limits=limits)
+    except CapError as exc:
+        for problem in exc.problems:
+            stderr.print(f"error: {_line(path, problem)}", markup=False)
+        raise click.exceptions.Exit(EXIT_INVALID) from None
+    for warning in parsed.warnings:
+        stderr.print(_line(path, warning), markup=False)
+    return parsed.alert
+
+
+@cap.command("convert")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--to", "target", type=click.Choice(["json", "xml"]), required=True,
+              help="The format to write to stdout.")
+@click.option("--strict", is_flag=True, help="Apply the rules for alerts Tocsin issues.")
+@_with_limits
+def convert(file: str, target: str, strict: bool, max_bytes: int, max_depth: int) -> None:
+    """Convert FILE (CAP XML 1.2/1.1 or CAP JSON) to CAP 1.2 XML or JSON on stdout."""
+    limits = _limits(max_bytes, max_depth)
+    alert = _read_any(file, read_input_file(file, limit=limits.max_bytes + 1), strict, limits)
+    try:
+        output = to_json(alert) + b"\n" if target == "json" else to_xml(alert)
+    except CapError as exc:
+        fail(f"{file}: {exc}", EXIT_INVALID)
+    click.echo(output, nl=False)
