@@ -137,7 +137,8 @@ def test_key_validity_is_judged_at_sent(kova: Signer, registry: Registry) -> Non
     verdict = check(cap, sign(cap, kova, sent=early), registry)
     assert verdict.status == "unauthorised" and "not valid before" in verdict.reason
 
-    revoked = registry.with_key_revoked("ua.kova", kova.key_id, datetime(2026, 11, 25, 13, tzinfo=UTC))
+    cutoff = datetime(2026, 11, 25, 13, tzinfo=UTC)
+    revoked = registry.with_key_revoked("ua.kova", kova.key_id, cutoff)
     cap = cap_xml()  # sent 12:00 UTC, before the revocation: still valid ...
     sig = sign(cap, kova)
     assert check(cap, sig, revoked).status == "authentic"
