@@ -19,4 +19,3 @@ from tocsin.cli import serve_cmd  # noqa: E402,F401
 from tocsin.cli import issue_cmd  # noqa: E402,F401
 from tocsin.cli import keys_cmd, registry_cmd, sign_cmd, verify_cmd  # noqa: E402,F401
 from tocsin.cli import cap_cmd  # noqa: E402,F401
-from tocsin.cli import cap_cmd  # noqa: E402,F401
