@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tocsin.tlog.tiles import (
@@ -332,3 +332,32 @@ def test_empty_tree_reader() -> None:
     assert tree_root(0, reader) == EMPTY_ROOT
     with pytest.raises(TileMismatchError, match="empty tree"):
         TileHashReader(0, ROOT, Server())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_tile_reader_matches_the_store_at_any_checkpoint(data: st.DataObject) -> None:
+    size = data.draw(st.integers(min_value=1, max_value=SIZE), "size")
+    index = data.draw(st.integers(min_value=0, max_value=size - 1), "index")
+    old = data.draw(st.integers(min_value=1, max_value=size), "old")
+    reader = TileHashReader(size, STORE.root(size), Server())
+    assert prove_inclusion(size, index, reader) == prove_inclusion(size, index, STORE)
+    assert prove_consistency(size, old, reader) == prove_consistency(size, old, STORE)
+
+
+@pytest.mark.parametrize(
+    ("bad", "leaf", "message"),
+    [
+        (Tile(0, 7), 7 * 256, "tile/0/007 does not match its parent tile/1/000"),
+        (Tile(1, 0), 0, r"tile/1/000 does not match its parent tile/2/000\.p/1"),
+        (Tile(0, 273, 112), 0, "do not match the root"),
+        (Tile(1, 1, 17), 0, "do not match the root"),
+        (Tile(2, 0, 1), 0, "do not match the root"),
+    ],
+)
+@given(at=st.integers(min_value=0, max_value=31))
+def test_any_flipped_bit_in_any_tile_is_caught(bad: Tile, leaf: int, message: str, at: int) -> None:
+    position = at + 32 * (bad.width - 1 if bad.is_partial else 3)
+    reader = TileHashReader(SIZE, ROOT, Server({bad: _flip(TILES[bad], position)}))
+    with pytest.raises(TileMismatchError, match=message):
+        prove_inclusion(SIZE, leaf, reader)

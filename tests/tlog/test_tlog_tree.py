@@ -158,9 +158,7 @@ def test_batches_write_the_same_hashes_as_single_appends(start: int, cuts: list[
             )
         pos += cut
     assert batched.size == one_by_one.size == pos
-    assert batched.read_hashes(range(len(batched))) == one_by_one.read_hashes(
-        range(len(one_by_one))
-    )
+    assert batched.read_hashes(range(len(batched))) == one_by_one.read_hashes(range(len(one_by_one)))
 
 
 def test_stored_hashes_for_leaf(small: MemoryHashStore) -> None:

@@ -31,9 +31,7 @@ from tocsin.tlog.tree import (
 SHARED = (Path(__file__).parents[2] / ".." / "shared" / "vectors").resolve()
 MERKLE = SHARED / "merkle"
 
-pytestmark = pytest.mark.skipif(
-    not MERKLE.is_dir(), reason=f"shared test vectors not found at {MERKLE}"
-)
+pytestmark = pytest.mark.skipif(not MERKLE.is_dir(), reason=f"shared test vectors not found at {MERKLE}")
 
 
 def _probe_files(kind: str) -> list[Path]:

@@ -346,9 +346,7 @@ def verify_entry_bundle(entries: Sequence[bytes], level0_tile: bytes) -> None:
     ``level0_tile`` must come from a verified source (e.g. :class:`TileHashReader`).
     """
     if len(level0_tile) != len(entries) * HASH_SIZE:
-        raise EntryBundleError(
-            f"{len(entries)} entries but the level-0 tile holds {len(level0_tile)} bytes"
-        )
+        raise EntryBundleError(f"{len(entries)} entries but the level-0 tile holds {len(level0_tile)} bytes")
     for i, entry in enumerate(entries):
         if not _equal(leaf_hash(entry), level0_tile[i * HASH_SIZE : (i + 1) * HASH_SIZE]):
             raise EntryBundleError(f"entry {i} does not hash to its level-0 tile hash")
@@ -418,10 +416,7 @@ class TileHashReader:
             tile = _tile_in_tree(tile_level, first // TILE_WIDTH, self._size)
             spots.append((tile, first % TILE_WIDTH, 1 << height))
         self._load({tile for tile, _, _ in spots})
-        return [
-            _perfect_root(self._verified[tile][start : start + count])
-            for tile, start, count in spots
-        ]
+        return [_perfect_root(self._verified[tile][start : start + count]) for tile, start, count in spots]
 
     def tile(self, tile: Tile) -> bytes:
         """Verified bytes of a hash tile of this tree (e.g. a level-0 tile for entry checks)."""
@@ -478,6 +473,5 @@ class TileHashReader:
             root = node_hash(left, root)
         if not _equal(root, self._root):
             raise TileMismatchError(
-                f"tiles {', '.join(t.path for t in edge)} do not match the root of "
-                f"tree size {self._size}"
+                f"tiles {', '.join(t.path for t in edge)} do not match the root of tree size {self._size}"
             )

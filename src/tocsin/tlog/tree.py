@@ -222,9 +222,7 @@ def subtree_hash(lo: int, hi: int, reader: HashReader) -> bytes:
     return _range_hashes([(lo, hi)], reader)[0]
 
 
-def append_batch(
-    size: int, leaf_hashes: Sequence[bytes], reader: HashReader
-) -> list[tuple[int, bytes]]:
+def append_batch(size: int, leaf_hashes: Sequence[bytes], reader: HashReader) -> list[tuple[int, bytes]]:
     """Stored hashes to persist when appending ``leaf_hashes`` to a tree of ``size``.
 
     Returns ``(stored_index, hash)`` pairs in increasing, contiguous index order
@@ -327,14 +325,12 @@ def prove_consistency(size2: int, size1: int, reader: HashReader) -> list[bytes]
 
 def _check_proof(proof: Sequence[bytes], want: int, what: str) -> None:
     if len(proof) != want:
-        raise ProofError(f"{what} has {len(proof)} hashes, the tree shape requires {want}")
+        raise ProofError(f"{what} has {len(proof)} hash(es), the tree shape requires {want}")
     for i, h in enumerate(proof):
         _check_hash(h, f"proof hash {i}", ProofError)
 
 
-def root_from_inclusion(
-    leaf_index: int, tree_size: int, leaf: bytes, proof: Sequence[bytes] | None
-) -> bytes:
+def root_from_inclusion(leaf_index: int, tree_size: int, leaf: bytes, proof: Sequence[bytes] | None) -> bytes:
     """The root an inclusion proof implies (RFC 9162 2.1.3.2), or :class:`ProofError`."""
     _check_count(leaf_index, "leaf index", ProofError)
     _check_count(tree_size, "tree size", ProofError)
@@ -401,7 +397,7 @@ def verify_consistency(
         raise ProofError("a consistency proof from the empty tree is meaningless")
     if size1 == size2:
         if proof:
-            raise ProofError(f"equal tree sizes need an empty proof, got {len(proof)} hashes")
+            raise ProofError(f"equal tree sizes need an empty proof, got {len(proof)} hash(es)")
         if not _equal(bytes(root1), bytes(root2)):
             raise ProofError(f"roots differ for the same tree size {size1}")
         return
