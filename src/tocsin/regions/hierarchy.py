@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # shapely is imported only when geometry is first needed
     from tocsin.regions.geometry import GeometryIndex
+    from tocsin.regions.names import NameIndex
 
 Level = Literal["oblast", "raion", "hromada", "district"]
 
@@ -48,6 +49,7 @@ ALERTS_IN_UA_PREFIX = "alerts.in.ua:"
 DEFAULT_DATA_PACKAGE = "tocsin.regions.data"
 DEFAULT_CODE_TABLE = "katottg_units.csv"
 DEFAULT_GEOMETRY = "ua_hromadas.geojson"
+DEFAULT_CITIES = "katottg_cities.csv"
 
 
 class RegionDataError(ValueError):
@@ -98,7 +100,13 @@ class RegionSet:
     ``geometry_path``: building a ``RegionSet`` never parses boundaries.
     """
 
-    def __init__(self, regions: Iterable[Region], *, geometry_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        regions: Iterable[Region],
+        *,
+        geometry_path: Path | None = None,
+        cities_path: Path | None = None,
+    ) -> None:
         tree = _Tree()
         for region in regions:
             if region.code in tree.by_code:
@@ -119,6 +127,8 @@ class RegionSet:
             kids.sort()
         self._tree = tree
         self.geometry_path = geometry_path
+        self.cities_path = cities_path
+        self._names: NameIndex | None = None
         self._geometry: GeometryIndex | None = None
         self._geometry_lock = threading.Lock()
 
@@ -211,7 +221,6 @@ class RegionSet:
         """All regions of one level, sorted by code."""
         return sorted((r for r in self if r.level == level), key=lambda r: r.code)
 
-
     # -- geometry (lazy) ----------------------------------------------------
 
     def geometry(self) -> GeometryIndex:
@@ -232,6 +241,32 @@ class RegionSet:
                         )
                     self._geometry = index
         return self._geometry
+
+    def find_by_name(self, text: str, lang: str | None = None) -> list[Region]:
+        """Regions named by ``text`` in Ukrainian (any case form) or Latin, best first.
+
+        ``lang`` ("uk" or "en") restricts the script considered; unit words
+        ("область", "raion") narrow the level. Empty when nothing matches.
+        See :mod:`tocsin.regions.names` for what is indexed.
+        """
+        if lang not in (None, "uk", "en"):
+            raise ValueError(f"lang must be 'uk', 'en' or None, not {lang!r}")
+        if self._names is None:
+            with self._geometry_lock:
+                if self._names is None:
+                    from tocsin.regions.names import NameIndex, read_cities
+
+                    cities: list[tuple[str, str]] = []
+                    if self.cities_path is not None:
+                        try:
+                            text_ = self.cities_path.read_text(encoding="utf-8")
+                        except OSError as exc:
+                            raise RegionDataError(
+                                f"{self.cities_path}: cannot read ({exc.strerror})"
+                            ) from exc
+                        cities = read_cities(text_)
+                    self._names = NameIndex(self, cities)
+        return self._names.find(text, lang)  # type: ignore[arg-type]
 
     def with_ancestors(self, codes: Iterable[str]) -> list[Region]:
         """Regions for ``codes`` plus all their ancestors, finest level first, no repeats."""
@@ -337,17 +372,23 @@ def _attach_districts(regions: list[Region]) -> list[Region]:
     return out
 
 
-def load_region_set(code_table: Path, geometry: Path | None = None) -> RegionSet:
+def load_region_set(
+    code_table: Path, geometry: Path | None = None, cities: Path | None = None
+) -> RegionSet:
     """Load any country's hierarchy from a code table and (optionally) a GeoJSON file.
 
     The GeoJSON holds the finest level with geometry, one feature per code in
     a ``katottg`` property; coarser levels are derived through the hierarchy.
+    ``cities`` is an optional CSV (``name_uk, hromada_katottg``) of town names
+    that name lookup maps to the hromada holding each town.
     """
     try:
         text = code_table.read_text(encoding="utf-8")
     except OSError as exc:
         raise RegionDataError(f"{code_table}: cannot read ({exc.strerror})") from exc
-    return RegionSet(parse_code_table(text, source=str(code_table)), geometry_path=geometry)
+    return RegionSet(
+        parse_code_table(text, source=str(code_table)), geometry_path=geometry, cities_path=cities
+    )
 
 
 @functools.cache
@@ -358,5 +399,8 @@ def default_region_set() -> RegionSet:
     """
     data = resources.files(DEFAULT_DATA_PACKAGE)
     text = data.joinpath(DEFAULT_CODE_TABLE).read_text(encoding="utf-8")
-    geometry = Path(str(data.joinpath(DEFAULT_GEOMETRY)))
-    return RegionSet(parse_code_table(text, source=DEFAULT_CODE_TABLE), geometry_path=geometry)
+    return RegionSet(
+        parse_code_table(text, source=DEFAULT_CODE_TABLE),
+        geometry_path=Path(str(data.joinpath(DEFAULT_GEOMETRY))),
+        cities_path=Path(str(data.joinpath(DEFAULT_CITIES))),
+    )
