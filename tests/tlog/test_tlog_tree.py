@@ -161,6 +161,12 @@ def test_batches_write_the_same_hashes_as_single_appends(start: int, cuts: list[
     assert batched.read_hashes(range(len(batched))) == one_by_one.read_hashes(range(len(one_by_one)))
 
 
+def test_append_batch_accepts_any_iterable(small: MemoryHashStore) -> None:
+    leaves = (leaf_hash(e) for e in ENTRIES[MAX_NAIVE : MAX_NAIVE + 3])
+    records = append_batch(MAX_NAIVE, leaves, small)
+    assert len(records) == stored_hash_count(MAX_NAIVE + 3) - stored_hash_count(MAX_NAIVE)
+
+
 def test_stored_hashes_for_leaf(small: MemoryHashStore) -> None:
     for n in (0, 1, 6, 7, 31, 63, 69):
         got = stored_hashes_for_leaf(n, leaf_hash(ENTRIES[n]), small)

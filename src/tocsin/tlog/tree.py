@@ -222,7 +222,7 @@ def subtree_hash(lo: int, hi: int, reader: HashReader) -> bytes:
     return _range_hashes([(lo, hi)], reader)[0]
 
 
-def append_batch(size: int, leaf_hashes: Sequence[bytes], reader: HashReader) -> list[tuple[int, bytes]]:
+def append_batch(size: int, leaf_hashes: Iterable[bytes], reader: HashReader) -> list[tuple[int, bytes]]:
     """Stored hashes to persist when appending ``leaf_hashes`` to a tree of ``size``.
 
     Returns ``(stored_index, hash)`` pairs in increasing, contiguous index order
@@ -231,6 +231,7 @@ def append_batch(size: int, leaf_hashes: Sequence[bytes], reader: HashReader) ->
     is computed in memory, so a batch costs about two SHA-256 calls per leaf.
     """
     _check_count(size, "tree size", TreeError)
+    leaf_hashes = list(leaf_hashes)  # iterated twice: a generator would silently run dry
     for i, h in enumerate(leaf_hashes):
         _check_hash(h, f"leaf hash {i} of the batch", TreeError)
     edge = _perfect_subtrees(0, size)
