@@ -151,3 +151,8 @@ def test_revocation_makes_a_new_version(root: Signer) -> None:
 
 def test_verifier_round_trip_of_root(root: Signer) -> None:
     assert Verifier.from_vkey(root.verifier().vkey) == root.verifier()
+
+
+def test_deeply_nested_json_is_refused() -> None:
+    with pytest.raises(RegistryError, match="nested too deeply"):
+        load_registry(b"[" * 100_000)

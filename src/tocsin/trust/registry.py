@@ -309,6 +309,8 @@ def load_registry(data: bytes, *, root: Verifier | None = None) -> Registry:
         outer = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RegistryError(f"registry is not UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise RegistryError("registry JSON is nested too deeply") from None
     envelope = _fields(outer, "registry file", {"registry", "signatures"})
     body = _fields(envelope["registry"], "registry", {"format", "version", "root", "issuers"})
     if body["format"] != REGISTRY_FORMAT:
@@ -333,7 +335,7 @@ def load_registry(data: bytes, *, root: Verifier | None = None) -> Registry:
         raise
     except NoteError as exc:
         raise RegistryError(f"bad root signature: {exc}") from None
-    except (rfc8785.CanonicalizationError, ValueError) as exc:
+    except (rfc8785.CanonicalizationError, ValueError, RecursionError) as exc:
         raise RegistryError(f"registry cannot be canonicalised: {exc}") from None
 
     version = body["version"]

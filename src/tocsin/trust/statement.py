@@ -29,6 +29,7 @@ FIELDS: tuple[str, ...] = ("issuer", "key", "identifier", "sender", "sent", "sha
 MAX_VALUE_CHARS = 1024
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _KEY_HEX = re.compile(r"[0-9a-f]{8}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class StatementError(ValueError):
@@ -85,7 +86,7 @@ def _check_value(name: str, value: str) -> None:
         raise StatementError(f"{name} is empty")
     if len(value) > MAX_VALUE_CHARS:
         raise StatementError(f"{name} is longer than {MAX_VALUE_CHARS} characters")
-    if value != value.strip() or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+    if value != value.strip() or _CONTROL.search(value):
         raise StatementError(f"{name} has surrounding spaces or control characters")
 
 
