@@ -25,15 +25,9 @@ import shapely
 from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
-from tocsin.regions.hierarchy import RegionDataError
+from tocsin.regions.errors import CoordinateError, OutsideRegionsError, RegionDataError
 
-
-class CoordinateError(ValueError):
-    """A latitude/longitude pair that is not a point on Earth (NaN, out of range)."""
-
-
-class OutsideRegionsError(ValueError):
-    """A point or shape lies outside every region of the set."""
+__all__ = ["CoordinateError", "GeometryIndex", "OutsideRegionsError", "check_coordinates"]
 
 
 def check_coordinates(lat: float, lon: float) -> None:

@@ -27,6 +27,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from tocsin.regions.errors import OutsideRegionsError, RegionDataError, UnknownRegionError
+
 if TYPE_CHECKING:  # shapely is imported only when geometry is first needed
     from tocsin.regions.geometry import GeometryIndex
     from tocsin.regions.names import NameIndex
@@ -50,25 +52,6 @@ DEFAULT_DATA_PACKAGE = "tocsin.regions.data"
 DEFAULT_CODE_TABLE = "katottg_units.csv"
 DEFAULT_GEOMETRY = "ua_hromadas.geojson"
 DEFAULT_CITIES = "katottg_cities.csv"
-
-
-class RegionDataError(ValueError):
-    """A code table or boundary file is malformed (bad row, unknown parent, duplicate)."""
-
-
-class UnknownRegionError(KeyError):
-    """A code or alias names no region in the set."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-    def __str__(self) -> str:
-        return (
-            f"unknown region code {self.code!r} (expected a KATOTTG code such as "
-            "UA80000000000093317, an ISO 3166-2 code such as UA-30, or an alerts.in.ua "
-            "oblast UID such as alerts.in.ua:31)"
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,17 +269,15 @@ class RegionSet:
         Kyiv, Sevastopol and Crimea have no finer geometry, so a point there
         returns just that unit. Empty only if the point is outside every
         region; :meth:`locate_strict` turns that into an explained error.
-        Raises :class:`~tocsin.regions.geometry.CoordinateError` for
+        Raises :class:`~tocsin.regions.errors.CoordinateError` for
         coordinates that are not on Earth.
         """
         return self.with_ancestors(self.geometry().codes_at(lat, lon))
 
     def locate_strict(self, lat: float, lon: float) -> list[Region]:
         """Like :meth:`locate`, but a point outside every region raises
-        :class:`~tocsin.regions.geometry.OutsideRegionsError`, saying so when the
+        :class:`~tocsin.regions.errors.OutsideRegionsError`, saying so when the
         point read as ``(lon, lat)`` would be inside (swapped coordinates)."""
-        from tocsin.regions.geometry import OutsideRegionsError
-
         found = self.locate(lat, lon)
         if found:
             return found

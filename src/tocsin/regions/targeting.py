@@ -27,7 +27,8 @@ import shapely.ops
 from shapely.geometry.base import BaseGeometry
 
 from tocsin.cap.model import Area, Circle, Polygon
-from tocsin.regions.geometry import CoordinateError, OutsideRegionsError, check_coordinates
+from tocsin.regions.errors import AreaError, AreaOutsideError, CoordinateError
+from tocsin.regions.geometry import check_coordinates
 from tocsin.regions.hierarchy import RegionSet
 
 Coverage = Literal["full", "partial"]
@@ -39,14 +40,6 @@ GEOCODE_ISO = "ISO3166-2"
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 CIRCLE_SEGMENTS = 72  # one vertex every 5 degrees: under 0.4 % radial error
 MAX_CIRCLE_RADIUS_KM = 2500.0  # wider than Ukraine; larger circles are surely a mistake
-
-
-class AreaError(ValueError):
-    """A CAP area that cannot be resolved to regions; the message names the problem."""
-
-
-class AreaOutsideError(AreaError, OutsideRegionsError):
-    """A shape of the area lies entirely outside the region set."""
 
 
 @dataclass(frozen=True, slots=True)
