@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
-
 from tests.cap.conftest import sample_params
+
 from tocsin.cap import from_json, parse_alert, to_json, to_xml
 from tocsin.cap import model as m
 from tocsin.cap.parse import _schema
