@@ -182,3 +182,28 @@ def test_without_regions_codes_cover_only_themselves(kova: Signer, registry: Reg
     assert verify_alert(inside, sign(inside, kova), registry).status == "authentic"
     cap = cap_xml()  # a raion inside the oblast: needs the hierarchy
     assert verify_alert(cap, sign(cap, kova), registry).status == "unauthorised"
+
+
+def _bare(msg_type: str, references: str | None) -> bytes:
+    refs = f"<references>{references}</references>" if references else ""
+    return (
+        '<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">'
+        "<identifier>UA-KOVA-2026-0002</identifier><sender>alerts@koda.gov.ua</sender>"
+        "<sent>2026-11-25T14:05:00+02:00</sent><status>Actual</status>"
+        f"<msgType>{msg_type}</msgType><scope>Public</scope>{refs}</alert>"
+    ).encode()
+
+
+def test_bare_cancel_of_own_alert_only(kova: Signer, registry: Registry) -> None:
+    fields = {"identifier": "UA-KOVA-2026-0002", "sent": "2026-11-25T14:05:00+02:00"}
+    own = _bare("Cancel", "alerts@koda.gov.ua,UA-KOVA-2026-0001,2026-11-25T14:00:00+02:00")
+    verdict = check(own, sign(own, kova, **fields), registry)
+    assert verdict.status == "authentic", verdict.reason
+    foreign = _bare("Cancel", "alerts@lviv.gov.ua,UA-LOVA-1,2026-11-25T14:00:00+02:00")
+    verdict = check(foreign, sign(foreign, kova, **fields), registry)
+    assert verdict.status == "unauthorised" and "own alerts" in verdict.reason
+    nothing = _bare("Cancel", None)
+    assert check(nothing, sign(nothing, kova, **fields), registry).status == "unauthorised"
+    bare_alert = _bare("Alert", None)
+    verdict = check(bare_alert, sign(bare_alert, kova, **fields), registry)
+    assert verdict.status == "unauthorised" and "kind" in verdict.reason

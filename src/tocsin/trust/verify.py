@@ -129,6 +129,16 @@ def verify_alert(
                        f"before the alert was seen at {format_time(at)}", alert)
 
     kinds = alert_kinds(alert)
+    if not alert.info and alert.msg_type in ("Cancel", "Ack", "Error"):
+        # A bare notice targets no area and declares no kind; it may only refer to the
+        # sender's own alerts (the hub checks the referenced alerts exist and are its).
+        foreign = [r.text() for r in alert.references if r.sender != alert.sender]
+        if not alert.references or foreign:
+            return verdict("unauthorised", f"a {alert.msg_type} without info must reference "
+                           "only the sender's own alerts" + (f" (not {foreign[0]})"
+                                                             if foreign else ""), alert)
+        return verdict("authentic", f"{alert.msg_type} of the sender's own alert(s), signed by "
+                       f"{issuer.id} ({issuer.name_en}) with key {key.key_id:08x}", alert)
     if not kinds:
         return verdict("unauthorised",
                        "the alert declares no warning kind (eventCode valueName TOCSIN)", alert)
