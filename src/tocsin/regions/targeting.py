@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import shapely
-import shapely.ops
 from shapely.geometry.base import BaseGeometry
 
 from tocsin.cap.model import Area, Circle, Polygon
@@ -150,7 +149,7 @@ def resolve_area(area: Area, regions: RegionSet) -> ResolvedArea:
     for shape in shapes:
         assert index is not None
         if len(index.tree.query(shape, predicate="intersects")) == 0:
-            swapped = shapely.ops.transform(lambda x, y: (y, x), shape)
+            swapped = shapely.transform(shape, lambda xy: xy[:, ::-1])
             hint = ""
             if len(index.tree.query(swapped, predicate="intersects")) > 0:
                 hint = " (with latitude and longitude swapped it would be inside)"
