@@ -10,12 +10,22 @@ alert as XML and parsing that, so JSON cannot smuggle in what XML would refuse.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import msgspec
 
 from tocsin.cap.errors import DEFAULT_LIMITS, CapError, ParseLimits, Problem
 from tocsin.cap.geo import GeometryError, parse_circle, parse_decimal, parse_polygon
-from tocsin.cap.model import Alert
+from tocsin.cap.model import (
+    Alert,
+    Area,
+    Circle,
+    Info,
+    Polygon,
+    Reference,
+    Resource,
+    ValuePair,
+)
 from tocsin.cap.parse import parse_alert
 from tocsin.cap.write import to_xml
 
@@ -36,12 +46,43 @@ def _json_path(where: str) -> str:
     return "/alert" + _INDEX.sub(lambda m: f"[{int(m.group(1)) + 1}]", steps)
 
 
+# For each struct, the structs its array members hold (to find unknown keys).
+_NESTED: dict[type[msgspec.Struct], dict[str, type[msgspec.Struct]]] = {
+    Alert: {"references": Reference, "info": Info},
+    Info: {"eventCode": ValuePair, "parameter": ValuePair, "resource": Resource, "area": Area},
+    Area: {"polygon": Polygon, "circle": Circle, "geocode": ValuePair},
+}
+
+
+def _unknown_keys(value: Any, kind: type[msgspec.Struct], path: str) -> list[Problem]:
+    """Keys that are no CAP element name: refused, since ignoring them would lose data."""
+    if not isinstance(value, dict):
+        return []  # the typed decode reports the wrong type
+    known = kind.__struct_encode_fields__
+    problems = [
+        Problem(f"{path}/{key}", None, f"expected only CAP element names ({', '.join(known)})")
+        for key in value
+        if key not in known
+    ]
+    for key, member in _NESTED.get(kind, {}).items():
+        items = value.get(key)
+        if isinstance(items, list):
+            for number, item in enumerate(items, 1):
+                problems += _unknown_keys(item, member, f"{path}/{key}[{number}]")
+    return problems
+
+
 def _decode(data: bytes, limits: ParseLimits) -> Alert:
     if len(data) > limits.max_bytes:
         message = f"document is {len(data)} bytes, expected at most {limits.max_bytes}"
         raise CapError((Problem("/", None, message),))
     try:
-        return _DECODER.decode(data)
+        unknown = _unknown_keys(msgspec.json.decode(data), Alert, "/alert")
+        if unknown:
+            raise CapError(unknown)
+        alert = _DECODER.decode(data)
+    except RecursionError:
+        raise CapError((Problem("/", None, "expected JSON nested less deeply"),)) from None
     except msgspec.ValidationError as exc:
         text = str(exc)
         match = _AT.search(text)
@@ -50,6 +91,7 @@ def _decode(data: bytes, limits: ParseLimits) -> Alert:
         raise CapError((Problem(path, None, message),)) from None
     except msgspec.DecodeError as exc:
         raise CapError((Problem("/", None, f"malformed JSON: {exc}"),)) from None
+    return alert
 
 
 def _consistency(alert: Alert) -> list[Problem]:

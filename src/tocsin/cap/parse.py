@@ -9,6 +9,7 @@ element sets are the same, and 1.2 only added enumeration values.
 
 from __future__ import annotations
 
+import codecs
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -101,11 +102,37 @@ def _refuse(message: str, line: int | None = None, path: str = "/") -> CapError:
     return CapError((Problem(path, line, message),))
 
 
+_WIDE_ENCODINGS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+    (b"<\x00?\x00", "utf-16-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+)
+
+
+def _declares_dtd(data: bytes) -> bool:
+    """Whether the document declares a DTD or entities, seen before the parser runs.
+
+    UTF-8 and ASCII-compatible encodings are scanned as bytes; UTF-16/32 are
+    decoded first so that a wide encoding cannot hide a DOCTYPE. (Anything
+    else is still caught after parsing, and libxml2 caps entity expansion.)
+    """
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        return True
+    for prefix, codec in _WIDE_ENCODINGS:
+        if data.startswith(prefix):
+            text = data.decode(codec, errors="replace")
+            return "<!DOCTYPE" in text or "<!ENTITY" in text
+    return False
+
+
 def parse_xml(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> etree._Element:
     """Parse bytes with every hardening applied; raise :class:`CapError` if unsafe or malformed."""
     if len(data) > limits.max_bytes:
         raise _refuse(f"document is {len(data)} bytes, expected at most {limits.max_bytes}")
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+    if _declares_dtd(data):
         raise _refuse("expected no DOCTYPE or ENTITY declarations (refused: CAP needs no DTD)")
     try:
         root = etree.fromstring(data, _parser())
