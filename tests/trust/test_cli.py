@@ -145,3 +145,21 @@ def test_missing_files_and_wrong_key_kinds_exit_2(setup: Path) -> None:
     result = run("verify", cap, "--sig", setup / "bad.xml", "--registry",
                  setup / "registry.json", "--root", root_pub)
     assert result.exit_code == 2 and "not the pinned root" in result.output
+
+
+def test_key_rotation(setup: Path) -> None:
+    keys = setup / "keys"
+    assert run("keys", "generate", "--issuer", "ua.kova", "--out", setup / "new").exit_code == 0
+    cap = setup / "alert.xml"
+    cap.write_bytes(cap_xml())
+    assert run("sign", "--key", setup / "new" / "ua.kova.key", cap).exit_code == 0
+    assert verify(setup, cap).exit_code == 4  # not registered yet
+    added = run("registry", "add-key", setup / "registry.json", "--root-key",
+                keys / "registry-root.key", "--issuer", "ua.kova", "--key",
+                setup / "new" / "ua.kova.pub", "--not-before", "2026-11-01T00:00:00Z")
+    assert added.exit_code == 0, added.output
+    assert verify(setup, cap).exit_code == 0
+    wrong_root = run("registry", "add-key", setup / "registry.json", "--root-key",
+                     keys / "ua.kova.key", "--issuer", "ua.kova", "--key",
+                     setup / "new" / "ua.kova.pub")
+    assert wrong_root.exit_code == 2 and "not the pinned root" in wrong_root.output

@@ -8,7 +8,7 @@ import pytest
 
 from tocsin.regions import default_region_set
 from tocsin.trust.note import Signer, sign_note
-from tocsin.trust.registry import NATIONWIDE, Registry
+from tocsin.trust.registry import NATIONWIDE, IssuerKey, Registry
 from tocsin.trust.statement import Statement
 from tocsin.trust.verify import Verdict, VerifyInputError, verify_alert
 
@@ -21,6 +21,7 @@ from .alerts import (
     oblast_issuer,
     registry_with,
 )
+from .conftest import SHARED
 
 ROOT = Signer.generate("tocsin.example/registry-root")
 REGIONS = default_region_set()
@@ -207,3 +208,20 @@ def test_bare_cancel_of_own_alert_only(kova: Signer, registry: Registry) -> None
     bare_alert = _bare("Alert", None)
     verdict = check(bare_alert, sign(bare_alert, kova, **fields), registry)
     assert verdict.status == "unauthorised" and "kind" in verdict.reason
+
+
+def test_real_signed_cap_sample_is_verified_byte_for_byte(kova: Signer) -> None:
+    """A real IPAWS Cancel (with an enveloped XML-DSig, which carries no trust here)."""
+    path = SHARED / "data" / "cap" / "samples" / "valid-1.2" / \
+        "us-ipaws-nv-dps_cancel-no-info-signed.xml"
+    if not path.exists():
+        pytest.skip(f"shared CAP samples not found at {path}")
+    cap = path.read_bytes()
+    fields = {"identifier": "AS-NV-58d33e3a-1f9a-4909-9d59-34e90b33b3e8",
+              "sender": "bbrundage@dps.state.nv.us", "sent": "2019-04-19T11:46:20-06:00"}
+    old_key = IssuerKey(kova.verifier(), datetime(2019, 1, 1, tzinfo=UTC))
+    registry = registry_with(ROOT, oblast_issuer(kova, keys=(old_key,)))
+    sig = sign(cap, kova, **fields)
+    assert check(cap, sig, registry).status == "authentic"
+    # Re-indenting or re-serialising the XML is an alteration, even if the CAP means the same.
+    assert check(cap.replace(b"><", b">\n<", 1), sig, registry).status == "altered"
