@@ -112,18 +112,16 @@ def test_external_dtd_and_parameter_entities_make_no_request(http_server: str) -
 
 
 def test_schema_location_and_xinclude_are_not_followed(http_server: str) -> None:
-    tail = (
-        f'<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="{http_server}/x.xml"/>\n'
-    )
-    doc = alert_xml(tail=tail).replace(
-        b"<alert ",
+    hint = (
         b'<alert xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-        + f'xsi:schemaLocation="{NS} {http_server}/cap.xsd" '.encode(),
+        + f'xsi:schemaLocation="{NS} {http_server}/cap.xsd" '.encode()
     )
+    with_hint = alert_xml().replace(b"<alert ", hint)
+    assert parse_alert(with_hint).alert.identifier == "ua-kyiv-ova-2024-000123"
+    include = f'<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="{http_server}/x"/>'
     with pytest.raises(CapError) as caught:  # xi:include is no CAP element
-        parse_alert(doc, strict=False)
+        parse_alert(alert_xml(tail=include).replace(b"<alert ", hint), strict=False)
     assert "include" in _only(caught)
-    assert parse_alert(alert_xml().replace(b"<alert ", doc[doc.index(b"<alert ") :][:0] + b"<alert "))
     assert _Recorder.hits == []
 
 
@@ -254,7 +252,7 @@ def test_non_bytes_input_is_a_type_error() -> None:
         (b"[]", "Expected `object`, got `array`"),
         (b'{"identifier": 5}', "/alert/identifier: Expected `str`, got `int`"),
         (b'{"identifier": "a"}', "missing required field"),
-        (b"[" * 100_000, "Expected `object`"),
+        (b"[" * 100_000, "nested less deeply"),
         (b'{"x":' + b"[" * 100_000, "nested less deeply"),
         (b'{"identifier": "a", "headLine": "x"}', "/alert/headLine: expected only CAP"),
         (b'{"x": "' + b"a" * (1 << 20) + b'"}', "expected at most 1048576"),
