@@ -59,9 +59,7 @@ def rs() -> RegionSet:
         ("Запоріжжя", "oblast", "Запорізька"),
     ],
 )
-def test_names_find_the_right_region_first(
-    rs: RegionSet, query: str, level: str, name_uk: str
-) -> None:
+def test_names_find_the_right_region_first(rs: RegionSet, query: str, level: str, name_uk: str) -> None:
     found = rs.find_by_name(query)
     assert found, f"nothing found for {query!r}"
     assert (found[0].level, found[0].name_uk) == (level, name_uk)

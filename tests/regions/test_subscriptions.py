@@ -135,7 +135,8 @@ def test_bulk_add_matches_brute_force(rs: RegionSet) -> None:
     assert 0 < len(left_out) < len(ids) // 5  # the box pokes out of Ukraine a little
     angles = np.linspace(0, 2 * np.pi, 200, endpoint=False)
     radii = 1.2 + 0.6 * np.sin(5 * angles)  # a star: many hromadas cut partially
-    poly = ring([(49.3 + r * np.sin(t), 31.0 + 1.5 * r * np.cos(t)) for r, t in zip(radii, angles, strict=True)])
+    star = zip(radii, angles, strict=True)
+    poly = ring([(49.3 + r * np.sin(t), 31.0 + 1.5 * r * np.cos(t)) for r, t in star])
     shape = polygon_shape(poly)
     inside = shapely.intersects_xy(shape, lons, lats)
     expected = {i for i, hit in zip(ids, inside, strict=True) if hit and i not in left_out}

@@ -98,9 +98,7 @@ class RegionSet:
         for region in tree.by_code.values():
             if region.parent is not None:
                 if region.parent not in tree.by_code:
-                    raise RegionDataError(
-                        f"region {region.code} names unknown parent {region.parent}"
-                    )
+                    raise RegionDataError(f"region {region.code} names unknown parent {region.parent}")
                 tree.children.setdefault(region.parent, []).append(region.code)
             if region.iso_3166_2:
                 tree.aliases[region.iso_3166_2.upper()] = region.code
@@ -353,9 +351,7 @@ def _attach_districts(regions: list[Region]) -> list[Region]:
     return out
 
 
-def load_region_set(
-    code_table: Path, geometry: Path | None = None, cities: Path | None = None
-) -> RegionSet:
+def load_region_set(code_table: Path, geometry: Path | None = None, cities: Path | None = None) -> RegionSet:
     """Load any country's hierarchy from a code table and (optionally) a GeoJSON file.
 
     The GeoJSON holds the finest level with geometry, one feature per code in

@@ -37,7 +37,6 @@ _CYRILLIC = re.compile(r"[а-яґєії]")
 _TOKEN = re.compile(r"[a-zа-яґєії'][a-zа-яґєії'\-]*")
 
 
-
 def _wordset(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
@@ -259,6 +258,5 @@ class NameIndex:
 def read_cities(text: str) -> list[tuple[str, str]]:
     """Parse the shipped ``katottg_cities.csv``: (settlement name, hromada code) pairs."""
     return [
-        (row["name_uk"], row["hromada_katottg"].strip().upper())
-        for row in csv.DictReader(text.splitlines())
+        (row["name_uk"], row["hromada_katottg"].strip().upper()) for row in csv.DictReader(text.splitlines())
     ]

@@ -71,9 +71,7 @@ class PointIndex(Generic[K]):
             self._members.setdefault(leaf, set()).add(slot)
         return leaves
 
-    def add_many(
-        self, sub_ids: Sequence[K], lats: npt.ArrayLike, lons: npt.ArrayLike
-    ) -> list[K]:
+    def add_many(self, sub_ids: Sequence[K], lats: npt.ArrayLike, lons: npt.ArrayLike) -> list[K]:
         """Bulk :meth:`add` with one vectorised lookup; returns ids left out (outside).
 
         All coordinates are checked first; one impossible pair refuses the

@@ -55,9 +55,7 @@ def polygon_shape(polygon: Polygon) -> BaseGeometry:
     if len(points) < 4:
         raise AreaError(f"polygon has {len(points)} points; CAP requires at least 4")
     if points[0] != points[-1]:
-        raise AreaError(
-            f"polygon is not closed: first point {points[0]} differs from last {points[-1]}"
-        )
+        raise AreaError(f"polygon is not closed: first point {points[0]} differs from last {points[-1]}")
     for lat, lon in points:
         try:
             check_coordinates(lat, lon)
@@ -102,8 +100,7 @@ def circle_shape(circle: Circle) -> BaseGeometry:
     for step in range(CIRCLE_SEGMENTS):
         bearing = 2 * math.pi * step / CIRCLE_SEGMENTS
         lat2 = math.asin(
-            math.sin(lat1) * math.cos(angular)
-            + math.cos(lat1) * math.sin(angular) * math.cos(bearing)
+            math.sin(lat1) * math.cos(angular) + math.cos(lat1) * math.sin(angular) * math.cos(bearing)
         )
         lon2 = lon1 + math.atan2(
             math.sin(bearing) * math.sin(angular) * math.cos(lat1),
@@ -142,8 +139,7 @@ def resolve_area(area: Area, regions: RegionSet) -> ResolvedArea:
         raise AreaError(f"{label}: {exc}") from exc
     if not codes and not shapes:
         raise AreaError(
-            f"{label}: nothing to target (no {GEOCODE_KATOTTG} or {GEOCODE_ISO} geocode, "
-            "polygon or circle)"
+            f"{label}: nothing to target (no {GEOCODE_KATOTTG} or {GEOCODE_ISO} geocode, polygon or circle)"
         )
     index = regions.geometry() if shapes else None
     for shape in shapes:
