@@ -58,7 +58,7 @@ class _Checker:
             self.error(path, f"expected a non-empty {what}")
         elif _FORBIDDEN_ID_CHARS.search(text):
             self.tolerated(
-                path, f"expected a {what} without spaces, commas, '<' or '&', found {text!r}"
+                path, f"expected the {what} to have no spaces, commas, '<' or '&', found {text!r}"
             )
 
 
