@@ -134,7 +134,7 @@ class Writer:
                 events = [
                     (a, StreamEvent(
                         id=r.record.event_id, kind="alert", alert_id=r.record.id,
-                        regions=tuple(a.targets), data=a.summary,
+                        regions=r.regions, data=a.summary,
                     ))
                     for (a, _), r in zip(batch, results, strict=True)
                     if isinstance(r, AppendResult) and r.created

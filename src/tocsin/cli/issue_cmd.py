@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,25 +28,15 @@ def _load_signer(path: Path, issuer: str):  # type: ignore[no-untyped-def]
 
 
 def _submit(hub: str, cap: bytes, statement: bytes) -> dict[str, object]:
-    url = hub.rstrip("/") + "/api/v1/alerts"
+    from tocsin.client import HubClient, HubError
+
     try:
-        response = httpx.post(
-            url,
-            json={"cap": base64.b64encode(cap).decode(), "statement": statement.decode()},
-            timeout=30.0,
-        )
+        with HubClient(hub) as client:
+            return client.issue_bytes(cap, statement)
+    except HubError as exc:
+        fail(f"the hub refused the alert ({exc.status} {exc.code}): {exc.detail}", code=1)
     except httpx.HTTPError as exc:
         fail(f"cannot reach the hub at {hub}: {exc}")
-    try:
-        body = response.json()
-    except ValueError:
-        fail(f"the hub answered {response.status_code} without JSON")
-    if response.status_code != 201:
-        error = body.get("error", {}) if isinstance(body, dict) else {}
-        fail(f"the hub refused the alert ({response.status_code} {error.get('code')}): "
-             f"{error.get('detail') or error.get('message')}", code=1)
-    assert isinstance(body, dict)
-    return body
 
 
 @main.command("issue")

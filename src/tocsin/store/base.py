@@ -102,6 +102,7 @@ class AppendResult:
     record: AlertRecord
     created: bool  # False when the exact same alert was already stored (idempotent retry)
     ended: tuple[str, ...] = ()  # ids of alerts this one ended entirely
+    regions: tuple[str, ...] = ()  # codes its stream event was addressed to
 
 
 @dataclass(frozen=True, slots=True)

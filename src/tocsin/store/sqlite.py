@@ -262,8 +262,9 @@ class SqliteStore:
             if existing.id == alert.id and existing.cap == alert.cap:
                 return AppendResult(record=existing, created=False)
             raise Conflict(existing.id)
-        ended = self._apply_effects(conn, alert)
-        regions = ",".join(sorted(alert.targets))
+        ended, touched = self._apply_effects(conn, alert)
+        # Whoever was told about an alert must hear that it was updated or cancelled.
+        regions = ",".join(sorted(set(alert.targets) | touched))
         cursor = conn.execute(
             "INSERT INTO events (kind, alert_id, regions, data) VALUES ('alert', ?, ?, ?)",
             (alert.id, regions, alert.summary),
@@ -294,15 +295,17 @@ class SqliteStore:
         record = self._get(conn, "id = ?", (alert.id,))
         if record is None:  # pragma: no cover - just inserted in this transaction
             raise StoreError("alert vanished inside its own transaction")
-        return AppendResult(record=record, created=True, ended=tuple(ended))
+        return AppendResult(record=record, created=True, ended=tuple(ended),
+                            regions=tuple(regions.split(",")) if regions else ())
 
     @staticmethod
     def _is_announcement(alert: NewAlert) -> bool:
         return alert.msg_type in ("Cancel", "Ack", "Error") or "all-clear" in alert.kinds
 
-    def _apply_effects(self, conn: sqlite3.Connection, alert: NewAlert) -> list[str]:
-        """End what this alert supersedes; return ids of alerts ended entirely."""
+    def _apply_effects(self, conn: sqlite3.Connection, alert: NewAlert) -> tuple[list[str], set[str]]:
+        """End what this alert supersedes; return ids of alerts ended entirely and their regions."""
         ended: list[str] = []
+        touched: set[str] = set()
         if alert.msg_type in ("Update", "Cancel"):
             for sender, identifier in alert.references:
                 ref = self._get(conn, "sender = ? AND identifier = ?", (sender, identifier))
@@ -315,12 +318,16 @@ class SqliteStore:
                         f"references alert {ref.id} of issuer {ref.issuer_id}; "
                         "an issuer may update or cancel only its own alerts"
                     )
+                touched.update(
+                    row[0] for row in conn.execute(
+                        "SELECT code FROM targets WHERE alert_id = ?", (ref.id,))
+                )
                 if ref.ended_ts is None:
                     self._end_alert(conn, ref.id, alert)
                     ended.append(ref.id)
         if "all-clear" in alert.kinds and alert.msg_type != "Cancel":
             ended.extend(self._apply_all_clear(conn, alert))
-        return ended
+        return ended, touched
 
     def _end_alert(self, conn: sqlite3.Connection, alert_id: str, by: NewAlert) -> None:
         conn.execute(

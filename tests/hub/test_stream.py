@@ -1,0 +1,246 @@
+"""Live delivery against a real uvicorn: SSE, WebSocket, resume, and a kill -9 crash test."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from tocsin.cap import to_xml
+from tocsin.client import ServerEvent, follow, issue_request, sign_cap
+from tocsin.delivery.fanout import Fanout
+from tocsin.store.base import StreamEvent
+
+from .conftest import KYIV, KYIV_OBLAST, LVIV_OBLAST, HubProcess, free_port, make_alert
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def _collect(url: str, n: int, **kw: object) -> list[ServerEvent]:
+    got: list[ServerEvent] = []
+    async for event in follow(url, **kw):  # type: ignore[arg-type]
+        if event.event == "comment":
+            continue
+        got.append(event)
+        if len(got) >= n:
+            break
+    return got
+
+
+async def _wait_subscribers(hub: HubProcess, n: int) -> None:
+    async with httpx.AsyncClient() as http:
+        for _ in range(400):
+            if (await http.get(f"{hub.url}/healthz")).json()["subscribers"] >= n:
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError(f"{n} subscribers never connected")
+
+
+async def _issue(hub: HubProcess, issuer: str, areas: tuple[str, ...]) -> dict[str, object]:
+    cap = to_xml(make_alert(issuer, areas))
+    async with httpx.AsyncClient() as http:
+        response = await http.post(f"{hub.url}/api/v1/alerts",
+                                   json=issue_request(cap, sign_cap(cap, hub.signer(issuer))))
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def test_sse_delivers_by_region_including_containing_areas(hub: HubProcess) -> None:
+    hromada = httpx.get(f"{hub.url}/api/v1/regions/locate",
+                        params={"lat": 50.544, "lon": 30.212}).json()["regions"][0]["code"]  # Bucha
+    in_oblast = asyncio.create_task(_collect(hub.url, 1, regions=[hromada]))
+    in_lviv = asyncio.create_task(_collect(hub.url, 1, regions=[LVIV_OBLAST]))
+    await _wait_subscribers(hub, 2)
+    await _issue(hub, "demo-air-force", (KYIV,))  # Kyiv city: not the Bucha subscriber's
+    oblast = await _issue(hub, "demo-air-force", (KYIV_OBLAST,))  # contains the hromada
+    [event] = await asyncio.wait_for(in_oblast, 10)
+    assert event.event == "alert"
+    assert event.json()["id"] == oblast["id"]
+    assert event.id == oblast["event_id"]
+    assert not in_lviv.done()
+    lviv = await _issue(hub, "demo-air-force", (LVIV_OBLAST,))
+    [other] = await asyncio.wait_for(in_lviv, 10)
+    assert other.json()["id"] == lviv["id"]
+
+
+async def test_point_subscription(hub: HubProcess) -> None:
+    at_point = asyncio.create_task(_collect(hub.url, 1, lat=50.4501, lon=30.5234))  # Kyiv centre
+    await _wait_subscribers(hub, 1)
+    issued = await _issue(hub, "demo-kyiv-city", (KYIV,))
+    [event] = await asyncio.wait_for(at_point, 10)
+    assert event.json()["id"] == issued["id"]
+
+
+async def test_resume_with_last_event_id_has_no_gap_and_no_duplicate(hub: HubProcess) -> None:
+    ids = [await _issue(hub, "demo-air-force", (KYIV,)) for _ in range(3)]
+    first_event = int(ids[0]["event_id"])  # type: ignore[call-overload]
+    replay = await asyncio.wait_for(
+        _collect(hub.url, 2, regions=[KYIV], last_event_id=first_event), 10)
+    assert [e.json()["id"] for e in replay] == [ids[1]["id"], ids[2]["id"]]
+    # Resume from the newest id, then get only what comes next.
+    follower = asyncio.create_task(
+        _collect(hub.url, 1, regions=[KYIV], last_event_id=int(ids[2]["event_id"])))  # type: ignore[call-overload]
+    await _wait_subscribers(hub, 1)
+    newer = await _issue(hub, "demo-air-force", (KYIV,))
+    [event] = await asyncio.wait_for(follower, 10)
+    assert event.json()["id"] == newer["id"]
+
+
+async def test_bad_stream_requests_are_catalogued(hub: HubProcess) -> None:
+    async with httpx.AsyncClient() as http:
+        bad_id = await http.get(f"{hub.url}/api/v1/stream", headers={"Last-Event-ID": "abc"})
+        assert bad_id.status_code == 400
+        assert bad_id.json()["error"]["code"] == "bad_last_event_id"
+        unknown = await http.get(f"{hub.url}/api/v1/stream", params={"regions": "UA99"})
+        assert unknown.status_code == 404
+        assert unknown.json()["error"]["code"] == "unknown_region"
+        half = await http.get(f"{hub.url}/api/v1/stream", params={"lat": "50"})
+        assert half.json()["error"]["code"] == "bad_parameter"
+        outside = await http.get(f"{hub.url}/api/v1/stream", params={"lat": 48.85, "lon": 2.35})
+        assert outside.json()["error"]["code"] == "unknown_region"
+
+
+def test_too_many_subscriptions_from_one_client(tmp_path: Path) -> None:
+    hub = HubProcess(tmp_path / "data", free_port(), env={"TOCSIN_MAX_SUBSCRIPTIONS_PER_CLIENT": "2"})
+    hub.start()
+    try:
+        async def scenario() -> None:
+            tasks = [asyncio.create_task(_collect(hub.url, 1, regions=[KYIV])) for _ in range(2)]
+            await _wait_subscribers(hub, 2)
+            async with httpx.AsyncClient() as http:
+                third = await http.get(f"{hub.url}/api/v1/stream", params={"regions": KYIV})
+            assert third.status_code == 429
+            assert third.json()["error"]["code"] == "too_many_subscriptions"
+            for task in tasks:
+                task.cancel()
+        asyncio.run(scenario())
+    finally:
+        hub.stop()
+
+
+async def test_websocket_stream_and_resume(hub: HubProcess) -> None:
+    first = await _issue(hub, "demo-air-force", (KYIV,))
+    ws_url = hub.url.replace("http", "ws") + f"/api/v1/stream/ws?regions={KYIV}&since=0"
+    async with websockets.connect(ws_url) as ws:
+        replayed = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert replayed["type"] == "alert"
+        assert replayed["data"]["id"] == first["id"]
+        await _issue(hub, "demo-air-force", (KYIV_OBLAST,))  # the city is not in the oblast
+        second = await _issue(hub, "demo-kyiv-city", (KYIV,))
+        live = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert live["data"]["id"] == second["id"]
+        assert live["id"] > replayed["id"]
+    bad = hub.url.replace("http", "ws") + "/api/v1/stream/ws?regions=NOPE"
+    async with websockets.connect(bad) as ws:
+        error = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert error == {"type": "error", "code": "unknown_region",
+                         "detail": "'NOPE' is not a region code of this hub"}
+
+
+def test_slow_subscriber_overflows_alone() -> None:
+    """Through the fan-out's public interface: a stuck subscriber never holds others back."""
+
+    async def scenario() -> None:
+        fanout = Fanout(queue_max=3)
+        stuck = fanout.subscribe([KYIV], "10.0.0.1")
+        reader = fanout.subscribe([KYIV], "10.0.0.2")
+        for n in range(1, 11):
+            fanout.publish(StreamEvent(n, "alert", f"a{n}", (KYIV,), b"{}"))
+            while reader.queue:  # the healthy reader keeps up
+                reader.queue.popleft()
+        assert stuck.overflowed and not stuck.queue
+        assert not reader.overflowed
+        assert fanout.last_published == 10
+
+    asyncio.run(scenario())
+
+
+# -- the crash test --------------------------------------------------------
+
+
+class _Issuer(threading.Thread):
+    """Issues alerts one after another until stopped; records every 201."""
+
+    def __init__(self, hub: HubProcess) -> None:
+        super().__init__(daemon=True)
+        self.hub = hub
+        self.acked: list[dict[str, object]] = []
+        self.stop = threading.Event()
+        self.signer = hub.signer("demo-air-force")
+
+    def run(self) -> None:
+        with httpx.Client(timeout=5) as http:
+            while not self.stop.is_set():
+                cap = to_xml(make_alert(areas=(KYIV,)))
+                try:
+                    response = http.post(f"{self.hub.url}/api/v1/alerts",
+                                         json=issue_request(cap, sign_cap(cap, self.signer)))
+                except httpx.HTTPError:
+                    return  # the server died mid-request: this one was never acknowledged
+                if response.status_code == 201:
+                    self.acked.append(response.json())
+
+
+@pytest.fixture
+def crashable(tmp_path: Path) -> Iterator[HubProcess]:
+    process = HubProcess(tmp_path / "data", free_port())
+    process.start()
+    yield process
+    process.stop()
+
+
+def test_kill_9_mid_stream_loses_nothing_acknowledged(crashable: HubProcess) -> None:
+    hub = crashable
+    seen: list[ServerEvent] = []
+
+    async def subscriber() -> None:
+        try:
+            async for event in follow(hub.url, regions=[KYIV]):
+                seen.append(event)
+        except (httpx.HTTPError, ConnectionError):
+            return
+
+    def run_subscriber() -> None:
+        asyncio.run(subscriber())
+
+    reader = threading.Thread(target=run_subscriber, daemon=True)
+    reader.start()
+    issuer = _Issuer(hub)
+    issuer.start()
+    deadline = 200
+    while len(issuer.acked) < 30 and deadline:
+        threading.Event().wait(0.05)
+        deadline -= 1
+    hub.kill()  # SIGKILL while alerts are being issued and streamed
+    issuer.stop.set()
+    issuer.join(10)
+    reader.join(10)
+    acked = list(issuer.acked)
+    assert len(acked) >= 30
+
+    hub.start()
+    with hub.client() as client:
+        stored = {a["id"] for a in client.get("/api/v1/alerts", limit=1000)["alerts"]}
+        assert {a["id"] for a in acked} <= stored  # every 201 survived the crash
+        last_seen = max((e.id for e in seen if e.id is not None), default=0)
+
+        async def resume() -> list[ServerEvent]:
+            missed = len(stored) - len([e for e in seen if e.id is not None])
+            if missed == 0:
+                return []
+            return await asyncio.wait_for(
+                _collect(hub.url, missed, regions=[KYIV], last_event_id=last_seen), 20)
+
+        rest = asyncio.run(resume())
+    delivered = [e.json()["id"] for e in seen if e.id is not None] + [e.json()["id"] for e in rest]
+    assert len(delivered) == len(set(delivered))  # no duplicate
+    assert set(delivered) == stored  # no gap
+    ids = [e.id for e in seen if e.id is not None] + [e.id for e in rest]
+    assert ids == sorted(ids)
