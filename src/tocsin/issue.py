@@ -27,8 +27,8 @@ from tocsin.cap import CapError, parse_alert
 from tocsin.cap.model import Alert, parse_cap_time
 from tocsin.delivery.fanout import Fanout
 from tocsin.kinds import KINDS, alert_kinds
-from tocsin.regions import RegionSet, UnknownRegionError
-from tocsin.regions.targeting import AreaError, target_area
+from tocsin.regions import AreaError, RegionSet, UnknownRegionError
+from tocsin.regions.targeting import target_area
 from tocsin.store.base import AppendResult, Conflict, Coverage, NewAlert, StoreError, StreamEvent
 from tocsin.store.sqlite import ForeignReference, SqliteStore, UnknownReference
 from tocsin.trust.registry import Registry

@@ -14,8 +14,14 @@ def main() -> None:
 
 
 # Each command module registers itself on ``main`` when imported.
-# Keep one import per line (helpers add theirs here).
-from tocsin.cli import serve_cmd  # noqa: E402,F401
-from tocsin.cli import issue_cmd  # noqa: E402,F401
-from tocsin.cli import keys_cmd, registry_cmd, sign_cmd, verify_cmd  # noqa: E402,F401
-from tocsin.cli import cap_cmd  # noqa: E402,F401
+# A new command module adds its name to this list.
+from tocsin.cli import (  # noqa: E402,F401
+    cap_cmd,
+    issue_cmd,
+    keys_cmd,
+    regions_cmd,
+    registry_cmd,
+    serve_cmd,
+    sign_cmd,
+    verify_cmd,
+)
