@@ -46,6 +46,8 @@ class Settings:
     max_sent_age_secs: float = 600.0
     #: How far an alert's ``sent`` may lie in the future (clock skew), in seconds.
     max_sent_skew_secs: float = 120.0
+    #: The transparency log's origin line (a schema-less URL naming this log; never change it).
+    log_origin: str = "tocsin.localhost/log"
     #: Public base URL used in links (feeds, Location headers); default from the request.
     public_url: str | None = None
 

@@ -7,6 +7,7 @@ It holds no HTTP code itself; :mod:`tocsin.api.app` wraps it.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from tocsin.cap.model import Alert
 from tocsin.config import Settings
 from tocsin.delivery.fanout import Fanout
 from tocsin.issue import Issuer
+from tocsin.logserver import Checkpointer, load_or_create_log_key
 from tocsin.regions import Region, RegionSet, default_region_set
 from tocsin.store.base import NewAlert, StreamEvent
 from tocsin.store.sqlite import SqliteStore
@@ -90,13 +92,18 @@ class Hub:
             on_publish=self._published,
         )
         self._route_factories: list[Callable[[Hub], list[BaseRoute]]] = []
+        self.log_signer = load_or_create_log_key(settings.data_dir / "log.key", settings.log_origin)
+        self.checkpointer = Checkpointer(self.store, self.log_signer, settings.log_origin, clock)
 
     # -- lifecycle -------------------------------------------------------
 
     async def start(self) -> None:
-        """Nothing to do yet: the store is open and durable from construction."""
+        """Log the registry version in force (if new) and publish a first checkpoint."""
+        await asyncio.to_thread(self.store.append_registry, self.registry_bytes)
+        await self.checkpointer.start()
 
     async def stop(self) -> None:
+        await self.checkpointer.stop()
         self.issuer.writer.close()
         self.store.close()
 
@@ -106,6 +113,7 @@ class Hub:
             self.metrics.events_delivered.inc(queued)
             self.metrics.alerts_issued.inc()
             self.metrics.delivery_lag.observe(max(0.0, self.clock() - alert.received_ts))
+        self.checkpointer.poke()
 
     def add_routes(self, factory: Callable[[Hub], list[BaseRoute]]) -> None:
         """Let an adapter (the web page) add its routes."""

@@ -29,8 +29,10 @@ from tocsin.api.openapi import openapi_document
 from tocsin.cap import to_json
 from tocsin.delivery.feeds import atom_feed
 from tocsin.issue import IssueError
+from tocsin.logserver import tile_bytes
 from tocsin.runtime import Hub
 from tocsin.store.base import AlertRecord
+from tocsin.tlog.tiles import TileError, parse_tile_path
 
 log = logging.getLogger("tocsin.api")
 
@@ -86,6 +88,11 @@ def record_json(hub: Hub, record: AlertRecord, now: float) -> dict[str, Any]:
         "ended_by": record.ended_by,
         "targets": record.targets,
         "event_id": record.event_id,
+        "log": {
+            "index": record.log_index,
+            "status": "proven" if record.log_index is not None
+            and record.log_index < hub.checkpointer.size else "pending",
+        },
         "links": {
             "self": f"/api/v1/alerts/{record.id}",
             "cap": f"/api/v1/alerts/{record.id}/cap",
@@ -296,6 +303,33 @@ async def feed_region(request: Request) -> Response:
     )
 
 
+# -- the transparency log (C2SP tlog-tiles) ---------------------------------
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+async def get_checkpoint(request: Request) -> Response:
+    note = hub_of(request).checkpointer.note
+    if note is None:
+        raise ApiError("unavailable", "no checkpoint has been signed yet")
+    return Response(note, media_type="text/plain; charset=utf-8",
+                    headers={"Cache-Control": "no-cache"})
+
+
+async def get_tile(request: Request) -> Response:
+    hub = hub_of(request)
+    path = "tile/" + request.path_params["path"]
+    try:
+        tile = parse_tile_path(path)
+    except TileError as exc:
+        raise ApiError("not_found", f"{path}: {exc}") from None
+    data = tile_bytes(hub.store, tile, hub.checkpointer.size)
+    if data is None:
+        raise ApiError("not_found", f"{path} is beyond the current checkpoint")
+    cache = "no-cache" if tile.is_partial else IMMUTABLE
+    return Response(data, media_type="application/octet-stream", headers={"Cache-Control": cache})
+
+
 # -- the app ---------------------------------------------------------------
 
 ROUTES = [
@@ -313,6 +347,8 @@ ROUTES = [
     Route("/api/v1/registry", get_registry),
     Route("/api/v1/stream", streaming.sse_stream),
     WebSocketRoute("/api/v1/stream/ws", streaming.ws_stream),
+    Route("/checkpoint", get_checkpoint),
+    Route("/tile/{path:path}", get_tile),
     Route("/feeds/alerts.atom", feed_all),
     Route("/feeds/regions/{code}", feed_region),
 ]

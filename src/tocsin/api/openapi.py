@@ -109,6 +109,11 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/stream/ws": _get(
                 "Live alerts over a WebSocket (one JSON message per event)",
                 [*PLACE, _q("since", "Resume after this event id", {"type": "integer"})]),
+            "/checkpoint": _get("The newest signed checkpoint (C2SP tlog-checkpoint)",
+                                content="text/plain"),
+            "/tile/{path}": _get("A hash tile or entry bundle (C2SP tlog-tiles)",
+                                 [_p("path", "e.g. 0/x001/234 or entries/000.p/17")],
+                                 "application/octet-stream"),
             "/feeds/alerts.atom": _get("CAP Atom feed of all alerts", content="application/atom+xml"),
             "/feeds/regions/{code}": _get("CAP Atom feed for one region (code.atom)", [REGION],
                                           "application/atom+xml"),

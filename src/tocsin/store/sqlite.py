@@ -24,6 +24,8 @@ from tocsin.store.base import (
     StoreError,
     StreamEvent,
 )
+from tocsin.tlog.entry import alert_entry, registry_entry
+from tocsin.tlog.tree import append_batch, leaf_hash, stored_hash_count
 
 SCHEMA_VERSION = 1
 
@@ -62,6 +64,17 @@ CREATE TABLE IF NOT EXISTS targets (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS targets_by_code ON targets (code, ended_ts);
 CREATE INDEX IF NOT EXISTS alerts_by_sent ON alerts (sent_ts);
+CREATE TABLE IF NOT EXISTS log_entries (
+    idx INTEGER PRIMARY KEY,
+    entry BLOB NOT NULL,
+    alert_id TEXT
+);
+CREATE TABLE IF NOT EXISTS log_hashes (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    size INTEGER PRIMARY KEY,
+    note BLOB NOT NULL,
+    created_ts REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
@@ -113,6 +126,7 @@ class SqliteStore:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        self._aux: sqlite3.Connection | None = None
 
     # -- reading ---------------------------------------------------------
 
@@ -292,6 +306,10 @@ class SqliteStore:
                 for code, coverage in alert.targets.items()
             ],
         )
+        # The log leaf is written in the same transaction: no alert without a leaf,
+        # no leaf without an alert.
+        index = self._append_leaf(conn, alert_entry(alert.statement, alert.cap), alert.id)
+        conn.execute("UPDATE alerts SET log_index = ? WHERE id = ?", (index, alert.id))
         record = self._get(conn, "id = ?", (alert.id,))
         if record is None:  # pragma: no cover - just inserted in this transaction
             raise StoreError("alert vanished inside its own transaction")
@@ -387,12 +405,103 @@ class SqliteStore:
                     )
         return ended
 
+    # -- the transparency log ----------------------------------------------
+
+    @staticmethod
+    def _log_size(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entries").fetchone()[0])
+
+    def _append_leaf(self, conn: sqlite3.Connection, entry: bytes, alert_id: str | None) -> int:
+        size = self._log_size(conn)
+        stored = append_batch(size, [leaf_hash(entry)], SqlHashReader(conn))
+        if stored and stored[0][0] != stored_hash_count(size):  # pragma: no cover - tree invariant
+            raise StoreError(f"log hash index {stored[0][0]} does not follow size {size}")
+        conn.execute("INSERT INTO log_entries (idx, entry, alert_id) VALUES (?, ?, ?)",
+                     (size, entry, alert_id))
+        conn.executemany("INSERT INTO log_hashes (idx, hash) VALUES (?, ?)", stored)
+        return size
+
+    def append_registry(self, registry: bytes) -> int | None:
+        """Log a registry version unless it is already the last one logged; return its index."""
+        entry = registry_entry(registry)
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
+                "SELECT entry FROM log_entries WHERE alert_id IS NULL ORDER BY idx DESC LIMIT 1"
+            ).fetchone()
+            if row is not None and bytes(row[0]) == entry:
+                conn.execute("ROLLBACK")
+                return None
+            index = self._append_leaf(conn, entry, None)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return index
+
+    def log_size(self) -> int:
+        return self._log_size(self._reader())
+
+    def hash_reader(self) -> SqlHashReader:
+        """Reads committed stored hashes (for roots, proofs and tiles)."""
+        return SqlHashReader(self._reader())
+
+    def log_entries(self, start: int, end: int) -> list[bytes]:
+        rows = self._reader().execute(
+            "SELECT entry FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end)
+        ).fetchall()
+        if len(rows) != end - start:
+            raise StoreError(f"log entries {start}..{end} are not all stored")
+        return [bytes(r[0]) for r in rows]
+
+    def save_checkpoint(self, size: int, note: bytes, created_ts: float) -> None:
+        """Keep a signed checkpoint (its own connection: it runs beside the alert writer)."""
+        with self._readers_lock:
+            if self._aux is None:
+                self._aux = _connect(self.path)
+            self._aux.execute(
+                "INSERT OR IGNORE INTO checkpoints (size, note, created_ts) VALUES (?, ?, ?)",
+                (size, note, created_ts),
+            )
+
+    def latest_checkpoint(self) -> tuple[int, bytes] | None:
+        row = self._reader().execute(
+            "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
     def close(self) -> None:
         self._writer.close()
+        if self._aux is not None:
+            self._aux.close()
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
+
+
+class SqlHashReader:
+    """A :class:`tocsin.tlog.tree.HashReader` over the ``log_hashes`` table."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
+        if not indexes:
+            return []
+        wanted = sorted(set(indexes))
+        found: dict[int, bytes] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for idx, value in self._conn.execute(
+                f"SELECT idx, hash FROM log_hashes WHERE idx IN ({marks})", chunk  # noqa: S608
+            ):
+                found[int(idx)] = bytes(value)
+        missing = [i for i in indexes if i not in found]
+        if missing:
+            raise StoreError(f"stored hashes missing from the log: {missing[:5]}")
+        return [found[i] for i in indexes]
 
 
 def _ancestors_of(codes: Iterable[str], ancestors: Callable[[str], Sequence[str]]) -> set[str]:

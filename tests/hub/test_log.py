@@ -1,0 +1,88 @@
+"""The hub's transparency log over HTTP: checkpoints, tiles, entries, and the store agreeing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import httpx
+
+from tocsin.cap import to_xml
+from tocsin.client import sign_cap
+from tocsin.tlog.checkpoint import open_checkpoint
+from tocsin.tlog.entry import alert_entry, decode_entry
+from tocsin.tlog.tiles import Tile, TileHashReader, decode_entry_bundle
+from tocsin.tlog.tree import leaf_hash, prove_inclusion, verify_inclusion
+from tocsin.trust.note import Verifier
+
+from .conftest import KYIV, HubProcess, make_alert
+
+ORIGIN = "tocsin.localhost/log"
+
+
+def _fetcher(url: str):  # type: ignore[no-untyped-def]
+    def fetch(tiles: Sequence[Tile]) -> list[bytes]:
+        out = []
+        for tile in tiles:
+            response = httpx.get(f"{url}/{tile.path}")
+            assert response.status_code == 200, (tile.path, response.text)
+            out.append(response.content)
+        return out
+
+    return fetch
+
+
+def _checkpoint(hub: HubProcess, at_least: int) -> tuple[int, bytes]:
+    verifier = Verifier.from_vkey((hub.data_dir / "log.pub").read_text().strip())
+    deadline = time.monotonic() + 1.0  # the hub promises a covering checkpoint within 1 s
+    while True:
+        cp, _ = open_checkpoint(httpx.get(f"{hub.url}/checkpoint").content, verifier, ORIGIN)
+        if cp.size >= at_least or time.monotonic() > deadline:
+            return cp.size, cp.root_hash
+        time.sleep(0.02)
+
+
+def test_every_alert_is_a_leaf_provable_from_tiles(hub: HubProcess) -> None:
+    signer = hub.signer("demo-air-force")
+    issued = []
+    with hub.client() as client:
+        for _ in range(5):
+            cap = to_xml(make_alert(areas=(KYIV,)))
+            statement = sign_cap(cap, signer)
+            body = client.issue_bytes(cap, statement)
+            issued.append((body, cap, statement))
+            assert body["log"]["index"] is not None
+    last_index = issued[-1][0]["log"]["index"]
+    size, root = _checkpoint(hub, last_index + 1)
+    assert size == last_index + 1  # leaf 0 is the registry in force
+    reader = TileHashReader(size, root, _fetcher(hub.url))
+    for body, cap, statement in issued:
+        index = body["log"]["index"]
+        proof = prove_inclusion(size, index, reader)
+        verify_inclusion(index, size, leaf_hash(alert_entry(statement, cap)), proof, root)
+        assert httpx.get(f"{hub.url}/api/v1/alerts/{body['id']}").json()["log"]["status"] == "proven"
+    bundle = decode_entry_bundle(httpx.get(f"{hub.url}/tile/entries/000.p/{size}").content)
+    entries = [decode_entry(e) for e in bundle]
+    assert entries[0].type == "registry"
+    assert entries[0].registry == httpx.get(f"{hub.url}/api/v1/registry").content
+    assert [(e.statement, e.cap) for e in entries[1:]] == [(s, c) for _, c, s in issued]
+
+
+def test_tiles_beyond_the_checkpoint_and_bad_paths_are_404(hub: HubProcess) -> None:
+    assert httpx.get(f"{hub.url}/tile/0/000.p/200").status_code == 404
+    assert httpx.get(f"{hub.url}/tile/0/x000/000").status_code == 404  # not canonical
+    assert httpx.get(f"{hub.url}/tile/../../etc/passwd").status_code == 404
+    partial = httpx.get(f"{hub.url}/tile/0/000.p/1")
+    assert partial.status_code == 200
+    assert partial.headers["cache-control"] == "no-cache"
+    assert len(partial.content) == 32
+
+
+def test_log_survives_restart_and_registry_is_logged_once(hub: HubProcess) -> None:
+    with hub.client() as client:
+        client.issue(make_alert(areas=(KYIV,)), hub.signer("demo-air-force"))
+    size_before, root_before = _checkpoint(hub, 2)
+    hub.stop()
+    hub.start()
+    size_after, root_after = _checkpoint(hub, size_before)
+    assert (size_after, root_after) == (size_before, root_before)  # same registry: no new leaf
