@@ -28,177 +28,194 @@ from tocsin.cap.model import (
 )
 
 _NS = "{" + CAP12_NS + "}"
-_NS_LEN = len(_NS)
 _DSIG = "{" + XMLDSIG_NS + "}"
-_INFO = _NS + "info"
-_AREA = _NS + "area"
-_RESOURCE = _NS + "resource"
 
-# Alert and info children that repeat (kept as tuples of strings or enums).
-_ALERT_REPEATED = frozenset({"code"})
-_INFO_REPEATED = frozenset({"category", "responseType"})
-_ENUMS = frozenset(
-    {"status", "msgType", "scope", "category", "responseType", "urgency", "severity", "certainty"}
-)
-_TIMES = frozenset({"sent", "effective", "onset", "expires"})
-# CAP element name -> model field name, for the scalar children.
-_FIELD = {
-    "identifier": "identifier", "sender": "sender", "sent": "sent", "status": "status",
-    "msgType": "msg_type", "source": "source", "scope": "scope", "restriction": "restriction",
-    "addresses": "addresses", "note": "note", "incidents": "incidents",
-    "language": "language", "event": "event", "urgency": "urgency", "severity": "severity",
-    "certainty": "certainty", "audience": "audience", "effective": "effective", "onset": "onset",
-    "expires": "expires", "senderName": "sender_name", "headline": "headline",
-    "description": "description", "instruction": "instruction", "web": "web",
-    "contact": "contact", "category": "category", "responseType": "response_type",
-    "code": "code",
+# Scalar children: namespaced tag -> (model field, strip surrounding whitespace?).
+# Typed values (enumerations, times, language) are stripped, as XSD collapses
+# them; free text is kept exactly.
+_TYPED = ("status", "msgType", "scope", "sent", "urgency", "severity", "certainty",
+          "effective", "onset", "expires", "language")
+_ALERT_FIELDS = {
+    _NS + name: (field, name in _TYPED)
+    for name, field in (
+        ("identifier", "identifier"), ("sender", "sender"), ("sent", "sent"),
+        ("status", "status"), ("msgType", "msg_type"), ("source", "source"), ("scope", "scope"),
+        ("restriction", "restriction"), ("addresses", "addresses"), ("note", "note"),
+        ("incidents", "incidents"),
+    )
 }
+_INFO_FIELDS = {
+    _NS + name: (field, name in _TYPED)
+    for name, field in (
+        ("language", "language"), ("event", "event"), ("urgency", "urgency"),
+        ("severity", "severity"), ("certainty", "certainty"), ("audience", "audience"),
+        ("effective", "effective"), ("onset", "onset"), ("expires", "expires"),
+        ("senderName", "sender_name"), ("headline", "headline"),
+        ("description", "description"), ("instruction", "instruction"), ("web", "web"),
+        ("contact", "contact"),
+    )
+}
+_RESOURCE_FIELDS = {
+    _NS + name: field
+    for name, field in (
+        ("resourceDesc", "resource_desc"), ("mimeType", "mime_type"), ("uri", "uri"),
+        ("derefUri", "deref_uri"), ("digest", "digest"),
+    )
+}
+_INFO = _NS + "info"
+_CODE = _NS + "code"
+_REFERENCES = _NS + "references"
+_CATEGORY = _NS + "category"
+_RESPONSE_TYPE = _NS + "responseType"
+_EVENT_CODE = _NS + "eventCode"
+_PARAMETER = _NS + "parameter"
+_RESOURCE = _NS + "resource"
+_AREA = _NS + "area"
+_AREA_DESC = _NS + "areaDesc"
+_POLYGON = _NS + "polygon"
+_CIRCLE = _NS + "circle"
+_GEOCODE = _NS + "geocode"
+_ALTITUDE = _NS + "altitude"
+_CEILING = _NS + "ceiling"
+_SIZE = _NS + "size"
+
+
+def _pair(element: etree._Element) -> ValuePair:
+    """valueName and value: the schema guarantees exactly these two children."""
+    return ValuePair(value_name=element[0].text or "", value=element[1].text or "")
 
 
 class _Walk:
-    """One conversion; geometry problems are collected with their lines."""
+    """One conversion; geometry and reference problems are collected with lines."""
 
-    def __init__(self, root: etree._Element) -> None:
-        self.root = root
+    def __init__(self) -> None:
         self.problems: list[Problem] = []
 
-    def alert(self, source_version: str) -> Alert:
+    def alert(self, root: etree._Element, source_version: str) -> Alert:
         fields: dict[str, Any] = {"source_version": source_version}
         codes: list[str] = []
         infos: list[Info] = []
         signatures: list[str] = []
-        for child in self.root:
+        for child in root:
             tag = child.tag
-            if tag == _INFO:
+            spec = _ALERT_FIELDS.get(tag)
+            if spec is not None:
+                text = child.text or ""
+                fields[spec[0]] = text.strip() if spec[1] else text
+            elif tag == _INFO:
                 infos.append(self.info(child, len(infos) + 1))
+            elif tag == _CODE:
+                codes.append(child.text or "")
+            elif tag == _REFERENCES:
+                fields["references"] = self.references(child, child.text or "")
             elif isinstance(tag, str) and tag.startswith(_DSIG):
                 signatures.append(etree.tostring(child, encoding="unicode", with_tail=False))
-            else:
-                name = tag[_NS_LEN:]
-                value = _value(child, name)
-                if name == "code":
-                    codes.append(value)
-                elif name == "references":
-                    fields["references"] = self.references(child, value)
-                else:
-                    fields[_FIELD[name]] = value
         return Alert(**fields, code=tuple(codes), info=tuple(infos), signature=tuple(signatures))
 
     def references(self, element: etree._Element, text: str) -> tuple[Reference, ...]:
         refs: list[Reference] = []
         for token in text.split():
             parts = token.split(",")
-            if len(parts) != 3:
-                self.problems.append(
-                    Problem(
-                        "/alert/references",
-                        line_of(element),
-                        f"expected 'sender,identifier,sent' triples, found {token!r}",
-                    )
-                )
-                continue
-            refs.append(Reference(sender=parts[0], identifier=parts[1], sent=parts[2]))
+            if len(parts) == 3:
+                refs.append(Reference(sender=parts[0], identifier=parts[1], sent=parts[2]))
+            else:
+                message = f"expected 'sender,identifier,sent' triples, found {token!r}"
+                self.problems.append(Problem("/alert/references", line_of(element), message))
         return tuple(refs)
 
     def info(self, element: etree._Element, number: int) -> Info:
-        path = f"/alert/info[{number}]"
         fields: dict[str, Any] = {}
-        repeated: dict[str, list[str]] = {"category": [], "response_type": []}
+        categories: list[str] = []
+        responses: list[str] = []
         event_codes: list[ValuePair] = []
         parameters: list[ValuePair] = []
         resources: list[Resource] = []
         areas: list[Area] = []
         for child in element:
             tag = child.tag
-            if tag == _AREA:
-                areas.append(self.area(child, f"{path}/area[{len(areas) + 1}]"))
-                continue
-            if tag == _RESOURCE:
-                resources.append(_resource(child))
-                continue
-            name = tag[_NS_LEN:]
-            if name == "eventCode":
+            spec = _INFO_FIELDS.get(tag)
+            if spec is not None:
+                text = child.text or ""
+                fields[spec[0]] = text.strip() if spec[1] else text
+            elif tag == _AREA:
+                areas.append(self.area(child, number, len(areas) + 1))
+            elif tag == _CATEGORY:
+                categories.append((child.text or "").strip())
+            elif tag == _EVENT_CODE:
                 event_codes.append(_pair(child))
-            elif name == "parameter":
+            elif tag == _PARAMETER:
                 parameters.append(_pair(child))
-            elif name in _INFO_REPEATED:
-                repeated[_FIELD[name]].append(_value(child, name))
-            else:
-                fields[_FIELD[name]] = _value(child, name)
-                if name == "language":
-                    fields["language_given"] = True
+            elif tag == _RESPONSE_TYPE:
+                responses.append((child.text or "").strip())
+            elif tag == _RESOURCE:
+                resources.append(_resource(child))
+        if "language" in fields:
+            fields["language_given"] = True
         return Info(
             **fields,
-            category=tuple(repeated["category"]),  # type: ignore[arg-type]
-            response_type=tuple(repeated["response_type"]),  # type: ignore[arg-type]
+            category=tuple(categories),  # type: ignore[arg-type]
+            response_type=tuple(responses),  # type: ignore[arg-type]
             event_code=tuple(event_codes),
             parameter=tuple(parameters),
             resource=tuple(resources),
             area=tuple(areas),
         )
 
-    def area(self, element: etree._Element, path: str) -> Area:
-        fields: dict[str, Any] = {}
+    def area(self, element: etree._Element, info_number: int, number: int) -> Area:
+        area_desc = ""
         polygons: list[Polygon] = []
         circles: list[Circle] = []
         geocodes: list[ValuePair] = []
+        numbers: dict[str, Any] = {}
+        polygon_count = circle_count = 0
         for child in element:
-            name = str(child.tag)[_NS_LEN:]
+            tag = child.tag
+            if tag == _GEOCODE:
+                geocodes.append(_pair(child))
+                continue
             text = child.text or ""
             try:
-                if name == "polygon":
-                    where = f"{path}/polygon[{len(polygons) + 1}]"
+                if tag == _AREA_DESC:
+                    area_desc = text
+                elif tag == _POLYGON:
+                    polygon_count += 1
                     polygons.append(parse_polygon(text))
-                elif name == "circle":
-                    where = f"{path}/circle[{len(circles) + 1}]"
+                elif tag == _CIRCLE:
+                    circle_count += 1
                     circles.append(parse_circle(text))
-                elif name == "geocode":
-                    geocodes.append(_pair(child))
-                elif name == "areaDesc":
-                    fields["area_desc"] = text
-                else:  # altitude, ceiling: xs:decimal, so parse_decimal accepts them
-                    where = f"{path}/{name}"
-                    fields[name] = parse_decimal(text, name)
-                    fields[f"{name}_text"] = text
+                elif tag == _ALTITUDE:
+                    numbers["altitude"] = parse_decimal(text, "altitude")
+                    numbers["altitude_text"] = text
+                elif tag == _CEILING:
+                    numbers["ceiling"] = parse_decimal(text, "ceiling")
+                    numbers["ceiling_text"] = text
             except GeometryError as exc:
-                self.problems.append(Problem(where, line_of(child), str(exc)))
+                name = etree.QName(child).localname
+                step = {"polygon": f"polygon[{polygon_count}]", "circle": f"circle[{circle_count}]"}
+                path = f"/alert/info[{info_number}]/area[{number}]/{step.get(name, name)}"
+                self.problems.append(Problem(path, line_of(child), str(exc)))
         return Area(
-            **fields, polygon=tuple(polygons), circle=tuple(circles), geocode=tuple(geocodes)
+            area_desc=area_desc,
+            polygon=tuple(polygons),
+            circle=tuple(circles),
+            geocode=tuple(geocodes),
+            **numbers,
         )
-
-
-def _value(element: etree._Element, name: str) -> str:
-    text = element.text or ""
-    if name in _ENUMS or name in _TIMES or name == "language":
-        return text.strip()
-    return text
-
-
-def _pair(element: etree._Element) -> ValuePair:
-    name_el, value_el = element[0], element[1]
-    return ValuePair(value_name=name_el.text or "", value=value_el.text or "")
 
 
 def _resource(element: etree._Element) -> Resource:
     fields: dict[str, Any] = {}
     for child in element:
-        name = str(child.tag)[_NS_LEN:]
-        text = child.text or ""
-        if name == "resourceDesc":
-            fields["resource_desc"] = text
-        elif name == "mimeType":
-            fields["mime_type"] = text
-        elif name == "size":
-            fields["size"] = int(text.strip())
-        elif name == "derefUri":
-            fields["deref_uri"] = text
+        tag = child.tag
+        if tag == _SIZE:
+            fields["size"] = int((child.text or "").strip())
         else:
-            fields[name] = text
+            fields[_RESOURCE_FIELDS[tag]] = child.text or ""
     return Resource(**fields)
 
 
 def build_alert(root: etree._Element, source_version: str) -> tuple[Alert, list[Problem]]:
     """The model of a schema-valid ``<alert>``, and any geometry/reference problems."""
-    walk = _Walk(root)
-    alert = walk.alert(source_version)
+    walk = _Walk()
+    alert = walk.alert(root, source_version)
     return alert, walk.problems
