@@ -113,7 +113,7 @@ def test_bad_tables_are_refused() -> None:
     header = "katottg,category,name_uk,name_uk_full,name_en,parent_katottg\n"
     with pytest.raises(RegionDataError, match="missing column"):
         parse_code_table("katottg,category\nUA1,O\n")
-    with pytest.raises(RegionDataError, match="unknown category"):
+    with pytest.raises(RegionDataError, match="unknown level"):
         parse_code_table(header + "UA1,Z,a,a,a,\n")
     with pytest.raises(RegionDataError, match="unknown parent"):
         RegionSet(parse_code_table(header + "UA2,P,b,b,b,UA1\n"))

@@ -88,6 +88,7 @@ class RegionSet:
         regions: Iterable[Region],
         *,
         geometry_path: Path | None = None,
+        geometry_code_property: str = "katottg",
         cities_path: Path | None = None,
     ) -> None:
         tree = _Tree()
@@ -106,8 +107,18 @@ class RegionSet:
                 tree.aliases[str(region.alerts_in_ua_uid)] = region.code
         for kids in tree.children.values():
             kids.sort()
+        for code, region in list(tree.by_code.items()):
+            top, seen = region, {code}
+            while top.parent is not None:
+                top = tree.by_code[top.parent]
+                if top.code in seen:
+                    raise RegionDataError(f"region {code} is its own ancestor")
+                seen.add(top.code)
+            if region.oblast != top.code:
+                tree.by_code[code] = replace(region, oblast=top.code)
         self._tree = tree
         self.geometry_path = geometry_path
+        self.geometry_code_property = geometry_code_property
         self.cities_path = cities_path
         self._names: NameIndex | None = None
         self._geometry: GeometryIndex | None = None
@@ -213,7 +224,9 @@ class RegionSet:
 
                     if self.geometry_path is None:
                         raise RegionDataError("this region set has no geometry")
-                    index = GeometryIndex.from_geojson(self.geometry_path)
+                    index = GeometryIndex.from_geojson(
+                        self.geometry_path, code_property=self.geometry_code_property
+                    )
                     unknown = sorted(set(index.codes) - self._tree.by_code.keys())
                     if unknown:
                         raise RegionDataError(
@@ -289,42 +302,63 @@ class RegionSet:
 
 # -- loading -----------------------------------------------------------------
 
-_REQUIRED_COLUMNS = ("katottg", "category", "name_uk", "name_uk_full", "name_en", "parent_katottg")
+
+def _column(fields: list[str], *names: str) -> str | None:
+    return next((name for name in names if name in fields), None)
 
 
 def parse_code_table(text: str, *, source: str = "code table") -> list[Region]:
-    """Parse a KATOTTG-style CSV code table into regions.
+    """Parse a CSV code table into regions.
 
-    Columns: ``katottg, category, name_uk, name_uk_full, name_en, parent_katottg``
-    and optionally ``oblast_katottg, iso_3166_2, alerts_in_ua_uid``. The category
-    letter decides the level (O/K oblast, P raion, H hromada, B district).
+    The shipped KATOTTG table has ``katottg, category, name_uk, name_uk_full,
+    name_en, parent_katottg`` and optionally ``oblast_katottg, iso_3166_2,
+    alerts_in_ua_uid``; the category letter decides the level (O/K oblast,
+    P raion, H hromada, B district). Other countries may instead use ``code``,
+    ``parent``, ``level`` (a level name: oblast, raion, hromada, district) and
+    ``name`` (used for every name column that is absent).
     """
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in _REQUIRED_COLUMNS if c not in (reader.fieldnames or ())]
-    if missing:
-        raise RegionDataError(f"{source}: missing column(s) {', '.join(missing)}")
+    fields = list(reader.fieldnames or ())
+    code_col = _column(fields, "katottg", "code")
+    parent_col = _column(fields, "parent_katottg", "parent")
+    level_col = _column(fields, "category", "level")
+    name_col = _column(fields, "name_uk", "name", "name_en")
+    missing = [
+        label
+        for label, col in (
+            ("katottg or code", code_col),
+            ("parent_katottg or parent", parent_col),
+            ("category or level", level_col),
+            ("name_uk, name or name_en", name_col),
+        )
+        if col is None
+    ]
+    if missing or code_col is None or parent_col is None or level_col is None or not name_col:
+        raise RegionDataError(f"{source}: missing column(s) {'; '.join(missing)}")
     regions: list[Region] = []
     for lineno, row in enumerate(reader, start=2):
-        code = (row["katottg"] or "").strip().upper()
-        category = (row["category"] or "").strip().upper()
+        code = (row[code_col] or "").strip().upper()
         if not code:
             raise RegionDataError(f"{source} line {lineno}: empty code")
-        level = _CATEGORY_LEVEL.get(category)
+        raw_level = (row[level_col] or "").strip()
+        level = _CATEGORY_LEVEL.get(raw_level.upper())
+        if level is None and raw_level.lower() in LEVELS:
+            level = LEVELS[LEVELS.index(raw_level.lower())]
         if level is None:
-            raise RegionDataError(f"{source} line {lineno}: unknown category {category!r}")
-        parent = (row["parent_katottg"] or "").strip().upper() or None
+            raise RegionDataError(f"{source} line {lineno}: unknown level {raw_level!r}")
         uid_text = (row.get("alerts_in_ua_uid") or "").strip()
         if uid_text and not uid_text.isdigit():
             raise RegionDataError(f"{source} line {lineno}: bad alerts.in.ua UID {uid_text!r}")
+        name = (row[name_col] or "").strip()
         regions.append(
             Region(
                 code=code,
                 level=level,
-                name_uk=row["name_uk"].strip(),
-                name_uk_full=row["name_uk_full"].strip(),
-                name_en=row["name_en"].strip(),
-                parent=parent,
-                oblast=((row.get("oblast_katottg") or "").strip().upper() or code),
+                name_uk=(row.get("name_uk") or name).strip(),
+                name_uk_full=(row.get("name_uk_full") or row.get("name_uk") or name).strip(),
+                name_en=(row.get("name_en") or name).strip(),
+                parent=(row[parent_col] or "").strip().upper() or None,
+                oblast=(row.get("oblast_katottg") or "").strip().upper() or code,
                 iso_3166_2=(row.get("iso_3166_2") or "").strip().upper() or None,
                 alerts_in_ua_uid=int(uid_text) if uid_text else None,
             )
@@ -351,11 +385,18 @@ def _attach_districts(regions: list[Region]) -> list[Region]:
     return out
 
 
-def load_region_set(code_table: Path, geometry: Path | None = None, cities: Path | None = None) -> RegionSet:
+def load_region_set(
+    code_table: Path,
+    geometry: Path | None = None,
+    cities: Path | None = None,
+    *,
+    code_property: str = "katottg",
+) -> RegionSet:
     """Load any country's hierarchy from a code table and (optionally) a GeoJSON file.
 
     The GeoJSON holds the finest level with geometry, one feature per code in
-    a ``katottg`` property; coarser levels are derived through the hierarchy.
+    the ``code_property`` property; coarser levels are derived through the
+    hierarchy, so they need no geometry of their own.
     ``cities`` is an optional CSV (``name_uk, hromada_katottg``) of town names
     that name lookup maps to the hromada holding each town.
     """
@@ -364,7 +405,10 @@ def load_region_set(code_table: Path, geometry: Path | None = None, cities: Path
     except OSError as exc:
         raise RegionDataError(f"{code_table}: cannot read ({exc.strerror})") from exc
     return RegionSet(
-        parse_code_table(text, source=str(code_table)), geometry_path=geometry, cities_path=cities
+        parse_code_table(text, source=str(code_table)),
+        geometry_path=geometry,
+        geometry_code_property=code_property,
+        cities_path=cities,
     )
 
 
