@@ -106,6 +106,12 @@ def test_refuses_points_it_could_never_reach(index: PointIndex[str]) -> None:
 def test_unknown_code_is_an_error(index: PointIndex[str]) -> None:
     with pytest.raises(UnknownRegionError):
         index.match(["UA-99"])
+    with pytest.raises(UnknownRegionError):
+        index.match("UA-99")
+
+
+def test_a_single_code_string_is_one_code(index: PointIndex[str]) -> None:
+    assert index.match("UA-46") == {"lviv"}
 
 
 def test_border_point_gets_both_sides(rs: RegionSet) -> None:
@@ -155,4 +161,8 @@ def test_bulk_add_refuses_bad_coordinates(rs: RegionSet) -> None:
     index: PointIndex[str] = PointIndex(rs)
     with pytest.raises(CoordinateError, match=r"point #1 \('b'\)"):
         index.add_many(["a", "b"], [50.0, 120.0], [30.0, 30.0])
+    with pytest.raises(ValueError, match="more than once"):
+        index.add_many(["a", "a"], [50.0, 50.0], [30.0, 30.0])
+    with pytest.raises(ValueError, match="differ in length"):
+        index.add_many(["a"], [50.0, 50.0], [30.0, 30.0])
     assert len(index) == 0

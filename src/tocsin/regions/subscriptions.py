@@ -33,7 +33,10 @@ _INITIAL_CAPACITY = 1024
 
 
 class PointIndex(Generic[K]):
-    """Subscriber ids at points, matched against alert areas or region codes."""
+    """Subscriber ids at points, matched against alert areas or region codes.
+
+    Not thread-safe: use it from one thread (the hub's event loop), or lock.
+    """
 
     def __init__(self, regions: RegionSet | None = None) -> None:
         self.regions = regions if regions is not None else default_region_set()
@@ -60,6 +63,8 @@ class PointIndex(Generic[K]):
         :class:`OutsideRegionsError` (with a swap hint) for points outside
         every region, rather than keeping a subscriber nothing could reach.
         """
+        if sub_id is None:
+            raise ValueError("subscriber id must not be None")
         check_coordinates(lat, lon)
         leaves = self._geometry.codes_at(lat, lon)
         if not leaves:
@@ -81,6 +86,10 @@ class PointIndex(Generic[K]):
         lon_arr = np.asarray(lons, dtype=float)
         if not len(sub_ids) == len(lat_arr) == len(lon_arr):
             raise ValueError("add_many: ids, lats and lons differ in length")
+        if any(sub_id is None for sub_id in sub_ids):
+            raise ValueError("subscriber id must not be None")
+        if len(set(sub_ids)) != len(sub_ids):
+            raise ValueError("add_many: an id appears more than once in the batch")
         bad = ~(
             np.isfinite(lat_arr)
             & np.isfinite(lon_arr)
@@ -179,6 +188,8 @@ class PointIndex(Generic[K]):
         :class:`~tocsin.regions.hierarchy.UnknownRegionError`; bad areas raise
         :class:`~tocsin.regions.targeting.AreaError`.
         """
+        if isinstance(target, str):  # one code, not an iterable of characters
+            target = [target]
         if isinstance(target, Area):
             resolved = resolve_area(target, self.regions)
             codes: Iterable[str] = resolved.geocodes
