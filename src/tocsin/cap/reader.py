@@ -92,7 +92,9 @@ class _Walk:
         self.problems: list[Problem] = []
 
     def alert(self, root: etree._Element, source_version: str) -> Alert:
-        fields: dict[str, Any] = {"source_version": source_version}
+        # Defaults are left to the model: msgspec omits a default from JSON only
+        # when it is the very default object, not an equal string.
+        fields: dict[str, Any] = {} if source_version == "1.2" else {"source_version": source_version}
         codes: list[str] = []
         infos: list[Info] = []
         signatures: list[str] = []
@@ -151,6 +153,8 @@ class _Walk:
                 resources.append(_resource(child))
         if "language" in fields:
             fields["language_given"] = True
+            if fields["language"] == "en-US":
+                del fields["language"]  # the model's default object (see alert())
         return Info(
             **fields,
             category=tuple(categories),  # type: ignore[arg-type]
