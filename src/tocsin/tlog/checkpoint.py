@@ -82,8 +82,6 @@ MAX_TREE_SIZE = (1 << 64) - 1
 """Tree sizes are uint64 throughout the C2SP specs."""
 MAX_CHECKPOINT_BYTES = 64 * 1024
 """A checkpoint plus a hundred cosignature lines is a few KiB; refuse more before parsing."""
-MAX_EXTENSION_LINES = 64
-"""Extension lines are NOT RECOMMENDED by the spec; a bound keeps hostile input cheap."""
 
 _SIZE_RE = re.compile(r"0|[1-9][0-9]{0,19}", re.ASCII)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -117,8 +115,6 @@ class Checkpoint:
             raise CheckpointError(f"tree size {self.size} is not a uint64")
         if not isinstance(self.root_hash, bytes) or len(self.root_hash) != HASH_SIZE:
             raise CheckpointError(f"root hash must be {HASH_SIZE} bytes")
-        if len(self.extensions) > MAX_EXTENSION_LINES:
-            raise CheckpointError(f"more than {MAX_EXTENSION_LINES} extension lines")
         for line in self.extensions:
             if not isinstance(line, str) or not line:
                 raise CheckpointError("extension lines must be non-empty strings")
