@@ -105,3 +105,19 @@ def test_no_match_is_empty(rs: RegionSet, query: str) -> None:
 )
 def test_transliteration(ukrainian: str, latin: str) -> None:
     assert transliterate(ukrainian) == latin.lower()
+
+
+def test_every_region_is_found_by_each_of_its_names(rs: RegionSet) -> None:
+    missed = [
+        (region.code, name)
+        for region in rs
+        for name in (region.name_uk, region.name_uk_full, region.name_en)
+        if region not in rs.find_by_name(name)
+    ]
+    assert missed == []
+
+
+def test_raion_word_also_means_city_district(rs: RegionSet) -> None:
+    found = rs.find_by_name("Печерський район")
+    assert [(r.level, r.oblast) for r in found] == [("district", KYIV)]
+    assert rs.find_by_name("Autonomous Republic of Crimea")[0].code == "UA01000000000013043"

@@ -48,7 +48,7 @@ _STOP_WORDS = _wordset(
 _LEVEL_WORDS: dict[str, tuple[Level, ...]] = {}
 _LEVEL_TABLE: tuple[tuple[str, tuple[Level, ...]], ...] = (
     ("область області областю обл oblast oblasti region", ("oblast",)),
-    ("район району районі районом р-н raion rayon", ("raion",)),
+    ("район району районі районом р-н raion rayon", ("raion", "district")),
     ("громада громади громаді громаду громадою тг hromada hromady community", ("hromada",)),
     ("district", ("raion", "district")),
 )
@@ -60,6 +60,8 @@ _TYPE_WORDS = _wordset(
     "сільська сільської сільській селищна селищної селищній terytorialna miska silska "
     "selyshchna"
 )
+
+_NOT_NAME_WORDS = _STOP_WORDS | _TYPE_WORDS | frozenset(_LEVEL_WORDS)
 
 #: Colloquial oblast names, keyed by the oblast's KATOTTG two-digit number.
 _COLLOQUIAL: dict[str, tuple[str, ...]] = {
@@ -183,8 +185,13 @@ def _phrase_forms(name: str) -> set[str]:
 
 
 def _strip_units(name: str) -> str:
-    words = [w for w in normalise(name).split() if w not in _LEVEL_WORDS and w not in _TYPE_WORDS]
-    return " ".join(words)
+    """The words of a name a query must match: no unit, type or stop words.
+
+    Queries are reduced the same way in :meth:`NameIndex.find`, so a name
+    like "Autonomous Republic of Crimea" matches itself.
+    """
+    words = normalise(name).split()
+    return " ".join(w for w in words if w not in _NOT_NAME_WORDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +210,7 @@ class NameIndex:
         for region in regions:
             full = _strip_units(region.name_uk_full)
             unit = full != normalise(region.name_uk_full)
-            self._add_uk(region.name_uk, _Hit(0, region.code, unit))
+            self._add_uk(_strip_units(region.name_uk), _Hit(0, region.code, unit))
             self._add_uk(full, _Hit(0, region.code, unit))
             english = _strip_units(region.name_en)
             self._add(english, _Hit(0, region.code, english != normalise(region.name_en)))
@@ -214,8 +221,8 @@ class NameIndex:
                     self._add(transliterate(colloquial), _Hit(1, region.code))
         for city, hromada in cities:
             if hromada in regions:
-                self._add_uk(city, _Hit(1, hromada))
-                self._add(transliterate(city), _Hit(1, hromada))
+                self._add_uk(_strip_units(city), _Hit(1, hromada))
+                self._add(transliterate(_strip_units(city)), _Hit(1, hromada))
 
     def _add(self, key: str, hit: _Hit) -> None:
         if key:
