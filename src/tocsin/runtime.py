@@ -36,7 +36,8 @@ from tocsin.logserver import Checkpointer, load_or_create_log_key
 from tocsin.regions import Region, RegionSet, default_region_set
 from tocsin.store.base import NewAlert, StreamEvent
 from tocsin.store.sqlite import SqliteStore
-from tocsin.trust.registry import Registry, load_registry
+from tocsin.trust.note import NoteError, Verifier
+from tocsin.trust.registry import Registry, RegistryError, load_registry
 
 
 @dataclass
@@ -77,9 +78,10 @@ class Hub:
         self.settings = settings
         self.clock = clock
         self.regions = regions or default_region_set()
-        self.registry_bytes = registry_bytes
-        self.registry: Registry = load_registry(registry_bytes)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
+        self.registry_bytes = registry_bytes
+        self.registry: Registry = load_registry(registry_bytes, root=self.registry_root)
         self.store = SqliteStore(settings.db_path, ancestors=self._ancestor_codes)
         self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
                              per_client_max=settings.max_subscriptions_per_client)
@@ -114,6 +116,23 @@ class Hub:
             self.metrics.alerts_issued.inc()
             self.metrics.delivery_lag.observe(max(0.0, self.clock() - alert.received_ts))
         self.checkpointer.poke()
+
+    async def replace_registry(self, data: bytes) -> Registry:
+        """Adopt a newer registry version signed by the pinned root; it is logged first.
+
+        Key revocations arrive this way: once the new version is logged, alerts
+        signed with a revoked key are refused (the verifier judges them at the
+        time the hub sees them).
+        """
+        registry = load_registry(data, root=self.registry_root)
+        if registry.version <= self.registry.version:
+            raise RegistryError(
+                f"registry version {registry.version} is not newer than {self.registry.version}")
+        await asyncio.to_thread(self.store.append_registry, data)
+        self.registry, self.registry_bytes = registry, data
+        self.issuer.registry = registry
+        self.checkpointer.poke()
+        return registry
 
     def add_routes(self, factory: Callable[[Hub], list[BaseRoute]]) -> None:
         """Let an adapter (the web page) add its routes."""
@@ -229,6 +248,23 @@ class Hub:
                 "expires": record.expires_ts, "url": f"/api/v1/alerts/{record.id}",
             })
         return {"region": self.region_json(code), "coverage": coverage, "alerts": alerts}
+
+
+def pinned_registry_root(data_dir: Path, registry_bytes: bytes) -> Verifier:
+    """The registry root key this hub trusts: pinned in ``registry-root.pub`` on first use.
+
+    A later registry signed by any other root is refused, so whoever can
+    replace the registry file still cannot swap in their own issuers.
+    """
+    path = data_dir / "registry-root.pub"
+    if path.exists():
+        try:
+            return Verifier.from_vkey(path.read_text(encoding="utf-8").strip())
+        except NoteError as exc:
+            raise RegistryError(f"{path}: not a verifier key ({exc})") from None
+    root = load_registry(registry_bytes).root
+    path.write_text(root.vkey + "\n", encoding="utf-8")
+    return root
 
 
 def load_hub(settings: Settings, *, clock: Callable[[], float] = time.time) -> Hub:

@@ -33,6 +33,7 @@ from tocsin.logserver import tile_bytes
 from tocsin.runtime import Hub
 from tocsin.store.base import AlertRecord
 from tocsin.tlog.tiles import TileError, parse_tile_path
+from tocsin.trust.registry import RegistryError
 
 log = logging.getLogger("tocsin.api")
 
@@ -261,6 +262,17 @@ async def get_registry(request: Request) -> Response:
     return Response(hub_of(request).registry_bytes, media_type="application/json")
 
 
+async def post_registry(request: Request) -> Response:
+    """A newer registry version, signed by the pinned root, replaces the current one."""
+    hub = hub_of(request)
+    body = await read_body(request, hub.settings.max_body_bytes)
+    try:
+        registry = await hub.replace_registry(body)
+    except RegistryError as exc:
+        raise ApiError("bad_registry", str(exc)) from None
+    return _json({"version": registry.version, "issuers": len(registry.issuers)}, 201)
+
+
 async def openapi(request: Request) -> Response:
     return _json(openapi_document())
 
@@ -344,7 +356,8 @@ ROUTES = [
     Route("/api/v1/regions/locate", locate),
     Route("/api/v1/regions/{code}", get_region),
     Route("/api/v1/regions/{code}/status", region_status),
-    Route("/api/v1/registry", get_registry),
+    Route("/api/v1/registry", get_registry, methods=["GET"]),
+    Route("/api/v1/registry", post_registry, methods=["POST"]),
     Route("/api/v1/stream", streaming.sse_stream),
     WebSocketRoute("/api/v1/stream/ws", streaming.ws_stream),
     Route("/checkpoint", get_checkpoint),

@@ -43,6 +43,7 @@ _KINDS = (
     ErrorKind("forged", 401, "The statement's signature does not verify with any key in the registry."),
     ErrorKind("altered", 422, "The CAP bytes do not match the signed statement."),
     ErrorKind("unauthorised", 403, "The issuer may not issue this alert."),
+    ErrorKind("bad_registry", 422, "The registry is not a newer version signed by the pinned root."),
     ErrorKind("stale_alert", 422, "The alert's sent time is too far from the hub's clock."),
     # state
     ErrorKind("conflict", 409, "Another alert with the same sender and identifier exists."),

@@ -101,7 +101,15 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/regions/{code}": _get("A region and its children", [REGION]),
             "/api/v1/regions/{code}/status": _get(
                 "Active alerts for a region and whether all or part of it is under alert", [REGION]),
-            "/api/v1/registry": _get("The signed issuer registry"),
+            "/api/v1/registry": {
+                **_get("The signed issuer registry"),
+                "post": {
+                    "summary": "Adopt a newer registry version (signed by the pinned root); logged",
+                    "requestBody": {"required": True, "content": {"application/json": {}}},
+                    "responses": {"201": {"description": "Adopted and logged"},
+                                  "4XX": _error_ref()},
+                },
+            },
             "/api/v1/stream": _get(
                 "Live alerts as Server-Sent Events; resume with Last-Event-ID or since",
                 [*PLACE, _q("since", "Resume after this event id", {"type": "integer"})],
