@@ -25,3 +25,4 @@ from tocsin.cli import (  # noqa: E402,F401
     sign_cmd,
     verify_cmd,
 )
+from tocsin.cli import witness_cmd  # noqa: E402,F401
