@@ -86,3 +86,28 @@ def test_log_survives_restart_and_registry_is_logged_once(hub: HubProcess) -> No
     hub.start()
     size_after, root_after = _checkpoint(hub, size_before)
     assert (size_after, root_after) == (size_before, root_before)  # same registry: no new leaf
+
+
+def test_proof_bundle_verifies_offline(hub: HubProcess) -> None:
+    from tocsin.tlog.proof import ProofVerificationError, verify_proof_bundle
+
+    signer = hub.signer("demo-kyiv-city")
+    cap = to_xml(make_alert("demo-kyiv-city", areas=(KYIV,)))
+    statement = sign_cap(cap, signer)
+    with hub.client() as client:
+        body = client.issue_bytes(cap, statement)
+    _checkpoint(hub, body["log"]["index"] + 1)
+    bundle = httpx.get(f"{hub.url}/api/v1/alerts/{body['id']}/proof")
+    assert bundle.status_code == 200, bundle.text
+    verifier = Verifier.from_vkey((hub.data_dir / "log.pub").read_text().strip())
+    proven = verify_proof_bundle(bundle.content, origin=ORIGIN, entry=alert_entry(statement, cap),
+                                 log_verifier=verifier)
+    assert proven.index == body["log"]["index"]
+    tampered = cap.replace(b"Extreme", b"Minor")
+    try:
+        verify_proof_bundle(bundle.content, origin=ORIGIN, entry=alert_entry(statement, tampered),
+                            log_verifier=verifier)
+    except ProofVerificationError:
+        pass
+    else:
+        raise AssertionError("a tampered CAP must not verify against the bundle")

@@ -32,6 +32,7 @@ from tocsin.issue import IssueError
 from tocsin.logserver import tile_bytes
 from tocsin.runtime import Hub
 from tocsin.store.base import AlertRecord
+from tocsin.tlog.proof import ProofBundleError, format_proof_bundle, make_proof_bundle
 from tocsin.tlog.tiles import TileError, parse_tile_path
 from tocsin.trust.registry import RegistryError
 
@@ -98,6 +99,7 @@ def record_json(hub: Hub, record: AlertRecord, now: float) -> dict[str, Any]:
             "self": f"/api/v1/alerts/{record.id}",
             "cap": f"/api/v1/alerts/{record.id}/cap",
             "statement": f"/api/v1/alerts/{record.id}/statement",
+            "proof": f"/api/v1/alerts/{record.id}/proof",
         },
     }
 
@@ -187,6 +189,22 @@ async def get_alert_cap(request: Request) -> Response:
 async def get_alert_statement(request: Request) -> Response:
     record = _get_record(hub_of(request), request.path_params["alert_id"])
     return Response(record.statement, media_type="text/plain; charset=utf-8")
+
+
+async def get_alert_proof(request: Request) -> Response:
+    """The C2SP tlog-proof bundle for the alert's leaf against the newest checkpoint."""
+    hub = hub_of(request)
+    record = _get_record(hub, request.path_params["alert_id"])
+    note = hub.checkpointer.note
+    if record.log_index is None or note is None or record.log_index >= hub.checkpointer.size:
+        raise ApiError("proof_pending", f"alert {record.id} is logged; its checkpoint is being signed",
+                       retry_after=1)
+    try:
+        bundle = make_proof_bundle(record.log_index, hub.store.hash_reader(), note)
+    except ProofBundleError as exc:
+        raise ApiError("internal", f"cannot build the proof: {exc}") from None
+    return Response(format_proof_bundle(bundle), media_type="text/plain; charset=utf-8",
+                    headers={"Cache-Control": "no-cache"})
 
 
 def _float_param(request: Request, name: str) -> float | None:
@@ -353,6 +371,7 @@ ROUTES = [
     Route("/api/v1/alerts/{alert_id}", get_alert),
     Route("/api/v1/alerts/{alert_id}/cap", get_alert_cap),
     Route("/api/v1/alerts/{alert_id}/statement", get_alert_statement),
+    Route("/api/v1/alerts/{alert_id}/proof", get_alert_proof),
     Route("/api/v1/regions/locate", locate),
     Route("/api/v1/regions/{code}", get_region),
     Route("/api/v1/regions/{code}/status", region_status),

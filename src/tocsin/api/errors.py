@@ -51,6 +51,7 @@ _KINDS = (
     ErrorKind("foreign_reference", 403, "The alert updates or cancels another issuer's alert."),
     ErrorKind("too_many_subscriptions", 429, "This client holds too many live subscriptions."),
     ErrorKind("too_many_regions", 400, "A subscription names too many regions."),
+    ErrorKind("proof_pending", 503, "The alert is logged; the checkpoint covering it is not signed yet."),
     # server
     ErrorKind("unavailable", 503, "The hub is shutting down or not ready."),
     ErrorKind("internal", 500, "The hub failed unexpectedly; nothing was changed."),
@@ -79,8 +80,12 @@ class ApiError(Exception):
         if self.detail:
             body["detail"] = self.detail
         body.update(self.extra)
+        headers = {}
+        if "retry_after" in self.extra:
+            headers["Retry-After"] = str(self.extra["retry_after"])
         return Response(
             msgspec.json.encode({"error": body}),
             status_code=self.kind.status,
             media_type="application/json",
+            headers=headers,
         )

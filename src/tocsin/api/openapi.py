@@ -95,6 +95,9 @@ def openapi_document() -> dict[str, Any]:
                                                   "application/cap+xml"),
             "/api/v1/alerts/{alert_id}/statement": _get("The issuer's signed statement",
                                                         [ALERT_ID], "text/plain"),
+            "/api/v1/alerts/{alert_id}/proof": _get(
+                "C2SP tlog-proof bundle: inclusion of the alert's leaf in the signed checkpoint",
+                [ALERT_ID], "text/plain"),
             "/api/v1/regions/locate": _get("The regions at a point, hromada first", [
                 _q("lat", "Latitude", {"type": "number"}, True),
                 _q("lon", "Longitude", {"type": "number"}, True)]),
