@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tocsin.regions import RegionDataError, RegionSet, UnknownRegionError, default_region_set
-from tocsin.regions.hierarchy import parse_code_table
+from tocsin.regions.loading import parse_code_table
 
 SHARED = (Path(__file__).parents[2] / ".." / "shared" / "data" / "regions").resolve()
 KYIV = "UA80000000000093317"
