@@ -141,9 +141,9 @@ def load_region_set(
 
 
 def load_default() -> RegionSet:
-    """Ukraine (KATOTTG, edition 16.05.2025), shipped in the package; cached.
+    """Ukraine (KATOTTG, edition 16.05.2025) from the package data; not cached here.
 
-    Loads codes only (a few milliseconds); hromada boundaries load on first use.
+    Callers want :func:`tocsin.regions.hierarchy.default_region_set`, which caches.
     """
     data = resources.files(DEFAULT_DATA_PACKAGE)
     text = data.joinpath(DEFAULT_CODE_TABLE).read_text(encoding="utf-8")
