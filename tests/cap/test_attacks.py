@@ -264,3 +264,14 @@ def test_bad_json_gets_a_clear_error(data: bytes, expected: str) -> None:
     with pytest.raises(CapError) as caught:
         from_json(data)
     assert expected in _only(caught)
+
+
+def test_a_flood_of_schema_errors_is_summarised() -> None:
+    flood = b"<category>Bogus</category>" * 2000
+    data = alert_xml().replace(b"<category>Security</category>", flood)
+    with pytest.raises(CapError) as caught:
+        parse_alert(data, strict=False)
+    problems = caught.value.problems
+    assert len(problems) == 51
+    assert problems[0].message == "1950 more schema errors not shown"
+    assert problems[-1].path == "/alert/info[1]/category[50]"
