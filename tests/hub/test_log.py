@@ -111,3 +111,37 @@ def test_proof_bundle_verifies_offline(hub: HubProcess) -> None:
         pass
     else:
         raise AssertionError("a tampered CAP must not verify against the bundle")
+
+
+def test_cli_verify_with_proof_bundle_offline(hub: HubProcess, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from tocsin.cli import main
+
+    with hub.client() as client:
+        body = client.issue(make_alert(areas=(KYIV,)), hub.signer("demo-air-force"))
+    _checkpoint(hub, body["log"]["index"] + 1)
+    files = {
+        "alert.xml": httpx.get(f"{hub.url}/api/v1/alerts/{body['id']}/cap").content,
+        "alert.xml.sig": httpx.get(f"{hub.url}/api/v1/alerts/{body['id']}/statement").content,
+        "alert.tlog-proof": httpx.get(f"{hub.url}/api/v1/alerts/{body['id']}/proof").content,
+        "registry.json": httpx.get(f"{hub.url}/api/v1/registry").content,
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    hub.stop()  # offline from here on
+    args = ["verify", str(tmp_path / "alert.xml"), "--registry", str(tmp_path / "registry.json"),
+            "--root", str(hub.data_dir / "registry-root.pub"),
+            "--proof", str(tmp_path / "alert.tlog-proof"), "--log-key", str(hub.data_dir / "log.pub")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert f"logged: entry {body['log']['index']} of {ORIGIN}" in result.output
+    # A bundle whose proof was tampered with: authentic signature, but not shown to be logged.
+    lines = files["alert.tlog-proof"].decode().split("\n")
+    hash_line = next(i for i, line in enumerate(lines) if i > 1 and len(line) == 44)
+    lines[hash_line] = ("A" if lines[hash_line][0] != "A" else "B") + lines[hash_line][1:]
+    (tmp_path / "alert.tlog-proof").write_text("\n".join(lines))
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 6, result.output
+    assert "not logged" in result.output
+    hub.start()

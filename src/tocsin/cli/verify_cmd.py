@@ -1,6 +1,9 @@
 """``tocsin verify``: the offline verdict on one alert. Exit codes are the verdict.
 
-0 authentic, 3 altered, 4 forged, 5 unauthorised, 2 unusable input.
+0 authentic, 3 altered, 4 forged, 5 unauthorised, 2 unusable input, and with
+``--proof``: 6 when the signature is authentic but the proof bundle does not
+show the alert in the log (bad checkpoint signature, missing witness quorum,
+or an inclusion proof that does not lead to the signed root).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from tocsin.trust.registry import RegistryError, load_registry, parse_time
 from tocsin.trust.verify import VerifyInputError, verify_alert
 
 EXIT_BY_STATUS = {"authentic": 0, "altered": 3, "forged": 4, "unauthorised": 5}
+EXIT_NOT_LOGGED = 6
 STYLE_BY_STATUS = {"authentic": "bold green", "altered": "bold red", "forged": "bold red",
                    "unauthorised": "bold yellow"}
 
@@ -33,8 +37,18 @@ STYLE_BY_STATUS = {"authentic": "bold green", "altered": "bold red", "forged": "
               help="Pin the registry root public key (.pub); strongly recommended.")
 @click.option("--at", "at_text", default=None,
               help="When the alert was first seen (RFC 3339); refuses keys revoked by then.")
+@click.option("--proof", "proof_file", type=click.Path(path_type=Path), default=None,
+              help="A C2SP tlog-proof bundle: also check the alert is in the log.")
+@click.option("--log-key", "log_key", default=None,
+              help="The log's public key (.pub file or vkey text); required with --proof "
+                   "unless the policy names it.")
+@click.option("--origin", default=None,
+              help="The log origin (default: the log key's name).")
+@click.option("--policy", "policy_file", type=click.Path(path_type=Path), default=None,
+              help="Witness policy (k-of-n cosignatures) the checkpoint must satisfy.")
 def verify(cap_file: Path, sig_file: Path | None, registry_file: Path, root_file: Path | None,
-           at_text: str | None) -> None:
+           at_text: str | None, proof_file: Path | None, log_key: str | None,
+           origin: str | None, policy_file: Path | None) -> None:
     """Verify CAP_FILE against its signed statement and the issuer registry."""
     cap_bytes = read_input_file(str(cap_file))
     sig_path = sig_file or cap_file.with_name(cap_file.name + ".sig")
@@ -62,4 +76,54 @@ def verify(cap_file: Path, sig_file: Path | None, registry_file: Path, root_file
         fail(escape(f"{sig_path}: {exc}"))
     style = STYLE_BY_STATUS[verdict.status]
     stdout.print(f"[{style}]{verdict.status}[/]: {escape(verdict.reason)}", markup=True)
+    if proof_file is not None and verdict.status == "authentic":
+        _check_proof(proof_file, cap_bytes, statement, log_key, origin, policy_file)
     raise click.exceptions.Exit(EXIT_BY_STATUS[verdict.status])
+
+
+def _check_proof(proof_file: Path, cap: bytes, statement: bytes, log_key: str | None,
+                 origin: str | None, policy_file: Path | None) -> None:
+    """Check the bundle offline; exit 6 if it does not prove the alert is logged."""
+    from tocsin.tlog.entry import EntryError, alert_entry
+    from tocsin.tlog.proof import (
+        PolicyError,
+        ProofBundleError,
+        ProofVerificationError,
+        parse_policy,
+        verify_proof_bundle,
+    )
+    from tocsin.trust.note import NoteError, Verifier
+
+    bundle = read_input_file(str(proof_file), limit=256 * 1024)
+    policy = None
+    if policy_file is not None:
+        try:
+            policy = parse_policy(read_input_file(str(policy_file)).decode("utf-8"))
+        except (PolicyError, UnicodeDecodeError) as exc:
+            fail(escape(f"{policy_file}: {exc}"))
+    verifier = None
+    if log_key is not None:
+        path = Path(log_key)
+        try:
+            verifier = read_verifier(path) if path.exists() else Verifier.from_vkey(log_key)
+        except (KeyFileError, NoteError) as exc:
+            fail(escape(f"--log-key: {exc}"))
+    elif policy is None or not policy.logs:
+        fail("--proof needs the log's key: --log-key PUB, or a --policy with a 'log' line")
+    if origin is None:
+        names = {verifier.name} if verifier is not None else {v.name for v in policy.logs}  # type: ignore[union-attr]
+        if len(names) != 1:
+            fail("give --origin: the log key names do not decide it")
+        origin = names.pop()
+    try:
+        entry = alert_entry(statement, cap)
+        proven = verify_proof_bundle(bundle, origin=origin, entry=entry, log_verifier=verifier,
+                                     policy=policy)
+    except ProofBundleError as exc:
+        fail(escape(f"{proof_file}: {exc}"))
+    except (ProofVerificationError, PolicyError, EntryError) as exc:
+        stdout.print(f"[bold red]not logged[/]: {escape(str(exc))}", markup=True)
+        raise click.exceptions.Exit(EXIT_NOT_LOGGED) from None
+    witnesses = f", cosigned by {len(proven.cosignatures)} witness(es)" if proven.cosignatures else ""
+    stdout.print(f"[bold green]logged[/]: entry {proven.index} of {escape(origin)} "
+                 f"(checkpoint size {proven.checkpoint.size}{witnesses})", markup=True)
