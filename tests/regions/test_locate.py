@@ -143,6 +143,7 @@ def test_outside_and_swapped(rs: RegionSet) -> None:
     with pytest.raises(OutsideRegionsError, match="outside every region") as info:
         rs.locate_strict(48.8566, 2.3522)
     assert "swapped" not in str(info.value)
+    assert "nearest" not in str(info.value)  # Paris is far from any region
     with pytest.raises(OutsideRegionsError, match="look swapped"):
         rs.locate_strict(30.5234, 50.4501)  # Kyiv, written (lon, lat)
 
@@ -156,3 +157,11 @@ def test_bulk_lookup_agrees_with_single(rs: RegionSet) -> None:
         bulk.setdefault(p, set()).add(index.codes[s])
     for i, (lat, lon) in enumerate(points):
         assert bulk[i] == set(index.codes_at(lat, lon))
+
+
+def test_reservoir_gap_names_the_nearest_region(rs: RegionSet) -> None:
+    """The drained Kakhovka reservoir bed belongs to no hromada; say how close one is."""
+    assert rs.locate(47.50, 34.98) == []
+    with pytest.raises(OutsideRegionsError, match=r"the nearest is .* km away") as info:
+        rs.locate_strict(47.50, 34.98)
+    assert "Hromada" in str(info.value)

@@ -22,12 +22,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import shapely
+import shapely.ops
 from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
 from tocsin.regions.errors import CoordinateError, OutsideRegionsError, RegionDataError
 
-__all__ = ["CoordinateError", "GeometryIndex", "OutsideRegionsError", "check_coordinates"]
+EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
+
+__all__ = ["CoordinateError", "GeometryIndex", "OutsideRegionsError", "check_coordinates", "haversine_km"]
 
 
 def check_coordinates(lat: float, lon: float) -> None:
@@ -39,6 +42,14 @@ def check_coordinates(lat: float, lon: float) -> None:
         raise CoordinateError(f"latitude {lat} is outside -90..90{hint}")
     if not -180.0 <= lon <= 180.0:
         raise CoordinateError(f"longitude {lon} is outside -180..180")
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in km on a sphere of the Earth's mean radius."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
 class GeometryIndex:
@@ -119,6 +130,18 @@ class GeometryIndex:
             return False
         hits = self.tree.query(shapely.Point(lat, lon), predicate="intersects")
         return len(hits) > 0
+
+    def nearest(self, lat: float, lon: float) -> tuple[str, float]:
+        """The code of the shape nearest the point, and its distance in km (approximate).
+
+        Used to explain a miss: a point in a reservoir no hromada covers is
+        "outside every region" too, and the caller deserves to know it is 2 km
+        from one rather than abroad.
+        """
+        point = shapely.Point(lon, lat)
+        index = int(self.tree.query_nearest(point)[0])
+        near = shapely.ops.nearest_points(self.geoms[index], point)[0]
+        return self.codes[index], haversine_km(lat, lon, near.y, near.x)
 
     # -- shapes -------------------------------------------------------------
 

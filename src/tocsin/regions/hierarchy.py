@@ -36,6 +36,7 @@ Level = Literal["oblast", "raion", "hromada", "district"]
 LEVELS: tuple[Level, ...] = ("oblast", "raion", "hromada", "district")
 
 ALERTS_IN_UA_PREFIX = "alerts.in.ua:"
+NEAR_MISS_KM = 50.0  # a miss this close is named with its nearest region (reservoirs, coasts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +282,12 @@ class RegionSet:
                 f"point lat={lat}, lon={lon} is outside every region, but lat={lon}, "
                 f"lon={lat} is inside: latitude and longitude look swapped"
             )
-        raise OutsideRegionsError(f"point lat={lat}, lon={lon} is outside every region")
+        code, km = self.geometry().nearest(lat, lon)
+        hint = ""
+        if km <= NEAR_MISS_KM:
+            near = self.require(code)
+            hint = f" (the nearest is {near.name_uk_full}, {near.name_en}, {code}, {km:.1f} km away)"
+        raise OutsideRegionsError(f"point lat={lat}, lon={lon} is outside every region{hint}")
 
 
 # -- loading (in tocsin.regions.loading; imported lazily to avoid a cycle) -----

@@ -27,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 
 from tocsin.cap.model import Area, Circle, Polygon
 from tocsin.regions.errors import AreaError, AreaOutsideError, CoordinateError
-from tocsin.regions.geometry import check_coordinates
+from tocsin.regions.geometry import EARTH_RADIUS_KM, check_coordinates
 from tocsin.regions.hierarchy import RegionSet
 
 Coverage = Literal["full", "partial"]
@@ -36,7 +36,6 @@ Coverage = Literal["full", "partial"]
 GEOCODE_KATOTTG = "KATOTTG"
 GEOCODE_ISO = "ISO3166-2"
 
-EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 CIRCLE_SEGMENTS = 72  # one vertex every 5 degrees: under 0.4 % radial error
 MAX_CIRCLE_RADIUS_KM = 2500.0  # wider than Ukraine; larger circles are surely a mistake
 
