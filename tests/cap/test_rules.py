@@ -181,3 +181,10 @@ def test_cap_error_message_joins_every_problem() -> None:
     assert len(caught.value.problems) == 2
     assert str(caught.value) == "; ".join(str(p) for p in caught.value.problems)
     assert str(caught.value).startswith("line 3: /alert/identifier: expected the identifier to")
+
+
+def test_referenced_times_follow_the_time_rules() -> None:
+    refs = "  <references>kyiv-ova@tocsin.example,ua-1,2024-05-01T11:00:00Z</references>\n"
+    data = alert_xml(msg_type="Update", extra_alert=refs)
+    _strict_error_lenient_warning(data, "/alert/references", "explicit UTC offset")
+    assert parse_alert(data, strict=False).warnings[0].line == 8

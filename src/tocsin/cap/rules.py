@@ -73,10 +73,10 @@ def check_alert(alert: Alert, *, strict: bool) -> list[Problem]:
             "/alert/msgType",
             f"expected <references> naming the earlier alert(s) a {alert.msg_type} applies to",
         )
-    for ref_number, ref in enumerate(alert.references, 1):
-        c.identifier(f"/alert/references[{ref_number}]", ref.sender, "referenced sender")
-        c.identifier(f"/alert/references[{ref_number}]", ref.identifier, "referenced identifier")
-        c.time(f"/alert/references[{ref_number}]", ref.sent)
+    for ref in alert.references:  # one <references> element holds every triple
+        c.identifier("/alert/references", ref.sender, "referenced sender")
+        c.identifier("/alert/references", ref.identifier, "referenced identifier")
+        c.time("/alert/references", ref.sent)
     if alert.scope == "Restricted" and not (alert.restriction or "").strip():
         c.tolerated("/alert/scope", "expected <restriction> when scope is Restricted")
     if alert.scope == "Private" and not (alert.addresses or "").strip():
