@@ -187,4 +187,4 @@ def test_referenced_times_follow_the_time_rules() -> None:
     refs = "  <references>kyiv-ova@tocsin.example,ua-1,2024-05-01T11:00:00Z</references>\n"
     data = alert_xml(msg_type="Update", extra_alert=refs)
     _strict_error_lenient_warning(data, "/alert/references", "explicit UTC offset")
-    assert parse_alert(data, strict=False).warnings[0].line == 8
+    assert parse_alert(data, strict=False).warnings[0].line == 9
