@@ -19,10 +19,11 @@ from tocsin.cli import (  # noqa: E402,F401
     cap_cmd,
     issue_cmd,
     keys_cmd,
+    monitor_cmd,
     regions_cmd,
     registry_cmd,
     serve_cmd,
     sign_cmd,
     verify_cmd,
+    witness_cmd,
 )
-from tocsin.cli import witness_cmd  # noqa: E402,F401

@@ -17,7 +17,8 @@ The rules for a new entry at index ``i``:
 
 * a registry entry must be signed by the pinned registry root (``--registry``
   file's root, else the root named by the first registry entry in the log)
-  and raise the version; it becomes the registry for all later entries;
+  and raise the version (or repeat the current version byte for byte in
+  meaning); it becomes the registry for all later entries;
 * an alert must be ``authentic`` under :func:`tocsin.trust.verify.verify_alert`
   with the registry current at that point of the log; a key that registry
   marks revoked is refused outright (revocation is ordered by the log, so a
@@ -60,7 +61,7 @@ from tocsin.tlog.tree import (
     verify_consistency,
 )
 from tocsin.trust.jurisdiction import RegionCoverage
-from tocsin.trust.note import Verifier
+from tocsin.trust.note import KeyFormatError, Verifier
 from tocsin.trust.registry import Registry, RegistryError, load_registry
 from tocsin.trust.verify import VerifyInputError, verify_alert
 
@@ -134,10 +135,13 @@ class Monitor:
         self._regions = regions
         directory = Path(state_dir)
         directory.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(directory / "monitor.sqlite"), isolation_level=None)
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        self._log = self._pin_log(log_verifier, origin)
+        try:
+            self._db = sqlite3.connect(str(directory / "monitor.sqlite"), isolation_level=None)
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._log = self._pin_log(log_verifier, origin)
+        except (sqlite3.Error, KeyFormatError, UnicodeDecodeError) as exc:
+            raise MonitorConfigError(f"monitor state in {directory} is unusable: {exc}") from None
         self._origin = self._meta_text("origin")
         self._registry_root: Verifier | None = None
         self._registry: Registry | None = None
@@ -300,9 +304,11 @@ class Monitor:
                 registry = load_registry(entry.registry, root=self._registry_root)
             except RegistryError as exc:
                 return f"registry entry {index} is not signed by the pinned registry root: {exc}"
-            if self._registry is not None and registry.version <= self._registry.version:
-                return (f"registry entry {index} has version {registry.version}, "
-                        f"not above the current {self._registry.version}")
+            current = self._registry
+            if current is not None and (registry.version < current.version or (
+                    registry.version == current.version and registry.document() != current.document())):
+                return (f"registry entry {index} (version {registry.version}) neither raises nor "
+                        f"repeats the current version {current.version}")
             self._registry, self._registry_root = registry, registry.root
             self._registry_bytes = entry.registry
             return None
