@@ -275,3 +275,16 @@ def test_a_flood_of_schema_errors_is_summarised() -> None:
     assert len(problems) == 51
     assert problems[0].message == "1950 more schema errors not shown"
     assert problems[-1].path == "/alert/info[1]/category[50]"
+
+
+def test_doctype_text_inside_cdata_is_not_mistaken_for_a_dtd() -> None:
+    html = "<![CDATA[<!DOCTYPE html><p>Прямуйте до укриття &amp; чекайте</p>]]>"
+    data = alert_xml(extra_alert=f"  <note>{html}</note>\n")
+    note = parse_alert(data).alert.note
+    assert note == "<!DOCTYPE html><p>Прямуйте до укриття &amp; чекайте</p>"
+
+
+def test_doctype_after_a_prolog_comment_is_still_refused() -> None:
+    data = b'<!-- <x> --><!DOCTYPE alert [<!ENTITY a "b">]><alert xmlns="' + NS.encode() + b'"/>'
+    with pytest.raises(CapError, match="DOCTYPE"):
+        parse_alert(data, strict=False)

@@ -10,6 +10,7 @@ element sets are the same, and 1.2 only added enumeration values.
 from __future__ import annotations
 
 import codecs
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -114,20 +115,26 @@ _WIDE_ENCODINGS = (
 )
 
 
-def _declares_dtd(data: bytes) -> bool:
-    """Whether the document declares a DTD or entities, seen before the parser runs.
+_FIRST_ELEMENT = re.compile(rb"<[^?!]")
+_FIRST_ELEMENT_TEXT = re.compile(r"<[^?!]")
 
-    UTF-8 and ASCII-compatible encodings are scanned as bytes; UTF-16/32 are
-    decoded first so that a wide encoding cannot hide a DOCTYPE. (Anything
-    else is still caught after parsing, and libxml2 caps entity expansion.)
+
+def _declares_dtd(data: bytes) -> bool:
+    """Whether the prolog declares a DTD, seen before the parser runs.
+
+    A DOCTYPE can only stand before the root element, so only the prolog is
+    scanned: text such as ``<![CDATA[<!DOCTYPE html>...]]>`` in a description
+    is no reason to refuse. UTF-16/32 are decoded first so that a wide
+    encoding cannot hide a DOCTYPE; anything else is caught after parsing
+    (and libxml2 caps entity expansion meanwhile).
     """
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        return True
     for prefix, codec in _WIDE_ENCODINGS:
         if data.startswith(prefix):
             text = data.decode(codec, errors="replace")
-            return "<!DOCTYPE" in text or "<!ENTITY" in text
-    return False
+            found = _FIRST_ELEMENT_TEXT.search(text)
+            return "<!DOCTYPE" in (text[: found.start()] if found else text)
+    found_bytes = _FIRST_ELEMENT.search(data)
+    return b"<!DOCTYPE" in (data[: found_bytes.start()] if found_bytes else data)
 
 
 def parse_xml(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> etree._Element:
@@ -135,7 +142,7 @@ def parse_xml(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> etree._Eleme
     if len(data) > limits.max_bytes:
         raise _refuse(f"document is {len(data)} bytes, expected at most {limits.max_bytes}")
     if _declares_dtd(data):
-        raise _refuse("expected no DOCTYPE or ENTITY declarations (refused: CAP needs no DTD)")
+        raise _refuse("expected no DOCTYPE declaration (refused: CAP needs no DTD or entities)")
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
