@@ -8,6 +8,7 @@ writes the other format to stdout. Neither ever shows a traceback.
 from __future__ import annotations
 
 import click
+from rich.console import Console
 
 from tocsin.cap import CapError, ParseLimits, Problem, from_json, parse_alert, to_json, to_xml
 from tocsin.cap.model import Alert
@@ -15,6 +16,7 @@ from tocsin.cli import main
 from tocsin.cli.common import EXIT_INVALID, EXIT_OK, fail, read_input_file, stderr, stdout
 
 _DEFAULT = ParseLimits()
+_READ_LIMIT = 16 << 20  # bytes; beyond this a file is not read at all
 
 
 @main.group("cap")
@@ -31,6 +33,16 @@ def _limits(max_bytes: int, max_depth: int) -> ParseLimits:
 
 def _line(path: str, problem: Problem) -> str:
     return f"{path}: {problem}"
+
+
+def _say(console: Console, text: str) -> None:
+    """Print literally: alert text must not become rich markup or emoji."""
+    console.print(text, markup=False, emoji=False)
+
+
+def _read(path: str, limits: ParseLimits) -> bytes:
+    """Read up to 16 MiB, so an oversized file is reported by the parser, per file."""
+    return read_input_file(path, limit=max(_READ_LIMIT, limits.max_bytes + 1))
 
 
 _limit_options = [
@@ -59,21 +71,21 @@ def validate(files: tuple[str, ...], strict: bool, quiet: bool, max_bytes: int,
     limits = _limits(max_bytes, max_depth)
     invalid = 0
     for path in files:
-        data = read_input_file(path, limit=limits.max_bytes + 1)
+        data = _read(path, limits)
         try:
             parsed = parse_alert(data, strict=strict, limits=limits)
         except CapError as exc:
             invalid += 1
             for problem in exc.problems:
-                stdout.print(_line(path, problem), markup=False)
+                _say(stdout, _line(path, problem))
             continue
         for warning in parsed.warnings:
-            stdout.print(_line(path, warning), markup=False)
+            _say(stdout, _line(path, warning))
         if not quiet:
             mode = "strict" if strict else "lenient"
-            stdout.print(f"{path}: valid CAP {parsed.version} ({mode})", markup=False)
+            _say(stdout, f"{path}: valid CAP {parsed.version} ({mode})")
     if invalid:
-        stderr.print(f"{invalid} of {len(files)} file(s) invalid", markup=False)
+        _say(stderr, f"{invalid} of {len(files)} file(s) invalid")
     raise click.exceptions.Exit(EXIT_INVALID if invalid else EXIT_OK)
 
 
@@ -85,10 +97,10 @@ def _read_any(path: str, data: bytes, strict: bool, limits: ParseLimits) -> Aler
         parsed = parse_alert(data, strict=strict, limits=limits)
     except CapError as exc:
         for problem in exc.problems:
-            stderr.print(f"error: {_line(path, problem)}", markup=False)
+            _say(stderr, f"error: {_line(path, problem)}")
         raise click.exceptions.Exit(EXIT_INVALID) from None
     for warning in parsed.warnings:
-        stderr.print(_line(path, warning), markup=False)
+        _say(stderr, _line(path, warning))
     return parsed.alert
 
 
@@ -101,7 +113,7 @@ def _read_any(path: str, data: bytes, strict: bool, limits: ParseLimits) -> Aler
 def convert(file: str, target: str, strict: bool, max_bytes: int, max_depth: int) -> None:
     """Convert FILE (CAP XML 1.2/1.1 or CAP JSON) to CAP 1.2 XML or JSON on stdout."""
     limits = _limits(max_bytes, max_depth)
-    alert = _read_any(file, read_input_file(file, limit=limits.max_bytes + 1), strict, limits)
+    alert = _read_any(file, _read(file, limits), strict, limits)
     try:
         output = to_json(alert) + b"\n" if target == "json" else to_xml(alert)
     except CapError as exc:
