@@ -302,9 +302,9 @@ def _check_inconsistency_evidence(evidence: dict[str, Any], world: World) -> Non
 
 def test_rewritten_entry(world: World, url: str, tmp_path: Path) -> None:
     watcher = _seen(world, url, tmp_path, 4)
-    entries = list(world.entries)
-    entries[2] = world.alert("A-x", T0)  # replaces entry 2, re-signed by the log
-    world.publish(entries + [world.entries[-1]])
+    rewritten = list(world.entries)
+    rewritten[2] = world.alert("A-x", T0)  # entry 2 replaced, the log grows by one, all re-signed
+    world.publish([*rewritten, world.alert("A-y", T0)])
     _check_inconsistency_evidence(caught(watcher, "inconsistent"), world)
 
 
