@@ -8,6 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.cap.alerts import NS, alert_xml, circle, polygon
 
 from tocsin.cap import CapError, ParseLimits, from_json, parse_alert
@@ -288,3 +290,44 @@ def test_doctype_after_a_prolog_comment_is_still_refused() -> None:
     data = b'<!-- <x> --><!DOCTYPE alert [<!ENTITY a "b">]><alert xmlns="' + NS.encode() + b'"/>'
     with pytest.raises(CapError, match="DOCTYPE"):
         parse_alert(data, strict=False)
+
+
+_BASE = alert_xml(geometry=polygon("50,30 51,30 51,31 50,30") + circle("50.4,30.5 10"),
+                  altitude="      <altitude>1</altitude>\n      <ceiling>2</ceiling>\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(_BASE)), st.integers(0, 8), st.binary(max_size=8)),
+        min_size=1,
+        max_size=4,
+    ),
+    st.booleans(),
+)
+def test_mutated_alerts_only_ever_raise_cap_error(
+    edits: list[tuple[int, int, bytes]], strict: bool
+) -> None:
+    """Splice random bytes into a valid alert: the result is parsed or refused, nothing else."""
+    data = _BASE
+    for at, cut, insert in edits:
+        data = data[:at] + insert + data[at + cut :]
+    try:
+        parsed = parse_alert(data, strict=strict)
+    except CapError as exc:
+        assert exc.problems and all(p.message for p in exc.problems)
+    else:
+        assert parsed.alert.identifier is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_arbitrary_text_in_a_value_is_kept_or_refused(text: str) -> None:
+    """Any text survives exactly (XML line-end normalisation aside) or is a CapError."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;")
+    try:
+        alert = parse_alert(alert_xml(extra_alert=f"  <note>{escaped}</note>\n"), strict=False)
+    except CapError as exc:
+        assert "malformed XML" in str(exc)  # only characters XML 1.0 forbids
+        return
+    assert alert.alert.note == text.replace("\r\n", "\n").replace("\r", "\n")
