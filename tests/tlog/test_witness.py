@@ -33,6 +33,7 @@ from tocsin.tlog.witness import (
     WitnessClientError,
     WitnessConflictError,
     WitnessError,
+    collect_cosignature,
     format_add_checkpoint,
     origin_hash,
     parse_add_checkpoint,
@@ -292,6 +293,24 @@ def test_http_protocol_with_a_real_server(witness: Witness) -> None:
         assert client.get(f"{url}/add-checkpoint").status_code == 405
     with pytest.raises(WitnessClientError, match="unreachable"):
         request_cosignature(url, bigger, 5, [], timeout=2)
+
+
+def test_hub_side_collect_cosignature_recovers_from_409(witness: Witness) -> None:
+    log = Log()
+    verifier = witness.cosigner.verifier()
+    with serve(witness_app(witness)) as url:
+        line, size = collect_cosignature(url, verifier, log.grow(3), log.store)
+        assert size == 3
+        signed = log.grow(4)
+        line, size = collect_cosignature(url, verifier, signed, log.store, old_size=0)  # stale belief
+        assert size == 7
+        _, note = open_checkpoint(append_signature_lines(signed, line), LOG.verifier(), ORIGIN)
+        assert [c.name for c in verify_cosignatures(note, [verifier])] == ["witness.example/w1"]
+        with pytest.raises(WitnessClientError, match="no valid cosignature"):
+            collect_cosignature(url, Cosigner.generate("witness.example/w1").verifier(), signed, log.store,
+                                old_size=7)
+        with pytest.raises(WitnessClientError, match="beyond this checkpoint"):
+            collect_cosignature(url, verifier, log.signed(5), log.store, old_size=0)
 
 
 def test_cli_witness_process(tmp_path: Path) -> None:

@@ -42,14 +42,25 @@ import httpx
 from tocsin.tlog.checkpoint import (
     CheckpointError,
     CheckpointSignatureError,
+    CosignatureError,
+    CosignatureVerifier,
     Cosigner,
     append_signature_lines,
     note_text,
     open_checkpoint,
     parse_checkpoint,
 )
-from tocsin.tlog.tree import EMPTY_ROOT, HASH_SIZE, ProofError, TlogError, verify_consistency
-from tocsin.trust.note import Verifier, Verifiers
+from tocsin.tlog.tree import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    HashReader,
+    ProofError,
+    TlogError,
+    TreeError,
+    prove_consistency,
+    verify_consistency,
+)
+from tocsin.trust.note import Signature, Verifier, Verifiers
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -62,6 +73,7 @@ __all__ = [
     "WitnessClientError",
     "WitnessConflictError",
     "WitnessError",
+    "collect_cosignature",
     "format_add_checkpoint",
     "origin_hash",
     "parse_add_checkpoint",
@@ -377,3 +389,56 @@ def request_cosignature(
     if len(response.content) > MAX_REQUEST_BYTES:
         raise WitnessClientError(f"witness {url} answered with more than {MAX_REQUEST_BYTES} bytes")
     return response.content
+
+
+def collect_cosignature(
+    url: str,
+    witness: CosignatureVerifier,
+    signed_checkpoint: bytes,
+    reader: HashReader,
+    *,
+    old_size: int = 0,
+    client: httpx.Client | None = None,
+    timeout: float = 10.0,
+) -> tuple[bytes, int]:
+    """Get one witness's verified cosignature line for ``signed_checkpoint``; for the hub.
+
+    ``old_size`` is what the hub believes the witness last cosigned (0 if
+    unknown). On 409 the request is retried once with a consistency proof
+    from the witness's size, built from ``reader`` (the hub's stored hashes).
+    Returns ``(line, size)``: the cosignature line, checked against
+    ``witness``, and the size the witness now holds, to remember for next
+    time. Raises :class:`WitnessClientError` for anything else.
+    """
+    try:
+        cp = parse_checkpoint(note_text(signed_checkpoint))
+    except CheckpointError as exc:
+        raise WitnessClientError(f"not a checkpoint: {exc}") from None
+
+    def proof_from(size: int) -> list[bytes]:
+        if size > cp.size:
+            raise WitnessClientError(
+                f"witness {url} has cosigned size {size}, beyond this checkpoint's {cp.size}"
+            )
+        try:
+            return [] if size in (0, cp.size) else prove_consistency(cp.size, size, reader)
+        except TreeError as exc:
+            raise WitnessClientError(f"cannot prove consistency from size {size}: {exc}") from None
+
+    try:
+        lines = request_cosignature(url, signed_checkpoint, old_size, proof_from(old_size),
+                                    client=client, timeout=timeout)
+    except WitnessConflictError as conflict:
+        lines = request_cosignature(url, signed_checkpoint, conflict.size, proof_from(conflict.size),
+                                    client=client, timeout=timeout)
+    for line in lines.decode("utf-8", "replace").splitlines():
+        name, _, b64 = line.removeprefix("\u2014 ").partition(" ")
+        if name != witness.name or not line.startswith("\u2014 "):
+            continue
+        try:
+            raw_id = base64.b64decode(b64, validate=True)[:4]
+            witness.verify(cp.text, Signature(name, int.from_bytes(raw_id, "big"), b64))
+        except (binascii.Error, ValueError, CosignatureError):
+            continue
+        return (line + "\n").encode(), cp.size
+    raise WitnessClientError(f"witness {url} returned no valid cosignature by {witness.name}")
