@@ -369,6 +369,17 @@ def test_checkpoint_not_signed_by_the_log(world: World, url: str, tmp_path: Path
     assert watcher.size == 2  # nothing was stored from the failed poll
 
 
+def test_empty_log_then_growth(world: World, url: str, tmp_path: Path) -> None:
+    watcher = monitor(world, url, tmp_path / "s")
+    world.publish([])
+    assert watcher.poll().size == 0
+    world.publish()
+    assert watcher.poll().size == 1
+    bad_empty = sign_checkpoint(Checkpoint(ORIGIN, 0, b"\1" * 32), world.log)
+    (world.directory / "checkpoint").write_bytes(bad_empty)
+    caught(monitor(world, url, tmp_path / "s2"), "bad-checkpoint", "empty tree")
+
+
 def test_config_errors(world: World, url: str, tmp_path: Path) -> None:
     with pytest.raises(MonitorConfigError, match="no log key"):
         Monitor(LogClient(url), tmp_path / "s")

@@ -235,7 +235,10 @@ class Monitor:
             raise fail("rollback", f"log shrank from size {old.size} to {new.size}")
         if old is not None and new.size == old.size and new.root_hash != old.root_hash:
             raise fail("equivocation", f"two different roots signed for tree size {new.size}")
-        reader = self._client.hash_reader(new.size, new.root_hash)
+        try:
+            reader = self._client.hash_reader(new.size, new.root_hash)
+        except TileError as exc:  # only an empty tree is judged up front: its root is fixed
+            raise fail("bad-checkpoint", str(exc)) from None
         if old is not None and old.size not in (0, new.size):
             try:
                 proof = prove_consistency(new.size, old.size, reader)
