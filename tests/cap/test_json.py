@@ -8,9 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.cap.alerts import alert_xml, circle, polygon
 
-from tocsin.cap import CapError, from_json, parse_alert, to_json
+from tocsin.cap import (
+    CapError,
+    circle_from,
+    from_json,
+    parse_alert,
+    polygon_from_points,
+    to_json,
+)
+from tocsin.cap.geo import parse_circle, parse_polygon
 
 DOC = Path(__file__).parents[2] / "docs" / "cap-json.md"
 
@@ -96,3 +106,20 @@ def test_json_round_trip_keeps_cap11_origin(tmp_path: Path) -> None:
     assert alert.source_version == "1.1"
     assert json.loads(to_json(alert))["sourceVersion"] == "1.1"
     assert from_json(to_json(alert)) == alert
+
+
+_COORD = st.floats(min_value=-90, max_value=90, allow_nan=False, allow_infinity=False)
+
+
+@given(st.lists(st.tuples(_COORD, _COORD), min_size=3, max_size=10))
+def test_polygon_from_points_reads_back_exactly(points: list[tuple[float, float]]) -> None:
+    made = polygon_from_points(points)
+    assert made.points[0] == made.points[-1]
+    assert parse_polygon(made.text) == made
+    assert "e" not in made.text.lower()
+
+
+@given(_COORD, _COORD, st.floats(min_value=0, max_value=20000, allow_nan=False))
+def test_circle_from_reads_back_exactly(lat: float, lon: float, radius: float) -> None:
+    made = circle_from(lat, lon, radius)
+    assert parse_circle(made.text) == made

@@ -7,6 +7,7 @@ JSON with :func:`from_json`. Every refusal is a :class:`CapError` whose
 """
 
 from tocsin.cap.errors import DEFAULT_LIMITS, CapError, ParseLimits, Problem
+from tocsin.cap.geo import circle_from, polygon_from_points
 from tocsin.cap.json_codec import from_json, to_json
 from tocsin.cap.parse import ParsedAlert, parse_alert
 from tocsin.cap.rules import check_alert
@@ -19,8 +20,10 @@ __all__ = [
     "ParsedAlert",
     "Problem",
     "check_alert",
+    "circle_from",
     "from_json",
     "parse_alert",
+    "polygon_from_points",
     "to_json",
     "to_xml",
 ]

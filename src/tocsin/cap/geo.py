@@ -10,7 +10,10 @@ this module only reads the text.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable
+from decimal import Decimal
 
 from tocsin.cap.model import Circle, Polygon
 
@@ -66,3 +69,26 @@ def parse_circle(text: str) -> Circle:
     lat, lon = parse_point(tokens[0])
     radius = parse_decimal(tokens[1], "radius")
     return Circle(lat=lat, lon=lon, radius_km=radius, text=text)
+
+
+def format_decimal(value: float) -> str:
+    """A float as a plain CAP decimal that reads back to exactly the same float."""
+    if not math.isfinite(value):
+        raise GeometryError(f"expected a finite number, found {value!r}")
+    text = format(Decimal(repr(value)), "f")
+    return text[:-2] if text.endswith(".0") else text
+
+
+def polygon_from_points(points: Iterable[tuple[float, float]]) -> Polygon:
+    """A Polygon (with its CAP text) from ``(lat, lon)`` points, closing the ring if open."""
+    ring = [(float(lat), float(lon)) for lat, lon in points]
+    if ring and ring[0] != ring[-1]:
+        ring.append(ring[0])
+    text = " ".join(f"{format_decimal(lat)},{format_decimal(lon)}" for lat, lon in ring)
+    return Polygon(points=tuple(ring), text=text)
+
+
+def circle_from(lat: float, lon: float, radius_km: float) -> Circle:
+    """A Circle (with its CAP text) from its centre and radius in kilometres."""
+    text = f"{format_decimal(lat)},{format_decimal(lon)} {format_decimal(radius_km)}"
+    return Circle(lat=float(lat), lon=float(lon), radius_km=float(radius_km), text=text)
