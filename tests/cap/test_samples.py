@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from tests.cap.alerts import alert_xml
 from tests.cap.conftest import SAMPLES, need_samples, sample_params
 
 from tocsin.cap import CapError, parse_alert
@@ -118,3 +119,10 @@ def test_empty_cap11_alert_is_refused() -> None:
     data = _read("invalid", "us-nws-cap11_empty-alert.xml")
     with pytest.raises(CapError, match="identifier"):
         parse_alert(data, strict=False)
+
+
+def test_a_prefixed_cap_namespace_reads_the_same() -> None:
+    data = alert_xml()
+    prefixed = re.sub(rb"<(/?)([a-zA-Z]+)", rb"<\1cap:\2", data).replace(b'xmlns="', b'xmlns:cap="')
+    assert b"<cap:alert xmlns:cap=" in prefixed
+    assert parse_alert(prefixed).alert == parse_alert(data).alert
