@@ -180,8 +180,8 @@ class Issuer:
         self.writer = Writer(store, on_publish or self._publish)
 
     def _publish(self, committed: list[tuple[NewAlert, StreamEvent]]) -> None:
-        for _, event in committed:
-            self.fanout.publish(event)
+        for alert, event in committed:
+            self.fanout.publish(event, alert.areas)
 
     def prepare(self, cap: bytes, statement: bytes) -> tuple[NewAlert, tuple[str, ...]]:
         """Verify and authorise; return the record to persist (CPU only, no I/O)."""
@@ -241,6 +241,7 @@ class Issuer:
             targets=targets,
             references=tuple((r.sender, r.identifier) for r in alert.references),
             summary=summary_json(alert, alert_id, verdict.issuer_id or "", targets, kinds),
+            areas=tuple(area for info in alert.info for area in info.area),
         )
         return new, tuple(str(w) for w in parsed.warnings)
 

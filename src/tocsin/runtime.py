@@ -84,7 +84,8 @@ class Hub:
         self.registry: Registry = load_registry(registry_bytes, root=self.registry_root)
         self.store = SqliteStore(settings.db_path, ancestors=self._ancestor_codes)
         self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
-                             per_client_max=settings.max_subscriptions_per_client)
+                             per_client_max=settings.max_subscriptions_per_client,
+                             regions=self.regions)
         self.fanout.last_published = self.store.last_event_id()
         self.metrics = Metrics()
         self.issuer = Issuer(
@@ -111,7 +112,7 @@ class Hub:
 
     def _published(self, committed: list[tuple[NewAlert, StreamEvent]]) -> None:
         for alert, event in committed:
-            queued = self.fanout.publish(event)
+            queued = self.fanout.publish(event, alert.areas)
             self.metrics.events_delivered.inc(queued)
             self.metrics.alerts_issued.inc()
             self.metrics.delivery_lag.observe(max(0.0, self.clock() - alert.received_ts))
@@ -184,17 +185,25 @@ class Hub:
                                f"{len(parts)} regions named; the limit is "
                                f"{self.settings.max_regions_per_subscription}")
             codes.extend(self.require_region(p) for p in parts)
-        if lat is not None or lon is not None:
-            if lat is None or lon is None:
-                raise ApiError("bad_parameter", "give both lat and lon")
-            try:
-                lat_f, lon_f = float(lat), float(lon)
-            except ValueError:
-                raise ApiError("bad_parameter", "lat and lon must be numbers") from None
-            codes.extend(r.code for r in self.locate(lat_f, lon_f))
+        point = self.point_param(lat, lon)
+        if point is not None:
+            codes.extend(r.code for r in self.locate(*point))
         if not regions and lat is None:
             return None
         return self.expand_for_delivery(codes)
+
+    def point_param(self, lat: str | None, lon: str | None) -> tuple[float, float] | None:
+        """Parse ``lat``/``lon`` query values into a point inside the region set (or None)."""
+        if lat is None and lon is None:
+            return None
+        if lat is None or lon is None:
+            raise ApiError("bad_parameter", "give both lat and lon")
+        try:
+            lat_f, lon_f = float(lat), float(lon)
+        except ValueError:
+            raise ApiError("bad_parameter", "lat and lon must be numbers") from None
+        self.locate(lat_f, lon_f)  # validates: range, swapped, outside (precise errors)
+        return lat_f, lon_f
 
     def locate(self, lat: float, lon: float) -> list[Region]:
         from tocsin.regions.geometry import CoordinateError, OutsideRegionsError
@@ -202,7 +211,7 @@ class Hub:
         if not (math.isfinite(lat) and math.isfinite(lon)):
             raise ApiError("bad_parameter", "lat and lon must be finite numbers")
         try:
-            found = self.regions.locate(lat, lon)
+            found = self.regions.locate_strict(lat, lon)
         except CoordinateError as exc:
             raise ApiError("bad_parameter", str(exc)) from None
         except OutsideRegionsError as exc:

@@ -212,6 +212,7 @@ def test_kill_9_mid_stream_loses_nothing_acknowledged(crashable: HubProcess) -> 
 
     reader = threading.Thread(target=run_subscriber, daemon=True)
     reader.start()
+    asyncio.run(_wait_subscribers(hub, 1))  # it must see the stream from the first alert
     issuer = _Issuer(hub)
     issuer.start()
     deadline = 200
@@ -294,3 +295,33 @@ def _assert_log_and_store_agree(hub: HubProcess, stored: set[str]) -> None:
         proof = prove_inclusion(cp.size, index, reader)
         verify_inclusion(index, cp.size, leaf_hash(data), proof, cp.root_hash)
     assert set(records) == stored
+
+
+async def test_point_subscribers_get_exactly_the_shapes_that_contain_them(hub: HubProcess) -> None:
+    import msgspec
+
+    from tocsin.cap.model import Area, Polygon
+
+    centre = (50.4501, 30.5234)  # inside the square below
+    elsewhere = (50.5200, 30.3700)  # Kyiv city too (same hromada), outside the square
+    ring = [(50.43, 30.50), (50.43, 30.55), (50.47, 30.55), (50.47, 30.50), (50.43, 30.50)]
+    polygon = Polygon(points=tuple(ring), text=" ".join(f"{lat},{lon}" for lat, lon in ring))
+    base = make_alert("demo-defence-intelligence", (KYIV,), kind="threat-notice")
+    area = Area(area_desc="Kyiv centre", polygon=(polygon,))
+    alert = msgspec.structs.replace(
+        base, info=tuple(msgspec.structs.replace(i, area=(area,)) for i in base.info))
+    inside = asyncio.create_task(_collect(hub.url, 1, lat=centre[0], lon=centre[1]))
+    outside = asyncio.create_task(_collect(hub.url, 1, lat=elsewhere[0], lon=elsewhere[1]))
+    await _wait_subscribers(hub, 2)
+    cap = to_xml(alert)
+    async with httpx.AsyncClient() as http:
+        response = await http.post(f"{hub.url}/api/v1/alerts", json=issue_request(
+            cap, sign_cap(cap, hub.signer("demo-defence-intelligence"))))
+    assert response.status_code == 201, response.text
+    [event] = await asyncio.wait_for(inside, 10)
+    assert event.json()["id"] == response.json()["id"]
+    assert response.json()["targets"][KYIV] == "partial"
+    # The other point is in the same hromada but outside the shape: nothing for it.
+    later = await _issue(hub, "demo-kyiv-city", (KYIV,))
+    [first_for_outside] = await asyncio.wait_for(outside, 10)
+    assert first_for_outside.json()["id"] == later["id"]

@@ -43,10 +43,13 @@ def _resume_id(raw: str | None) -> int | None:
 
 
 def _subscribe(hub: Hub, params: Any, client: str) -> Subscriber:
-    codes = hub.region_params(params.get("regions") or params.get("region"),
-                              params.get("lat"), params.get("lon"), expand_ancestors=True)
+    raw_regions = params.get("regions") or params.get("region")
+    codes = hub.region_params(raw_regions, None, None, expand_ancestors=False)
+    point = hub.point_param(params.get("lat"), params.get("lon"))
+    if point is not None and codes is None:
+        codes = []
     try:
-        return hub.fanout.subscribe(codes, client)
+        return hub.fanout.subscribe(codes, client, point)
     except TooManySubscriptions as exc:
         raise ApiError("too_many_subscriptions", str(exc)) from None
 

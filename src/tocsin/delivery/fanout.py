@@ -18,9 +18,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from tocsin.store.base import StreamEvent
+
+if TYPE_CHECKING:
+    from tocsin.cap.model import Area
+    from tocsin.regions import RegionSet
+    from tocsin.regions.subscriptions import PointIndex
 
 QUEUE_MAX_EVENTS = 256
 
@@ -53,10 +59,12 @@ class Frame:
 class Subscriber:
     """One live subscription: which regions it wants, and what waits for it."""
 
-    __slots__ = ("client", "overflowed", "queue", "queue_max", "regions", "wakeup")
+    __slots__ = ("client", "overflowed", "point", "queue", "queue_max", "regions", "wakeup")
 
-    def __init__(self, regions: frozenset[str] | None, client: str, queue_max: int) -> None:
-        self.regions = regions  # None: every region
+    def __init__(self, regions: frozenset[str] | None, client: str, queue_max: int,
+                 point: tuple[float, float] | None = None) -> None:
+        self.regions = regions  # None: every region (for a point: its hromadas)
+        self.point = point
         self.client = client
         self.queue: deque[Frame] = deque()
         self.queue_max = queue_max
@@ -82,11 +90,22 @@ class TooManySubscriptions(Exception):
 
 
 class Fanout:
-    """Routes each published event to the subscribers of its regions."""
+    """Routes each published event to the subscribers of its regions, or at its points.
 
-    def __init__(self, *, queue_max: int = QUEUE_MAX_EVENTS, per_client_max: int = 64) -> None:
+    Point subscribers live in a :class:`~tocsin.regions.subscriptions.PointIndex`
+    (pre-computed hromada membership plus a vectorised point-in-shape test), so
+    a polygon alert reaches exactly the points inside it without scanning every
+    subscriber. Events replayed from the store carry no shapes; they reach a
+    point subscriber by its hromada (never fewer alerts than live, possibly one
+    more for a shape that only grazes its hromada).
+    """
+
+    def __init__(self, *, queue_max: int = QUEUE_MAX_EVENTS, per_client_max: int = 64,
+                 regions: RegionSet | None = None) -> None:
         self.queue_max = queue_max
         self.per_client_max = per_client_max
+        self._regions = regions
+        self._points: PointIndex[Subscriber] | None = None
         self._by_region: dict[str, set[Subscriber]] = {}
         self._everything: set[Subscriber] = set()
         self._per_client: dict[str, int] = {}
@@ -97,23 +116,42 @@ class Fanout:
     def subscriber_count(self) -> int:
         return sum(self._per_client.values())
 
-    def subscribe(self, regions: Iterable[str] | None, client: str) -> Subscriber:
+    def points(self) -> PointIndex[Subscriber]:
+        """The point index, built on first use (it loads the region geometry)."""
+        if self._points is None:
+            from tocsin.regions.subscriptions import PointIndex
+
+            self._points = PointIndex(self._regions)
+        return self._points
+
+    def subscribe(self, regions: Iterable[str] | None, client: str,
+                  point: tuple[float, float] | None = None) -> Subscriber:
+        """Register a subscriber for region codes and/or a point (``(lat, lon)``).
+
+        A point outside every region raises the region module's errors
+        (``CoordinateError``, ``OutsideRegionsError``) and registers nothing.
+        """
         held = self._per_client.get(client, 0)
         if held >= self.per_client_max:
             raise TooManySubscriptions(
                 f"{client} already holds {held} live subscriptions (limit {self.per_client_max})"
             )
-        wanted = None if regions is None else frozenset(regions)
-        sub = Subscriber(wanted, client, self.queue_max)
-        if wanted is None:
+        codes = frozenset(regions) if regions is not None else None
+        sub = Subscriber(codes, client, self.queue_max, point)
+        if point is not None:
+            leaves = self.points().add(sub, *point)
+            sub.regions = (codes or frozenset()) | frozenset(leaves)
+        if sub.regions is None:
             self._everything.add(sub)
         else:
-            for code in wanted:
+            for code in codes or ():
                 self._by_region.setdefault(code, set()).add(sub)
         self._per_client[client] = held + 1
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
+        if sub.point is not None and self._points is not None:
+            self._points.remove(sub)
         if sub.regions is None:
             self._everything.discard(sub)
         else:
@@ -129,8 +167,12 @@ class Fanout:
         else:
             self._per_client.pop(sub.client, None)
 
-    def publish(self, event: StreamEvent) -> int:
-        """Queue ``event`` for every subscriber of its regions; return how many."""
+    def publish(self, event: StreamEvent, areas: Sequence[Area] = ()) -> int:
+        """Queue ``event`` for every subscriber of its regions or at its points; return how many.
+
+        ``areas`` are the alert's CAP areas (for exact point matching); without
+        them points are matched by their hromadas in ``event.regions``.
+        """
         frame = Frame(event)
         targets: set[Subscriber] = set(self._everything)
         by_region = self._by_region
@@ -138,6 +180,12 @@ class Fanout:
             subs = by_region.get(code)
             if subs:
                 targets |= subs
+        if self._points is not None and len(self._points):
+            if areas:
+                for area in areas:
+                    targets |= self._points.match(area)
+            else:
+                targets |= {s for s in self._points.match(event.regions) if s.wants(event)}
         for sub in targets:
             sub.push(frame)
         self.last_published = max(self.last_published, event.id)

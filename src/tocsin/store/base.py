@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from tocsin.cap.model import Area
+
 Coverage = Literal["full", "partial"]
 
 
@@ -59,6 +61,7 @@ class NewAlert:
     targets: dict[str, Coverage]  # region code -> full/partial (ancestors partial)
     references: tuple[tuple[str, str], ...] = ()  # (sender, identifier) pairs
     summary: bytes = b""  # JSON payload pushed to live subscribers (pre-encoded once)
+    areas: tuple[Area, ...] = ()  # the CAP areas, for exact point matching (not stored)
 
 
 @dataclass(frozen=True, slots=True)
