@@ -1,0 +1,23 @@
+"""The error catalogue and the OpenAPI document stay in step with the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tocsin.api.app import ROUTES
+from tocsin.api.errors import CATALOGUE
+from tocsin.api.openapi import openapi_document
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
+
+
+def test_every_error_code_is_documented() -> None:
+    documented = set(re.findall(r'<a id="([a-z_]+)"></a>', DOCS.read_text(encoding="utf-8")))
+    assert documented == set(CATALOGUE)
+
+
+def test_openapi_lists_exactly_the_routes() -> None:
+    paths = set(openapi_document()["paths"])
+    routed = {re.sub(r"\{(\w+):path\}", r"{\1}", r.path) for r in ROUTES}  # type: ignore[attr-defined]
+    assert routed == paths
