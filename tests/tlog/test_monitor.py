@@ -29,11 +29,17 @@ from starlette.staticfiles import StaticFiles
 
 from tocsin.cli import main
 from tocsin.regions import default_region_set
-from tocsin.tlog.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from tocsin.tlog.checkpoint import (
+    Checkpoint,
+    Cosigner,
+    append_signature_lines,
+    open_checkpoint,
+    sign_checkpoint,
+)
 from tocsin.tlog.client import LogClient
 from tocsin.tlog.entry import alert_entry, registry_entry
 from tocsin.tlog.monitor import MisbehaviourError, Monitor, MonitorConfigError
-from tocsin.tlog.proof import make_proof_bundle, verify_proof_bundle
+from tocsin.tlog.proof import make_proof_bundle, parse_policy, verify_proof_bundle
 from tocsin.tlog.static import write_static_log
 from tocsin.tlog.tree import MemoryHashStore, ProofError, verify_consistency
 from tocsin.trust.note import Signer
@@ -123,9 +129,13 @@ class World:
         store.append_entries(entries)
         return sign_checkpoint(Checkpoint(ORIGIN, len(entries), store.root()), signer or self.log)
 
-    def publish(self, entries: list[bytes] | None = None, *, signer: Signer | None = None) -> bytes:
+    def publish(self, entries: list[bytes] | None = None, *, signer: Signer | None = None,
+                cosigners: tuple[Cosigner, ...] = ()) -> bytes:
         entries = list(self.entries if entries is None else entries)
         signed = self.signed(entries, signer=signer)
+        text = signed.decode().split("\n\n")[0] + "\n"
+        lines = b"".join(c.cosign(text, int(T0.timestamp())).line.encode() for c in cosigners)
+        signed = append_signature_lines(signed, lines) if lines else signed
         write_static_log(self.directory, entries, signed)
         return signed
 
@@ -378,6 +388,23 @@ def test_empty_log_then_growth(world: World, url: str, tmp_path: Path) -> None:
     bad_empty = sign_checkpoint(Checkpoint(ORIGIN, 0, b"\1" * 32), world.log)
     (world.directory / "checkpoint").write_bytes(bad_empty)
     caught(monitor(world, url, tmp_path / "s2"), "bad-checkpoint", "empty tree")
+
+
+def test_witness_policy_on_every_checkpoint(world: World, url: str, tmp_path: Path) -> None:
+    w1, w2 = Cosigner.generate("w1.example"), Cosigner.generate("w2.example")
+    policy = parse_policy(f"witness a {w1.verifier().vkey}\nwitness b {w2.verifier().vkey}\nquorum 2\n")
+    watcher = Monitor(LogClient(url), tmp_path / "s", log_verifier=world.log.verifier(), policy=policy,
+                      clock=Clock(T0))
+    world.publish(cosigners=(w1, w2))
+    assert watcher.poll().size == 1
+    world.alert("A-1")
+    world.publish(cosigners=(w1,))  # a view only one witness has seen
+    caught(watcher, "unwitnessed", "requires 2 of 2")
+    policy_file = tmp_path / "policy"
+    policy_file.write_text("quorum 3\n")
+    result = CliRunner().invoke(main, ["monitor", url, "--state-dir", str(tmp_path / "s"), "--once",
+                                       "--policy", str(policy_file)])
+    assert result.exit_code == 2 and "quorum 3" in result.output
 
 
 def test_config_errors(world: World, url: str, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from tocsin.cli.common import fail, read_input_file, stderr
 from tocsin.regions import default_region_set
 from tocsin.tlog.client import LogClient, LogClientError
 from tocsin.tlog.monitor import MisbehaviourError, Monitor, MonitorConfigError
+from tocsin.tlog.proof import PolicyError, parse_policy
 from tocsin.trust.keyfiles import KeyFileError, read_verifier
 from tocsin.trust.note import KeyFormatError, Verifier
 
@@ -52,19 +53,27 @@ def _log_key(value: str | None) -> Verifier | None:
 @click.option("--origin", default=None, help="The log's origin line (default: the log key's name).")
 @click.option("--registry", "registry_file", type=click.Path(path_type=Path), default=None,
               help="A signed issuer registry to start from; its root key is pinned for registry entries.")
+@click.option("--policy", "policy_file", type=click.Path(path_type=Path), default=None,
+              help="A witness policy file: every checkpoint must carry its quorum of cosignatures.")
 @click.option("--once", is_flag=True, help="Poll once and exit with the result.")
 @click.option("--interval", default=30.0, show_default=True, type=click.FloatRange(min=0.5),
               help="Seconds between polls.")
 @click.option("--evidence", "evidence_file", type=click.Path(path_type=Path), default=None,
               help="Also write the evidence JSON to this file when the log misbehaves.")
 def monitor(url: str, state_dir: Path, log_key: str | None, origin: str | None, registry_file: Path | None,
-            once: bool, interval: float, evidence_file: Path | None) -> None:
+            policy_file: Path | None, once: bool, interval: float, evidence_file: Path | None) -> None:
     """Verify every checkpoint and entry of the log at URL, and keep following it."""
     registry = read_input_file(str(registry_file)) if registry_file is not None else None
+    policy = None
+    if policy_file is not None:
+        try:
+            policy = parse_policy(read_input_file(str(policy_file)).decode("utf-8"))
+        except (PolicyError, UnicodeDecodeError) as exc:
+            fail(escape(f"{policy_file}: {exc}"))
     client = LogClient(url)
     try:
         watcher = Monitor(client, state_dir, log_verifier=_log_key(log_key), origin=origin,
-                          registry=registry, regions=default_region_set())
+                          registry=registry, regions=default_region_set(), policy=policy)
     except MonitorConfigError as exc:
         fail(escape(str(exc)))
     except OSError as exc:

@@ -2,7 +2,9 @@
 
 Each :meth:`Monitor.poll`:
 
-1. fetches ``/checkpoint`` and opens it with the pinned log key and origin;
+1. fetches ``/checkpoint`` and opens it with the pinned log key and origin
+   (and, given a :class:`~tocsin.tlog.proof.WitnessPolicy`, requires its
+   quorum of witness cosignatures: otherwise *unwitnessed*);
 2. compares it with the last checkpoint it stored: a smaller size is a
    *rollback*, the same size with another root is *equivocation* (a split
    view), otherwise a consistency proof is computed from tiles verified
@@ -51,6 +53,7 @@ from tocsin.cap.model import parse_cap_time
 from tocsin.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from tocsin.tlog.client import LogClient
 from tocsin.tlog.entry import TYPE_REGISTRY, EntryError, decode_entry
+from tocsin.tlog.proof import ProofVerificationError, WitnessPolicy
 from tocsin.tlog.tiles import TileError
 from tocsin.tlog.tree import (
     ProofError,
@@ -128,9 +131,11 @@ class Monitor:
         origin: str | None = None,
         registry: bytes | None = None,
         regions: RegionCoverage | None = None,
+        policy: WitnessPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._client = client
+        self._policy = policy
         self._clock = clock
         self._regions = regions
         directory = Path(state_dir)
@@ -227,9 +232,14 @@ class Monitor:
             return MisbehaviourError(kind, reason, {"kind": kind, "reason": reason, **evidence, **extra})
 
         try:
-            new, _ = open_checkpoint(new_bytes, self._log, self._origin)
+            new, note = open_checkpoint(new_bytes, self._log, self._origin)
         except CheckpointError as exc:
             raise fail("bad-checkpoint", str(exc)) from None
+        if self._policy is not None:
+            try:
+                self._policy.check(note)
+            except ProofVerificationError as exc:
+                raise fail("unwitnessed", str(exc)) from None
         old = self._old_checkpoint()
         if old is not None and new.size < old.size:
             raise fail("rollback", f"log shrank from size {old.size} to {new.size}")
