@@ -164,18 +164,8 @@ class Hub:
             raise ApiError("unknown_region", f"{raw[:60]!r} is not a region code of this hub")
         return code
 
-    def expand_for_delivery(self, codes: list[str]) -> list[str]:
-        """Codes whose alerts concern a subscriber of ``codes``.
-
-        Alerts store their targets with everything below a named region as
-        *full* and everything above as *partial*, so a subscriber's own codes
-        are enough: an oblast alert lists the subscriber's hromada, a hromada
-        alert lists the subscriber's oblast.
-        """
-        return sorted(set(codes))
-
-    def region_params(self, regions: str | None, lat: str | None, lon: str | None,
-                      *, expand_ancestors: bool) -> list[str] | None:
+    def region_params(self, regions: str | None, lat: str | None, lon: str | None
+                      ) -> list[str] | None:
         """Parse ``regions=A,B`` and/or ``lat=&lon=`` into canonical codes (None: everything)."""
         codes: list[str] = []
         if regions:
@@ -190,7 +180,10 @@ class Hub:
             codes.extend(r.code for r in self.locate(*point))
         if not regions and lat is None:
             return None
-        return self.expand_for_delivery(codes)
+        # Targets are stored with everything below a named region as *full* and
+        # everything above as *partial*, so a place's own codes are enough to
+        # find alerts for it, for areas containing it and for areas inside it.
+        return sorted(set(codes))
 
     def point_param(self, lat: str | None, lon: str | None) -> tuple[float, float] | None:
         """Parse ``lat``/``lon`` query values into a point inside the region set (or None)."""

@@ -252,3 +252,28 @@ def test_feeds_registry_openapi_metrics(hub: HubProcess) -> None:
     metrics = httpx.get(f"{hub.url}/metrics").text
     assert "tocsin_alerts_issued_total 1.0" in metrics
     assert "tocsin_subscribers_connected" in metrics
+
+
+def test_expired_alert_is_stored_but_not_active(hub: HubProcess) -> None:
+    sent = datetime.now(UTC) - timedelta(seconds=120)
+    with hub.client() as client:
+        body = client.issue(make_alert(areas=(KYIV,), sent=sent, expires_in=timedelta(seconds=60)),
+                            hub.signer("demo-air-force"))
+        assert body["active"] is False  # expires ended it by itself
+        assert client.get(f"/api/v1/regions/{KYIV}/status")["coverage"] == "none"
+        assert client.get("/api/v1/alerts", active="true")["alerts"] == []
+        assert [a["id"] for a in client.get("/api/v1/alerts")["alerts"]] == [body["id"]]
+
+
+def test_feed_for_a_point(hub: HubProcess) -> None:
+    with hub.client() as client:
+        kyiv = client.issue(make_alert(areas=(KYIV,)), hub.signer("demo-air-force"))
+        client.issue(make_alert(areas=(LVIV_OBLAST,)), hub.signer("demo-air-force"))
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    feed = etree.fromstring(httpx.get(f"{hub.url}/feeds/alerts.atom",
+                                      params={"lat": 50.4501, "lon": 30.5234}).content)
+    ids = [e.rsplit("/", 1)[1] for e in feed.xpath("//a:entry/a:id/text()", namespaces=ns)]
+    assert ids == [kyiv["id"]]
+    swapped = httpx.get(f"{hub.url}/feeds/alerts.atom", params={"lat": 30.5234, "lon": 50.4501})
+    assert swapped.status_code == 404
+    assert "swapped" in swapped.json()["error"]["detail"]

@@ -325,3 +325,21 @@ async def test_point_subscribers_get_exactly_the_shapes_that_contain_them(hub: H
     later = await _issue(hub, "demo-kyiv-city", (KYIV,))
     [first_for_outside] = await asyncio.wait_for(outside, 10)
     assert first_for_outside.json()["id"] == later["id"]
+
+
+def test_idle_streams_get_heartbeats(tmp_path: Path) -> None:
+    hub = HubProcess(tmp_path / "data", free_port(), env={"TOCSIN_HEARTBEAT_SECS": "0.2"})
+    hub.start()
+    try:
+        async def scenario() -> list[ServerEvent]:
+            got: list[ServerEvent] = []
+            async for event in follow(hub.url, regions=[KYIV], include_heartbeats=True):
+                got.append(event)
+                if sum(e.data == "heartbeat" for e in got) >= 2:
+                    return got
+            return got
+
+        events = asyncio.run(asyncio.wait_for(scenario(), 10))
+        assert [e.data for e in events if e.event == "comment"][-2:] == ["heartbeat", "heartbeat"]
+    finally:
+        hub.stop()

@@ -237,8 +237,7 @@ def _since_param(request: Request) -> float | None:
 async def list_alerts(request: Request) -> Response:
     hub = hub_of(request)
     params = request.query_params
-    codes = hub.region_params(params.get("region"), params.get("lat"), params.get("lon"),
-                              expand_ancestors=False)
+    codes = hub.region_params(params.get("region"), params.get("lat"), params.get("lon"))
     active = params.get("active", "").lower()
     if active not in ("", "true", "false", "1", "0"):
         raise ApiError("bad_parameter", f"active must be true or false, got {active!r}")
@@ -307,12 +306,18 @@ async def metrics(request: Request) -> Response:
 
 
 async def feed_all(request: Request) -> Response:
+    """All alerts, or with ``?region=`` / ``?lat=&lon=`` those concerning a place."""
     hub = hub_of(request)
+    params = request.query_params
+    codes = hub.region_params(params.get("region"), params.get("lat"), params.get("lon"))
     now = hub.clock()
     base = hub.base_url(request)
-    records = hub.store.list_alerts(limit=100)
+    records = hub.store.list_alerts(regions=codes, limit=100)
+    query = f"?{request.url.query}" if request.url.query else ""
+    title = "Tocsin: all alerts" if codes is None else "Tocsin: alerts for " + ", ".join(
+        hub.region_json(c)["name_en"] for c in codes[:3])
     return Response(
-        atom_feed(title="Tocsin: all alerts", feed_url=f"{base}/feeds/alerts.atom",
+        atom_feed(title=title, feed_url=f"{base}/feeds/alerts.atom{query}",
                   base_url=base, records=records, now=now),
         media_type="application/atom+xml",
     )
@@ -324,7 +329,7 @@ async def feed_region(request: Request) -> Response:
     code = hub.require_region(raw.removesuffix(".atom"))
     now = hub.clock()
     base = hub.base_url(request)
-    records = hub.store.list_alerts(regions=hub.expand_for_delivery([code]), limit=100)
+    records = hub.store.list_alerts(regions=[code], limit=100)
     name = hub.region_json(code)["name_en"]
     return Response(
         atom_feed(title=f"Tocsin: alerts for {name}", feed_url=f"{base}/feeds/regions/{code}.atom",

@@ -44,7 +44,7 @@ def _resume_id(raw: str | None) -> int | None:
 
 def _subscribe(hub: Hub, params: Any, client: str) -> Subscriber:
     raw_regions = params.get("regions") or params.get("region")
-    codes = hub.region_params(raw_regions, None, None, expand_ancestors=False)
+    codes = hub.region_params(raw_regions, None, None)
     point = hub.point_param(params.get("lat"), params.get("lon"))
     if point is not None and codes is None:
         codes = []
