@@ -257,8 +257,10 @@ def test_back_dating_and_future_dating(world: World, url: str, tmp_path: Path) -
     world.publish()
     clock = Clock(T0 + timedelta(hours=1))
     watcher = monitor(world, url, tmp_path / "s", clock)
-    watcher.poll()  # seen at T0+1h without the next alert
-    world.alert("A-2", T0 + timedelta(minutes=10))  # claims to predate a tree that lacked it
+    watcher.poll()
+    clock.now = T0 + timedelta(hours=1, minutes=30)
+    watcher.poll()  # still without the next alert at T0+1h30: the bound moves up
+    world.alert("A-2", T0 + timedelta(minutes=80))  # claims to predate a tree that lacked it
     world.publish()
     clock.now = T0 + timedelta(hours=2)
     caught(watcher, "bad-entry", "back-dated")
@@ -267,7 +269,7 @@ def test_back_dating_and_future_dating(world: World, url: str, tmp_path: Path) -
     world.publish()
     caught(watcher, "bad-entry", "in the future")
     world.entries.pop()
-    world.alert("A-4", T0 + timedelta(hours=1, minutes=59))
+    world.alert("A-4", T0 + timedelta(hours=1, minutes=26))  # within the skew of the last poll
     world.publish()
     assert watcher.poll().size == 3
 

@@ -27,11 +27,12 @@ The rules for a new entry at index ``i``:
   back-dated ``sent`` cannot get round it);
 * no two alerts share (sender, identifier);
 * every ``references`` triple must name an alert earlier in the log;
-* back-dating: ``sent`` may not be earlier than the time this monitor first
-  saw the previous checkpoint (which did not hold the alert) minus
-  :data:`CLOCK_SKEW_SECS`, nor later than now plus the same skew. Checkpoints
-  carry no time, so the bound comes from the monitor's own observations; on
-  the very first poll there is no lower bound.
+* back-dating: ``sent`` may not be earlier than the last time this monitor
+  verified a checkpoint that did not hold the alert, minus
+  :data:`CLOCK_SKEW_SECS` (which also absorbs a checkpoint served a little
+  stale by a cache), nor later than now plus the same skew. Checkpoints carry
+  no time, so the bound comes from the monitor's own observations; on the
+  very first poll there is no lower bound.
 
 Any failure raises :class:`MisbehaviourError` carrying portable evidence
 (:attr:`MisbehaviourError.evidence`, JSON-ready): the signed checkpoints
@@ -284,8 +285,7 @@ class Monitor:
                     alerts += 1
             self._set("checkpoint", new_bytes)
             self._set("size", str(new.size))
-            if old is None or new.size != old.size:
-                self._set("seen_at", str(int(now.timestamp())))
+            self._set("seen_at", str(int(now.timestamp())))  # the log had exactly these entries then
             if self._registry is not None:
                 self._set("registry", self._registry_bytes)
         except BaseException:
