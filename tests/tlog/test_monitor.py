@@ -40,7 +40,7 @@ from tocsin.tlog.client import LogClient
 from tocsin.tlog.entry import alert_entry, registry_entry
 from tocsin.tlog.monitor import MisbehaviourError, Monitor, MonitorConfigError
 from tocsin.tlog.proof import make_proof_bundle, parse_policy, verify_proof_bundle
-from tocsin.tlog.static import write_static_log
+from tocsin.tlog.static import StaticLogError, write_static_log
 from tocsin.tlog.tree import MemoryHashStore, ProofError, verify_consistency
 from tocsin.trust.note import Signer
 from tocsin.trust.registry import Issuer, IssuerKey, Registry
@@ -407,6 +407,28 @@ def test_witness_policy_on_every_checkpoint(world: World, url: str, tmp_path: Pa
     result = CliRunner().invoke(main, ["monitor", url, "--state-dir", str(tmp_path / "s"), "--once",
                                        "--policy", str(policy_file)])
     assert result.exit_code == 2 and "quorum 3" in result.output
+
+
+def test_static_writer_increments_and_partial_tiles_fall_back_to_full(
+        world: World, url: str, tmp_path: Path) -> None:
+    for i in range(299):
+        world.alert(f"A-{i}", T0)
+    at_300 = world.publish()
+    assert len(world.entries) == 300
+    for i in range(212):
+        world.alert(f"B-{i}", T0)
+    written = write_static_log(world.directory, world.entries, world.signed(), since=300)
+    names = {p.relative_to(world.directory).as_posix() for p in written}
+    assert "tile/0/000" not in names and "tile/0/001" in names and "tile/entries/001" in names
+    # A mirror that has moved on: the partial tiles of size 300 are gone, the full ones remain.
+    (world.directory / "tile" / "0" / "001.p" / "44").unlink()
+    (world.directory / "tile" / "entries" / "001.p" / "44").unlink()
+    (world.directory / "checkpoint").write_bytes(at_300)
+    assert monitor(world, url, tmp_path / "s").poll().size == 300
+    with pytest.raises(StaticLogError, match="only 512 entries"):
+        write_static_log(world.directory, world.entries, world.signed([*world.entries, b"x"]))
+    with pytest.raises(StaticLogError, match="root"):
+        write_static_log(world.directory, world.entries[:5], world.signed(world.entries[1:6]))
 
 
 def test_config_errors(world: World, url: str, tmp_path: Path) -> None:
