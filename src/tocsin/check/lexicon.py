@@ -13,7 +13,7 @@ import functools
 import re
 from typing import Any
 
-import pymorphy3
+import pymorphy3  # type: ignore[import-untyped]
 
 _UK_ONLY = re.compile(r"[ієїґ]")
 _RU_ONLY = re.compile(r"[ыэъё]")
@@ -33,6 +33,7 @@ def lemma(token: str) -> str:
                 and not token.endswith("ss"):
             return token[:-1]
         return token
+    langs: tuple[str, ...]
     if _RU_ONLY.search(token):
         langs = ("ru",)
     elif _UK_ONLY.search(token):
@@ -62,7 +63,7 @@ def lemma_options(token: str) -> frozenset[str]:
     options = {token, lemma(token)}
     if _CYRILLIC.search(token):
         for lang in ("uk", "ru"):
-            if lang == "uk" and _RU_ONLY.search(token) or lang == "ru" and _UK_ONLY.search(token):
+            if (lang == "uk" and _RU_ONLY.search(token)) or (lang == "ru" and _UK_ONLY.search(token)):
                 continue
             for parse in _analyzer(lang).parse(token)[:4]:
                 options.add(str(parse.normal_form).replace("ё", "е"))
@@ -110,6 +111,10 @@ RU_PLACES = {
 }  # fmt: skip
 
 
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 def _lemma_set(words: str) -> frozenset[str]:
     return frozenset(words.split())
 
@@ -135,15 +140,15 @@ SEVERITY_LEMMAS = _lemma_set(
 )
 NEGATION_LEMMAS = _lemma_set("не ні нема немає нет not no dont never ніколи никогда без")
 MONTHS = {
-    **{m: i + 1 for i, m in enumerate(
+    **{m: i + 1 for i, m in enumerate(_words(
         "січень лютий березень квітень травень червень липень серпень вересень жовтень "
-        "листопад грудень".split())},
-    **{m: i + 1 for i, m in enumerate(
+        "листопад грудень"))},
+    **{m: i + 1 for i, m in enumerate(_words(
         "январь февраль март апрель май июнь июль август сентябрь октябрь ноябрь "
-        "декабрь".split())},
-    **{m: i + 1 for i, m in enumerate(
+        "декабрь"))},
+    **{m: i + 1 for i, m in enumerate(_words(
         "january february march april may june july august september october november "
-        "december".split())},
+        "december"))},
 }
 TIME_LEMMAS = _lemma_set(
     "сьогодні завтра вчора вночі ніч ранок вечір вечора день година хвилина зранку ввечері "

@@ -31,6 +31,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     import uvicorn
 
     from tocsin.api.app import create_app
+    from tocsin.api.check_routes import check_routes
     from tocsin.demo import DEMO_ISSUERS, demo_key_path, ensure_demo
     from tocsin.regions import default_region_set
     from tocsin.runtime import Hub
@@ -65,5 +66,6 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         stdout.print(f"  tocsin issue --hub {url} --key {key} --as {DEMO_ISSUERS[0].id} "
                      "--event 'Повітряна тривога' --area UA80000000000093317 "
                      "--instruction 'Негайно прямуйте до укриття'")
+    hub.add_routes(check_routes)
     uvicorn.run(create_app(hub), host=settings.host, port=settings.port, log_level=log_level,
                 access_log=False, lifespan="on")

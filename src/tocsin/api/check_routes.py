@@ -1,0 +1,129 @@
+"""HTTP adapter of the message checker: ``POST /api/v1/check`` and the ``/check`` page.
+
+The checker's index lives as long as the hub; it is filled in a background
+thread at start-up and caught up with the store (one indexed query) before
+each check, so a just-issued alert is checkable as soon as it is logged.
+Checks run in a worker thread: a slow check never holds up the event loop
+that delivers alerts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from tocsin.api.errors import ApiError
+from tocsin.check.engine import MAX_TEXT_CHARS, Checker, CheckInputError
+from tocsin.check.index import AlertIndex
+from tocsin.check.inputs import check_input
+
+if TYPE_CHECKING:
+    from tocsin.runtime import Hub
+
+MAX_CHECK_BODY_BYTES = 256 * 1024  # a pasted CAP document fits; a video does not
+PAGE_FILES = {
+    "check.js": "text/javascript; charset=utf-8",
+    "check.css": "text/css; charset=utf-8",
+}
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+            "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+class CheckService:
+    """One hub's checker and its index."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.index = AlertIndex(hub.store)
+        self.checker = Checker(self.index, registry=lambda: hub.registry, regions=hub.regions,
+                               log_size=lambda: hub.checkpointer.size, store=hub.store,
+                               clock=hub.clock)
+        self._warm = threading.Thread(target=self._warm_up, name="tocsin-check-index",
+                                      daemon=True)
+        self._warm.start()
+
+    def _warm_up(self) -> None:
+        try:
+            self.index.refresh()
+        except Exception:
+            return
+
+    def check(self, text: str) -> dict[str, Any]:
+        return check_input(self.checker, text).to_json()
+
+    async def post(self, request: Request) -> Response:
+        body = await _read_limited(request, MAX_CHECK_BODY_BYTES)
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media == "application/json":
+            try:
+                doc = msgspec.json.decode(body)
+            except msgspec.DecodeError as exc:
+                raise ApiError("bad_request", f"body is not JSON: {exc}") from None
+            if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
+                raise ApiError("bad_request", 'send a JSON object {"text": "..."}')
+            text: str = doc["text"]
+        elif media == "text/plain":
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ApiError("bad_request", "the text is not UTF-8") from None
+        else:
+            raise ApiError("unsupported_media_type",
+                           f"got {media or 'no Content-Type'}; send application/json or text/plain")
+        if len(text) > MAX_TEXT_CHARS:
+            raise ApiError("body_too_large",
+                           f"the text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+        try:
+            result = await asyncio.to_thread(self.check, text)
+        except CheckInputError as exc:
+            raise ApiError("bad_request", str(exc)) from None
+        return Response(msgspec.json.encode(result), media_type="application/json",
+                        headers={"Cache-Control": "no-store"})
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError("body_too_large", f"{declared} bytes declared, limit {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError("body_too_large", f"more than {limit} bytes sent, limit {limit}")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _asset(name: str) -> bytes:
+    return resources.files("tocsin.web").joinpath("check", name).read_bytes()
+
+
+async def page(request: Request) -> Response:
+    return Response(_asset("index.html"), media_type="text/html; charset=utf-8",
+                    headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"})
+
+
+async def asset(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in PAGE_FILES:
+        raise ApiError("not_found", f"/check/{name}")
+    return Response(_asset(name), media_type=PAGE_FILES[name],
+                    headers={"Content-Security-Policy": PAGE_CSP})
+
+
+def check_routes(hub: Hub) -> list[BaseRoute]:
+    """The routes of the checker (registered with ``hub.add_routes(check_routes)``)."""
+    service = CheckService(hub)
+    return [
+        Route("/api/v1/check", service.post, methods=["POST"]),
+        Route("/check", page, methods=["GET"]),
+        Route("/check/{name}", asset, methods=["GET"]),
+    ]
