@@ -17,6 +17,7 @@ def main() -> None:
 # A new command module adds its name to this list.
 from tocsin.cli import (  # noqa: E402,F401
     cap_cmd,
+    check_cmd,
     issue_cmd,
     keys_cmd,
     monitor_cmd,
