@@ -269,13 +269,13 @@ def test_bad_json_gets_a_clear_error(data: bytes, expected: str) -> None:
 
 
 def test_a_flood_of_schema_errors_is_summarised() -> None:
-    flood = b"<category>Bogus</category>" * 2000
+    flood = b"<category>Bogus</category>" * 1900  # stays under ParseLimits.max_children
     data = alert_xml().replace(b"<category>Security</category>", flood)
     with pytest.raises(CapError) as caught:
         parse_alert(data, strict=False)
     problems = caught.value.problems
     assert len(problems) == 51
-    assert problems[0].message == "1950 more schema errors not shown"
+    assert problems[0].message == "1850 more schema errors not shown"
     assert problems[-1].path == "/alert/info[1]/category[50]"
 
 
@@ -331,3 +331,43 @@ def test_arbitrary_text_in_a_value_is_kept_or_refused(text: str) -> None:
         assert "malformed XML" in str(exc)  # only characters XML 1.0 forbids
         return
     assert alert.alert.note == text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def test_too_many_elements_are_refused_before_validation() -> None:
+    data = alert_xml().replace(b"<category>Security</category>", b"<category/>" * 30_000)
+    with pytest.raises(CapError, match="expected at most 20000 elements, found 30"):
+        parse_alert(data, strict=False)
+
+
+def test_too_many_children_are_refused_with_their_parent() -> None:
+    flood = b"<category>Bogus</category>" * 2_001
+    data = alert_xml().replace(b"<category>Security</category>", flood)
+    with pytest.raises(CapError) as caught:
+        parse_alert(data, strict=False)
+    problem = caught.value.problems[0]
+    assert (problem.path, problem.line) == ("/alert/info[1]", 9)
+    assert problem.message == "expected at most 2000 child elements, found 2015"
+
+
+def test_a_nationwide_alert_in_two_languages_fits_the_limits() -> None:
+    area = (
+        "<area><areaDesc>Громада {n}</areaDesc><geocode><valueName>KATOTTG</valueName>"
+        "<value>UA{n:017d}</value></geocode></area>"
+    )
+    areas = "".join(area.format(n=n) for n in range(1469)).encode()
+    data = alert_xml().replace(b"    <area>", areas + b"    <area>", 1)
+    info = data[data.index(b"  <info>") : data.index(b"  </info>\n") + 10]
+    data = data.replace(b"  </info>\n", b"  </info>\n" + info, 1)
+    parsed = parse_alert(data)
+    assert [len(info.area) for info in parsed.alert.info] == [1470, 1470]
+
+
+def test_breadth_limits_are_configurable() -> None:
+    data = alert_xml(extra_alert="  <code>x</code>\n" * 3000)
+    assert len(parse_alert(data, limits=ParseLimits(max_children=5000)).alert.code) == 3000
+    with pytest.raises(CapError, match="at most 2000 child elements"):
+        parse_alert(data)
+    with pytest.raises(CapError, match="at most 100 child elements"):
+        parse_alert(data, limits=ParseLimits(max_children=100))
+    with pytest.raises(CapError, match="at most 1000 elements"):
+        parse_alert(data, limits=ParseLimits(max_elements=1000, max_children=5000))

@@ -20,15 +20,23 @@ class ParseLimits:
 
     ``max_bytes`` bounds the document size (checked before any parsing);
     ``max_depth`` bounds element nesting (a CAP alert needs 5 levels, an
-    enveloped XML signature about 6 more).
+    enveloped XML signature about 6 more). ``max_elements`` and
+    ``max_children`` (checked for documents over 32 KiB) bound the work of
+    schema validation: libxml2 locates each schema error by counting siblings,
+    so a flood of invalid values under one parent costs quadratic time. A
+    nationwide Ukrainian alert (1,469 hromadas, two languages) fits both.
     """
 
     max_bytes: int = 1 << 20
     max_depth: int = 64
+    max_elements: int = 20_000
+    max_children: int = 2_000
 
     def __post_init__(self) -> None:
         if self.max_bytes < 1:
             raise ValueError(f"max_bytes must be at least 1, got {self.max_bytes}")
+        if self.max_elements < 1 or self.max_children < 1:
+            raise ValueError("max_elements and max_children must be at least 1")
         if not 6 <= self.max_depth <= 255:
             raise ValueError(f"max_depth must be between 6 and 255, got {self.max_depth}")
 

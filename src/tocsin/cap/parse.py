@@ -101,6 +101,17 @@ def _too_deep(max_depth: int) -> etree.XPath:
     return etree.XPath("boolean(/" + "/".join(["*"] * (max_depth + 1)) + ")")
 
 
+# Documents this small cannot hold enough elements to make validation slow.
+_COUNT_ABOVE_BYTES = 32 * 1024
+_COUNT_ELEMENTS = etree.XPath("count(//*)")
+
+
+@lru_cache(maxsize=8)
+def _crowded(max_children: int) -> etree.XPath:
+    """An XPath that finds the first element with more than ``max_children`` children."""
+    return etree.XPath(f"(//*[count(*) > {int(max_children)}])[1]")
+
+
 def _refuse(message: str, line: int | None = None, path: str = "/") -> CapError:
     return CapError((Problem(path, line, message),))
 
@@ -158,7 +169,23 @@ def parse_xml(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> etree._Eleme
         raise _refuse("expected no DOCTYPE declaration (refused: CAP needs no DTD)")
     if _too_deep(limits.max_depth)(root):
         raise _refuse(f"expected elements nested at most {limits.max_depth} deep")
+    if len(data) > _COUNT_ABOVE_BYTES:
+        _check_breadth(root, limits)
     return root
+
+
+def _check_breadth(root: etree._Element, limits: ParseLimits) -> None:
+    """Refuse documents whose schema errors could cost quadratic time (see ParseLimits)."""
+    count = _COUNT_ELEMENTS(root)
+    if isinstance(count, float) and count > limits.max_elements:
+        raise _refuse(f"expected at most {limits.max_elements} elements, found {int(count)}")
+    crowded = _crowded(limits.max_children)(root)
+    if isinstance(crowded, list) and crowded and isinstance(crowded[0], etree._Element):
+        raise _refuse(
+            f"expected at most {limits.max_children} child elements, found {len(crowded[0])}",
+            line_of(crowded[0]),
+            element_path(crowded[0]),
+        )
 
 
 def element_path(element: etree._Element) -> str:
