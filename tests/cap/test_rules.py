@@ -188,3 +188,14 @@ def test_referenced_times_follow_the_time_rules() -> None:
     data = alert_xml(msg_type="Update", extra_alert=refs)
     _strict_error_lenient_warning(data, "/alert/references", "explicit UTC offset")
     assert parse_alert(data, strict=False).warnings[0].line == 9
+
+
+def test_many_rule_problems_are_summarised() -> None:
+    areas = b"<area><areaDesc>x</areaDesc></area>" * 1500
+    data = alert_xml().replace(b"    <area>", areas + b"    <area>", 1)
+    with pytest.raises(CapError) as caught:
+        parse_alert(data, strict=True)
+    problems = caught.value.problems
+    assert len(problems) == 51
+    assert problems[0] == Problem("/alert", None, "1450 more problems not shown", "error")
+    assert problems[1].path == "/alert/info[1]/area[1]" and problems[1].line == 24

@@ -33,7 +33,8 @@ from tocsin.cap.rules import check_alert
 
 _NS12 = "{" + CAP12_NS + "}"
 _NS11 = "{" + CAP11_NS + "}"
-# At most this many schema problems are located and reported per document.
+# At most this many schema problems, and as many rule problems, are located and
+# reported per document.
 MAX_REPORTED = 50
 _TIME_ELEMENTS = frozenset({"sent", "effective", "onset", "expires"})
 _ENUM_VALUES = {
@@ -211,10 +212,10 @@ def _element_at(root: etree._Element, path: str) -> etree._Element | None:
     for step in path.strip("/").split("/")[1:]:
         name, _, rest = step.partition("[")
         index = int(rest.rstrip("]")) if rest else 1
-        matches = [c for c in node if isinstance(c.tag, str) and etree.QName(c).localname == name]
-        if len(matches) < index:
+        found = node.find(f"{_NS12}{name}[{index}]")
+        if found is None:
             return node
-        node = matches[index - 1]
+        node = found
     return node
 
 
@@ -300,7 +301,13 @@ def parse_alert(
         raise CapError(problems)
     alert, found = build_alert(root, version)
     problems.extend(found)
-    for problem in check_alert(alert, strict=strict):
+    found_by_rules = check_alert(alert, strict=strict)
+    if len(found_by_rules) > MAX_REPORTED:
+        hidden = len(found_by_rules) - MAX_REPORTED
+        severity: ProblemSeverity = "error" if errors_of(found_by_rules[MAX_REPORTED:]) else "warning"
+        problems.append(Problem("/alert", None, f"{hidden} more problems not shown", severity))
+        found_by_rules = found_by_rules[:MAX_REPORTED]
+    for problem in found_by_rules:
         element = _element_at(root, problem.path)
         line = line_of(element) if element is not None else None
         problems.append(Problem(problem.path, line, problem.message, problem.severity))
