@@ -38,10 +38,16 @@ from tocsin.tlog.checkpoint import (
 )
 from tocsin.tlog.client import LogClient
 from tocsin.tlog.entry import alert_entry, registry_entry
-from tocsin.tlog.monitor import MisbehaviourError, Monitor, MonitorConfigError
+from tocsin.tlog.monitor import (
+    EvidenceError,
+    MisbehaviourError,
+    Monitor,
+    MonitorConfigError,
+    confirm_evidence,
+)
 from tocsin.tlog.proof import make_proof_bundle, parse_policy, verify_proof_bundle
 from tocsin.tlog.static import StaticLogError, write_static_log
-from tocsin.tlog.tree import MemoryHashStore, ProofError, verify_consistency
+from tocsin.tlog.tree import MemoryHashStore
 from tocsin.trust.note import Signer
 from tocsin.trust.registry import Issuer, IssuerKey, Registry
 from tocsin.trust.statement import Statement
@@ -222,6 +228,9 @@ def test_altered_entry(world: World, url: str, tmp_path: Path) -> None:
     proof = "".join(h + "\n" for h in evidence["inclusion_proof"])
     text = f"c2sp.org/tlog-proof@v1\nindex {index}\n{proof}\n".encode() + evidence["new_checkpoint"].encode()
     verify_proof_bundle(text, origin=ORIGIN, entry=entry, log_verifier=world.log.verifier())
+    assert "altered" in confirm_evidence(evidence, world.log.verifier())
+    with pytest.raises(EvidenceError):
+        confirm_evidence({**evidence, "leaf_index": index + 1}, world.log.verifier())
 
 
 def test_outside_jurisdiction_and_malformed_entries(world: World, url: str, tmp_path: Path) -> None:
@@ -304,12 +313,18 @@ def _seen(world: World, url: str, tmp_path: Path, count: int) -> Monitor:
 
 
 def _check_inconsistency_evidence(evidence: dict[str, Any], world: World) -> None:
-    """Both checkpoints are signed by the log, and the proof shows they cannot both be true."""
+    """A third party holding only the log key confirms it; altered evidence is refused."""
+    assert "history was rewritten" in confirm_evidence(evidence, world.log.verifier())
     old, _ = open_checkpoint(evidence["old_checkpoint"].encode(), world.log.verifier(), ORIGIN)
-    new, _ = open_checkpoint(evidence["new_checkpoint"].encode(), world.log.verifier(), ORIGIN)
-    proof = [base64.b64decode(h) for h in evidence.get("consistency_proof", [])]
-    with pytest.raises(ProofError):
-        verify_consistency(old.size, new.size, proof, old.root_hash, new.root_hash)
+    changes: list[tuple[str, Any]] = [("consistency_proof", evidence["consistency_proof"][:-1]),
+                                      ("old_checkpoint", evidence["new_checkpoint"])]
+    if old.size & (old.size - 1) == 0:  # a power of two: the proof leaves the prefix hash out
+        changes.append(("prefix_hash", base64.b64encode(b"\0" * 32).decode()))
+    for key, value in changes:
+        with pytest.raises(EvidenceError):
+            confirm_evidence({**evidence, key: value}, world.log.verifier())
+    with pytest.raises(EvidenceError):
+        confirm_evidence(evidence, Signer.generate(ORIGIN).verifier())
 
 
 def test_rewritten_entry(world: World, url: str, tmp_path: Path) -> None:
@@ -321,7 +336,7 @@ def test_rewritten_entry(world: World, url: str, tmp_path: Path) -> None:
 
 
 def test_deleted_entry(world: World, url: str, tmp_path: Path) -> None:
-    watcher = _seen(world, url, tmp_path, 4)
+    watcher = _seen(world, url, tmp_path, 3)  # size 4: a power of two, the proof's special case
     world.alert("A-9", T0)
     world.alert("A-10", T0)
     world.publish(world.entries[:2] + world.entries[3:])
@@ -344,6 +359,7 @@ def test_rollback(world: World, url: str, tmp_path: Path) -> None:
     old, _ = open_checkpoint(evidence["old_checkpoint"].encode(), world.log.verifier(), ORIGIN)
     new, _ = open_checkpoint(evidence["new_checkpoint"].encode(), world.log.verifier(), ORIGIN)
     assert (old.size, new.size) == (5, 3)
+    assert "served size 3 after signing size 5" in confirm_evidence(evidence, world.log.verifier())
 
 
 def test_equivocation_to_a_monitor(world: World, url: str, tmp_path: Path) -> None:
@@ -352,7 +368,9 @@ def test_equivocation_to_a_monitor(world: World, url: str, tmp_path: Path) -> No
     split[2] = world.alert("A-other", T0)
     world.publish(split[:3])
     evidence = caught(watcher, "equivocation")
-    _check_inconsistency_evidence(evidence, world)
+    assert "two different roots" in confirm_evidence(evidence, world.log.verifier())
+    with pytest.raises(EvidenceError):
+        confirm_evidence({**evidence, "new_checkpoint": evidence["old_checkpoint"]}, world.log.verifier())
 
 
 def test_entry_bundle_that_does_not_match_the_tiles(world: World, url: str, tmp_path: Path) -> None:

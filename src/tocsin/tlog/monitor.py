@@ -60,9 +60,13 @@ from tocsin.tlog.tree import (
     ProofError,
     TlogError,
     TreeError,
+    leaf_hash,
+    node_hash,
     prove_consistency,
     prove_inclusion,
+    subtree_hash,
     verify_consistency,
+    verify_inclusion,
 )
 from tocsin.trust.jurisdiction import RegionCoverage
 from tocsin.trust.note import KeyFormatError, Verifier
@@ -72,10 +76,12 @@ from tocsin.trust.verify import VerifyInputError, verify_alert
 __all__ = [
     "CLOCK_SKEW_SECS",
     "EVIDENCE_FORMAT",
+    "EvidenceError",
     "MisbehaviourError",
     "Monitor",
     "MonitorConfigError",
     "PollResult",
+    "confirm_evidence",
 ]
 
 CLOCK_SKEW_SECS = 300
@@ -253,13 +259,14 @@ class Monitor:
         if old is not None and old.size not in (0, new.size):
             try:
                 proof = prove_consistency(new.size, old.size, reader)
+                prefix = subtree_hash(0, old.size, reader)  # the new tree's own view of the old size
             except (TileError, TreeError) as exc:
                 raise fail("bad-tiles", f"tiles do not match the new checkpoint: {exc}") from None
             try:
                 verify_consistency(old.size, new.size, proof, old.root_hash, new.root_hash)
             except ProofError as exc:
                 raise fail("inconsistent", f"new checkpoint does not extend the stored one: {exc}",
-                           consistency_proof=[_b64(h) for h in proof]) from None
+                           consistency_proof=[_b64(h) for h in proof], prefix_hash=_b64(prefix)) from None
         start = old.size if old is not None else 0
         try:
             entries = self._client.entries(reader, start, new.size)
@@ -363,3 +370,83 @@ class Monitor:
                          (alert.sender, alert.identifier, index))
         return None
 
+
+
+# ------------------------------------------------------------------ evidence
+
+
+class EvidenceError(TlogError):
+    """An evidence document does not prove what it claims (or is malformed)."""
+
+
+def _consistency_roots(size1: int, size2: int, proof: list[bytes], seed: bytes) -> tuple[bytes, bytes]:
+    """RFC 9162 2.1.4.2's two folds: the old-size and new-size roots a proof implies.
+
+    ``seed`` is the hash of D[0:size1] in the new tree, used when size1 is a
+    power of two (the proof then omits it).
+    """
+    path = [seed, *proof] if size1 & (size1 - 1) == 0 else list(proof)
+    if not path:
+        raise EvidenceError("consistency proof is empty")
+    fn, sn = size1 - 1, size2 - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            raise EvidenceError("consistency proof is too long for the tree sizes")
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise EvidenceError("consistency proof is too short for the tree sizes")
+    return fr, sr
+
+
+def confirm_evidence(evidence: dict[str, Any], log_verifier: Verifier) -> str:
+    """Check a monitor's evidence offline; return what it proves, or raise :class:`EvidenceError`.
+
+    * ``equivocation``: two checkpoints, both signed by the log, same size, different roots.
+    * ``inconsistent``: the proof hashes fold to the *new* signed root, and the
+      same hashes put a different root at the old size than the old signed
+      checkpoint: the log signed two trees that cannot both be true.
+    * ``rollback``: the log signed both; the newer-seen one is smaller (a stale
+      view, which a cache can also cause: proven, but weaker).
+    * ``bad-entry``: the log's signed tree holds exactly this entry at this
+      index; why the entry is bad is the monitor's ``reason``, to be re-checked
+      against the registry by whoever receives it.
+    """
+    try:
+        kind, origin = str(evidence["kind"]), str(evidence["origin"])
+        new, _ = open_checkpoint(str(evidence["new_checkpoint"]).encode(), log_verifier, origin)
+        old = None
+        if evidence.get("old_checkpoint"):
+            old, _ = open_checkpoint(str(evidence["old_checkpoint"]).encode(), log_verifier, origin)
+        if kind == "equivocation" and old is not None:
+            if old.size == new.size and old.root_hash != new.root_hash:
+                return f"the log signed two different roots for tree size {new.size}"
+        elif kind == "rollback" and old is not None:
+            if new.size < old.size:
+                return f"the log served size {new.size} after signing size {old.size}"
+        elif kind == "inconsistent" and old is not None and 0 < old.size < new.size:
+            proof = [base64.b64decode(h, validate=True) for h in evidence["consistency_proof"]]
+            seed = base64.b64decode(str(evidence["prefix_hash"]), validate=True)
+            fr, sr = _consistency_roots(old.size, new.size, proof, seed)
+            if sr == new.root_hash and fr != old.root_hash:
+                return (f"the log's tree of size {new.size} does not contain its own tree of size "
+                        f"{old.size}: history was rewritten")
+        elif kind == "bad-entry":
+            index, entry = int(evidence["leaf_index"]), base64.b64decode(evidence["entry"], validate=True)
+            proof = [base64.b64decode(h, validate=True) for h in evidence["inclusion_proof"]]
+            verify_inclusion(index, new.size, leaf_hash(entry), proof, new.root_hash)
+            return f"the log holds this entry at index {index}: {evidence.get('reason', '')}"
+    except (KeyError, TypeError, ValueError, CheckpointError, ProofError) as exc:
+        raise EvidenceError(f"evidence is malformed or does not verify: {exc}") from None
+    raise EvidenceError(f"evidence of kind {evidence.get('kind')!r} does not prove misbehaviour")
