@@ -35,6 +35,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     from tocsin.demo import DEMO_ISSUERS, demo_key_path, ensure_demo
     from tocsin.regions import default_region_set
     from tocsin.runtime import Hub
+    from tocsin.web import web_routes
 
     try:
         settings = load_settings(
@@ -67,5 +68,6 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
                      "--event 'Повітряна тривога' --area UA80000000000093317 "
                      "--instruction 'Негайно прямуйте до укриття'")
     hub.add_routes(check_routes)
+    hub.add_routes(web_routes)
     uvicorn.run(create_app(hub), host=settings.host, port=settings.port, log_level=log_level,
                 access_log=False, lifespan="on")

@@ -1,0 +1,144 @@
+"""The public pages and the JSON they need, added to the hub with ``hub.add_routes(web_routes)``.
+
+Pages are static HTML shells (no inline script, so a strict
+Content-Security-Policy holds) whose JavaScript fetches the API; the browser
+checks every signature and proof itself, so the page trusts the hub's JSON
+only for what to show, never for the verdict. Endpoints here:
+
+* ``GET /``, ``/alerts/{id}``, ``/regions/{code}``, ``/issuers``, ``/issuers/{id}`` — pages
+* ``GET /static/...`` — scripts, styles, vendored Leaflet, region layers
+* ``GET /api/v1/map/layers/{name}.json`` — simplified boundaries (gzip when accepted)
+* ``GET /api/v1/map/state`` — every active alert and each region's state, one request
+* ``GET /api/v1/regions/{code}/history`` — 30-day timeline and baseline
+* ``GET /api/v1/log/key`` — the log's origin and verifier key (for the proof check)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import re
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from tocsin.api.errors import ApiError
+from tocsin.regions import Level
+from tocsin.web.geometry import GeometryBuildError, level_geojson
+from tocsin.web.history import HISTORY_DAYS, history, window_start_ts
+from tocsin.web.state import map_state
+
+if TYPE_CHECKING:
+    from tocsin.runtime import Hub
+
+STATIC_DIR = Path(__file__).parent / "static"
+PAGES = {"index": "index.html", "alert": "alert.html", "region": "region.html",
+         "issuer": "issuer.html"}
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+       "form-action 'self'")
+LAYER_RE = re.compile(r"(oblast|raion)|hromada-(UA[0-9]{17})")
+MAX_STATE_ALERTS = 2000  # the whole country under alert is a few hundred
+MAX_HISTORY_ALERTS = 5000
+
+
+def _json(data: Any, *, cache: str = "no-cache") -> Response:
+    return Response(msgspec.json.encode(data), media_type="application/json",
+                    headers={"Cache-Control": cache})
+
+
+def _page(name: str) -> Any:
+    async def handler(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / PAGES[name], media_type="text/html; charset=utf-8",
+                            headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"})
+
+    return handler
+
+
+class _Gzipped:
+    """Each layer compressed once (about a quarter of its size) and kept."""
+
+    def __init__(self) -> None:
+        self._data: dict[tuple[int, str], tuple[bytes, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, hub: Hub, name: str) -> tuple[bytes, bytes]:
+        key = (id(hub.regions), name)
+        with self._lock:
+            found = self._data.get(key)
+        if found is not None:
+            return found
+        match = LAYER_RE.fullmatch(name)
+        if match is None:
+            raise ApiError("not_found", f"no map layer {name!r}: oblast, raion or hromada-<oblast>")
+        level: Level = "hromada" if match.group(2) else match.group(1)  # type: ignore[assignment]
+        oblast = match.group(2)
+        if oblast is not None:
+            region = hub.regions.get(oblast)
+            if region is None or region.level != "oblast":
+                raise ApiError("unknown_region", f"{oblast} is not an oblast of this hub")
+        try:
+            raw = level_geojson(hub.regions, level, oblast)
+        except GeometryBuildError as exc:
+            raise ApiError("not_found", str(exc)) from None
+        pair = (raw, gzip.compress(raw, 6))
+        with self._lock:
+            self._data[key] = pair
+        return pair
+
+
+def web_routes(hub: Hub) -> list[BaseRoute]:
+    """Routes of the live map and public pages for ``hub``."""
+    layers = _Gzipped()
+
+    async def layer(request: Request) -> Response:
+        raw, packed = await asyncio.to_thread(layers.get, hub, request.path_params["name"])
+        headers = {"Cache-Control": "public, max-age=86400", "Vary": "Accept-Encoding"}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return Response(packed, media_type="application/geo+json", headers=headers)
+        return Response(raw, media_type="application/geo+json", headers=headers)
+
+    async def state(request: Request) -> Response:
+        now = hub.clock()
+        event_id = hub.store.last_event_id()
+        records = await asyncio.to_thread(hub.store.list_alerts, active_at=now,
+                                          limit=MAX_STATE_ALERTS)
+        return _json(map_state(hub, records, now, event_id))
+
+    async def region_history(request: Request) -> Response:
+        code = hub.require_region(request.path_params["code"])
+        raw_days = request.query_params.get("days", str(HISTORY_DAYS))
+        if not raw_days.isdigit() or not 1 <= int(raw_days) <= 90:
+            raise ApiError("bad_parameter", "days must be a whole number from 1 to 90")
+        days = int(raw_days)
+        now = hub.clock()
+        records = await asyncio.to_thread(
+            hub.store.list_alerts, regions=[code], since_ts=window_start_ts(now, days),
+            limit=MAX_HISTORY_ALERTS)
+        data = history(records, code, now, days)
+        data["region"] = hub.region_json(code)
+        return _json(data)
+
+    async def log_key(request: Request) -> Response:
+        return _json({"origin": hub.settings.log_origin, "vkey": hub.log_signer.verifier().vkey},
+                     cache="public, max-age=300")
+
+    return [
+        Route("/", _page("index")),
+        Route("/alerts/{alert_id}", _page("alert")),
+        Route("/regions/{code}", _page("region")),
+        Route("/issuers", _page("issuer")),
+        Route("/issuers/{issuer_id}", _page("issuer")),
+        Route("/api/v1/map/layers/{name}.json", layer),
+        Route("/api/v1/map/state", state),
+        Route("/api/v1/regions/{code}/history", region_history),
+        Route("/api/v1/log/key", log_key),
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="web-static"),
+    ]
