@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from tocsin.check import lexicon
 
-_KIND_WORDS = frozenset(w for phrases in lexicon.KIND_PHRASES.values()
-                        for p in phrases for w in p.split())
+_KIND_SEQS = tuple(tuple(p.split()) for phrases in lexicon.KIND_PHRASES.values()
+                   for p in phrases)
+_EDGE_FACTS = frozenset({"region", "time", "kind"})  # a swap of these at an edge is a change
 MATERIAL_FACTS = frozenset({"region", "time", "kind", "severity", "instruction", "issuer"})
 
 
@@ -55,7 +56,7 @@ def classify(words: Sequence[str], is_place: Callable[[str], bool],
         return "time"
     if any(is_place(w) for w in words):
         return "region"
-    if any(o & _KIND_WORDS for o in lems):
+    if any(lexicon.phrase_at(lems, i, seq) for seq in _KIND_SEQS for i in range(len(lems))):
         return "kind"
     if any(o & lexicon.SEVERITY_LEMMAS for o in lems):
         return "severity"
@@ -97,16 +98,16 @@ def align(alert: Sequence[str], message: Sequence[str], *,
                 diffs.append(Difference(fact, "", " ".join(removed)))
             continue
         note(removed, added)
-    # At the edges: a swap (both sides have words) is a change when the message's
-    # words there state a fact (a place, a time, a kind...); otherwise it is a
-    # truncated quote followed or preceded by commentary.
+    # At the edges: a swap (both sides have words) is a change when both sides
+    # state the same kind of fact there (a place for a place, a time for a time);
+    # otherwise it is a truncated quote next to commentary.
     for k in (first - 1, last + 1):
         if 0 <= k < len(ops) and ops[k][0] == "replace":
             _, a0, a1, m0, m1 = ops[k]
             near_alert = alert[a0:a1][:3] if k > last else alert[a0:a1][-3:]
             near_msg = message[m0:m1][:3] if k > last else message[m0:m1][-3:]
             fact = classify(near_msg, is_place, is_issuer)
-            if fact in MATERIAL_FACTS:
+            if fact in _EDGE_FACTS and classify(near_alert, is_place, is_issuer) == fact:
                 diffs.append(Difference(fact, " ".join(near_msg), " ".join(near_alert)))
     span = (ops[first][3], ops[last][4])
     return Alignment(matched, len(alert), span, tuple(diffs))

@@ -41,7 +41,7 @@ class AlertSource(Protocol):
 @dataclass(frozen=True, slots=True)
 class InfoText:
     language: str
-    tokens: array[int]  # token ids of event, headline, description, instruction
+    tokens: array[int]  # token ids of headline (or event), description, instruction
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,9 @@ def info_text_fields(alert: Alert) -> list[tuple[str, str]]:
     """(language, text) per info: the words a repost of it would carry."""
     out = []
     for info in alert.info:
-        parts = [info.event, info.headline or "", info.description or "", info.instruction or ""]
+        # The event ("Ракетна загроза") is a label reposts rarely carry; it stands in
+        # only when there is no headline.
+        parts = [info.headline or info.event, info.description or "", info.instruction or ""]
         out.append((info.language, "\n".join(p for p in parts if p)))
     return out
 
