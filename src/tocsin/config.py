@@ -48,6 +48,9 @@ class Settings:
     max_sent_skew_secs: float = 120.0
     #: The transparency log's origin line (a schema-less URL naming this log; never change it).
     log_origin: str = "tocsin.localhost/log"
+    #: Witness policy file: ``witness NAME VKEY URL`` lines (and ``quorum K``); the hub asks
+    #: each witness with a URL to cosign every checkpoint. Demo mode adds a local witness.
+    witness_policy: Path | None = None
     #: Public base URL used in links (feeds, Location headers); default from the request.
     public_url: str | None = None
 

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tocsin.regions import RegionSet
+from tocsin.tlog.checkpoint import Cosigner
+from tocsin.tlog.witness import Witness
 from tocsin.trust.note import Signer
 from tocsin.trust.registry import NATIONWIDE, Issuer, IssuerKey, Registry
 
@@ -114,6 +116,36 @@ def build_demo_registry(data_dir: Path, regions: RegionSet, *, now: datetime | N
             )
         )
     return registry.sign(root)
+
+
+DEMO_WITNESS_NAME = "tocsin.localhost/demo-witness"
+
+
+def demo_witness(data_dir: Path, log_signer: Signer, origin: str) -> Witness:
+    """The demo's own witness: key and state under ``DATA_DIR/witness``, and a policy file.
+
+    ``DATA_DIR/witness-policy.txt`` (the log key, this witness, quorum 1) is
+    what a user passes to ``tocsin verify --policy`` or ``tocsin monitor --policy``.
+    A witness run by the log operator proves little by itself; it shows the
+    protocol working end to end. Real deployments point ``witness_policy`` at
+    independent witnesses (``tocsin witness``).
+    """
+    folder = data_dir / "witness"
+    key_path = folder / "witness.key"
+    if key_path.exists():
+        cosigner = Cosigner.from_skey(key_path.read_text(encoding="utf-8").strip())
+    else:
+        cosigner = Cosigner.generate(DEMO_WITNESS_NAME)
+        _write_secret(key_path, cosigner.skey)
+        (folder / "witness.vkey").write_text(cosigner.verifier().vkey + "\n", encoding="utf-8")
+    policy = (
+        "# Tocsin demo: trust this log key and require its demo witness\n"
+        f"log {log_signer.verifier().vkey}\n"
+        f"witness demo {cosigner.verifier().vkey}\n"
+        "quorum 1\n"
+    )
+    (data_dir / "witness-policy.txt").write_text(policy, encoding="utf-8")
+    return Witness(cosigner, {origin: log_signer.verifier()}, folder / "witness.sqlite3")
 
 
 def ensure_demo(data_dir: Path, regions: RegionSet) -> Path:

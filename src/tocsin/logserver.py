@@ -11,16 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from tocsin.store.sqlite import SqliteStore
-from tocsin.tlog.checkpoint import Checkpoint, sign_checkpoint
+from tocsin.tlog.checkpoint import (
+    Checkpoint,
+    CosignatureError,
+    CosignatureVerifier,
+    append_signature_lines,
+    sign_checkpoint,
+)
 from tocsin.tlog.tiles import Tile, encode_entry_bundle, read_tile, tile_within
-from tocsin.tlog.tree import tree_root
+from tocsin.tlog.tree import HashReader, TlogError, prove_consistency, tree_root
+from tocsin.tlog.witness import Witness, collect_cosignature, format_add_checkpoint
 from tocsin.trust.note import Signer
+
+log = logging.getLogger("tocsin.log")
 
 #: Wait this long after an append before signing, so a burst shares one checkpoint.
 CHECKPOINT_DELAY_SECS = 0.05
@@ -43,15 +54,62 @@ def load_or_create_log_key(path: Path, origin: str) -> Signer:
     return signer
 
 
+class RemoteWitness:
+    """A witness reached over C2SP tlog-witness HTTP (its submission prefix URL)."""
+
+    def __init__(self, url: str, verifier: CosignatureVerifier) -> None:
+        self.url = url
+        self.verifier = verifier
+        self.name = verifier.name
+        self._size = 0  # what we believe it last cosigned; corrected on 409
+
+    def cosign(self, signed: bytes, reader: HashReader) -> bytes:
+        line, self._size = collect_cosignature(self.url, self.verifier, signed, reader,
+                                               old_size=self._size, timeout=5.0)
+        return line
+
+
+class LocalWitness:
+    """A witness running in this process (the demo's): same protocol, no network hop."""
+
+    def __init__(self, witness: Witness, origin: str) -> None:
+        self.witness = witness
+        self.origin = origin
+        self.name = witness.cosigner.name
+
+    def cosign(self, signed: bytes, reader: HashReader) -> bytes:
+        state = self.witness.state(self.origin)
+        old = state[0] if state else 0
+        size = int(signed.split(b"\n")[1])
+        proof = prove_consistency(size, old, reader) if 0 < old < size else []
+        return self.witness.add_checkpoint(format_add_checkpoint(old, proof, signed))
+
+
+class CheckpointWitness(Protocol):
+    name: str
+
+    def cosign(self, signed: bytes, reader: HashReader) -> bytes:
+        """Cosignature line(s) for ``signed``; raises on refusal or failure."""
+        ...
+
+
 class Checkpointer:
-    """Signs a checkpoint for the newest log size soon after each append."""
+    """Signs a checkpoint for the newest log size soon after each append.
+
+    With witnesses configured, each is asked to cosign; their lines are added
+    to the checkpoint before it is published. A witness that is down or
+    refuses is logged and skipped: the log never stops for a witness, and
+    clients holding a k-of-n policy simply see fewer cosignatures.
+    """
 
     def __init__(self, store: SqliteStore, signer: Signer, origin: str,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 witnesses: Sequence[CheckpointWitness] = ()) -> None:
         self.store = store
         self.signer = signer
         self.origin = origin
         self.clock = clock
+        self.witnesses = list(witnesses)
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         latest = store.latest_checkpoint()
@@ -67,8 +125,14 @@ class Checkpointer:
         size = self.store.log_size()
         if size == self.size and self.note is not None:
             return self.note
-        root = tree_root(size, self.store.hash_reader())
+        reader = self.store.hash_reader()
+        root = tree_root(size, reader)
         note = sign_checkpoint(Checkpoint(self.origin, size, root), self.signer)
+        for witness in self.witnesses:
+            try:
+                note = append_signature_lines(note, witness.cosign(note, reader))
+            except (TlogError, CosignatureError, OSError) as exc:
+                log.warning("witness %s did not cosign size %d: %s", witness.name, size, exc)
         self.store.save_checkpoint(size, note, self.clock())
         self.size, self.note = size, note
         return note

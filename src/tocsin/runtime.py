@@ -24,18 +24,27 @@ from prometheus_client import (
     generate_latest,
 )
 from starlette.requests import Request
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
 
 from tocsin.api.errors import ApiError
 from tocsin.cap import parse_alert
 from tocsin.cap.model import Alert
-from tocsin.config import Settings
+from tocsin.config import Settings, SettingsError
 from tocsin.delivery.fanout import Fanout
+from tocsin.demo import demo_witness
 from tocsin.issue import Issuer
-from tocsin.logserver import Checkpointer, load_or_create_log_key
+from tocsin.logserver import (
+    Checkpointer,
+    CheckpointWitness,
+    LocalWitness,
+    RemoteWitness,
+    load_or_create_log_key,
+)
 from tocsin.regions import Region, RegionSet, default_region_set
 from tocsin.store.base import NewAlert, StreamEvent
 from tocsin.store.sqlite import SqliteStore
+from tocsin.tlog.proof import PolicyError, parse_policy
+from tocsin.tlog.witness import Witness, witness_app
 from tocsin.trust.note import NoteError, Verifier
 from tocsin.trust.registry import Registry, RegistryError, load_registry
 
@@ -96,7 +105,26 @@ class Hub:
         )
         self._route_factories: list[Callable[[Hub], list[BaseRoute]]] = []
         self.log_signer = load_or_create_log_key(settings.data_dir / "log.key", settings.log_origin)
-        self.checkpointer = Checkpointer(self.store, self.log_signer, settings.log_origin, clock)
+        self.local_witness: Witness | None = None
+        witnesses = self._witnesses()
+        self.checkpointer = Checkpointer(self.store, self.log_signer, settings.log_origin, clock,
+                                         witnesses)
+
+    def _witnesses(self) -> list[CheckpointWitness]:
+        """Witnesses from the policy file; in demo mode, one local witness of our own."""
+        found: list[CheckpointWitness] = []
+        if self.settings.witness_policy is not None:
+            try:
+                policy = parse_policy(self.settings.witness_policy.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, PolicyError) as exc:
+                raise SettingsError(f"witness policy {self.settings.witness_policy}: {exc}") from None
+            found.extend(RemoteWitness(url, verifier)
+                         for verifier, url in zip(policy.witnesses, policy.urls, strict=False) if url)
+        if self.settings.demo:
+            self.local_witness = demo_witness(self.settings.data_dir, self.log_signer,
+                                              self.settings.log_origin)
+            found.append(LocalWitness(self.local_witness, self.settings.log_origin))
+        return found
 
     # -- lifecycle -------------------------------------------------------
 
@@ -107,6 +135,8 @@ class Hub:
 
     async def stop(self) -> None:
         await self.checkpointer.stop()
+        if self.local_witness is not None:
+            self.local_witness.close()
         self.issuer.writer.close()
         self.store.close()
 
@@ -140,7 +170,10 @@ class Hub:
         self._route_factories.append(factory)
 
     def extra_routes(self) -> list[BaseRoute]:
-        return [route for factory in self._route_factories for route in factory(self)]
+        routes = [route for factory in self._route_factories for route in factory(self)]
+        if self.local_witness is not None:
+            routes.append(Mount("/witness", app=witness_app(self.local_witness)))
+        return routes
 
     # -- alerts ----------------------------------------------------------
 

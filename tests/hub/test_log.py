@@ -145,3 +145,34 @@ def test_cli_verify_with_proof_bundle_offline(hub: HubProcess, tmp_path) -> None
     assert result.exit_code == 6, result.output
     assert "not logged" in result.output
     hub.start()
+
+
+def test_demo_witness_cosigns_and_policy_verifies(hub: HubProcess) -> None:
+    from tocsin.tlog.proof import ProofVerificationError, parse_policy, verify_proof_bundle
+
+    policy = parse_policy((hub.data_dir / "witness-policy.txt").read_text())
+    assert policy.quorum == 1
+    signer = hub.signer("demo-air-force")
+    cap = to_xml(make_alert(areas=(KYIV,)))
+    statement = sign_cap(cap, signer)
+    with hub.client() as client:
+        body = client.issue_bytes(cap, statement)
+    _checkpoint(hub, body["log"]["index"] + 1)
+    bundle = httpx.get(f"{hub.url}/api/v1/alerts/{body['id']}/proof").content
+    proven = verify_proof_bundle(bundle, origin=ORIGIN, entry=alert_entry(statement, cap),
+                                 policy=policy)
+    assert len(proven.cosignatures) == 1
+    # Strip the witness's cosignature: the same bundle no longer meets the policy.
+    text = bundle.decode()
+    stripped = "\n".join(line for line in text.split("\n")
+                         if not line.startswith("— tocsin.localhost/demo-witness")).encode()
+    try:
+        verify_proof_bundle(stripped, origin=ORIGIN, entry=alert_entry(statement, cap), policy=policy)
+    except ProofVerificationError as exc:
+        assert "quorum" in str(exc) or "cosign" in str(exc)
+    else:
+        raise AssertionError("a bundle without the witness cosignature must fail the policy")
+    # The witness speaks the C2SP protocol over HTTP too: it refuses a rollback.
+    refused = httpx.post(f"{hub.url}/witness/add-checkpoint", content=b"old 0\n\n" + bundle.split(
+        b"\n\n", 1)[1])
+    assert refused.status_code == 409

@@ -110,6 +110,7 @@ class WitnessPolicy:
     quorum: int
     logs: tuple[Verifier, ...] = ()
     names: tuple[str, ...] = ()  # local labels from the policy file, parallel to ``witnesses``
+    urls: tuple[str | None, ...] = ()  # submission prefixes, parallel to ``witnesses`` (optional)
 
     def __post_init__(self) -> None:
         if isinstance(self.quorum, bool) or not isinstance(self.quorum, int):
@@ -141,6 +142,7 @@ def parse_policy(text: str) -> WitnessPolicy:
     logs: list[Verifier] = []
     witnesses: list[CosignatureVerifier] = []
     names: list[str] = []
+    urls: list[str | None] = []
     quorum: int | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
         fields = raw.split("#", 1)[0].split()
@@ -156,6 +158,7 @@ def parse_policy(text: str) -> WitnessPolicy:
                     raise PolicyError(f"{where}: witness name {args[0]!r} is used twice")
                 names.append(args[0])
                 witnesses.append(CosignatureVerifier.from_vkey(args[1]))
+                urls.append(args[2] if len(args) == 3 else None)
             elif keyword == "quorum" and len(args) == 1:
                 if quorum is not None:
                     raise PolicyError(f"{where}: quorum is given twice")
@@ -171,7 +174,7 @@ def parse_policy(text: str) -> WitnessPolicy:
             raise PolicyError(f"{where}: {exc}") from None
     if quorum is None:
         raise PolicyError("policy has no 'quorum K' line")
-    return WitnessPolicy(tuple(witnesses), quorum, tuple(logs), tuple(names))
+    return WitnessPolicy(tuple(witnesses), quorum, tuple(logs), tuple(names), tuple(urls))
 
 
 # ------------------------------------------------------------------------ bundles
