@@ -59,7 +59,7 @@ def _drop_specks(geom: Any, min_area: float) -> Any:
 
 
 def build_level(regions: RegionSet, level: Level, *, oblast: str | None = None) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection of ``level`` regions: ``{code, name_uk, name_en}`` each.
+    """A GeoJSON FeatureCollection of ``level`` regions: ``{code, level, oblast, names}`` each.
 
     Every finest-level shape is assigned to its ancestor at ``level`` (a
     placeholder shape coded at a coarser level, like Crimea's, stands for
@@ -93,8 +93,8 @@ def build_level(regions: RegionSet, level: Level, *, oblast: str | None = None) 
         geometry = mapping(simple)
         features.append({
             "type": "Feature",
-            "properties": {"code": code, "level": region.level, "name_uk": region.name_uk,
-                           "name_en": region.name_en},
+            "properties": {"code": code, "level": region.level, "oblast": region.oblast,
+                           "name_uk": region.name_uk, "name_en": region.name_en},
             "geometry": {"type": geometry["type"],
                          "coordinates": _rounded(geometry["coordinates"], decimals)},
         })

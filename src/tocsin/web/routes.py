@@ -11,6 +11,7 @@ only for what to show, never for the verdict. Endpoints here:
 * ``GET /api/v1/map/state`` — every active alert and each region's state, one request
 * ``GET /api/v1/regions/{code}/history`` — 30-day timeline and baseline
 * ``GET /api/v1/log/key`` — the log's origin and verifier key (for the proof check)
+* ``GET /api/v1/kinds`` — warning kinds with their Ukrainian and English names
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from tocsin.api.errors import ApiError
+from tocsin.kinds import KINDS
 from tocsin.regions import Level
 from tocsin.web.geometry import GeometryBuildError, level_geojson
 from tocsin.web.history import HISTORY_DAYS, history, window_start_ts
@@ -126,6 +128,10 @@ def web_routes(hub: Hub) -> list[BaseRoute]:
         data["region"] = hub.region_json(code)
         return _json(data)
 
+    async def kinds(request: Request) -> Response:
+        return _json({code: {"uk": k.name_uk, "en": k.name_en} for code, k in KINDS.items()},
+                     cache="public, max-age=300")
+
     async def log_key(request: Request) -> Response:
         return _json({"origin": hub.settings.log_origin, "vkey": hub.log_signer.verifier().vkey},
                      cache="public, max-age=300")
@@ -140,5 +146,6 @@ def web_routes(hub: Hub) -> list[BaseRoute]:
         Route("/api/v1/map/state", state),
         Route("/api/v1/regions/{code}/history", region_history),
         Route("/api/v1/log/key", log_key),
+        Route("/api/v1/kinds", kinds),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="web-static"),
     ]

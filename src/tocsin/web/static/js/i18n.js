@@ -1,0 +1,234 @@
+// Ukrainian and English strings, the reader's choice remembered in localStorage.
+// Every page loads this first; elements with data-i18n="key" get their text from here.
+"use strict";
+
+const STRINGS = {
+  uk: {
+    title: "Tocsin — тривоги наживо",
+    skip: "Перейти до списку тривог",
+    lang_switch: "English",
+    lang_switch_label: "Switch to English",
+    map_label: "Мапа тривог за областями, районами й громадами",
+    active_alerts: "Активні тривоги",
+    no_alerts: "Зараз тривог немає.",
+    legend: "Позначення",
+    legend_full: "Під тривогою (уся територія)",
+    legend_partial: "Частково під тривогою",
+    legend_clear: "Тривоги немає",
+    live: "Наживо",
+    reconnecting: "Перепідключення…",
+    offline: "Немає з'єднання з хабом; спробуємо знову.",
+    issuer: "Хто оголосив",
+    kind: "Тип",
+    areas: "Де",
+    since: "Відколи",
+    until: "До",
+    certainty: "Достовірність",
+    severity: "Серйозність",
+    urgency: "Терміновість",
+    instruction: "Що робити",
+    details: "Подробиці й перевірка",
+    new_alert: "Нова тривога",
+    alert_ended: "Відбій",
+    updated: "Оновлено",
+    minutes_ago: "хв тому",
+    hours_ago: "год тому",
+    just_now: "щойно",
+    alert_page: "Тривога",
+    cap_fields: "Усі поля CAP",
+    trust: "Перевірка в браузері",
+    checking: "Перевіряємо підпис і журнал…",
+    verified: "Перевірено: оголосив {issuer}, записано в журнал під номером {index}.",
+    verified_pending: "Підпис перевірено: оголосив {issuer}. Доказ запису в журнал ще готується.",
+    failed: "УВАГА: перевірка не пройшла. Не довіряйте цьому повідомленню.",
+    no_webcrypto: "Цей браузер не може перевірити підпис (потрібні HTTPS і WebCrypto Ed25519).",
+    check_registry: "Ключ оголошувача є в реєстрі",
+    check_signature: "Підпис Ed25519 оголошувача правильний",
+    check_hash: "SHA-256 точних байтів CAP збігається з підписаним",
+    check_fields: "Ідентифікатор, відправник і час збігаються з підписаними",
+    check_key_valid: "Ключ був чинним у час надсилання",
+    check_checkpoint: "Контрольна точка журналу підписана ключем журналу",
+    check_inclusion: "Доказ включення сходиться до кореня журналу",
+    pending: "очікує",
+    ok: "так",
+    fail: "НІ",
+    signed_cap: "Точний підписаний CAP",
+    statement: "Підписана заява",
+    proof_bundle: "Доказ включення (tlog-proof)",
+    back_to_map: "← До мапи",
+    region_page: "Регіон",
+    coverage_full: "Уся територія під тривогою",
+    coverage_partial: "Частина території під тривогою",
+    coverage_none: "Тривоги немає",
+    history: "Останні 30 днів",
+    baseline: "Звичайний рівень",
+    baseline_text: "Зазвичай {per_day} тривог на день; типова тривалість {duration}.",
+    baseline_none: "Ще замало даних для звичайного рівня.",
+    today_text: "Сьогодні: {count}.",
+    per_day_chart: "Тривоги за днями",
+    timeline: "Хронологія",
+    ongoing: "триває",
+    minutes: "хв",
+    hours: "год",
+    issuers: "Хто може оголошувати тривоги",
+    issuer_page: "Оголошувач",
+    may_warn: "Може оголошувати",
+    where: "Де (юрисдикція)",
+    keys: "Ключі",
+    fingerprint: "Відбиток SHA-256",
+    key_id: "Ідентифікатор ключа",
+    valid_from: "Чинний з",
+    valid_to: "Чинний до",
+    revoked: "Відкликано",
+    not_found: "Не знайдено.",
+    error_loading: "Не вдалося завантажити: ",
+    open_region: "Відкрити регіон",
+    all_issuers: "Усі оголошувачі",
+    words: {
+      Extreme: "надзвичайна", Severe: "висока", Moderate: "помірна", Minor: "незначна",
+      Unknown: "невідомо", Observed: "підтверджено", Likely: "ймовірно", Possible: "можливо",
+      Unlikely: "малоймовірно", Immediate: "негайно", Expected: "очікується",
+      Future: "у майбутньому", Past: "минуло",
+    },
+  },
+  en: {
+    title: "Tocsin — live alerts",
+    skip: "Skip to the alert list",
+    lang_switch: "Українська",
+    lang_switch_label: "Перемкнути на українську",
+    map_label: "Map of alerts by oblast, raion and hromada",
+    active_alerts: "Active alerts",
+    no_alerts: "No alerts right now.",
+    legend: "Legend",
+    legend_full: "Under alert (whole area)",
+    legend_partial: "Partly under alert",
+    legend_clear: "Clear",
+    live: "Live",
+    reconnecting: "Reconnecting…",
+    offline: "Lost the connection to the hub; retrying.",
+    issuer: "Issued by",
+    kind: "Kind",
+    areas: "Where",
+    since: "Since",
+    until: "Until",
+    certainty: "Certainty",
+    severity: "Severity",
+    urgency: "Urgency",
+    instruction: "What to do",
+    details: "Details and verification",
+    new_alert: "New alert",
+    alert_ended: "All clear",
+    updated: "Updated",
+    minutes_ago: "min ago",
+    hours_ago: "h ago",
+    just_now: "just now",
+    alert_page: "Alert",
+    cap_fields: "Every CAP field",
+    trust: "Checked in your browser",
+    checking: "Checking the signature and the log…",
+    verified: "Verified: issued by {issuer}, logged at entry {index}.",
+    verified_pending: "Signature verified: issued by {issuer}. The log proof is not ready yet.",
+    failed: "WARNING: verification failed. Do not trust this message.",
+    no_webcrypto: "This browser cannot check signatures (needs HTTPS and WebCrypto Ed25519).",
+    check_registry: "The issuer's key is in the registry",
+    check_signature: "The issuer's Ed25519 signature is valid",
+    check_hash: "SHA-256 of the exact CAP bytes matches the signed one",
+    check_fields: "Identifier, sender and sent time match the signed ones",
+    check_key_valid: "The key was valid when the alert was sent",
+    check_checkpoint: "The log checkpoint is signed by the log's key",
+    check_inclusion: "The inclusion proof leads to the log's root",
+    pending: "pending",
+    ok: "yes",
+    fail: "NO",
+    signed_cap: "The exact signed CAP",
+    statement: "Signed statement",
+    proof_bundle: "Inclusion proof (tlog-proof)",
+    back_to_map: "← Back to the map",
+    region_page: "Region",
+    coverage_full: "The whole area is under alert",
+    coverage_partial: "Part of the area is under alert",
+    coverage_none: "No alert",
+    history: "Last 30 days",
+    baseline: "Normal baseline",
+    baseline_text: "Usually {per_day} alerts a day; typical duration {duration}.",
+    baseline_none: "Not enough history yet for a baseline.",
+    today_text: "Today: {count}.",
+    per_day_chart: "Alerts per day",
+    timeline: "Timeline",
+    ongoing: "ongoing",
+    minutes: "min",
+    hours: "h",
+    issuers: "Who may issue warnings",
+    issuer_page: "Issuer",
+    may_warn: "May warn about",
+    where: "Where (jurisdiction)",
+    keys: "Keys",
+    fingerprint: "SHA-256 fingerprint",
+    key_id: "Key id",
+    valid_from: "Valid from",
+    valid_to: "Valid until",
+    revoked: "Revoked",
+    not_found: "Not found.",
+    error_loading: "Could not load: ",
+    open_region: "Open the region",
+    all_issuers: "All issuers",
+    words: {
+      Extreme: "extreme", Severe: "severe", Moderate: "moderate", Minor: "minor",
+      Unknown: "unknown", Observed: "observed", Likely: "likely", Possible: "possible",
+      Unlikely: "unlikely", Immediate: "immediate", Expected: "expected",
+      Future: "future", Past: "past",
+    },
+  },
+};
+
+const LANG_KEY = "tocsin.lang";
+
+function currentLang() {
+  let stored = null;
+  try { stored = window.localStorage.getItem(LANG_KEY); } catch (e) { stored = null; }
+  return stored === "en" || stored === "uk" ? stored : "uk";
+}
+
+function t(key, vars) {
+  const table = STRINGS[currentLang()];
+  let text = key in table ? table[key] : key;
+  if (vars) {
+    for (const [name, value] of Object.entries(vars)) text = text.split("{" + name + "}").join(String(value));
+  }
+  return text;
+}
+
+function word(value) {
+  if (value === null || value === undefined) return "—";
+  const words = STRINGS[currentLang()].words;
+  return words[value] || String(value);
+}
+
+const langListeners = [];
+
+function onLangChange(fn) { langListeners.push(fn); }
+
+function applyI18n() {
+  document.documentElement.lang = currentLang();
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of document.querySelectorAll("[data-i18n-label]")) node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+  const button = document.getElementById("lang-switch");
+  if (button) {
+    button.textContent = t("lang_switch");
+    button.setAttribute("aria-label", t("lang_switch_label"));
+    button.setAttribute("lang", currentLang() === "uk" ? "en" : "uk");
+  }
+  if (document.body.dataset.titleKey) document.title = t(document.body.dataset.titleKey) + " · Tocsin";
+}
+
+function setLang(lang) {
+  try { window.localStorage.setItem(LANG_KEY, lang); } catch (e) { /* private mode: not remembered */ }
+  applyI18n();
+  for (const fn of langListeners) fn(lang);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  applyI18n();
+  const button = document.getElementById("lang-switch");
+  if (button) button.addEventListener("click", () => setLang(currentLang() === "uk" ? "en" : "uk"));
+});
