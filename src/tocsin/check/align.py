@@ -19,7 +19,9 @@ from tocsin.check import lexicon
 
 _KIND_SEQS = tuple(tuple(p.split()) for phrases in lexicon.KIND_PHRASES.values()
                    for p in phrases)
-_EDGE_FACTS = frozenset({"region", "time", "kind"})  # a swap of these at an edge is a change
+# A swap at an edge is a change when the message's words there state one of these;
+# a mention of an issuer there is commentary ("КМВА попереджає:"), judged from the claims.
+_EDGE_FACTS = frozenset({"region", "time", "kind", "severity", "instruction"})
 MATERIAL_FACTS = frozenset({"region", "time", "kind", "severity", "instruction", "issuer"})
 
 
@@ -36,6 +38,7 @@ class Difference:
 class Alignment:
     matched: int  # alert words found, in order, inside the span
     alert_len: int
+    message_len: int
     span: tuple[int, int]  # message word range the alert occupies
     differences: tuple[Difference, ...]
 
@@ -78,7 +81,7 @@ def align(alert: Sequence[str], message: Sequence[str], *,
     if not anchors:
         anchors = [k for k, op in enumerate(ops) if op[0] == "equal"]
     if not anchors:
-        return Alignment(0, len(alert), (0, 0), ())
+        return Alignment(0, len(alert), len(message), (0, 0), ())
     first, last = anchors[0], anchors[-1]
     matched = sum(op[2] - op[1] for op in ops[first:last + 1] if op[0] == "equal")
     diffs: list[Difference] = []
@@ -98,16 +101,16 @@ def align(alert: Sequence[str], message: Sequence[str], *,
                 diffs.append(Difference(fact, "", " ".join(removed)))
             continue
         note(removed, added)
-    # At the edges: a swap (both sides have words) is a change when both sides
-    # state the same kind of fact there (a place for a place, a time for a time);
-    # otherwise it is a truncated quote next to commentary.
+    # At the edges: a swap (both sides have words) is a change when the message's
+    # words there state a fact (a place, a time, a kind, an instruction...);
+    # otherwise it is a truncated quote next to commentary ("Бережіть себе").
     for k in (first - 1, last + 1):
         if 0 <= k < len(ops) and ops[k][0] == "replace":
             _, a0, a1, m0, m1 = ops[k]
             near_alert = alert[a0:a1][:3] if k > last else alert[a0:a1][-3:]
             near_msg = message[m0:m1][:3] if k > last else message[m0:m1][-3:]
             fact = classify(near_msg, is_place, is_issuer)
-            if fact in _EDGE_FACTS and classify(near_alert, is_place, is_issuer) == fact:
+            if fact in _EDGE_FACTS:
                 diffs.append(Difference(fact, " ".join(near_msg), " ".join(near_alert)))
     span = (ops[first][3], ops[last][4])
-    return Alignment(matched, len(alert), span, tuple(diffs))
+    return Alignment(matched, len(alert), len(message), span, tuple(diffs))

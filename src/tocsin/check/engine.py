@@ -52,6 +52,8 @@ AUTH_LONG_QUOTE = 15
 ALTERED_MIN_MATCHED = 3
 ALTERED_MIN_COVERAGE = 0.5
 DENIAL_MIN_COVERAGE = 0.8
+LEAD_MIN_MATCHED = 3
+LEAD_MESSAGE_SHARE = 0.6
 
 
 class CheckInputError(ValueError):
@@ -183,7 +185,11 @@ class Checker:
                 if best in misattributed and best not in altered:
                     evidence.differences.append(_issuer_difference(registry, claims, record))
                 return CheckResult("altered", evidence, claims, input_kind)
-        lead = next((c for c in candidates if c.clean and c.alignment.matched >= 2), None)
+        # A lead: a logged alert that says everything the message says, but the
+        # message is too short to confirm it. Then the issuer did publish it.
+        lead = next((c for c in candidates if c.clean and c.alignment.matched >= LEAD_MIN_MATCHED
+                     and c.alignment.matched >= LEAD_MESSAGE_SHARE * c.alignment.message_len),
+                    None)
         if lead is not None and not claims.issuers:
             evidence.notes.append("the words agree with a logged alert but are too few "
                                   "to confirm it")

@@ -1,0 +1,263 @@
+"""Evaluate the message checker on the labelled set and time it with 100,000 logged alerts.
+
+What it does, end to end, with real signatures throughout:
+
+1. makes a demo hub (registry, issuer keys) in a temporary directory;
+2. logs ``--alerts`` background alerts (default 100,000) from several
+   templates, issuers and regions, sent over the last 30 days: each is
+   composed, signed with the issuer's key, verified and authorised by the
+   hub's own issuing code (``Issuer.prepare``) and appended to the store in
+   batches (the benchmark writes to the store directly, not over HTTP);
+3. issues the evaluation's real alerts and denials (``eval/check/alerts.json``)
+   and signs a checkpoint;
+4. loads the checker's index from the store (timed), checks every message of
+   ``eval/check/messages.jsonl`` and prints precision and recall per verdict,
+   the real-alert recall, and check latency (p50 / p95 / max).
+
+Run: ``python bench/bench_check.py [--alerts 100000] [--repeat 3] [--show-errors]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tocsin.cap import to_xml
+from tocsin.cap.model import Alert
+from tocsin.check.denial import compose_denial
+from tocsin.check.engine import VERDICTS, Checker
+from tocsin.check.index import AlertIndex
+from tocsin.check.inputs import check_input
+from tocsin.client import sign_cap
+from tocsin.compose import AlertFacts, compose_alert
+from tocsin.config import load_settings
+from tocsin.demo import build_demo_registry, demo_key_path
+from tocsin.regions import default_region_set
+from tocsin.runtime import Hub
+from tocsin.store.base import NewAlert
+from tocsin.trust.note import Signer
+
+EVAL_DIR = Path(__file__).resolve().parents[1] / "eval" / "check"
+BATCH = 2000
+KYIV_DISTRICTS = ("Голосіївському", "Дарницькому", "Деснянському", "Оболонському",
+                  "Печерському", "Подільському", "Святошинському", "Солом'янському",
+                  "Шевченківському")
+
+
+class Clock:
+    """The hub's clock, set to each background alert's send time while it is issued."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def background_facts(rng: random.Random, regions: Any, sent: datetime) -> AlertFacts:
+    """One templated background alert (templates differ from the evaluation's alerts)."""
+    roll = rng.random()
+    level = "hromada" if roll < 0.8 else "raion" if roll < 0.95 else "oblast"
+    region = rng.choice(regions[level])
+    at = sent.astimezone(UTC).strftime("%H:%M")
+    name, name_en, code = region.name_uk_full, region.name_en, region.code
+    template = rng.random()
+    if template < 0.45:
+        return AlertFacts("demo-air-force", "air-raid", (code,), sent=sent,
+                          headline=f"Повітряна тривога: {name}",
+                          description=f"Тривогу оголошено о {at}.",
+                          instruction="Прямуйте до укриття.",
+                          extra_info=(("en-US", "Air raid alert", f"Air raid alert: {name_en}",
+                                       "Go to a shelter."),))
+    if template < 0.65:
+        return AlertFacts("demo-air-force", "drone", (code,), sent=sent,
+                          headline=f"Загроза БпЛА: {name}",
+                          description="Фіксується рух ударних БпЛА.",
+                          instruction="Прямуйте до укриття.",
+                          extra_info=(("en-US", "Drone threat", f"Drone threat: {name_en}",
+                                       "Go to a shelter."),))
+    if template < 0.8:
+        return AlertFacts("demo-air-force", "missile", (code,), sent=sent,
+                          headline=f"Ракетна загроза: {name}",
+                          description=f"Можливий ракетний удар, оголошено о {at}.",
+                          instruction="Негайно прямуйте до укриття.")
+    if template < 0.9:
+        return AlertFacts("demo-air-force", "all-clear", (code,), sent=sent,
+                          headline=f"Відбій тривоги: {name}", instruction="Будьте уважні.")
+    if template < 0.97:
+        district = rng.choice(KYIV_DISTRICTS)
+        return AlertFacts("demo-kyiv-city", "threat-notice", ("UA80000000000093317",), sent=sent,
+                          headline=f"КМВА: у {district} районі обмежено рух транспорту",
+                          description=f"Обмеження діятиме до {rng.randint(10, 22)}:00.",
+                          instruction="Плануйте маршрут заздалегідь.")
+    oblast = rng.choice(regions["oblast"])
+    return AlertFacts("demo-defence-intelligence", "threat-notice", (oblast.code,), sent=sent,
+                      headline=f"ГУР МО: загроза ударів по території: {oblast.name_uk_full}",
+                      description="Воєнна розвідка фіксує підготовку ворога до ударів "
+                                  "найближчим часом.",
+                      instruction="Стежте за офіційними повідомленнями.")
+
+
+def issue_all(hub: Hub, clock: Clock, items: list[tuple[Alert, Signer, float]]) -> int:
+    """Verify+authorise each signed alert with the hub's own code, append in batches."""
+    batch: list[NewAlert] = []
+    done = 0
+    for alert, signer, at in items:
+        cap = to_xml(alert)
+        clock.now = at
+        new, _ = hub.issuer.prepare(cap, sign_cap(cap, signer))
+        batch.append(new)
+        if len(batch) >= BATCH:
+            done += _append(hub, batch)
+            batch = []
+    if batch:
+        done += _append(hub, batch)
+    return done
+
+
+def _append(hub: Hub, batch: list[NewAlert]) -> int:
+    results = hub.store.append_batch(batch)
+    failures = [r for r in results if isinstance(r, Exception)]
+    if failures:
+        raise SystemExit(f"store refused {len(failures)} alerts: {failures[0]}")
+    return len(results)
+
+
+def eval_alert(spec: dict[str, Any], sent: datetime) -> Alert:
+    return compose_alert(AlertFacts(
+        spec["issuer"], spec["kind"], tuple(spec["areas"]), sent=sent,
+        headline=spec["headline"], description=spec["description"],
+        instruction=spec["instruction"], expires_in=timedelta(hours=6),
+        extra_info=(("en-US", spec["kind"], spec["en_headline"], spec["en_instruction"]),),
+    ))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--alerts", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3, help="timing passes over the set")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--show-errors", action="store_true")
+    args = parser.parse_args()
+
+    rng = random.Random(args.seed)
+    regions = default_region_set()
+    by_level = {level: list(regions.at_level(level)) for level in ("oblast", "raion", "hromada")}
+    spec = json.loads((EVAL_DIR / "alerts.json").read_text(encoding="utf-8"))
+    messages = [json.loads(line) for line in
+                (EVAL_DIR / "messages.jsonl").read_text(encoding="utf-8").splitlines() if line]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        # Keys valid from before the oldest background alert.
+        registry = build_demo_registry(data, regions, now=datetime.now(UTC) - timedelta(days=31))
+        clock = Clock()
+        hub = Hub(load_settings({"data_dir": data}), registry_bytes=registry, regions=regions,
+                  clock=clock)
+        signers = {i.id: Signer.from_skey(demo_key_path(data, i.id).read_text().strip())
+                   for i in hub.registry.issuers}
+        now = datetime.now(UTC)
+        start = now - timedelta(days=30)
+        step = (timedelta(days=30) - timedelta(hours=1)) / max(1, args.alerts)
+        t0 = time.perf_counter()
+        items = []
+        for n in range(args.alerts):
+            sent = (start + step * n).replace(microsecond=0)
+            facts = background_facts(rng, by_level, sent)
+            items.append((compose_alert(facts), signers[facts.issuer_id], sent.timestamp() + 1))
+        logged = issue_all(hub, clock, items)
+        del items
+        build_secs = time.perf_counter() - t0
+        real = []
+        for k, alert_spec in enumerate(spec["alerts"]):
+            sent = (now - timedelta(minutes=50 - k)).replace(microsecond=0)
+            real.append((eval_alert(alert_spec, sent), signers[alert_spec["issuer"]],
+                         sent.timestamp() + 1))
+        for k, denial in enumerate(spec["denials"]):
+            sent = (now - timedelta(minutes=20 - k)).replace(microsecond=0)
+            alert = compose_denial(issuer_id=denial["issuer"], denied_text=denial["text"],
+                                   areas=tuple(denial["areas"]))
+            alert = _at(alert, sent)
+            real.append((alert, signers[denial["issuer"]], sent.timestamp() + 1))
+        logged += issue_all(hub, clock, real)
+        hub.checkpointer.sign_now()
+
+        index = AlertIndex(hub.store)
+        t0 = time.perf_counter()
+        index.refresh()
+        load_secs = time.perf_counter() - t0
+        checker = Checker(index, registry=lambda: hub.registry, regions=regions,
+                          log_size=lambda: hub.checkpointer.size, store=hub.store,
+                          clock=time.time)
+        check_input(checker, "warm-up: Повітряна тривога у Києві")  # dictionaries load once
+
+        got: dict[str, str] = {}
+        latencies: list[float] = []
+        for _ in range(max(1, args.repeat)):
+            for message in messages:
+                t = time.perf_counter()
+                result = check_input(checker, message["text"])
+                latencies.append((time.perf_counter() - t) * 1000)
+                got[message["id"]] = result.verdict
+        report(messages, got, latencies, show_errors=args.show_errors)
+        print(f"\nlogged alerts: {logged} ({args.alerts} background + "
+              f"{len(spec['alerts'])} evaluation + {len(spec['denials'])} denials); "
+              f"log size {hub.checkpointer.size}")
+        print(f"building the log (compose, sign, verify, append): {build_secs:.1f} s; "
+              f"index load: {load_secs:.1f} s ({len(index)} alerts, {len(index.words)} words)")
+        hub.issuer.writer.close()
+        hub.store.close()
+
+
+def _at(alert: Alert, sent: datetime) -> Alert:
+    import msgspec
+
+    from tocsin.compose import cap_time
+
+    return msgspec.structs.replace(alert, sent=cap_time(sent))
+
+
+def report(messages: list[dict[str, Any]], got: dict[str, str], latencies: list[float], *,
+           show_errors: bool) -> None:
+    truth = {m["id"]: m["label"] for m in messages}
+    print(f"messages: {len(messages)}  "
+          + "  ".join(f"{k}={v}" for k, v in sorted(Counter(truth.values()).items())))
+    print(f"{'verdict':<14}{'labelled':>9}{'returned':>9}{'correct':>8}{'precision':>10}"
+          f"{'recall':>8}")
+    for verdict in VERDICTS:
+        labelled = sum(1 for v in truth.values() if v == verdict)
+        returned = sum(1 for v in got.values() if v == verdict)
+        correct = sum(1 for k, v in got.items() if v == verdict and truth[k] == verdict)
+        precision = correct / returned if returned else float("nan")
+        recall = correct / labelled if labelled else float("nan")
+        print(f"{verdict:<14}{labelled:>9}{returned:>9}{correct:>8}{precision:>10.3f}"
+              f"{recall:>8.3f}")
+    real = [k for k, v in truth.items() if v == "authentic"]
+    called_fake = [k for k in real if got[k] in ("not-issued", "denied", "altered")]
+    print(f"real alerts recognised: {sum(got[k] == 'authentic' for k in real)}/{len(real)} "
+          f"= {sum(got[k] == 'authentic' for k in real) / len(real):.3f}; "
+          f"real alerts called fake: {len(called_fake)}")
+    ordered = sorted(latencies)
+    print(f"check latency over {len(latencies)} checks: p50 {statistics.median(ordered):.1f} ms, "
+          f"p95 {ordered[int(0.95 * (len(ordered) - 1))]:.1f} ms, max {ordered[-1]:.1f} ms")
+    wrong = [m for m in messages if got[m["id"]] != m["label"]]
+    if wrong:
+        print(f"misclassified: {', '.join(m['id'] + ':' + got[m['id']] for m in wrong)}")
+    if show_errors:
+        for m in wrong:
+            print(f"  {m['id']} labelled {m['label']} got {got[m['id']]}: {m['text'][:100]}",
+                  file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
