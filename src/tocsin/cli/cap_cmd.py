@@ -7,6 +7,9 @@ writes the other format to stdout. Neither ever shows a traceback.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 import click
 from rich.console import Console
 
@@ -14,6 +17,8 @@ from tocsin.cap import CapError, ParseLimits, Problem, from_json, parse_alert, t
 from tocsin.cap.model import Alert
 from tocsin.cli import main
 from tocsin.cli.common import EXIT_INVALID, EXIT_OK, fail, read_input_file, stderr, stdout
+from tocsin.compose import AlertFacts, ComposeError, compose_alert
+from tocsin.kinds import KINDS
 
 _DEFAULT = ParseLimits()
 _READ_LIMIT = 16 << 20  # bytes; beyond this a file is not read at all
@@ -119,3 +124,34 @@ def convert(file: str, target: str, strict: bool, max_bytes: int, max_depth: int
     except CapError as exc:
         fail(f"{file}: {exc}", EXIT_INVALID)
     click.echo(output, nl=False)
+
+
+@cap.command("new")
+@click.option("--issuer", required=True, help="Issuer id (also the default sender).")
+@click.option("--kind", type=click.Choice(sorted(KINDS)), default="air-raid", show_default=True)
+@click.option("--area", "areas", multiple=True, required=True,
+              help="Region code (KATOTTG or ISO 3166-2); repeat for several.")
+@click.option("--event", help="Event text (default: the kind's name).")
+@click.option("--instruction", help="What people should do.")
+@click.option("--language", default="uk-UA", show_default=True)
+@click.option("--expires-in", type=click.IntRange(1, 7 * 24 * 60), default=360, show_default=True,
+              help="Minutes until the alert ends by itself.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of stdout.")
+def new(issuer: str, kind: str, areas: tuple[str, ...], event: str | None,
+        instruction: str | None, language: str, expires_in: int, out_file: Path | None) -> None:
+    """Write a new CAP 1.2 alert from a few facts (no XML by hand)."""
+    try:
+        alert = compose_alert(AlertFacts(
+            issuer_id=issuer, kind=kind, areas=list(areas), event=event, instruction=instruction,
+            language=language,
+            expires_in=None if kind == "all-clear" else timedelta(minutes=expires_in),
+        ))
+        data = to_xml(alert)
+        parse_alert(data, strict=True)
+    except (ComposeError, CapError) as exc:
+        fail(str(exc))
+    if out_file is None:
+        click.get_binary_stream("stdout").write(data)
+    else:
+        out_file.write_bytes(data)
