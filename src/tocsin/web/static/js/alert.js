@@ -1,0 +1,224 @@
+// The alert page: every CAP field, read from the exact signed bytes, and a trust panel whose
+// verdict this browser computes itself (signature, hash, key validity, log inclusion).
+// Any failed check turns the whole panel into a loud warning; nothing is shown as verified
+// unless every check that can be made has passed.
+"use strict";
+
+const V = TocsinVerify;
+const PROOF_RETRIES = 10;
+const PROOF_RETRY_MS = 1500;
+
+const page = { id: "", record: null, capDoc: null, registry: null, kinds: {}, checks: [], verdict: "checking", issuerLabel: "", logIndex: null };
+
+async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new ApiFailure(url + ": " + response.status);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+function utf8(bytes) {
+  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+}
+
+// -- checks ----------------------------------------------------------------
+
+function setCheck(key, result, why) {
+  const found = page.checks.find((c) => c.key === key);
+  if (found) { found.result = result; found.why = why || ""; } else page.checks.push({ key, result, why: why || "" });
+}
+
+function renderTrust() {
+  const panel = document.getElementById("trust");
+  panel.dataset.verdict = page.verdict;
+  const verdict = document.getElementById("verdict");
+  if (page.verdict === "verified") verdict.textContent = t("verified", { issuer: page.issuerLabel, index: page.logIndex });
+  else if (page.verdict === "verified-pending") verdict.textContent = t("verified_pending", { issuer: page.issuerLabel });
+  else if (page.verdict === "failed") verdict.textContent = t("failed");
+  else if (page.verdict === "unsupported") verdict.textContent = t("no_webcrypto");
+  else verdict.textContent = t("checking");
+  verdict.setAttribute("role", page.verdict === "failed" || page.verdict === "unsupported" ? "alert" : "status");
+  const list = document.getElementById("checks");
+  list.replaceChildren(...page.checks.map((c) => el("li", { "data-check": c.key, "data-result": c.result },
+    t("check_" + c.key) + ": " + t(c.result === "ok" ? "ok" : c.result === "fail" ? "fail" : "pending"),
+    c.why ? el("span", { class: "why", text: c.why }) : null)));
+}
+
+function settle() {
+  if (page.checks.some((c) => c.result === "fail")) page.verdict = "failed";
+  else if (page.checks.some((c) => c.result === "pending")) page.verdict = page.checks.find((c) => c.key === "signature" && c.result === "ok") ? "verified-pending" : "checking";
+  else page.verdict = "verified";
+  renderTrust();
+  document.body.dataset.verdict = page.verdict;
+}
+
+function keyValidAt(key, sentMs) {
+  const nb = Date.parse(key.not_before);
+  const exp = Date.parse(key.expires);
+  if (!Number.isNaN(nb) && sentMs < nb) return "key not yet valid at " + new Date(sentMs).toISOString();
+  if (!Number.isNaN(exp) && sentMs >= exp) return "key expired " + key.expires;
+  if (key.revoked_at && Date.parse(key.revoked_at) <= sentMs) return "key revoked " + key.revoked_at;
+  return null;
+}
+
+async function verifyAlert(capBytes, statementBytes) {
+  const registry = page.registry;
+  // 1. The statement names the issuer and key; the registry holds that key.
+  let statementText;
+  let fields;
+  let issuerKey = null;
+  try {
+    statementText = utf8(statementBytes);
+    const note = V.parseNote(statementText);
+    fields = V.parseStatement(note.text);
+    const issuer = registry.doc.registry.issuers.find((i) => i.id === fields.issuer);
+    if (!issuer) throw new V.VerifyError("issuer " + fields.issuer + " is not in the registry");
+    issuerKey = issuer.keys.find((k) => V.parseVkey(k.vkey).keyId === fields.key) || null;
+    if (!issuerKey) throw new V.VerifyError("key " + fields.key + " is not one of " + issuer.id + "'s keys");
+    page.issuerLabel = issuerName(registry, issuer.id);
+    setCheck("registry", "ok");
+  } catch (err) {
+    setCheck("registry", "fail", err.message);
+    return;
+  }
+  // 2. The issuer's Ed25519 signature over the statement.
+  try {
+    await V.openNote(statementText, issuerKey.vkey);
+    setCheck("signature", "ok");
+  } catch (err) {
+    if (err instanceof V.VerifyError) setCheck("signature", "fail", err.message);
+    else { page.verdict = "unsupported"; setCheck("signature", "fail", String(err && err.message || err)); }
+  }
+  // 3. The exact CAP bytes are the ones signed.
+  const digest = V.hex(await V.sha256(capBytes));
+  if (digest === fields.sha256) setCheck("hash", "ok");
+  else setCheck("hash", "fail", "sha256 " + digest + " ≠ signed " + fields.sha256);
+  // 4. What the CAP says matches what was signed.
+  const cap = page.capDoc;
+  const capField = (name) => { const n = cap && cap.documentElement.getElementsByTagNameNS("*", name)[0]; return n ? n.textContent : null; };
+  const mismatched = ["identifier", "sender", "sent"].filter((name) => capField(name) !== fields[name]);
+  if (!cap) setCheck("fields", "fail", "the CAP bytes are not well-formed XML");
+  else if (mismatched.length) setCheck("fields", "fail", mismatched.join(", "));
+  else setCheck("fields", "ok");
+  // 5. The key was valid when the alert was sent.
+  const why = keyValidAt(issuerKey, Date.parse(fields.sent));
+  setCheck("key_valid", why ? "fail" : "ok", why);
+  return fields;
+}
+
+async function verifyProof(capBytes, statementBytes) {
+  setCheck("checkpoint", "pending");
+  setCheck("inclusion", "pending");
+  settle();
+  for (let attempt = 0; attempt < PROOF_RETRIES; attempt++) {
+    const response = await fetch("/api/v1/alerts/" + encodeURIComponent(page.id) + "/proof");
+    if (response.status === 503) { await new Promise((r) => setTimeout(r, PROOF_RETRY_MS)); continue; }
+    if (!response.ok) { setCheck("inclusion", "fail", "proof: HTTP " + response.status); return; }
+    const text = await response.text();
+    try {
+      const bundle = V.parseProofBundle(text);
+      const logKey = await fetchJSON("/api/v1/log/key");
+      const body = await V.openNote(bundle.checkpoint, logKey.vkey);
+      const checkpoint = V.parseCheckpoint(body);
+      if (checkpoint.origin !== logKey.origin) throw new V.VerifyError("checkpoint origin " + checkpoint.origin);
+      setCheck("checkpoint", "ok");
+      const leaf = await V.leafHash(V.alertEntry(statementBytes, capBytes));
+      try {
+        await V.verifyInclusion(bundle.index, checkpoint.size, leaf, bundle.proof, checkpoint.root);
+        page.logIndex = bundle.index;
+        setCheck("inclusion", "ok");
+      } catch (err) {
+        setCheck("inclusion", "fail", err.message);
+      }
+    } catch (err) {
+      setCheck("checkpoint", "fail", err.message);
+      setCheck("inclusion", "fail", err.message);
+    }
+    return;
+  }
+}
+
+// -- CAP fields ----------------------------------------------------------------
+
+function fieldList(node) {
+  const dl = el("dl");
+  for (const child of node.children) {
+    dl.append(el("dt", { text: child.localName }));
+    if (child.children.length) {
+      dl.append(el("dd", {}, el("details", { open: true }, el("summary", { text: child.localName }), fieldList(child))));
+    } else {
+      dl.append(el("dd", { text: child.textContent }));
+    }
+  }
+  return dl;
+}
+
+function areaCodes(info) {
+  return (info.area || []).flatMap((a) => (a.geocode || []).filter((g) => g.valueName === "KATOTTG").map((g) => g.value));
+}
+
+// Regions by name where the area carries codes; the issuer's own description otherwise.
+function areaNames(info) {
+  return (info.area || []).map((a) => {
+    const codes = (a.geocode || []).filter((g) => g.valueName === "KATOTTG").map((g) => g.value);
+    return codes.length ? codes.map(regionName).join(", ") : a.areaDesc;
+  }).join("; ");
+}
+
+function renderSummary() {
+  const record = page.record;
+  const info = pickInfo(record.cap.info || []);
+  document.getElementById("headline").textContent = info.headline || info.event || record.event;
+  const dl = el("dl", {},
+    el("dt", { text: t("kind") }), el("dd", { text: record.kinds.map((k) => kindName(page.kinds, k)).join(", ") }),
+    el("dt", { text: t("issuer") }), el("dd", {}, el("a", { href: "/issuers/" + record.issuer, text: issuerName(page.registry, record.issuer) })),
+    el("dt", { text: t("areas") }), el("dd", { text: areaNames(info) }),
+    el("dt", { text: t("since") }), el("dd", { text: formatTime(record.sent) }),
+    el("dt", { text: t("until") }), el("dd", { text: info.expires ? formatTime(info.expires) : "—" }),
+    el("dt", { text: t("severity") }), el("dd", { text: word(info.severity) }),
+    el("dt", { text: t("certainty") }), el("dd", { text: word(info.certainty) }),
+    el("dt", { text: t("urgency") }), el("dd", { text: word(info.urgency) }));
+  const box = document.getElementById("summary");
+  box.replaceChildren(dl);
+  if (info.instruction) box.append(el("p", { class: "instruction" }, el("strong", { text: t("instruction") + ": " }), info.instruction));
+}
+
+async function start() {
+  page.id = pageParam("/alerts/");
+  const base = "/api/v1/alerts/" + encodeURIComponent(page.id);
+  for (const [id, href] of [["link-cap", base + "/cap"], ["link-statement", base + "/statement"], ["link-proof", base + "/proof"]]) {
+    document.getElementById(id).setAttribute("href", href);
+  }
+  const [record, registry, kinds] = await Promise.all([fetchJSON(base), loadRegistry(), loadKinds()]);
+  page.record = record;
+  page.registry = registry;
+  page.kinds = kinds;
+  await ensureRegionNames((record.cap.info || []).flatMap(areaCodes));
+  renderSummary();
+  const [capBytes, statementBytes] = await Promise.all([fetchBytes(base + "/cap"), fetchBytes(base + "/statement")]);
+  try {
+    const doc = new DOMParser().parseFromString(utf8(capBytes), "application/xml");
+    page.capDoc = doc.getElementsByTagName("parsererror").length ? null : doc;
+  } catch (e) { page.capDoc = null; }
+  const fields = document.getElementById("fields");
+  fields.replaceChildren(page.capDoc ? fieldList(page.capDoc.documentElement) : el("p", { class: "error", text: "CAP XML unreadable" }));
+  if (!V.webCryptoAvailable()) {
+    page.verdict = "unsupported";
+    renderTrust();
+    document.body.dataset.verdict = "unsupported";
+    return;
+  }
+  await verifyAlert(capBytes, statementBytes);
+  settle();
+  if (!page.checks.some((c) => c.result === "fail")) await verifyProof(capBytes, statementBytes);
+  settle();
+}
+
+onLangChange(() => { if (page.record) { renderSummary(); renderTrust(); } });
+
+document.addEventListener("DOMContentLoaded", () => {
+  start().catch((err) => {
+    setCheck("load", "fail", err.message);
+    settle();
+    showError(document.getElementById("summary"), err);
+  });
+});
