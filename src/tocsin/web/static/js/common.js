@@ -96,6 +96,13 @@ function formatTime(value) {
     { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
 }
 
+function formatDate(value) {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  return date.toLocaleString(currentLang() === "uk" ? "uk-UA" : "en-GB",
+    { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+}
+
 function ago(seconds) {
   const minutes = Math.floor(Math.max(0, Date.now() / 1000 - seconds) / 60);
   if (minutes < 1) return t("just_now");

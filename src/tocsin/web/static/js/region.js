@@ -1,0 +1,72 @@
+// The region page: what is active now, the last 30 days, and the region's normal baseline
+// (alerts per day, typical duration) with today's count against it: context against panic.
+// It follows the live stream for this region and re-reads when anything changes.
+"use strict";
+
+const region = { code: "", info: null, status: null, history: null, kinds: {}, registry: null };
+
+function kindsText(kinds) {
+  return kinds.map((k) => kindName(region.kinds, k)).join(", ");
+}
+
+function render() {
+  const names = region.info;
+  document.getElementById("region-name").textContent = currentLang() === "en" ? names.name_en : names.name_uk;
+  document.title = document.getElementById("region-name").textContent + " · Tocsin";
+  const coverage = document.getElementById("coverage");
+  coverage.dataset.coverage = region.status.coverage;
+  coverage.textContent = t("coverage_" + region.status.coverage);
+  const active = document.getElementById("active");
+  active.replaceChildren(...region.status.alerts.map((a) => el("li", { "data-coverage": a.coverage },
+    el("a", { href: "/alerts/" + a.id, text: kindsText(a.kinds) + " — " + a.event }),
+    " · " + issuerName(region.registry, a.issuer) + " · " + t("since") + " " + formatTime(a.sent))));
+  if (!region.status.alerts.length) active.replaceChildren(el("li", { class: "muted", "data-coverage": "none", text: t("no_alerts") }));
+
+  const h = region.history;
+  document.getElementById("today").textContent = t("today_text", { count: h.today.count });
+  document.getElementById("baseline").textContent = h.baseline.days_counted && (h.baseline.per_day > 0 || h.baseline.typical_duration_secs)
+    ? t("baseline_text", { per_day: h.baseline.per_day.toLocaleString(currentLang() === "uk" ? "uk-UA" : "en-GB"), duration: duration(h.baseline.typical_duration_secs) })
+    : t("baseline_none");
+  const max = Math.max(1, h.baseline.per_day, ...h.days.map((d) => d.count));
+  const bars = document.getElementById("bars");
+  bars.setAttribute("aria-label", t("per_day_chart") + ": " + h.days.map((d) => d.date + " " + d.count).join(", "));
+  const children = h.days.map((d) => {
+    const bar = el("div", { class: "bar-day" + (d.date === h.today.date ? " today" : ""), title: d.date + ": " + d.count });
+    bar.style.height = (100 * d.count / max) + "%";
+    return bar;
+  });
+  const line = el("div", { class: "baseline", title: t("baseline") });
+  line.style.bottom = (100 * h.baseline.per_day / max) + "%";
+  bars.replaceChildren(...children, line);
+  const timeline = document.getElementById("timeline");
+  timeline.replaceChildren(...h.timeline.slice().reverse().map((s) => el("li", { "data-coverage": s.coverage },
+    el("a", { href: "/alerts/" + s.id, text: kindsText(s.kinds) }),
+    " · " + formatTime(s.start) + " – " + (s.ongoing ? t("ongoing") : formatTime(s.end)) +
+    " (" + duration(s.end - s.start) + ") · " + issuerName(region.registry, s.issuer))));
+}
+
+async function load() {
+  const base = "/api/v1/regions/" + encodeURIComponent(region.code);
+  const [info, status, history] = await Promise.all([fetchJSON(base), fetchJSON(base + "/status"), fetchJSON(base + "/history")]);
+  region.info = info;
+  region.status = status;
+  region.history = history;
+  render();
+  document.body.dataset.ready = "true";
+}
+
+async function start() {
+  region.code = pageParam("/regions/");
+  const [kinds, registry] = await Promise.all([loadKinds(), loadRegistry().catch(() => null)]);
+  region.kinds = kinds;
+  region.registry = registry;
+  await load();
+  const source = new EventSource("/api/v1/stream?regions=" + encodeURIComponent(region.code));
+  source.addEventListener("alert", () => load().catch(() => null));
+}
+
+onLangChange(() => { if (region.history) render(); });
+
+document.addEventListener("DOMContentLoaded", () => {
+  start().catch((err) => showError(document.getElementById("active"), err));
+});
