@@ -147,14 +147,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timing passes over the set")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument("--set", dest="sets", action="append",
+                        help="message file(s) under eval/check (default: messages.jsonl, then "
+                             "holdout.jsonl, reported separately)")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
     regions = default_region_set()
     by_level = {level: list(regions.at_level(level)) for level in ("oblast", "raion", "hromada")}
     spec = json.loads((EVAL_DIR / "alerts.json").read_text(encoding="utf-8"))
-    messages = [json.loads(line) for line in
-                (EVAL_DIR / "messages.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    sets = {name: [json.loads(line) for line in
+                   (EVAL_DIR / name).read_text(encoding="utf-8").splitlines() if line]
+            for name in args.sets or ("messages.jsonl", "holdout.jsonl")}
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
@@ -201,22 +205,31 @@ def main() -> None:
                           clock=time.time)
         check_input(checker, "warm-up: Повітряна тривога у Києві")  # dictionaries load once
 
-        got: dict[str, str] = {}
-        latencies: list[float] = []
-        for _ in range(max(1, args.repeat)):
-            for message in messages:
-                t = time.perf_counter()
-                result = check_input(checker, message["text"])
-                latencies.append((time.perf_counter() - t) * 1000)
-                got[message["id"]] = result.verdict
-        report(messages, got, latencies, show_errors=args.show_errors)
+        for name, messages in sets.items():
+            got: dict[str, str] = {}
+            latencies: list[float] = []
+            for _ in range(max(1, args.repeat)):
+                for message in messages:
+                    t = time.perf_counter()
+                    result = check_input(checker, message["text"])
+                    latencies.append((time.perf_counter() - t) * 1000)
+                    got[message["id"]] = result.verdict
+            print(f"\n== {name}")
+            report(messages, got, latencies, show_errors=args.show_errors)
         print(f"\nlogged alerts: {logged} ({args.alerts} background + "
               f"{len(spec['alerts'])} evaluation + {len(spec['denials'])} denials); "
               f"log size {hub.checkpointer.size}")
         print(f"building the log (compose, sign, verify, append): {build_secs:.1f} s; "
-              f"index load: {load_secs:.1f} s ({len(index)} alerts, {len(index.words)} words)")
+              f"index load: {load_secs:.1f} s ({len(index)} alerts, {len(index.words)} words); "
+              f"peak RSS of the whole benchmark {rss_mib():.0f} MiB")
         hub.issuer.writer.close()
         hub.store.close()
+
+
+def rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _at(alert: Alert, sent: datetime) -> Alert:
