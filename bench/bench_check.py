@@ -197,9 +197,11 @@ def main() -> None:
         hub.checkpointer.sign_now()
 
         index = AlertIndex(hub.store)
+        rss_before = current_rss_mib()
         t0 = time.perf_counter()
         index.refresh()
         load_secs = time.perf_counter() - t0
+        index_mib = current_rss_mib() - rss_before
         checker = Checker(index, registry=lambda: hub.registry, regions=regions,
                           log_size=lambda: hub.checkpointer.size, store=hub.store,
                           clock=time.time)
@@ -220,10 +222,18 @@ def main() -> None:
               f"{len(spec['alerts'])} evaluation + {len(spec['denials'])} denials); "
               f"log size {hub.checkpointer.size}")
         print(f"building the log (compose, sign, verify, append): {build_secs:.1f} s; "
-              f"index load: {load_secs:.1f} s ({len(index)} alerts, {len(index.words)} words); "
+              f"index load: {load_secs:.1f} s ({len(index)} alerts, {len(index.words)} words, "
+              f"+{index_mib:.0f} MiB resident); "
               f"peak RSS of the whole benchmark {rss_mib():.0f} MiB")
         hub.issuer.writer.close()
         hub.store.close()
+
+
+def current_rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def rss_mib() -> float:
