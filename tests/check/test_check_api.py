@@ -192,3 +192,25 @@ def test_denial_is_signed_logged_and_carries_the_hash(hub: HubProcess) -> None:
     cap = base64.b64encode(to_xml(denial)).decode()
     assert cap  # the denial is ordinary CAP
     assert hub.check(text)["verdict"] == "denied"
+
+
+def test_a_cap_changed_after_signing_is_checked_by_its_words(hub: HubProcess,
+                                                             real: dict[str, Any]) -> None:
+    cap = real["cap_bytes"].decode()
+    forged = cap.replace("крилатих", "балістичних")
+    assert forged != cap
+    body = hub.check(forged)
+    assert body["input"] == "cap"
+    assert body["verdict"] == "altered", body
+    assert body["alert"]["id"] == real["id"]
+    assert any("different bytes" in n for n in body["notes"])
+
+
+def test_a_proof_bundle_for_an_index_this_log_lacks_is_unverifiable(hub: HubProcess) -> None:
+    bundle = ("c2sp.org/tlog-proof@v1\nindex 999999\n\n"
+              "example.org/log\n1000000\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n"
+              "— example.org/log AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n")
+    body = hub.check(bundle)
+    assert body["verdict"] == "unverifiable"
+    assert body["input"] == "proof-bundle"
+    assert body["alert"] is None and body["notes"]

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from tocsin.check.align import Alignment, align
+from tocsin.check.align import Alignment, Difference, align
 from tocsin.check.claims import Claims, IssuerNames, read_claims
 from tocsin.check.index import AlertIndex, Entry
 from tocsin.check.normalise import normal_sha256, tokens
@@ -140,6 +140,12 @@ class Checker:
                                      Claims(), input_kind)
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result
+
+    def unverifiable(self, input_kind: str, note: str) -> CheckResult:
+        """A verdict for input that names nothing checkable (e.g. a foreign proof bundle)."""
+        evidence = Evidence(regions=self.regions)
+        evidence.notes.append(note)
+        return CheckResult("unverifiable", evidence, Claims(), input_kind)
 
     # -- the text path -----------------------------------------------------------
 
@@ -363,9 +369,7 @@ def _brief(record: AlertRecord) -> dict[str, Any]:
             "url": f"/api/v1/alerts/{record.id}"}
 
 
-def _issuer_difference(registry: Registry, claims: Claims, record: AlertRecord) -> Any:
-    from tocsin.check.align import Difference
-
+def _issuer_difference(registry: Registry, claims: Claims, record: AlertRecord) -> Difference:
     issuer = registry.issuer(record.issuer_id)
     return Difference("issuer", ", ".join(claims.issuer_phrases),
                       issuer.name_uk if issuer else record.issuer_id)
