@@ -62,11 +62,12 @@ function decorate(layer) {
     path.setAttribute("data-kinds", st ? st.kinds.join(" ") : "");
     path.setAttribute("aria-label", regionName(props.code) + " — " + stateLabel(props.code));
   }
-  layer.unbindTooltip();
-  if (st) {
-    const label = st.kinds.map((k) => kindName(view.kinds, k)).join(" · ");
-    layer.bindTooltip(label, { permanent: true, direction: "center", className: "kind-label kind-" + st.coverage });
-  }
+  const tip = layer.getTooltip();
+  const label = st ? st.kinds.map((k) => kindName(view.kinds, k)).join(" · ") : "";
+  const tipClass = st ? "kind-label kind-" + st.coverage : "";
+  if (tip && (!st || tip.options.className !== tipClass)) layer.unbindTooltip();
+  if (st && layer.getTooltip()) layer.setTooltipContent(label);
+  else if (st) layer.bindTooltip(label, { permanent: true, direction: "center", className: tipClass });
 }
 
 function eachRegionLayer(fn) {
