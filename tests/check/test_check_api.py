@@ -214,3 +214,20 @@ def test_a_proof_bundle_for_an_index_this_log_lacks_is_unverifiable(hub: HubProc
     assert body["verdict"] == "unverifiable"
     assert body["input"] == "proof-bundle"
     assert body["alert"] is None and body["notes"]
+
+
+def test_a_long_real_alert_wins_over_short_templated_ones_it_contains(hub: HubProcess) -> None:
+    # Regression: ranking candidates by the share of each alert's words the message
+    # carries let 16+ later short templates crowd out the long alert actually quoted.
+    long = make_alert(kind="drone", areas=("UA32000000000030281",), language="en-US",
+                      headline="Attack drone threat in Kyiv Oblast",
+                      instruction="Go to a shelter and do not film air defence at work.")
+    issued = hub.issue(long, "demo-air-force")
+    for _ in range(20):
+        hub.issue(make_alert(kind="drone", areas=("UA32000000000030281",),
+                             headline="Drone threat: Kyiv Oblast", instruction="Go to a shelter.",
+                             language="en-US"), "demo-air-force")
+    body = hub.check("Attack drone threat in Kyiv Oblast! Go to a shelter and do not film air "
+                     "defence at work.")
+    assert body["verdict"] == "authentic", body
+    assert body["alert"]["id"] == issued["id"]

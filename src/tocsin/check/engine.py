@@ -45,7 +45,7 @@ VERDICTS: tuple[Verdict, ...] = ("authentic", "altered", "not-issued", "denied",
 MAX_TEXT_CHARS = 20_000  # longer posts are refused: no real alert is this long
 POSTING_BUDGET = 40_000  # postings visited per check, rarest words first
 RECENT_PER_KEY = 100  # most recent alerts per named region / issuer also considered
-ALIGN_TOP = 12  # candidates aligned word by word
+ALIGN_TOP = 16  # candidates aligned word by word
 AUTH_MIN_MATCHED = 6  # words of the alert the message must carry...
 AUTH_MIN_COVERAGE = 0.4  # ...and this share of the alert's text (or AUTH_LONG_QUOTE words)
 AUTH_LONG_QUOTE = 15
@@ -237,14 +237,18 @@ class Checker:
         pool.update(range(max(0, len(index.entries) - RECENT_PER_KEY), len(index.entries)))
         wanted = set(ids)
 
-        def full_score(pos: int) -> float:
-            best = 0.0
+        def full_score(pos: int) -> tuple[float, float]:
+            # How much of the message this alert explains (rare words weigh more),
+            # then how much of the alert the message carries. Ranking by the share
+            # alone would prefer any short templated alert the message happens to
+            # contain over the long alert it actually quotes.
+            best = (0.0, 0.0)
             for info in index.entries[pos].infos:
                 toks = set(info.tokens)
-                total = sum(math.log(1 + n / max(1, len(index.postings.get(t, ()))))
-                            for t in toks)
-                shared = sum(idf[t] for t in toks & wanted)
-                best = max(best, shared / total if total else 0.0)
+                shared = sum(idf[t] for t in sorted(toks & wanted))
+                total = sum(idf.get(t) or math.log(1 + n / max(1, len(index.postings.get(t, ()))))
+                            for t in sorted(toks))
+                best = max(best, (round(shared, 6), round(shared / total, 6) if total else 0.0))
             return best
 
         ranked = sorted((p for p in pool if not index.entries[p].is_denial),
