@@ -8,7 +8,7 @@ const V = TocsinVerify;
 const PROOF_RETRIES = 10;
 const PROOF_RETRY_MS = 1500;
 
-const page = { id: "", record: null, capDoc: null, registry: null, kinds: {}, checks: [], verdict: "checking", issuerLabel: "", logIndex: null };
+const page = { id: "", record: null, capDoc: null, registry: null, kinds: {}, checks: [], verdict: "checking", issuerId: "", logIndex: null };
 
 async function fetchBytes(url) {
   const response = await fetch(url);
@@ -28,11 +28,12 @@ function setCheck(key, result, why) {
 }
 
 function renderTrust() {
+  const issuerLabel = issuerName(page.registry, page.issuerId);
   const panel = document.getElementById("trust");
   panel.dataset.verdict = page.verdict;
   const verdict = document.getElementById("verdict");
-  if (page.verdict === "verified") verdict.textContent = t("verified", { issuer: page.issuerLabel, index: page.logIndex });
-  else if (page.verdict === "verified-pending") verdict.textContent = t("verified_pending", { issuer: page.issuerLabel });
+  if (page.verdict === "verified") verdict.textContent = t("verified", { issuer: issuerLabel, index: page.logIndex });
+  else if (page.verdict === "verified-pending") verdict.textContent = t("verified_pending", { issuer: issuerLabel });
   else if (page.verdict === "failed") verdict.textContent = t("failed");
   else if (page.verdict === "unsupported") verdict.textContent = t("no_webcrypto");
   else verdict.textContent = t("checking");
@@ -74,7 +75,7 @@ async function verifyAlert(capBytes, statementBytes) {
     if (!issuer) throw new V.VerifyError("issuer " + fields.issuer + " is not in the registry");
     issuerKey = issuer.keys.find((k) => V.parseVkey(k.vkey).keyId === fields.key) || null;
     if (!issuerKey) throw new V.VerifyError("key " + fields.key + " is not one of " + issuer.id + "'s keys");
-    page.issuerLabel = issuerName(registry, issuer.id);
+    page.issuerId = issuer.id;
     setCheck("registry", "ok");
   } catch (err) {
     setCheck("registry", "fail", err.message);
@@ -92,11 +93,13 @@ async function verifyAlert(capBytes, statementBytes) {
   const digest = V.hex(await V.sha256(capBytes));
   if (digest === fields.sha256) setCheck("hash", "ok");
   else setCheck("hash", "fail", "sha256 " + digest + " ≠ signed " + fields.sha256);
-  // 4. What the CAP says matches what was signed.
+  // 4. What the CAP says matches what was signed (read only from bytes that are the signed ones).
+  if (digest === fields.sha256) page.capDoc = parseCap(capBytes);
   const cap = page.capDoc;
   const capField = (name) => { const n = cap && cap.documentElement.getElementsByTagNameNS("*", name)[0]; return n ? n.textContent : null; };
   const mismatched = ["identifier", "sender", "sent"].filter((name) => capField(name) !== fields[name]);
-  if (!cap) setCheck("fields", "fail", "the CAP bytes are not well-formed XML");
+  if (digest !== fields.sha256) setCheck("fields", "fail", "not read: the CAP bytes are not the signed ones");
+  else if (!cap) setCheck("fields", "fail", "the CAP bytes are not well-formed XML");
   else if (mismatched.length) setCheck("fields", "fail", mismatched.join(", "));
   else setCheck("fields", "ok");
   // 5. The key was valid when the alert was sent.
@@ -164,6 +167,21 @@ function areaNames(info) {
   }).join("; ");
 }
 
+function parseCap(capBytes) {
+  try {
+    const doc = new DOMParser().parseFromString(utf8(capBytes), "application/xml");
+    return doc.getElementsByTagName("parsererror").length ? null : doc;
+  } catch (e) {
+    return null;
+  }
+}
+
+function renderFields() {
+  const fields = document.getElementById("fields");
+  fields.replaceChildren(page.capDoc ? fieldList(page.capDoc.documentElement)
+    : el("p", { class: "error", text: t("fields_unverified") }));
+}
+
 function renderSummary() {
   const record = page.record;
   const info = pickInfo(record.cap.info || []);
@@ -195,19 +213,16 @@ async function start() {
   await ensureRegionNames((record.cap.info || []).flatMap(areaCodes));
   renderSummary();
   const [capBytes, statementBytes] = await Promise.all([fetchBytes(base + "/cap"), fetchBytes(base + "/statement")]);
-  try {
-    const doc = new DOMParser().parseFromString(utf8(capBytes), "application/xml");
-    page.capDoc = doc.getElementsByTagName("parsererror").length ? null : doc;
-  } catch (e) { page.capDoc = null; }
-  const fields = document.getElementById("fields");
-  fields.replaceChildren(page.capDoc ? fieldList(page.capDoc.documentElement) : el("p", { class: "error", text: "CAP XML unreadable" }));
   if (!V.webCryptoAvailable()) {
+    page.capDoc = parseCap(capBytes);  // shown, but nothing here says it is genuine
+    renderFields();
     page.verdict = "unsupported";
     renderTrust();
     document.body.dataset.verdict = "unsupported";
     return;
   }
   await verifyAlert(capBytes, statementBytes);
+  renderFields();
   settle();
   if (!page.checks.some((c) => c.result === "fail")) await verifyProof(capBytes, statementBytes);
   settle();

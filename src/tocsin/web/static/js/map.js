@@ -11,6 +11,7 @@ const RAION_ZOOM = 8;       // below: oblasts; from here: raions
 const HROMADA_ZOOM = 10;    // from here: hromadas of the oblasts in view
 const REFRESH_SECS = 30;    // expiries end alerts without an event: re-read this often
 const RECONNECT_MAX_SECS = 30;
+const NARROW_PX = 600;      // phones: the legend starts folded so the map stays visible
 
 const view = {
   map: null,
@@ -288,7 +289,8 @@ function connect() {
 }
 
 async function start() {
-  view.map = L.map("map", { zoomSnap: 0.5, minZoom: 5, maxZoom: 13, keyboard: true, attributionControl: true });
+  if (window.innerWidth < NARROW_PX) document.getElementById("legend").open = false;
+  view.map = L.map("map", { zoomSnap: 0.5, minZoom: 4, maxZoom: 13, keyboard: true, attributionControl: true });
   view.map.attributionControl.setPrefix(false);
   view.map.attributionControl.addAttribution("Boundaries: KATOTTG / OSM contributors");
   view.map.fitBounds(UKRAINE_BOUNDS);
