@@ -121,11 +121,13 @@ def web_routes(hub: Hub) -> list[BaseRoute]:
             raise ApiError("bad_parameter", "days must be a whole number from 1 to 90")
         days = int(raw_days)
         now = hub.clock()
+        event_id = hub.store.last_event_id()  # read first: a live stream resumes from here
         records = await asyncio.to_thread(
             hub.store.list_alerts, regions=[code], since_ts=window_start_ts(now, days),
             limit=MAX_HISTORY_ALERTS)
         data = history(records, code, now, days)
         data["region"] = hub.region_json(code)
+        data["event_id"] = event_id
         return _json(data)
 
     async def kinds(request: Request) -> Response:

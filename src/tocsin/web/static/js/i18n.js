@@ -86,6 +86,8 @@ const STRINGS = {
     error_loading: "Не вдалося завантажити: ",
     open_region: "Відкрити регіон",
     all_issuers: "Усі оголошувачі",
+    registry_ok: "Реєстр версії {version} підписаний кореневим ключем {root}; підпис перевірено в браузері. Відбиток кореня SHA-256: {fingerprint}",
+    registry_bad: "УВАГА: підпис реєстру не пройшов перевірку.",
     words: {
       Extreme: "надзвичайна", Severe: "висока", Moderate: "помірна", Minor: "незначна",
       Unknown: "невідомо", Observed: "підтверджено", Likely: "ймовірно", Possible: "можливо",
@@ -176,6 +178,8 @@ const STRINGS = {
     error_loading: "Could not load: ",
     open_region: "Open the region",
     all_issuers: "All issuers",
+    registry_ok: "Registry version {version} is signed by the root key {root}; the signature was checked in this browser. Root SHA-256 fingerprint: {fingerprint}",
+    registry_bad: "WARNING: the registry's signature does not verify.",
     words: {
       Extreme: "extreme", Severe: "severe", Moderate: "moderate", Minor: "minor",
       Unknown: "unknown", Observed: "observed", Likely: "likely", Possible: "possible",

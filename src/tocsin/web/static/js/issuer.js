@@ -61,6 +61,25 @@ async function drawJurisdiction(issuer) {
   if (highlighted.length) issuerView.map.fitBounds(L.featureGroup(highlighted).getBounds(), { maxZoom: 9 });
 }
 
+// The registry's own signature (RFC 8785 canonical JSON as a signed note by its root key), so
+// a reader can compare the root fingerprint with the one the operator publishes elsewhere.
+async function registryPanel(registry) {
+  const doc = registry.doc;
+  const box = el("p", { id: "registry-check", class: "trust" });
+  try {
+    const note = TocsinVerify.canonicalJSON(doc.registry) + "\n\n" + doc.signatures.join("\n") + "\n";
+    await TocsinVerify.openNote(note, doc.registry.root);
+    const print = await TocsinVerify.fingerprint(doc.registry.root);
+    box.dataset.verdict = "verified";
+    box.textContent = t("registry_ok", { version: doc.registry.version, root: TocsinVerify.parseVkey(doc.registry.root).name, fingerprint: print });
+  } catch (err) {
+    box.dataset.verdict = "failed";
+    box.setAttribute("role", "alert");
+    box.textContent = t("registry_bad") + " " + err.message;
+  }
+  return box;
+}
+
 async function start() {
   issuerView.id = pageParam("/issuers/");
   const [registry, kinds] = await Promise.all([loadRegistry(), loadKinds()]);
@@ -68,7 +87,9 @@ async function start() {
   issuerView.kinds = kinds;
   const body = document.getElementById("issuer-body");
   if (!issuerView.id) {
-    body.replaceChildren(issuerList());
+    const check = TocsinVerify.webCryptoAvailable() ? await registryPanel(registry) : null;
+    body.replaceChildren(issuerList(), check || "");
+    onLangChange(async () => body.replaceChildren(issuerList(), await registryPanel(registry)));
     document.body.dataset.ready = "true";
     return;
   }

@@ -61,7 +61,10 @@ async function start() {
   region.kinds = kinds;
   region.registry = registry;
   await load();
-  const source = new EventSource("/api/v1/stream?regions=" + encodeURIComponent(region.code));
+  // Resume from the event id the history was read at: nothing between the two is missed.
+  const source = new EventSource("/api/v1/stream?regions=" + encodeURIComponent(region.code) +
+    "&since=" + encodeURIComponent(region.history.event_id));
+  source.addEventListener("open", () => { document.body.dataset.live = "true"; });
   source.addEventListener("alert", () => load().catch(() => null));
 }
 

@@ -152,6 +152,7 @@ const TocsinVerify = (() => {
   }
 
   async function verifyInclusion(index, size, leaf, proof, root) {
+    if (leaf.length !== 32 || root.length !== 32) throw new VerifyError("leaf and root hashes must be 32 bytes");
     const computed = await rootFromInclusion(index, size, leaf, proof);
     if (!equalBytes(computed, root)) throw new VerifyError("inclusion proof does not lead to the checkpoint's root");
     return true;
