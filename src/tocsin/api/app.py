@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from tocsin.api import streaming
+from tocsin.api.body import read_body
 from tocsin.api.errors import ApiError
 from tocsin.api.openapi import openapi_document
 from tocsin.cap import to_json
@@ -44,26 +45,6 @@ CAP_MEDIA_TYPES = ("application/cap+xml", "application/xml", "text/xml")
 def hub_of(request: Request | WebSocket) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """Read the body, refusing it as soon as it exceeds ``limit`` (before reading it all)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise ApiError("bad_request", "Content-Length is not a number") from None
-        if size > limit:
-            raise ApiError("body_too_large", f"{size} bytes declared, limit {limit}")
-    chunks: list[bytes] = []
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise ApiError("body_too_large", f"more than {limit} bytes sent, limit {limit}")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from tocsin.api.body import read_body
 from tocsin.api.errors import ApiError
 from tocsin.check.engine import MAX_TEXT_CHARS, Checker, CheckInputError
 from tocsin.check.index import AlertIndex
@@ -59,7 +60,7 @@ class CheckService:
         return check_input(self.checker, text).to_json()
 
     async def post(self, request: Request) -> Response:
-        body = await _read_limited(request, MAX_CHECK_BODY_BYTES)
+        body = await read_body(request, MAX_CHECK_BODY_BYTES)
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media == "application/json":
             try:
@@ -86,20 +87,6 @@ class CheckService:
             raise ApiError("bad_request", str(exc)) from None
         return Response(msgspec.json.encode(result), media_type="application/json",
                         headers={"Cache-Control": "no-store"})
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError("body_too_large", f"{declared} bytes declared, limit {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError("body_too_large", f"more than {limit} bytes sent, limit {limit}")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _asset(name: str) -> bytes:
