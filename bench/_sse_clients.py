@@ -31,6 +31,7 @@ import resource
 import socket
 import sys
 import time
+from typing import cast
 
 SEQ_RE = re.compile(rb"BENCHSEQ=(\d+);")
 TAIL_BYTES = 32  # longer than any marker, so a marker split across reads is still found
@@ -78,9 +79,9 @@ class Subscriber(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.request)
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
         now = time.monotonic_ns()

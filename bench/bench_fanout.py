@@ -1,0 +1,369 @@
+"""Benchmark live fan-out: one alert to N SSE subscribers, the hub against nginx + nchan.
+
+Run: ``python bench/bench_fanout.py [--quick] [--sizes 1000,5000,10000] [--alerts 20]``
+(nchan needs Debian's ``nginx`` and ``libnginx-mod-nchan``; ``--no-nchan`` skips it).
+
+For each N, and for each server in turn (same run, same machine, same clients):
+
+* the server runs pinned to core 0: ``tocsin serve --demo`` (SQLite, fsync on)
+  or nginx with one worker and nchan, on a fresh channel per run;
+* N subscribers connect from client processes pinned to core 1
+  (``bench/_sse_clients.py``, at most 2,500 connections each, each process from
+  its own source address 127.0.0.2, .3, ...);
+* then, one at a time, each of the alerts is published: to the hub a signed
+  ~1.5 KiB CAP alert for Kyiv (``POST /api/v1/alerts``; its live frame is about
+  1 KiB), to nchan a 1 KiB message (``POST /pub``). The figure is the time from
+  sending that request to the moment the *last* of the N subscribers has the
+  message, on the machine-wide monotonic clock; the next alert goes once every
+  subscriber has the previous one (or after ``--timeout`` seconds).
+
+Reported per server and N: p50 / p99 / max of that time (nearest rank: with 20
+alerts p99 is the second largest... no, the largest — see ``percentile``),
+the publish request's own latency (the hub's includes verify + fsync), and how
+many of the N x alerts deliveries arrived. Then hub / nchan ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench_issue import (
+    CLIENT_CPU,
+    KYIV,
+    SERVER_CPU,
+    HubServer,
+    free_port,
+    issue_body,
+    machine_facts,
+    percentile,
+    pin_self,
+)
+
+HERE = Path(__file__).resolve().parent
+CLIENTS_PER_PROCESS = 2500
+NCHAN_MESSAGE_BYTES = 1024
+NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
+SERVER_START_TIMEOUT_SECS = 30.0
+DRAIN_TIMEOUT_SECS = 60.0
+
+
+@dataclass
+class RunResult:
+    """One server at one N."""
+
+    server: str
+    subscribers: int
+    alerts: int
+    connected: int = 0
+    delivered: int = 0
+    last_ms: list[float] = field(default_factory=list)  # request sent -> last subscriber
+    first_ms: list[float] = field(default_factory=list)  # request sent -> first subscriber
+    ack_ms: list[float] = field(default_factory=list)  # request sent -> response (201)
+    connect_secs: float = 0.0
+
+    def line(self) -> str:
+        if not self.last_ms:
+            return f"{self.server:<6} {self.subscribers:>6}  no alert measured"
+        return (f"{self.server:<6} {self.subscribers:>6}  {percentile(self.last_ms, 50):8.1f}  "
+                f"{percentile(self.last_ms, 99):8.1f}  {max(self.last_ms):8.1f}  "
+                f"{percentile(self.ack_ms, 50):7.1f}  {percentile(self.first_ms, 50):8.1f}  "
+                f"{self.delivered:>7}/{self.subscribers * self.alerts:<7}  {self.connect_secs:6.1f}")
+
+
+class Nchan:
+    """nginx with one worker and the nchan module, in the foreground, on a temp prefix."""
+
+    def __init__(self, cpu: str = SERVER_CPU) -> None:
+        self.prefix = Path(tempfile.mkdtemp(prefix="tocsin-nchan-"))
+        self.port = free_port()
+        self.cpu = cpu
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not Path(nginx).exists() or not NCHAN_MODULE.exists():
+            raise RuntimeError("nginx or the nchan module is missing: "
+                               "apt-get install -y nginx libnginx-mod-nchan (or pass --no-nchan)")
+        text = (HERE / "nchan" / "nginx.conf.template").read_text()
+        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (self.prefix / sub).mkdir()
+        config = self.prefix / "nginx.conf"
+        for name, value in (("PREFIX", self.prefix), ("PORT", self.port),
+                            ("MODULE", NCHAN_MODULE), ("NOFILE", 20000)):
+            text = text.replace(f"@{name}@", str(value))
+        if "@" in text:
+            raise RuntimeError("nginx.conf.template has a placeholder bench_fanout.py does not fill")
+        config.write_text(text)
+        command = [nginx, "-p", str(self.prefix), "-c", str(config), "-e",
+                   str(self.prefix / "error.log")]
+        if shutil.which("taskset"):
+            command = ["taskset", "-c", self.cpu, *command]
+        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_SECS
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                log = (self.prefix / "error.log")
+                raise RuntimeError("nginx exited: " + (log.read_text() if log.exists() else ""))
+            try:
+                # Publisher GET on an unknown channel answers 404 once nginx listens.
+                httpx.get(f"{self.url}/pub?id=probe", timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("nginx did not start listening")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+        shutil.rmtree(self.prefix, ignore_errors=True)
+
+
+class ClientFleet:
+    """The subscriber processes of one run and the receipts they report."""
+
+    def __init__(self) -> None:
+        self.procs: list[asyncio.subprocess.Process] = []
+        self.ready: list[tuple[int, int]] = []
+        self.got: dict[int, dict[int, tuple[int, int, int]]] = {}
+        self.changed = asyncio.Event()
+        self.readers: list[asyncio.Task[None]] = []
+
+    async def start(self, port: int, path: str, total: int) -> None:
+        processes = max(1, math.ceil(total / CLIENTS_PER_PROCESS))
+        shares = [total // processes + (1 if i < total % processes else 0) for i in range(processes)]
+        pin = ["taskset", "-c", CLIENT_CPU] if shutil.which("taskset") else []
+        for index, share in enumerate(shares):
+            proc = await asyncio.create_subprocess_exec(
+                *pin, sys.executable, str(HERE / "_sse_clients.py"), "--port", str(port),
+                "--path", path, "--count", str(share), "--source", f"127.0.0.{2 + index}",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            )
+            self.procs.append(proc)
+        for proc in self.procs:
+            assert proc.stdout is not None
+            line = (await asyncio.wait_for(proc.stdout.readline(), 300)).decode().split()
+            if len(line) != 3 or line[0] != "READY":
+                raise RuntimeError(f"client process said {line!r} instead of READY")
+            self.ready.append((int(line[1]), int(line[2])))
+        self.readers = [asyncio.create_task(self._read(i, p)) for i, p in enumerate(self.procs)]
+
+    @property
+    def connected(self) -> int:
+        return sum(ok for ok, _ in self.ready)
+
+    async def _read(self, index: int, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        while line := await proc.stdout.readline():
+            parts = line.decode().split()
+            if len(parts) == 5 and parts[0] == "GOT":
+                seq, count, first, last = (int(p) for p in parts[1:])
+                self.got.setdefault(seq, {})[index] = (count, first, last)
+                self.changed.set()
+
+    async def wait_for(self, seq: int, timeout: float) -> list[tuple[int, int, int]]:
+        """Every process's (count, first_ns, last_ns) for ``seq``, asking after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        asked = False
+        while len(self.got.get(seq, {})) < len(self.procs):
+            self.changed.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if asked:
+                    break
+                for index, proc in enumerate(self.procs):
+                    if index not in self.got.get(seq, {}) and proc.stdin is not None:
+                        proc.stdin.write(f"ASK {seq}\n".encode())
+                asked, deadline = True, time.monotonic() + 5.0
+                continue
+            try:
+                await asyncio.wait_for(self.changed.wait(), remaining)
+            except TimeoutError:
+                pass
+        return list(self.got.get(seq, {}).values())
+
+    async def stop(self) -> None:
+        for proc in self.procs:
+            if proc.stdin is not None and proc.returncode is None:
+                proc.stdin.write(b"QUIT\n")
+                proc.stdin.close()
+        for proc in self.procs:
+            try:
+                await asyncio.wait_for(proc.wait(), 60)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        for task in self.readers:
+            task.cancel()
+
+
+async def _hub_subscribers(http: httpx.AsyncClient, url: str) -> float:
+    text = (await http.get(url + "/metrics")).text
+    for line in text.splitlines():
+        if line.startswith("tocsin_subscribers_connected "):
+            return float(line.split()[1])
+    return -1.0
+
+
+async def run_one(server: str, url: str, port: int, n: int, alerts: int, first_seq: int,
+                  timeout: float, hub: HubServer | None) -> RunResult:
+    """Connect ``n`` subscribers, publish ``alerts`` messages one by one, time each."""
+    result = RunResult(server, n, alerts)
+    channel = f"bench-{secrets.token_hex(6)}"  # nchan: a fresh channel per run
+    path = f"/api/v1/stream?regions={KYIV}" if hub is not None else f"/sub?id={channel}"
+    signer = hub.signer() if hub is not None else None
+    fleet = ClientFleet()
+    async with httpx.AsyncClient(timeout=30.0) as http:
+        t0 = time.monotonic()
+        try:
+            await fleet.start(port, path, n)
+            result.connect_secs = time.monotonic() - t0
+            result.connected = fleet.connected
+            # Signed after connecting (the hub refuses alerts sent too long ago).
+            bodies = [issue_body(signer, headline=_headline(first_seq + i)) if signer else
+                      _nchan_message(first_seq + i) for i in range(alerts)]
+            await http.get(url + "/healthz" if hub else url + f"/pub?id={channel}")
+            for i, body in enumerate(bodies):
+                seq = first_seq + i
+                if hub is not None:
+                    sent = time.monotonic_ns()
+                    response = await http.post(url + "/api/v1/alerts", content=body,
+                                               headers={"content-type": "application/json"})
+                else:
+                    sent = time.monotonic_ns()
+                    response = await http.post(url + f"/pub?id={channel}", content=body,
+                                               headers={"content-type": "text/plain"})
+                acked = time.monotonic_ns()
+                if response.status_code not in (200, 201, 202):
+                    raise RuntimeError(f"{server} publish answered {response.status_code}: "
+                                       f"{response.text[:300]}")
+                reports = await fleet.wait_for(seq, timeout)
+                got = sum(count for count, _, _ in reports)
+                result.delivered += got
+                result.ack_ms.append((acked - sent) / 1e6)
+                if got:
+                    result.last_ms.append((max(last for _, _, last in reports) - sent) / 1e6)
+                    result.first_ms.append(
+                        (min(first for c, first, _ in reports if c) - sent) / 1e6)
+        finally:
+            await fleet.stop()
+        if hub is not None:  # let the hub forget the closed streams before the next run
+            deadline = time.monotonic() + DRAIN_TIMEOUT_SECS
+            while time.monotonic() < deadline and await _hub_subscribers(http, url) > 0:
+                await asyncio.sleep(0.2)
+    return result
+
+
+def _headline(seq: int) -> str:
+    # Padded so the hub's live frame (summary JSON, not the description) is about 1 KiB.
+    return f"Air raid alert BENCHSEQ={seq}; " + "Go to the nearest shelter now. " * 14
+
+
+def _nchan_message(seq: int) -> bytes:
+    head = f'{{"headline":"Air raid alert BENCHSEQ={seq};","pad":"'.encode()
+    return head + b"x" * (NCHAN_MESSAGE_BYTES - len(head) - 2) + b'"}'
+
+
+async def bench(args: argparse.Namespace) -> list[RunResult]:
+    results: list[RunResult] = []
+    env = {"TOCSIN_MAX_SUBSCRIPTIONS_PER_CLIENT": "100000",
+           # Idle heartbeats off for the run's length (nchan sends none by default either).
+           "TOCSIN_HEARTBEAT_SECS": "3600"}
+    nchan = None if args.no_nchan else Nchan()
+    hub = HubServer(env=env)
+    seq = 1
+    try:
+        hub.start()
+        if nchan is not None:
+            nchan.start()
+        for n in args.sizes:
+            targets: list[tuple[str, str, int, HubServer | None]] = [
+                ("hub", hub.url, hub.port, hub)]
+            if nchan is not None:
+                targets.append(("nchan", nchan.url, nchan.port, None))
+            for name, url, port, hub_or_none in targets:
+                result = await run_one(name, url, port, n, args.alerts, seq, args.timeout,
+                                       hub_or_none)
+                seq += args.alerts
+                results.append(result)
+                print(result.line(), flush=True)
+    finally:
+        hub.stop()
+        if nchan is not None:
+            nchan.stop()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="N=1000 and 5 alerts only")
+    parser.add_argument("--sizes", default="1000,5000,10000", help="subscriber counts")
+    parser.add_argument("--alerts", type=int, default=20, help="alerts per server and N")
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds to wait for every subscriber to get one alert")
+    parser.add_argument("--no-nchan", action="store_true", help="measure the hub only")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    args = parser.parse_args()
+    args.sizes = [1000] if args.quick else [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.quick:
+        args.alerts = 5
+    if args.alerts <= 0 or not args.sizes or min(args.sizes) <= 0:
+        parser.error("--alerts and every size must be positive")
+    if max(args.sizes) > CLIENTS_PER_PROCESS * 250:
+        parser.error("too many subscribers for 127.0.0.2..127.0.0.251")
+
+    pin_self(CLIENT_CPU)
+    print(f"machine: {machine_facts()}")
+    print(f"servers on CPU {SERVER_CPU}; {CLIENTS_PER_PROCESS} subscribers per client process "
+          f"on CPU {CLIENT_CPU}; {args.alerts} alerts per server and N")
+    print("times in ms from the publish request to: last subscriber (p50, p99, max), "
+          "publish response (p50), first subscriber (p50)")
+    print(f"{'server':<6} {'N':>6}  {'last p50':>8}  {'last p99':>8}  {'last max':>8}  "
+          f"{'ack p50':>7}  {'first50':>8}  {'delivered':>15}  {'conn s':>6}")
+    results = asyncio.run(bench(args))
+    by_n: dict[int, dict[str, RunResult]] = {}
+    for result in results:
+        by_n.setdefault(result.subscribers, {})[result.server] = result
+    print("\nratio hub / nchan of the time to the last subscriber (below 1: the hub is faster)")
+    for n, pair in by_n.items():
+        hub, nchan = pair.get("hub"), pair.get("nchan")
+        if hub and nchan and hub.last_ms and nchan.last_ms:
+            ratios = [percentile(hub.last_ms, q) / percentile(nchan.last_ms, q) for q in (50, 99)]
+            ratios.append(max(hub.last_ms) / max(nchan.last_ms))
+            print(f"N={n:>6}: p50 {ratios[0]:.2f}  p99 {ratios[1]:.2f}  max {ratios[2]:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine_facts(),
+                                         "results": [asdict(r) for r in results]}, indent=1))
+    missing = [r for r in results if r.delivered < r.subscribers * r.alerts]
+    if missing:
+        print("NOT ALL DELIVERED: " + ", ".join(f"{r.server} N={r.subscribers}" for r in missing))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
