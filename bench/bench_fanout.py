@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -200,10 +201,8 @@ class ClientFleet:
                         proc.stdin.write(f"ASK {seq}\n".encode())
                 asked, deadline = True, time.monotonic() + 5.0
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), remaining)
-            except TimeoutError:
-                pass
         return list(self.got.get(seq, {}).values())
 
     async def stop(self) -> None:
