@@ -26,6 +26,9 @@ const view = {
   retryDelay: 1,
   refreshTimer: null,
   refreshing: null,
+  labels: null,             // layer group of kind labels, above the shapes
+  labelTips: new Map(),     // "code className" -> tooltip
+  opened: false,
 };
 
 // -- styling ----------------------------------------------------------------
@@ -63,12 +66,6 @@ function decorate(layer) {
     path.setAttribute("data-kinds", st ? st.kinds.join(" ") : "");
     path.setAttribute("aria-label", regionName(props.code) + " — " + stateLabel(props.code));
   }
-  const tip = layer.getTooltip();
-  const label = st ? st.kinds.map((k) => kindName(view.kinds, k)).join(" · ") : "";
-  const tipClass = st ? "kind-label kind-" + st.coverage : "";
-  if (tip && (!st || tip.options.className !== tipClass)) layer.unbindTooltip();
-  if (st && layer.getTooltip()) layer.setTooltipContent(label);
-  else if (st) layer.bindTooltip(label, { permanent: true, direction: "center", className: tipClass });
 }
 
 function eachRegionLayer(fn) {
@@ -79,6 +76,63 @@ function eachRegionLayer(fn) {
 
 function restyle() {
   eachRegionLayer(decorate);
+  renderLabels();
+}
+
+// -- labels -------------------------------------------------------------------
+// One label per region an issuer named (not one per coloured shape, which would bury the map
+// in identical labels when a whole oblast is under alert), at the finest shape loaded for it.
+
+function shapeFor(code) {
+  let found = null;
+  const visit = (layer) => { if (!found && layer.feature.properties.code === code) found = layer; };
+  for (const layer of view.hromadas.values()) layer.eachLayer(visit);
+  if (!found && view.layers.raion) view.layers.raion.eachLayer(visit);
+  if (!found && view.layers.oblast) view.layers.oblast.eachLayer(visit);
+  if (!found && view.layers.oblast && /^UA[0-9]{17}$/.test(code)) {
+    // Not loaded at this zoom: label its oblast (KATOTTG: the two digits after UA).
+    view.layers.oblast.eachLayer((layer) => {
+      if (!found && layer.feature.properties.code.slice(0, 4) === code.slice(0, 4)) found = layer;
+    });
+  }
+  return found;
+}
+
+function renderLabels() {
+  if (!view.labels) return;
+  const named = new Map(); // code -> {kinds, coverage}
+  for (const alert of view.state.alerts) {
+    for (const code of alert.area_codes) {
+      const entry = named.get(code) || { kinds: new Set() };
+      for (const kind of alert.kinds) entry.kinds.add(kind);
+      named.set(code, entry);
+    }
+  }
+  // Labels are updated in place: a removed one fades out for 200 ms, so re-creating them all
+  // on every change would flicker (and briefly show two languages at once).
+  const wanted = new Map();
+  for (const [code, entry] of named) {
+    const shape = shapeFor(code);
+    if (!shape) continue;
+    const st = regionState(shape.feature.properties.code);
+    const className = "kind-label kind-" + (st ? st.coverage : "partial");
+    const text = [...entry.kinds].sort().map((k) => kindName(view.kinds, k)).join(" · ");
+    wanted.set(code + " " + className, { text, at: shape.getBounds().getCenter(), className });
+  }
+  for (const [key, tip] of view.labelTips) {
+    if (!wanted.has(key)) { view.labels.removeLayer(tip); view.labelTips.delete(key); }
+  }
+  for (const [key, want] of wanted) {
+    const tip = view.labelTips.get(key);
+    if (tip) {
+      tip.setLatLng(want.at).setContent(want.text);
+    } else {
+      const made = L.tooltip({ permanent: true, direction: "center", className: want.className })
+        .setLatLng(want.at).setContent(want.text);
+      view.labelTips.set(key, made);
+      view.labels.addLayer(made);
+    }
+  }
 }
 
 // -- layers -----------------------------------------------------------------
@@ -141,6 +195,7 @@ async function ensureRaions() {
     view.loading.delete("raion");
   }
   showLevel();
+  renderLabels();
 }
 
 async function ensureHromadas() {
@@ -155,6 +210,7 @@ async function ensureHromadas() {
     loadLayer("hromada-" + code).then((data) => {
       view.hromadas.set(code, makeLayer(data, false));
       showLevel();
+      renderLabels();
     }).catch(() => null).finally(() => view.loading.delete(code));
   }
 }
@@ -268,7 +324,8 @@ function connect() {
   source.addEventListener("open", () => {
     view.retryDelay = 1;
     setConn("live");
-    scheduleRefresh();
+    if (view.opened) scheduleRefresh();  // a reconnect: re-read whatever changed meanwhile
+    view.opened = true;
   });
   source.addEventListener("alert", (ev) => {
     if (ev.lastEventId) view.lastEventId = ev.lastEventId;
@@ -295,12 +352,17 @@ async function start() {
   view.map.attributionControl.addAttribution("Boundaries: KATOTTG / OSM contributors");
   view.map.fitBounds(UKRAINE_BOUNDS);
   setConn("connecting");
-  const [oblasts, kinds, registry] = await Promise.all([
-    loadLayer("oblast"), loadKinds(), loadRegistry().catch(() => null), refreshStateOnly(),
+  const [oblasts, kinds, registry, state] = await Promise.all([
+    loadLayer("oblast"), loadKinds(), loadRegistry().catch(() => null), fetchJSON("/api/v1/map/state"),
   ]);
+  for (const f of oblasts.features) rememberRegion(f.properties.code, f.properties.name_uk, f.properties.name_en);
+  await ensureRegionNames(state.alerts.flatMap((a) => a.area_codes));
+  view.state = state;
+  document.body.dataset.eventId = String(state.event_id);
   view.kinds = kinds;
   view.registry = registry;
   view.layers.oblast = makeLayer(oblasts, true);
+  view.labels = L.layerGroup().addTo(view.map);
   view.map.on("zoomend moveend", showLevel);
   showLevel();
   renderLegend();
@@ -309,13 +371,6 @@ async function start() {
   document.body.dataset.ready = "true";
   connect();
   setInterval(() => refresh().catch(() => null), REFRESH_SECS * 1000);
-}
-
-async function refreshStateOnly() {
-  const state = await fetchJSON("/api/v1/map/state");
-  await ensureRegionNames(state.alerts.flatMap((a) => a.area_codes));
-  view.state = state;
-  document.body.dataset.eventId = String(state.event_id);
 }
 
 onLangChange(() => {
