@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -165,3 +167,23 @@ def test_first_load_is_under_1_mb_without_geometry(page: Any, hub: HubProcess) -
     geometry = sum(n for url, n in sizes.items() if "/api/v1/map/layers/" in url)
     assert without_geometry < 1_000_000, sizes
     assert 0 < geometry < 200_000  # the oblast layer only, until the reader zooms in
+
+
+def test_newcomer_flow_issue_with_the_cli_then_click_through_to_the_verified_alert(
+        page: Any, hub: HubProcess) -> None:
+    """The issue's 'done when': ``tocsin issue`` colours the region; a click reaches the verdict."""
+    open_map(page, hub)
+    key = hub.data_dir / "demo-keys" / "demo-air-force.key"
+    started = time.monotonic()
+    issued = subprocess.run(
+        [sys.executable, "-m", "tocsin", "issue", "--hub", hub.url, "--key", str(key),
+         "--as", "demo-air-force", "--event", "Повітряна тривога", "--area", KYIV,
+         "--instruction", "Негайно прямуйте до укриття"],
+        capture_output=True, text=True, timeout=60, check=True)
+    alert_id = issued.stdout.strip().split()[-1]
+    page.wait_for_selector(region(page, KYIV, "full"), timeout=LIVE_DEADLINE_MS)
+    assert time.monotonic() - started < 10  # includes starting the CLI's Python
+    page.locator(f'.alert-item[data-id="{alert_id}"] h3 a').click()
+    page.wait_for_selector("body[data-verdict=verified]", timeout=15000)
+    assert page.url.endswith(f"/alerts/{alert_id}")
+    assert page.locator("#verdict").inner_text().startswith("Перевірено: оголосив Повітряні сили")
