@@ -134,3 +134,27 @@ def test_an_unknown_alert_is_not_shown_as_verified(page: Any, hub: HubProcess,
     assert check_result(page, "load") == "fail"
     assert "alert_not_found" in page.locator("#checks").inner_text() or \
         "No alert has this id" in page.locator("#checks").inner_text()
+
+
+def test_a_proof_not_yet_signed_is_pending_not_failed(page: Any, hub: HubProcess,
+                                                      issued: dict[str, Any],
+                                                      problems: PageProblems) -> None:
+    problems.allowed.append("503")
+    body = b'{"error":{"code":"proof_pending","message":"The checkpoint is not signed yet."}}'
+    page.route("**/api/v1/alerts/*/proof", lambda route: route.fulfill(
+        status=503, body=body, content_type="application/json"))
+    open_alert(page, hub, issued["id"], "verified-pending")
+    assert page.locator("#verdict").inner_text().startswith("Підпис перевірено: оголосив Повітряні сили")
+    assert check_result(page, "signature") == "ok"
+    assert check_result(page, "inclusion") == "pending"
+    screenshot(page, "13-alert-proof-pending")
+
+
+def test_a_browser_without_webcrypto_is_told_it_cannot_check(page: Any, hub: HubProcess,
+                                                             issued: dict[str, Any]) -> None:
+    page.add_init_script("Object.defineProperty(window.crypto, 'subtle', {value: undefined})")
+    open_alert(page, hub, issued["id"], "unsupported")
+    verdict = page.locator("#verdict")
+    assert verdict.get_attribute("role") == "alert"
+    assert "не може перевірити" in verdict.inner_text()
+    assert page.locator("#trust").get_attribute("data-verdict") == "unsupported"
