@@ -61,6 +61,7 @@ def test_an_honest_alert_is_verified_in_the_browser(page: Any, hub: HubProcess,
                        f"записано в журнал під номером {issued['log']['index']}.")
     for key in ("registry", "signature", "hash", "fields", "key_valid", "checkpoint", "inclusion"):
         assert check_result(page, key) == "ok", key
+    assert page.locator("#summary").get_attribute("data-untrusted") is None
     fields = page.locator("#fields").inner_text()
     for text in (issued["identifier"], issued["sender"], issued["sent"], "Повітряна тривога у Львові",
                  "Негайно прямуйте до укриття", "KATOTTG", LVIV_OBLAST):
@@ -83,6 +84,8 @@ def test_a_flipped_byte_in_the_cap_raises_the_loud_warning(page: Any, hub: HubPr
     assert check_result(page, "hash") == "fail"
     assert check_result(page, "signature") == "ok"  # the statement itself is genuine
     assert page.locator("#trust").get_attribute("data-verdict") == "failed"
+    assert page.locator("#summary").get_attribute("data-untrusted") == "true"
+    assert page.locator("#fields").inner_text() == "Поля не показано: байти CAP не ті, що підписані."
     screenshot(page, "11-alert-tampered-cap")
 
 

@@ -50,6 +50,10 @@ function settle() {
   else page.verdict = "verified";
   renderTrust();
   document.body.dataset.verdict = page.verdict;
+  // What the hub says about the alert stays visible, but marked as unconfirmed.
+  const summary = document.getElementById("summary");
+  if (page.verdict === "failed") summary.dataset.untrusted = "true";
+  else delete summary.dataset.untrusted;
 }
 
 function keyValidAt(key, sentMs) {
