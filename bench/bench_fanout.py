@@ -61,6 +61,7 @@ NCHAN_MESSAGE_BYTES = 1024
 NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
 SERVER_START_TIMEOUT_SECS = 30.0
 DRAIN_TIMEOUT_SECS = 60.0
+PROFILER_ATTACH_SECS = 1.0
 
 
 @dataclass
@@ -228,14 +229,39 @@ async def _hub_subscribers(http: httpx.AsyncClient, url: str) -> float:
     return -1.0
 
 
+async def start_profiler(pid: int, out: Path) -> asyncio.subprocess.Process | None:
+    """Sample the hub with py-spy (raw collapsed stacks) until :func:`stop_profiler`."""
+    spy = shutil.which("py-spy")
+    if spy is None:
+        print("warning: py-spy not installed; no profile taken", file=sys.stderr)
+        return None
+    proc = await asyncio.create_subprocess_exec(
+        spy, "record", "--pid", str(pid), "--rate", "1000", "--format", "raw", "--nonblocking",
+        "--output", str(out), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    await asyncio.sleep(PROFILER_ATTACH_SECS)  # py-spy samples only once attached
+    return proc
+
+
+async def stop_profiler(proc: asyncio.subprocess.Process | None) -> None:
+    if proc is not None and proc.returncode is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
 async def run_one(server: str, url: str, port: int, n: int, alerts: int, first_seq: int,
-                  timeout: float, hub: HubServer | None) -> RunResult:
+                  timeout: float, hub: HubServer | None,
+                  profile_dir: Path | None = None) -> RunResult:
     """Connect ``n`` subscribers, publish ``alerts`` messages one by one, time each."""
     result = RunResult(server, n, alerts)
     channel = f"bench-{secrets.token_hex(6)}"  # nchan: a fresh channel per run
     path = f"/api/v1/stream?regions={KYIV}" if hub is not None else f"/sub?id={channel}"
     signer = hub.signer() if hub is not None else None
     fleet = ClientFleet()
+    profiler: asyncio.subprocess.Process | None = None
     async with httpx.AsyncClient(timeout=30.0) as http:
         t0 = time.monotonic()
         try:
@@ -246,6 +272,8 @@ async def run_one(server: str, url: str, port: int, n: int, alerts: int, first_s
             bodies = [issue_body(signer, headline=_headline(first_seq + i)) if signer else
                       _nchan_message(first_seq + i) for i in range(alerts)]
             await http.get(url + "/healthz" if hub else url + f"/pub?id={channel}")
+            if hub is not None and profile_dir is not None:
+                profiler = await start_profiler(hub.pid, profile_dir / f"hub-{n}.txt")
             for i, body in enumerate(bodies):
                 seq = first_seq + i
                 if hub is not None:
@@ -269,6 +297,7 @@ async def run_one(server: str, url: str, port: int, n: int, alerts: int, first_s
                     result.first_ms.append(
                         (min(first for c, first, _ in reports if c) - sent) / 1e6)
         finally:
+            await stop_profiler(profiler)
             await fleet.stop()
         if hub is not None:  # let the hub forget the closed streams before the next run
             deadline = time.monotonic() + DRAIN_TIMEOUT_SECS
@@ -292,6 +321,9 @@ async def bench(args: argparse.Namespace) -> list[RunResult]:
     env = {"TOCSIN_MAX_SUBSCRIPTIONS_PER_CLIENT": "100000",
            # Idle heartbeats off for the run's length (nchan sends none by default either).
            "TOCSIN_HEARTBEAT_SECS": "3600"}
+    for assignment in args.hub_env:
+        key, _, value = assignment.partition("=")
+        env[key] = value
     nchan = None if args.no_nchan else Nchan()
     hub = HubServer(env=env)
     seq = 1
@@ -306,7 +338,7 @@ async def bench(args: argparse.Namespace) -> list[RunResult]:
                 targets.append(("nchan", nchan.url, nchan.port, None))
             for name, url, port, hub_or_none in targets:
                 result = await run_one(name, url, port, n, args.alerts, seq, args.timeout,
-                                       hub_or_none)
+                                       hub_or_none, args.profile_hub)
                 seq += args.alerts
                 results.append(result)
                 print(result.line(), flush=True)
@@ -326,6 +358,11 @@ def main() -> None:
                         help="seconds to wait for every subscriber to get one alert")
     parser.add_argument("--no-nchan", action="store_true", help="measure the hub only")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--hub-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for the hub (repeatable; for experiments)")
+    parser.add_argument("--profile-hub", type=Path, metavar="DIR",
+                        help="sample the hub with py-spy while it publishes (DIR/hub-N.txt, "
+                             "collapsed stacks); the figures of such a run are not comparable")
     args = parser.parse_args()
     args.sizes = [1000] if args.quick else [int(s) for s in args.sizes.split(",") if s.strip()]
     if args.quick:
@@ -335,6 +372,8 @@ def main() -> None:
     if max(args.sizes) > CLIENTS_PER_PROCESS * 250:
         parser.error("too many subscribers for 127.0.0.2..127.0.0.251")
 
+    if args.profile_hub is not None:
+        args.profile_hub.mkdir(parents=True, exist_ok=True)
     pin_self(CLIENT_CPU)
     print(f"machine: {machine_facts()}")
     print(f"servers on CPU {SERVER_CPU}; {CLIENTS_PER_PROCESS} subscribers per client process "

@@ -47,6 +47,7 @@ ISSUER = "demo-air-force"
 HUB_START_TIMEOUT_SECS = 60.0
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
+PROFILER_ATTACH_SECS = 1.0
 
 
 def machine_facts() -> str:
@@ -149,6 +150,29 @@ class HubServer:
         return Signer.from_skey(demo_key_path(self.data_dir, issuer_id).read_text().strip())
 
 
+def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
+    """Sample ``pid`` with py-spy (raw collapsed stacks into ``out``) until stopped."""
+    spy = shutil.which("py-spy")
+    if spy is None:
+        print("warning: py-spy not installed; no profile taken", file=sys.stderr)
+        return None
+    proc = subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "1000", "--format", "raw",
+                             "--nonblocking", "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(PROFILER_ATTACH_SECS)  # py-spy samples only once attached
+    return proc
+
+
+def stop_profiler(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
 def issue_body(signer: Signer, *, headline: str, description_bytes: int = 700) -> bytes:
     """The JSON body of one signed air-raid alert for Kyiv (CAP about 1.5 KiB with the defaults)."""
     alert = compose_alert(AlertFacts(
@@ -190,6 +214,8 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=300, help="alerts per concurrency level")
     parser.add_argument("--concurrency", default="1,8,32",
                         help="comma-separated requests in flight (default 1,8,32)")
+    parser.add_argument("--profile-hub", type=Path, metavar="FILE",
+                        help="sample the hub with py-spy while measuring (collapsed stacks)")
     parser.add_argument("--warmup", type=int, default=20, help="alerts issued before measuring")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
@@ -207,6 +233,7 @@ def main() -> None:
         print(f"request body {body_size} bytes (CAP + signed statement, base64 in JSON)")
         warm = [issue_body(signer, headline=f"warm-up {i}") for i in range(args.warmup)]
         asyncio.run(_issue_level(hub.url, warm, 1))
+        profiler = start_profiler(hub.pid, args.profile_hub) if args.profile_hub else None
         print(f"{'in flight':>9}  {'p50 ms':>7}  {'p99 ms':>7}  {'max ms':>7}  {'alerts/s':>9}")
         for level in levels:
             # Signed just before each level, so every ``sent`` is fresh when issued.
@@ -214,6 +241,7 @@ def main() -> None:
             latencies, wall = asyncio.run(_issue_level(hub.url, bodies, level))
             print(f"{level:>9}  {percentile(latencies, 50):7.2f}  {percentile(latencies, 99):7.2f}  "
                   f"{max(latencies):7.2f}  {count / wall:9.0f}")
+        stop_profiler(profiler)
 
 
 if __name__ == "__main__":
