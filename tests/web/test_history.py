@@ -74,9 +74,11 @@ def test_alerts_outside_the_window_are_left_out_and_long_ones_reaching_in_stay()
     assert sum(d["count"] for d in data["days"]) == 0  # counted on the day it started, not in view
 
 
-def test_partial_coverage_is_reported_per_region() -> None:
+def test_coverage_is_reported_per_region_while_active() -> None:
     partial = replace(record(1, NOW - HOUR), targets={CODE: "partial"})
     assert history([partial], CODE, NOW)["timeline"][0]["coverage"] == "partial"
+    ended = replace(record(2, NOW - HOUR, ended_after=60), targets={})
+    assert history([ended], CODE, NOW)["timeline"][0]["coverage"] is None
 
 
 @pytest.mark.parametrize("days", [1, 30, 90])

@@ -29,6 +29,9 @@ def test_region_page_shows_active_alerts_today_and_the_timeline(page: Any, hub: 
     assert page.locator(f'#timeline a[href="/alerts/{first["id"]}"]').count() == 1
     assert page.locator("#bars .bar-day").count() == 30
     assert page.locator("#bars .bar-day.today").count() == 1
+    ended = page.locator(f'#timeline li:has(a[href="/alerts/{first["id"]}"])')
+    assert ended.get_attribute("data-coverage") == "ended"
+    assert page.locator("#active li").first.inner_text().startswith("Ракетна загроза ·")
     screenshot(page, "20-region")
 
 

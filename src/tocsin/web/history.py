@@ -32,7 +32,7 @@ class Span:
     issuer: str
     kinds: tuple[str, ...]
     event: str
-    coverage: str  # full/partial for this region
+    coverage: str | None  # full/partial for this region while active; None once it ended
     start: float
     end: float  # POSIX seconds; ``now`` while still running
     ongoing: bool
@@ -54,7 +54,7 @@ def spans(records: Iterable[AlertRecord], code: str, now: float) -> list[Span]:
         end = min([*ends, now])
         out.append(Span(
             id=record.id, issuer=record.issuer_id, kinds=record.kinds, event=record.event,
-            coverage=record.targets.get(code, "partial"), start=record.sent_ts,
+            coverage=record.targets.get(code), start=record.sent_ts,
             end=max(end, record.sent_ts), ongoing=record.active_at(now),
         ))
     out.sort(key=lambda s: (s.start, s.id))

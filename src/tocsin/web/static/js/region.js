@@ -18,7 +18,7 @@ function render() {
   coverage.textContent = t("coverage_" + region.status.coverage);
   const active = document.getElementById("active");
   active.replaceChildren(...region.status.alerts.map((a) => el("li", { "data-coverage": a.coverage },
-    el("a", { href: "/alerts/" + a.id, text: kindsText(a.kinds) + " — " + a.event }),
+    el("a", { href: "/alerts/" + a.id, text: kindsText(a.kinds) + (a.event && a.event !== kindsText(a.kinds) ? " — " + a.event : "") }),
     " · " + issuerName(region.registry, a.issuer) + " · " + t("since") + " " + formatTime(a.sent))));
   if (!region.status.alerts.length) active.replaceChildren(el("li", { class: "muted", "data-coverage": "none", text: t("no_alerts") }));
 
@@ -39,7 +39,7 @@ function render() {
   line.style.bottom = (100 * h.baseline.per_day / max) + "%";
   bars.replaceChildren(...children, line);
   const timeline = document.getElementById("timeline");
-  timeline.replaceChildren(...h.timeline.slice().reverse().map((s) => el("li", { "data-coverage": s.coverage },
+  timeline.replaceChildren(...h.timeline.slice().reverse().map((s) => el("li", { "data-coverage": s.coverage || "ended" },
     el("a", { href: "/alerts/" + s.id, text: kindsText(s.kinds) }),
     " · " + formatTime(s.start) + " – " + (s.ongoing ? t("ongoing") : formatTime(s.end)) +
     " (" + duration(s.end - s.start) + ") · " + issuerName(region.registry, s.issuer))));
