@@ -7,6 +7,7 @@ catalogue in :mod:`tocsin.api.errors`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -181,7 +182,9 @@ async def get_alert_proof(request: Request) -> Response:
         raise ApiError("proof_pending", f"alert {record.id} is logged; its checkpoint is being signed",
                        retry_after=1)
     try:
-        bundle = make_proof_bundle(record.log_index, hub.store.hash_reader(), note)
+        index = record.log_index
+        bundle = await asyncio.to_thread(
+            lambda: make_proof_bundle(index, hub.store.hash_reader(), note))
     except ProofBundleError as exc:
         raise ApiError("internal", f"cannot build the proof: {exc}") from None
     return Response(format_proof_bundle(bundle), media_type="text/plain; charset=utf-8",
@@ -226,7 +229,8 @@ async def list_alerts(request: Request) -> Response:
     if not limit_raw.isdigit() or not (1 <= int(limit_raw) <= 1000):
         raise ApiError("bad_parameter", "limit must be an integer from 1 to 1000")
     now = hub.clock()
-    records = hub.store.list_alerts(
+    records = await asyncio.to_thread(  # off the event loop: live streams never wait on reads
+        hub.store.list_alerts,
         regions=codes,
         active_at=now if active in ("true", "1") else None,
         since_ts=_since_param(request),
@@ -238,7 +242,7 @@ async def list_alerts(request: Request) -> Response:
 async def region_status(request: Request) -> Response:
     hub = hub_of(request)
     code = hub.require_region(request.path_params["code"])
-    return _json(hub.region_status(code))
+    return _json(await asyncio.to_thread(hub.region_status, code))
 
 
 async def locate(request: Request) -> Response:
@@ -293,7 +297,7 @@ async def feed_all(request: Request) -> Response:
     codes = hub.region_params(params.get("region"), params.get("lat"), params.get("lon"))
     now = hub.clock()
     base = hub.base_url(request)
-    records = hub.store.list_alerts(regions=codes, limit=100)
+    records = await asyncio.to_thread(hub.store.list_alerts, regions=codes, limit=100)
     query = f"?{request.url.query}" if request.url.query else ""
     title = "Tocsin: all alerts" if codes is None else "Tocsin: alerts for " + ", ".join(
         hub.region_json(c)["name_en"] for c in codes[:3])
@@ -310,7 +314,7 @@ async def feed_region(request: Request) -> Response:
     code = hub.require_region(raw.removesuffix(".atom"))
     now = hub.clock()
     base = hub.base_url(request)
-    records = hub.store.list_alerts(regions=[code], limit=100)
+    records = await asyncio.to_thread(hub.store.list_alerts, regions=[code], limit=100)
     name = hub.region_json(code)["name_en"]
     return Response(
         atom_feed(title=f"Tocsin: alerts for {name}", feed_url=f"{base}/feeds/regions/{code}.atom",
