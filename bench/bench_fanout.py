@@ -3,24 +3,27 @@
 Run: ``python bench/bench_fanout.py [--quick] [--sizes 1000,5000,10000] [--alerts 20]``
 (nchan needs Debian's ``nginx`` and ``libnginx-mod-nchan``; ``--no-nchan`` skips it).
 
-For each N, and for each server in turn (same run, same machine, same clients):
+For each N, in the same run, on the same machine, with the same clients:
 
-* the server runs pinned to core 0: ``tocsin serve --demo`` (SQLite, fsync on)
-  or nginx with one worker and nchan, on a fresh channel per run;
-* N subscribers connect from client processes pinned to core 1
+* the servers run pinned to core 0: ``tocsin serve --demo`` (SQLite, fsync on)
+  and nginx with one worker and nchan (a fresh channel per N);
+* N subscribers connect to each server from client processes pinned to core 1
   (``bench/_sse_clients.py``, at most 2,500 connections each, each process from
-  its own source address 127.0.0.2, .3, ...);
-* then, one at a time, each of the alerts is published: to the hub a signed
-  ~1.5 KiB CAP alert for Kyiv (``POST /api/v1/alerts``; its live frame is about
-  1 KiB), to nchan a 1 KiB message (``POST /pub``). The figure is the time from
-  sending that request to the moment the *last* of the N subscribers has the
-  message, on the machine-wide monotonic clock; the next alert goes once every
-  subscriber has the previous one (or after ``--timeout`` seconds).
+  its own source address: 127.0.1.2, .3, ... for the hub, 127.0.2.x for nchan);
+* then alerts are published one at a time, alternating between the servers
+  (hub, nchan, hub, ...) so that anything else the machine does weighs on both
+  alike: to the hub a signed ~1.5 KiB CAP alert for Kyiv
+  (``POST /api/v1/alerts``; its live frame is about 1 KiB), to nchan a 1 KiB
+  message (``POST /pub``). The figure is the time from sending that request
+  to the moment the *last* of the N subscribers has the message, on the
+  machine-wide monotonic clock; the next alert goes once every subscriber has
+  the previous one (or after ``--timeout`` seconds).
 
-Reported per server and N: p50 / p99 / max of that time (nearest rank: with 20
-alerts p99 is the second largest... no, the largest — see ``percentile``),
-the publish request's own latency (the hub's includes verify + fsync), and how
-many of the N x alerts deliveries arrived. Then hub / nchan ratios.
+Reported per server and N: p50 / p99 / max of that time (nearest rank, so with
+20 alerts p99 is the largest), the publish request's own latency (the hub's
+includes verify + fsync), the first subscriber's receipt, and how many of the
+N x alerts deliveries arrived. Then the hub / nchan ratios. Exit status 1 if
+any delivery is missing.
 """
 
 from __future__ import annotations
@@ -155,14 +158,14 @@ class ClientFleet:
         self.changed = asyncio.Event()
         self.readers: list[asyncio.Task[None]] = []
 
-    async def start(self, port: int, path: str, total: int) -> None:
+    async def start(self, port: int, path: str, total: int, source_net: int) -> None:
         processes = max(1, math.ceil(total / CLIENTS_PER_PROCESS))
         shares = [total // processes + (1 if i < total % processes else 0) for i in range(processes)]
         pin = ["taskset", "-c", CLIENT_CPU] if shutil.which("taskset") else []
         for index, share in enumerate(shares):
             proc = await asyncio.create_subprocess_exec(
                 *pin, sys.executable, str(HERE / "_sse_clients.py"), "--port", str(port),
-                "--path", path, "--count", str(share), "--source", f"127.0.0.{2 + index}",
+                "--path", path, "--count", str(share), "--source", f"127.0.{source_net}.{2 + index}",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             )
             self.procs.append(proc)
@@ -252,63 +255,87 @@ async def stop_profiler(proc: asyncio.subprocess.Process | None) -> None:
             await proc.wait()
 
 
-async def run_one(server: str, url: str, port: int, n: int, alerts: int, first_seq: int,
-                  timeout: float, hub: HubServer | None,
-                  profile_dir: Path | None = None) -> RunResult:
-    """Connect ``n`` subscribers, publish ``alerts`` messages one by one, time each."""
-    result = RunResult(server, n, alerts)
-    channel = f"bench-{secrets.token_hex(6)}"  # nchan: a fresh channel per run
-    path = f"/api/v1/stream?regions={KYIV}" if hub is not None else f"/sub?id={channel}"
-    signer = hub.signer() if hub is not None else None
-    fleet = ClientFleet()
+@dataclass
+class Target:
+    """One server under test at one N: its subscribers, and how to publish to it."""
+
+    name: str
+    url: str
+    port: int
+    hub: HubServer | None  # None: nchan
+    source_net: int  # client processes connect from 127.0.<source_net>.2, .3, ...
+    channel: str = field(default_factory=lambda: f"bench-{secrets.token_hex(6)}")
+    fleet: ClientFleet = field(default_factory=ClientFleet)
+
+    @property
+    def path(self) -> str:
+        if self.hub is not None:
+            return f"/api/v1/stream?regions={KYIV}"
+        return f"/sub?id={self.channel}"  # nchan: a fresh channel per run
+
+    def message(self, seq: int) -> tuple[str, bytes, str]:
+        """URL, body and content type of message ``seq`` (signed here, before the clock starts)."""
+        if self.hub is not None:
+            body = issue_body(self.hub.signer(), headline=_headline(seq))
+            return self.url + "/api/v1/alerts", body, "application/json"
+        return self.url + f"/pub?id={self.channel}", _nchan_message(seq), "text/plain"
+
+
+async def run_size(targets: list[Target], n: int, alerts: int, first_seq: int, timeout: float,
+                   profile_dir: Path | None = None) -> list[RunResult]:
+    """Connect ``n`` subscribers to every target, then publish alerts alternately, timing each.
+
+    Alternating alert by alert (hub, nchan, hub, nchan, ...) means that whatever
+    else the machine is doing at the time weighs on both servers alike.
+    """
+    results = [RunResult(t.name, n, alerts) for t in targets]
+    seq = first_seq
     profiler: asyncio.subprocess.Process | None = None
     async with httpx.AsyncClient(timeout=30.0) as http:
-        t0 = time.monotonic()
         try:
-            await fleet.start(port, path, n)
-            result.connect_secs = time.monotonic() - t0
-            result.connected = fleet.connected
-            # Signed after connecting (the hub refuses alerts sent too long ago).
-            bodies = [issue_body(signer, headline=_headline(first_seq + i)) if signer else
-                      _nchan_message(first_seq + i) for i in range(alerts)]
-            await http.get(url + "/healthz" if hub else url + f"/pub?id={channel}")
-            if hub is not None and profile_dir is not None:
-                profiler = await start_profiler(hub.pid, profile_dir / f"hub-{n}.txt")
-            for i, body in enumerate(bodies):
-                seq = first_seq + i
-                if hub is not None:
+            for target, result in zip(targets, results, strict=True):
+                t0 = time.monotonic()
+                await target.fleet.start(target.port, target.path, n, target.source_net)
+                result.connect_secs = time.monotonic() - t0
+                result.connected = target.fleet.connected
+            hubs = [t.hub for t in targets if t.hub is not None]
+            if hubs and profile_dir is not None:
+                profiler = await start_profiler(hubs[0].pid, profile_dir / f"hub-{n}.txt")
+            for _ in range(alerts):
+                for target, result in zip(targets, results, strict=True):
+                    url, body, content_type = target.message(seq)
                     sent = time.monotonic_ns()
-                    response = await http.post(url + "/api/v1/alerts", content=body,
-                                               headers={"content-type": "application/json"})
-                else:
-                    sent = time.monotonic_ns()
-                    response = await http.post(url + f"/pub?id={channel}", content=body,
-                                               headers={"content-type": "text/plain"})
-                acked = time.monotonic_ns()
-                if response.status_code not in (200, 201, 202):
-                    raise RuntimeError(f"{server} publish answered {response.status_code}: "
-                                       f"{response.text[:300]}")
-                reports = await fleet.wait_for(seq, timeout)
-                got = sum(count for count, _, _ in reports)
-                result.delivered += got
-                result.ack_ms.append((acked - sent) / 1e6)
-                if got:
-                    result.last_ms.append((max(last for _, _, last in reports) - sent) / 1e6)
-                    result.first_ms.append(
-                        (min(first for c, first, _ in reports if c) - sent) / 1e6)
+                    response = await http.post(url, content=body,
+                                               headers={"content-type": content_type})
+                    acked = time.monotonic_ns()
+                    if response.status_code not in (200, 201, 202):
+                        raise RuntimeError(f"{target.name} publish answered "
+                                           f"{response.status_code}: {response.text[:300]}")
+                    reports = await target.fleet.wait_for(seq, timeout)
+                    got = sum(count for count, _, _ in reports)
+                    result.delivered += got
+                    result.ack_ms.append((acked - sent) / 1e6)
+                    if got:
+                        result.last_ms.append((max(last for _, _, last in reports) - sent) / 1e6)
+                        result.first_ms.append(
+                            (min(first for c, first, _ in reports if c) - sent) / 1e6)
+                    seq += 1
         finally:
             await stop_profiler(profiler)
-            await fleet.stop()
-        if hub is not None:  # let the hub forget the closed streams before the next run
-            deadline = time.monotonic() + DRAIN_TIMEOUT_SECS
-            while time.monotonic() < deadline and await _hub_subscribers(http, url) > 0:
-                await asyncio.sleep(0.2)
-    return result
+            for target in targets:
+                await target.fleet.stop()
+        for target in targets:
+            if target.hub is not None:  # let the hub forget the closed streams
+                deadline = time.monotonic() + DRAIN_TIMEOUT_SECS
+                while (time.monotonic() < deadline
+                       and await _hub_subscribers(http, target.url) > 0):
+                    await asyncio.sleep(0.2)
+    return results
 
 
 def _headline(seq: int) -> str:
     # Padded so the hub's live frame (summary JSON, not the description) is about 1 KiB.
-    return f"Air raid alert BENCHSEQ={seq}; " + "Go to the nearest shelter now. " * 14
+    return f"Air raid alert BENCHSEQ={seq}; " + "Go to the nearest shelter now. " * 5
 
 
 def _nchan_message(seq: int) -> bytes:
@@ -332,16 +359,14 @@ async def bench(args: argparse.Namespace) -> list[RunResult]:
         if nchan is not None:
             nchan.start()
         for n in args.sizes:
-            targets: list[tuple[str, str, int, HubServer | None]] = [
-                ("hub", hub.url, hub.port, hub)]
+            targets = [Target("hub", hub.url, hub.port, hub, source_net=1)]
             if nchan is not None:
-                targets.append(("nchan", nchan.url, nchan.port, None))
-            for name, url, port, hub_or_none in targets:
-                result = await run_one(name, url, port, n, args.alerts, seq, args.timeout,
-                                       hub_or_none, args.profile_hub)
-                seq += args.alerts
+                targets.append(Target("nchan", nchan.url, nchan.port, None, source_net=2))
+            for result in await run_size(targets, n, args.alerts, seq, args.timeout,
+                                         args.profile_hub):
                 results.append(result)
                 print(result.line(), flush=True)
+            seq += args.alerts * len(targets)
     finally:
         hub.stop()
         if nchan is not None:
@@ -370,7 +395,7 @@ def main() -> None:
     if args.alerts <= 0 or not args.sizes or min(args.sizes) <= 0:
         parser.error("--alerts and every size must be positive")
     if max(args.sizes) > CLIENTS_PER_PROCESS * 250:
-        parser.error("too many subscribers for 127.0.0.2..127.0.0.251")
+        parser.error("too many subscribers for 250 source addresses")
 
     if args.profile_hub is not None:
         args.profile_hub.mkdir(parents=True, exist_ok=True)
