@@ -259,10 +259,11 @@ function alertItem(alert) {
     el("dt", { text: t("severity") }), el("dd", { text: word(info.severity) }));
   const item = el("li", { class: "alert-item", "data-id": alert.id },
     el("h3", {}, swatch(alert.kinds, "full"), " ", el("a", { href: "/alerts/" + alert.id, text: kinds })),
-    info.event && info.event !== kinds ? el("p", { class: "event", text: info.event }) : null,
+    info.event && info.event !== kinds ? el("p", { class: "event", lang: info.language || null, text: info.event }) : null,
     dl);
   if (info.instruction) {
-    item.append(el("p", { class: "instruction" }, el("strong", { text: t("instruction") + ": " }), info.instruction));
+    item.append(el("p", { class: "instruction" }, el("strong", { text: t("instruction") + ": " }),
+      el("span", { lang: info.language || null, text: info.instruction })));
   }
   return item;
 }
