@@ -343,3 +343,19 @@ def test_idle_streams_get_heartbeats(tmp_path: Path) -> None:
         assert [e.data for e in events if e.event == "comment"][-2:] == ["heartbeat", "heartbeat"]
     finally:
         hub.stop()
+
+
+def test_sigterm_with_open_streams_shuts_down_promptly(tmp_path: Path) -> None:
+    import time
+
+    hub = HubProcess(tmp_path / "data", free_port())
+    hub.start()
+    sock = __import__("socket").create_connection(("127.0.0.1", hub.port))
+    sock.sendall(f"GET /api/v1/stream?regions={KYIV} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert b"200 OK" in sock.recv(4096)
+    started = time.monotonic()
+    hub.stop()  # SIGTERM, then wait
+    assert time.monotonic() - started < 10
+    # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught.
+    assert hub.proc is not None and hub.proc.returncode in (0, -15)
+    sock.close()

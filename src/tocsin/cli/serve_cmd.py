@@ -11,6 +11,8 @@ from tocsin.cli.common import fail, stdout
 from tocsin.config import SettingsError, load_settings
 from tocsin.trust.registry import RegistryError
 
+SHUTDOWN_GRACE_SECS = 2
+
 
 @main.command()
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
@@ -58,6 +60,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         fail(f"cannot open the data directory {settings.data_dir}: {exc}")
     url = f"http://{settings.host}:{settings.port}"
     stdout.print(f"Tocsin hub on {url}  (data: {settings.data_dir.resolve()})")
+    stdout.print(f"Live map: {url}/   Check a message: {url}/check   API: {url}/api/v1/openapi.json")
     if settings.demo:
         key = demo_key_path(settings.data_dir, DEMO_ISSUERS[0].id)
         stdout.print("Demo issuers: " + ", ".join(d.id for d in DEMO_ISSUERS))
@@ -69,5 +72,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
                      "--instruction 'Негайно прямуйте до укриття'")
     hub.add_routes(check_routes)
     hub.add_routes(web_routes)
+    # Live streams never end by themselves: on shutdown give them a moment, then close them
+    # (clients reconnect and resume from their last event id).
     uvicorn.run(create_app(hub), host=settings.host, port=settings.port, log_level=log_level,
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
                 access_log=False, lifespan="on")
