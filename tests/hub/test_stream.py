@@ -16,8 +16,9 @@ from tocsin.cap import to_xml
 from tocsin.client import ServerEvent, follow, issue_request, sign_cap
 from tocsin.delivery.fanout import Fanout
 from tocsin.store.base import StreamEvent
+from tocsin.testing import HubProcess, free_port
 
-from .conftest import KYIV, KYIV_OBLAST, LVIV_OBLAST, HubProcess, free_port, make_alert
+from .conftest import KYIV, KYIV_OBLAST, LVIV_OBLAST, make_alert
 
 pytestmark = pytest.mark.timeout(120)
 

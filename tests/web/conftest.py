@@ -8,24 +8,18 @@ it logged a console error or threw. Screenshots go to ``test-artifacts/web``.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tocsin.client import HubClient
 from tocsin.compose import AlertFacts, compose_alert
-from tocsin.trust.note import Signer
+from tocsin.testing import HubProcess as BaseHubProcess
+from tocsin.testing import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
@@ -37,56 +31,8 @@ ODESA_OBLAST = "UA51000000000030770"
 KHARKIV_OBLAST = "UA63000000000041885"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class HubProcess:
-    """A ``tocsin serve --demo`` child process; restartable on the same port and data."""
-
-    data_dir: Path
-    port: int
-    proc: subprocess.Popen[bytes] | None = None
-    env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tocsin", "serve", "--demo", "--data-dir", str(self.data_dir),
-             "--port", str(self.port), "--log-level", "warning"],
-            env={**os.environ, **self.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                out = self.proc.stdout.read().decode() if self.proc.stdout else ""
-                raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{out}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)  # polling a child process's port, not waiting for a result
-        raise RuntimeError("hub did not become healthy within 30 s")
-
-    def stop(self) -> None:
-        """SIGTERM; a hub still holding a browser's live stream open gets SIGKILL after 5 s."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
-
-    def signer(self, issuer_id: str) -> Signer:
-        return Signer.from_skey((self.data_dir / "demo-keys" / f"{issuer_id}.key").read_text().strip())
+class HubProcess(BaseHubProcess):
+    """The demo hub, plus issuing by region codes as ``tocsin issue`` does."""
 
     def issue(self, areas: tuple[str, ...], *, issuer: str = "demo-air-force",
               kind: str = "air-raid", **kw: Any) -> dict[str, Any]:

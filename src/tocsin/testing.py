@@ -1,0 +1,90 @@
+"""Run a real demo hub in a child process: for Tocsin's own tests and for integrators'.
+
+``HubProcess`` starts ``tocsin serve --demo`` on 127.0.0.1, waits until
+``/healthz`` answers, and can stop it (SIGTERM), kill it (SIGKILL, for crash
+tests) and start it again on the same port and data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tocsin.client import HubClient
+from tocsin.trust.note import Signer
+
+STARTUP_TIMEOUT_SECS = 30.0
+STOP_TIMEOUT_SECS = 10.0
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class HubProcess:
+    """A ``tocsin serve --demo`` child process and how to reach it."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start the hub and return once it is healthy (or raise with its output)."""
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tocsin", "serve", "--demo", "--data-dir", str(self.data_dir),
+             "--port", str(self.port), "--log-level", "warning"],
+            env={**os.environ, **self.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECS
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                out = self.proc.stdout.read().decode() if self.proc.stdout else ""
+                raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{out}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)  # polling a child process's port, not waiting for a result
+        raise RuntimeError(f"hub did not become healthy within {STARTUP_TIMEOUT_SECS:.0f} s")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` (SIGKILL by default: a crash) and wait for the process to end."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT_SECS)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=STOP_TIMEOUT_SECS)
+
+    def stop(self) -> None:
+        """A graceful stop (SIGTERM)."""
+        self.kill(signal.SIGTERM)
+
+    def key_path(self, issuer_id: str) -> Path:
+        return self.data_dir / "demo-keys" / f"{issuer_id}.key"
+
+    def signer(self, issuer_id: str) -> Signer:
+        """A demo issuer's signing key."""
+        return Signer.from_skey(self.key_path(issuer_id).read_text().strip())
+
+    def client(self) -> HubClient:
+        return HubClient(self.url)
