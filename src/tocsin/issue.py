@@ -139,8 +139,6 @@ class Writer:
                     for (a, _), r in zip(batch, results, strict=True)
                     if isinstance(r, AppendResult) and r.created
                 ]
-                if events:
-                    self._on_commit(events)
                 for (_, future), result in zip(batch, results, strict=True):
                     if future.done():
                         continue
@@ -148,6 +146,11 @@ class Writer:
                         future.set_exception(result)
                     else:
                         future.set_result(result)
+                if events:
+                    # Durable now. Publish two loop turns later, so the issuers' 201s leave
+                    # first instead of waiting behind the writes to every subscriber; the
+                    # delay is microseconds and callbacks keep commit order.
+                    loop.call_soon(loop.call_soon, self._on_commit, events)
         finally:
             self._draining = False
 

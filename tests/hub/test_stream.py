@@ -360,3 +360,50 @@ def test_sigterm_with_open_streams_shuts_down_promptly(tmp_path: Path) -> None:
     # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught.
     assert hub.proc is not None and hub.proc.returncode in (0, -15)
     sock.close()
+
+
+def test_a_stuck_reader_is_told_to_resync_and_others_keep_up(tmp_path: Path) -> None:
+    """A subscriber that stops reading falls back from direct writes to its bounded queue,
+    overflows and is told where to resume; a healthy one receives every alert meanwhile."""
+    import socket
+
+    hub = HubProcess(tmp_path / "data", env={"TOCSIN_SUBSCRIBER_QUEUE_MAX": "4"})
+    hub.start()
+    try:
+        stuck = socket.socket()
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.connect(("127.0.0.1", hub.port))
+        stuck.sendall(f"GET /api/v1/stream?regions={KYIV} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        healthy = []
+
+        async def scenario() -> None:
+            reader = asyncio.create_task(_collect(hub.url, 60, regions=[KYIV]))
+            await _wait_subscribers(hub, 2)
+            signer = hub.signer("demo-air-force")
+            async with httpx.AsyncClient(timeout=30) as http:
+                for _ in range(60):
+                    cap = to_xml(make_alert(areas=(KYIV,), headline="Ж" * 3000))
+                    response = await http.post(f"{hub.url}/api/v1/alerts",
+                                               json=issue_request(cap, sign_cap(cap, signer)))
+                    assert response.status_code == 201
+            healthy.extend(await asyncio.wait_for(reader, 30))
+
+        asyncio.run(scenario())
+        assert [e.id for e in healthy] == sorted(e.id for e in healthy)
+        assert len({e.id for e in healthy}) == 60
+        stuck.settimeout(10)
+        data = b""
+        while b"event: resync" not in data:
+            chunk = stuck.recv(1 << 20)
+            assert chunk, "connection closed without a resync"
+            data += chunk
+        delivered = [int(x) for x in __import__("re").findall(rb"\nid: (\d+)\n", data)]
+        resume = int(__import__("re").search(rb'"resume_after":(\d+)', data).group(1))
+        assert delivered and resume == delivered[-1] < max(e.id for e in healthy)
+        assert delivered == sorted(delivered)
+        stuck.close()
+        rest = asyncio.run(asyncio.wait_for(_collect(hub.url, max(e.id for e in healthy) - resume,
+                                                     regions=[KYIV], last_event_id=resume), 30))
+        assert delivered + [e.id for e in rest] == sorted(e.id for e in healthy)
+    finally:
+        hub.stop()

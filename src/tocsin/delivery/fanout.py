@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from tocsin.store.base import StreamEvent
@@ -34,11 +34,12 @@ QUEUE_MAX_EVENTS = 256
 class Frame:
     """One stream event with its encodings, computed at most once."""
 
-    __slots__ = ("_sse", "event")
+    __slots__ = ("_chunk", "_sse", "event")
 
     def __init__(self, event: StreamEvent) -> None:
         self.event = event
         self._sse: bytes | None = None
+        self._chunk: bytes | None = None
 
     @property
     def id(self) -> int:
@@ -55,16 +56,35 @@ class Frame:
             )
         return self._sse
 
+    @property
+    def sse_chunk(self) -> bytes:
+        """The SSE frame as one HTTP/1.1 chunk, for writing straight to a transport."""
+        if self._chunk is None:
+            sse = self.sse
+            self._chunk = b"%x\r\n%s\r\n" % (len(sse), sse)
+        return self._chunk
+
+
+#: Writes a frame straight to the subscriber's connection if it can take it now.
+DirectWriter = Callable[[Frame], bool]
+
 
 class Subscriber:
     """One live subscription: which regions it wants, and what waits for it."""
 
-    __slots__ = ("client", "overflowed", "point", "queue", "queue_max", "regions", "wakeup")
+    __slots__ = ("busy", "client", "direct", "last_id", "overflowed", "point", "queue",
+                 "queue_max", "regions", "wakeup")
 
     def __init__(self, regions: frozenset[str] | None, client: str, queue_max: int,
-                 point: tuple[float, float] | None = None) -> None:
+                 point: tuple[float, float] | None = None, last_id: int = 0) -> None:
         self.regions = regions  # None: every region (for a point: its hromadas)
         self.point = point
+        self.last_id = last_id  # the newest event id delivered (or skipped as already sent)
+        # Set by the transport once the stream is live (replay done): publishing then writes
+        # straight to the connection -- no task wake-up, no ASGI layers -- while the
+        # subscriber keeps up. ``busy`` is true while its task is sending, to keep order.
+        self.direct: DirectWriter | None = None
+        self.busy = False
         self.client = client
         self.queue: deque[Frame] = deque()
         self.queue_max = queue_max
@@ -75,7 +95,11 @@ class Subscriber:
         return self.regions is None or not self.regions.isdisjoint(event.regions)
 
     def push(self, frame: Frame) -> None:
-        if self.overflowed:
+        if self.overflowed or frame.id <= self.last_id:
+            return
+        direct = self.direct
+        if direct is not None and not self.queue and not self.busy and direct(frame):
+            self.last_id = frame.id
             return
         if len(self.queue) >= self.queue_max:
             self.overflowed = True
@@ -137,7 +161,7 @@ class Fanout:
                 f"{client} already holds {held} live subscriptions (limit {self.per_client_max})"
             )
         codes = frozenset(regions) if regions is not None else None
-        sub = Subscriber(codes, client, self.queue_max, point)
+        sub = Subscriber(codes, client, self.queue_max, point, last_id=self.last_published)
         if point is not None:
             leaves = self.points().add(sub, *point)
             sub.regions = (codes or frozenset()) | frozenset(leaves)

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from tocsin.delivery.fanout import Fanout, Frame, Subscriber
+from tocsin.delivery.fanout import DirectWriter, Fanout, Frame, Subscriber
 from tocsin.store.base import Store
 
 HEARTBEAT_INTERVAL_SECS = 15.0
@@ -46,38 +46,56 @@ async def run_stream(
     resume_after: int | None,
     send: Send,
     heartbeat_secs: float = HEARTBEAT_INTERVAL_SECS,
+    direct: DirectWriter | None = None,
 ) -> None:
     """Deliver events to one subscriber until the transport fails or it must resync.
 
     The caller registered ``subscriber`` with ``fanout`` before calling and
-    unregisters it afterwards (in a ``finally``).
+    unregisters it afterwards (in a ``finally``). ``direct``, if given, lets
+    the fan-out write live frames straight to the connection once the replay
+    is done (see :class:`~tocsin.delivery.fanout.Subscriber`).
     """
-    last = resume_after if resume_after is not None else fanout.last_published
     if resume_after is not None:
+        subscriber.last_id = resume_after
         while True:
-            batch = await asyncio.to_thread(store.events_after, last, REPLAY_PAGE_EVENTS)
+            batch = await asyncio.to_thread(store.events_after, subscriber.last_id,
+                                            REPLAY_PAGE_EVENTS)
             for event in batch:
+                if event.id <= subscriber.last_id:
+                    continue
                 if subscriber.wants(event):
-                    await send(Frame(event))
-                last = event.id
+                    await _send(subscriber, send, Frame(event))
+                subscriber.last_id = event.id
             if len(batch) < REPLAY_PAGE_EVENTS:
                 break
     wakeup = subscriber.wakeup
     queue = subscriber.queue
     while True:
         if not queue and not subscriber.overflowed:
+            subscriber.direct = direct  # live from here on: nothing queued, replay done
             wakeup.clear()
             try:
-                await asyncio.wait_for(wakeup.wait(), heartbeat_secs)
+                async with asyncio.timeout(heartbeat_secs):  # no per-wake task, unlike wait_for
+                    await wakeup.wait()
             except TimeoutError:
-                await send(Heartbeat())
+                await _send(subscriber, send, Heartbeat())
                 continue
         if subscriber.overflowed:
-            await send(Resync(last))
+            subscriber.direct = None
+            await send(Resync(subscriber.last_id))
             return
         while queue:
             frame = queue.popleft()
-            if frame.id <= last:
+            if frame.id <= subscriber.last_id:
                 continue
-            last = frame.id
-            await send(frame)
+            await _send(subscriber, send, frame)
+            subscriber.last_id = frame.id
+
+
+async def _send(subscriber: Subscriber, send: Send, item: Item) -> None:
+    """Send through the transport's slow path; no direct write may overtake it meanwhile."""
+    subscriber.busy = True
+    try:
+        await send(item)
+    finally:
+        subscriber.busy = False
