@@ -7,6 +7,7 @@ writes the other format to stdout. Neither ever shows a traceback.
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -152,6 +153,6 @@ def new(issuer: str, kind: str, areas: tuple[str, ...], event: str | None,
     except (ComposeError, CapError) as exc:
         fail(str(exc))
     if out_file is None:
-        click.get_binary_stream("stdout").write(data)
+        sys.stdout.buffer.write(data)
     else:
         out_file.write_bytes(data)
