@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -423,6 +424,10 @@ def create_app(hub: Hub) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.start()
+        # Everything loaded so far (regions, names, registry) lives as long as the process:
+        # keep it out of the collector's full passes, which otherwise stall live delivery.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
