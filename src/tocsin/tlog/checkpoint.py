@@ -49,6 +49,7 @@ from tocsin.trust.note import (
     UnverifiedNoteError,
     Verifier,
     Verifiers,
+    b64decode_strict,
     compute_key_id,
     is_valid_key_name,
     open_note,
@@ -245,12 +246,9 @@ def cosignature_message(text: str, timestamp: int) -> bytes:
 
 def _b64(text: str, what: str) -> bytes:
     try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise CosignatureError(f"{what} is not base64") from None
-    if base64.b64encode(raw).decode() != text:
-        raise CosignatureError(f"{what} is not canonical base64")
-    return raw
+        return b64decode_strict(text)
+    except ValueError as exc:
+        raise CosignatureError(f"{what} is {exc}") from None
 
 
 def cosignature_timestamp(signature_b64: str) -> int:

@@ -60,8 +60,8 @@ from tocsin.tlog.tree import (
     ProofError,
     TlogError,
     TreeError,
+    consistency_roots,
     leaf_hash,
-    node_hash,
     prove_consistency,
     prove_inclusion,
     subtree_hash,
@@ -379,37 +379,6 @@ class EvidenceError(TlogError):
     """An evidence document does not prove what it claims (or is malformed)."""
 
 
-def _consistency_roots(size1: int, size2: int, proof: list[bytes], seed: bytes) -> tuple[bytes, bytes]:
-    """RFC 9162 2.1.4.2's two folds: the old-size and new-size roots a proof implies.
-
-    ``seed`` is the hash of D[0:size1] in the new tree, used when size1 is a
-    power of two (the proof then omits it).
-    """
-    path = [seed, *proof] if size1 & (size1 - 1) == 0 else list(proof)
-    if not path:
-        raise EvidenceError("consistency proof is empty")
-    fn, sn = size1 - 1, size2 - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise EvidenceError("consistency proof is too long for the tree sizes")
-        if fn & 1 or fn == sn:
-            fr, sr = node_hash(c, fr), node_hash(c, sr)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise EvidenceError("consistency proof is too short for the tree sizes")
-    return fr, sr
-
-
 def confirm_evidence(evidence: dict[str, Any], log_verifier: Verifier) -> str:
     """Check a monitor's evidence offline; return what it proves, or raise :class:`EvidenceError`.
 
@@ -438,7 +407,7 @@ def confirm_evidence(evidence: dict[str, Any], log_verifier: Verifier) -> str:
         elif kind == "inconsistent" and old is not None and 0 < old.size < new.size:
             proof = [base64.b64decode(h, validate=True) for h in evidence["consistency_proof"]]
             seed = base64.b64decode(str(evidence["prefix_hash"]), validate=True)
-            fr, sr = _consistency_roots(old.size, new.size, proof, seed)
+            fr, sr = consistency_roots(old.size, new.size, proof, seed)
             if sr == new.root_hash and fr != old.root_hash:
                 return (f"the log's tree of size {new.size} does not contain its own tree of size "
                         f"{old.size}: history was rewritten")

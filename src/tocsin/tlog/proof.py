@@ -32,7 +32,6 @@ starts a comment, one directive per line, fields separated by spaces)::
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from dataclasses import dataclass
 
@@ -60,7 +59,7 @@ from tocsin.tlog.tree import (
 from tocsin.tlog.tree import (
     leaf_hash as rfc6962_leaf_hash,
 )
-from tocsin.trust.note import KeyFormatError, Note, Verifier, Verifiers
+from tocsin.trust.note import KeyFormatError, Note, Verifier, Verifiers, b64decode_strict
 
 __all__ = [
     "MAX_PROOF_BUNDLE_BYTES",
@@ -217,12 +216,9 @@ def format_proof_bundle(bundle: ProofBundle) -> bytes:
 
 def _b64_strict(text: str, what: str) -> bytes:
     try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ProofBundleError(f"{what} is not base64") from None
-    if base64.b64encode(raw).decode() != text:
-        raise ProofBundleError(f"{what} is not canonical base64")
-    return raw
+        return b64decode_strict(text)
+    except ValueError as exc:
+        raise ProofBundleError(f"{what} is {exc}") from None
 
 
 def parse_proof_bundle(data: bytes) -> ProofBundle:

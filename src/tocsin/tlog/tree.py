@@ -376,6 +376,41 @@ def verify_inclusion(
         )
 
 
+def consistency_roots(size1: int, size2: int, proof: Sequence[bytes], seed: bytes
+                      ) -> tuple[bytes, bytes]:
+    """RFC 9162 2.1.4.2's two folds: the (old, new) roots a consistency proof implies.
+
+    ``seed`` stands for the hash of the first ``size1`` leaves when ``size1`` is a
+    power of two (the proof omits it then): the old root, or — for evidence of a
+    split view — the hash the new tree claims for that range. Sizes must satisfy
+    ``0 < size1 < size2``; a proof of the wrong length raises :class:`ProofError`.
+    """
+    path = [seed, *proof] if size1 & (size1 - 1) == 0 else list(proof)
+    if not path:
+        raise ProofError("consistency proof is empty")
+    fn, sn = size1 - 1, size2 - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            raise ProofError("consistency proof is too long for the tree shape")
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ProofError("consistency proof is too short for the tree shape")
+    return fr, sr
+
+
 def verify_consistency(
     size1: int,
     size2: int,
@@ -407,27 +442,7 @@ def verify_consistency(
         len(_consistency_ranges(size1, size2)),
         f"consistency proof from size {size1} to {size2}",
     )
-    path = [bytes(root1), *proof] if size1 & (size1 - 1) == 0 else proof
-    fn, sn = size1 - 1, size2 - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:  # unreachable after the length check; kept as the RFC's own guard
-            raise ProofError("consistency proof is too long for the tree shape")
-        if fn & 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ProofError("consistency proof is too short for the tree shape")
+    fr, sr = consistency_roots(size1, size2, proof, bytes(root1))
     if not _equal(fr, bytes(root1)):
         raise ProofError(f"consistency proof does not lead to the old root of size {size1}")
     if not _equal(sr, bytes(root2)):

@@ -84,7 +84,7 @@ def compute_key_id(name: str, alg: int, public_key: bytes) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
-def _b64decode_strict(text: str) -> bytes:
+def b64decode_strict(text: str) -> bytes:
     """Decode standard base64, refusing anything that does not re-encode identically."""
     try:
         raw = base64.b64decode(text, validate=True)
@@ -128,7 +128,7 @@ class Verifier:
             raise KeyFormatError(f"invalid key name {name!r}")
         key_id = _parse_hex8(id_hex)
         try:
-            material = _b64decode_strict(key_b64)
+            material = b64decode_strict(key_b64)
         except ValueError as exc:
             raise KeyFormatError(f"verifier key material is {exc}") from None
         if len(material) != 33 or material[0] != ALG_ED25519:
@@ -190,7 +190,7 @@ class Signer:
         _, _, name, id_hex, key_b64 = parts
         key_id = _parse_hex8(id_hex)
         try:
-            material = _b64decode_strict(key_b64)
+            material = b64decode_strict(key_b64)
         except ValueError as exc:
             raise KeyFormatError(f"signer key material is {exc}") from None
         if len(material) != 33 or material[0] != ALG_ED25519:
@@ -267,7 +267,7 @@ def _parse_signature_line(line: str) -> tuple[Signature, bytes]:
     if not sep or not is_valid_key_name(name):
         raise MalformedNoteError("malformed note: bad key name in signature line")
     try:
-        raw = _b64decode_strict(b64)
+        raw = b64decode_strict(b64)
     except ValueError as exc:
         raise MalformedNoteError(f"malformed note: signature is {exc}") from None
     if len(raw) < 5:
