@@ -8,6 +8,7 @@ else in Tocsin reads the environment.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -65,8 +66,10 @@ class Settings:
                      "max_regions_per_subscription"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.heartbeat_secs <= 0:
-            raise SettingsError(f"heartbeat_secs must be positive, got {self.heartbeat_secs}")
+        for name in ("heartbeat_secs", "max_sent_age_secs", "max_sent_skew_secs"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise SettingsError(f"{name} must be a positive number of seconds, got {value}")
         return self
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import msgspec
 
@@ -30,9 +31,11 @@ from tocsin.kinds import KINDS, alert_kinds
 from tocsin.regions import AreaError, RegionSet, UnknownRegionError
 from tocsin.regions.targeting import target_area
 from tocsin.store.base import AppendResult, Conflict, Coverage, NewAlert, StoreError, StreamEvent
-from tocsin.store.sqlite import ForeignReference, SqliteStore, UnknownReference
+from tocsin.store.sqlite import ForeignReference, SqliteStore, StatusMismatch, UnknownReference
 from tocsin.trust.registry import Registry
 from tocsin.trust.verify import VerifyInputError, verify_alert
+
+T = TypeVar("T")
 
 ALERT_ID_HEX = 32  # 128 bits of SHA-256: short enough for a URL, far beyond collision reach
 
@@ -154,6 +157,10 @@ class Writer:
         finally:
             self._draining = False
 
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        """Run other writes (a registry leaf) on the writer thread, between batches."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
 
@@ -259,6 +266,8 @@ class Issuer:
             raise IssueError("unknown_reference", str(exc)) from None
         except ForeignReference as exc:
             raise IssueError("foreign_reference", str(exc)) from None
+        except StatusMismatch as exc:
+            raise IssueError("status_mismatch", str(exc)) from None
         except StoreError as exc:
             raise IssueError("internal", f"storage refused the alert: {exc}") from None
         return IssueOutcome(result=result, warnings=warnings)

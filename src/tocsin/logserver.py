@@ -35,6 +35,8 @@ log = logging.getLogger("tocsin.log")
 
 #: Wait this long after an append before signing, so a burst shares one checkpoint.
 CHECKPOINT_DELAY_SECS = 0.05
+#: Longest pause between attempts after signing failed (storage trouble).
+CHECKPOINT_RETRY_MAX_SECS = 5.0
 
 
 def load_or_create_log_key(path: Path, origin: str) -> Signer:
@@ -113,8 +115,17 @@ class Checkpointer:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         latest = store.latest_checkpoint()
-        self.size = latest[0] if latest else -1
-        self.note: bytes | None = latest[1] if latest else None
+        # One tuple, replaced whole: readers never see a size with another size's note.
+        self.state: tuple[int, bytes | None] = latest if latest else (-1, None)
+        self.failures = 0
+
+    @property
+    def size(self) -> int:
+        return self.state[0]
+
+    @property
+    def note(self) -> bytes | None:
+        return self.state[1]
 
     def poke(self) -> None:
         """Something was appended: sign a new checkpoint soon."""
@@ -134,7 +145,7 @@ class Checkpointer:
             except (TlogError, CosignatureError, OSError) as exc:
                 log.warning("witness %s did not cosign size %d: %s", witness.name, size, exc)
         self.store.save_checkpoint(size, note, self.clock())
-        self.size, self.note = size, note
+        self.state = (size, note)
         return note
 
     async def start(self) -> None:
@@ -146,7 +157,14 @@ class Checkpointer:
             await self._wakeup.wait()
             await asyncio.sleep(CHECKPOINT_DELAY_SECS)
             self._wakeup.clear()
-            await asyncio.to_thread(self.sign_now)
+            try:
+                await asyncio.to_thread(self.sign_now)
+                self.failures = 0
+            except Exception:  # never die: alerts would stay "proof pending" for ever
+                self.failures += 1
+                log.exception("signing a checkpoint failed (%d in a row); retrying", self.failures)
+                await asyncio.sleep(min(CHECKPOINT_RETRY_MAX_SECS, 0.1 * 2 ** self.failures))
+                self._wakeup.set()
 
     async def stop(self) -> None:
         if self._task is not None:

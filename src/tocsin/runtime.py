@@ -8,7 +8,9 @@ It holds no HTTP code itself; :mod:`tocsin.api.app` wraps it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +50,8 @@ from tocsin.tlog.witness import Witness, witness_app
 from tocsin.trust.note import NoteError, Verifier
 from tocsin.trust.registry import Registry, RegistryError, load_registry
 
+log = logging.getLogger("tocsin.hub")
+
 
 @dataclass
 class Metrics:
@@ -81,6 +85,7 @@ class Hub:
         settings: Settings,
         *,
         registry_bytes: bytes,
+        registry_path: Path | None = None,
         regions: RegionSet | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -89,9 +94,10 @@ class Hub:
         self.regions = regions or default_region_set()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
-        self.registry_bytes = registry_bytes
-        self.registry: Registry = load_registry(registry_bytes, root=self.registry_root)
+        self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
+        self._registry_lock = asyncio.Lock()
         self.store = SqliteStore(settings.db_path, ancestors=self._ancestor_codes)
+        self.registry_bytes, self.registry = self._registry_in_force(registry_bytes)
         self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
                              per_client_max=settings.max_subscriptions_per_client,
                              regions=self.regions)
@@ -130,7 +136,7 @@ class Hub:
 
     async def start(self) -> None:
         """Log the registry version in force (if new) and publish a first checkpoint."""
-        await asyncio.to_thread(self.store.append_registry, self.registry_bytes)
+        await self.issuer.writer.run(self.store.append_registry, self.registry_bytes)
         await self.checkpointer.start()
 
     async def stop(self) -> None:
@@ -142,28 +148,49 @@ class Hub:
 
     def _published(self, committed: list[tuple[NewAlert, StreamEvent]]) -> None:
         for alert, event in committed:
-            queued = self.fanout.publish(event, alert.areas)
+            # Shapes match points exactly for a new alert. An Update or Cancel must also
+            # reach whoever got the alert it ends, so it is matched by region codes.
+            areas = alert.areas if alert.msg_type == "Alert" else ()
+            try:
+                queued = self.fanout.publish(event, areas)
+            except Exception:  # one bad event must never stop the others being delivered
+                log.exception("publishing event %d failed", event.id)
+                continue
             self.metrics.events_delivered.inc(queued)
             self.metrics.alerts_issued.inc()
             self.metrics.delivery_lag.observe(max(0.0, self.clock() - alert.received_ts))
         self.checkpointer.poke()
 
     async def replace_registry(self, data: bytes) -> Registry:
-        """Adopt a newer registry version signed by the pinned root; it is logged first.
+        """Adopt a newer registry version signed by the pinned root: log it, keep it, use it.
 
         Key revocations arrive this way: once the new version is logged, alerts
         signed with a revoked key are refused (the verifier judges them at the
-        time the hub sees them).
+        time the hub sees them). The log is the authority — at start the hub
+        takes the newest registry it has logged — and the file is rewritten
+        too, so an operator reading it sees what is in force.
         """
         registry = load_registry(data, root=self.registry_root)
-        if registry.version <= self.registry.version:
-            raise RegistryError(
-                f"registry version {registry.version} is not newer than {self.registry.version}")
-        await asyncio.to_thread(self.store.append_registry, data)
-        self.registry, self.registry_bytes = registry, data
-        self.issuer.registry = registry
+        async with self._registry_lock:
+            if registry.version <= self.registry.version:
+                raise RegistryError(
+                    f"registry version {registry.version} is not newer than {self.registry.version}")
+            await self.issuer.writer.run(self.store.append_registry, data)
+            await asyncio.to_thread(_write_atomically, self.registry_path, data)
+            self.registry, self.registry_bytes = registry, data
+            self.issuer.registry = registry
         self.checkpointer.poke()
         return registry
+
+    def _registry_in_force(self, file_bytes: bytes) -> tuple[bytes, Registry]:
+        """The newer of the registry file and the last registry the log holds."""
+        from_file = load_registry(file_bytes, root=self.registry_root)
+        logged = self.store.last_logged_registry()
+        if logged is not None:
+            from_log = load_registry(logged, root=self.registry_root)
+            if from_log.version > from_file.version:
+                return logged, from_log
+        return file_bytes, from_file
 
     def add_routes(self, factory: Callable[[Hub], list[BaseRoute]]) -> None:
         """Let an adapter (the web page) add its routes."""
@@ -300,6 +327,15 @@ def pinned_registry_root(data_dir: Path, registry_bytes: bytes) -> Verifier:
     root = load_registry(registry_bytes).root
     path.write_text(root.vkey + "\n", encoding="utf-8")
     return root
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
 
 
 def load_hub(settings: Settings, *, clock: Callable[[], float] = time.time) -> Hub:

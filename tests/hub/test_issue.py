@@ -6,6 +6,7 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import msgspec
 import pytest
 from lxml import etree
 
@@ -277,3 +278,32 @@ def test_feed_for_a_point(hub: HubProcess) -> None:
     swapped = httpx.get(f"{hub.url}/feeds/alerts.atom", params={"lat": 30.5234, "lon": 50.4501})
     assert swapped.status_code == 404
     assert "swapped" in swapped.json()["error"]["detail"]
+
+
+def test_a_test_all_clear_or_cancel_never_ends_a_real_alert(hub: HubProcess) -> None:
+    signer = hub.signer("demo-air-force")
+    with hub.client() as client:
+        real = client.issue(make_alert(areas=(KYIV,)), signer)
+        client.issue(make_alert(areas=(KYIV,), kind="all-clear", expires_in=None, status="Test"),
+                     signer)
+        assert client.get(f"/api/v1/alerts/{real['id']}")["active"] is True
+        original = client.get(f"/api/v1/alerts/{real['id']}")
+        test_cancel = msgspec.structs.replace(compose_cancel(
+            issuer_id="demo-air-force", sender=original["sender"],
+            original=Reference(sender=original["sender"], identifier=original["identifier"],
+                               sent=original["sent"])), status="Test")
+        with pytest.raises(HubError) as refused:
+            client.issue(test_cancel, signer)
+        assert refused.value.code == "status_mismatch"
+        assert client.get(f"/api/v1/regions/{KYIV}/status")["coverage"] == "full"
+
+
+def test_unicode_digits_are_refused_cleanly(hub: HubProcess) -> None:
+    for path in ("/api/v1/alerts?limit=%C2%B2", "/api/v1/regions/%C2%B2/status",
+                 "/api/v1/regions/alerts.in.ua:%D9%A3%D9%A1/status"):
+        response = httpx.get(hub.url + path)
+        assert 400 <= response.status_code < 500, (path, response.text)
+        assert response.json()["error"]["code"] in ("bad_parameter", "unknown_region")
+    stream = httpx.get(hub.url + "/api/v1/stream", params={"since": "²"})
+    assert stream.status_code == 400
+    assert stream.json()["error"]["code"] == "bad_last_event_id"

@@ -35,6 +35,15 @@ def test_revocation_is_logged_and_refuses_later_alerts(hub: HubProcess) -> None:
         assert client.get(f"/api/v1/alerts/{before['id']}")["id"] == before["id"]
         # Alert leaf at 1, revocation at 2 (leaf 0 is the first registry).
         assert before["log"]["index"] == 1
+    # A restart must not bring the revoked key back: the logged registry is in force.
+    hub.stop()
+    hub.start()
+    with hub.client() as client:
+        assert load_registry(httpx.get(f"{hub.url}/api/v1/registry").content).version == \
+            current.version + 1
+        with pytest.raises(HubError) as still_refused:
+            client.issue(make_alert(areas=(KYIV,)), signer)
+        assert still_refused.value.code == "unauthorised"
 
 
 def test_registry_from_another_root_or_older_version_is_refused(hub: HubProcess) -> None:

@@ -407,3 +407,29 @@ def test_a_stuck_reader_is_told_to_resync_and_others_keep_up(tmp_path: Path) -> 
         assert delivered + [e.id for e in rest] == sorted(e.id for e in healthy)
     finally:
         hub.stop()
+
+
+async def test_a_resume_id_from_the_future_does_not_silence_the_stream(hub: HubProcess) -> None:
+    follower = asyncio.create_task(_collect(hub.url, 1, regions=[KYIV], last_event_id=999_999_999))
+    await _wait_subscribers(hub, 1)
+    issued = await _issue(hub, "demo-air-force", (KYIV,))
+    [event] = await asyncio.wait_for(follower, 10)
+    assert event.json()["id"] == issued["id"]
+
+
+def test_head_on_the_stream_carries_no_body(hub: HubProcess) -> None:
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", hub.port))
+    sock.sendall(f"HEAD /api/v1/stream?regions={KYIV} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    sock.settimeout(5)
+    head = sock.recv(4096)
+    assert head.startswith(b"HTTP/1.1 200")
+    asyncio.run(_issue(hub, "demo-air-force", (KYIV,)))
+    sock.settimeout(1)
+    try:
+        extra = sock.recv(4096)
+    except TimeoutError:
+        extra = b""
+    assert b"event: alert" not in extra
+    sock.close()

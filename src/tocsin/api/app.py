@@ -159,7 +159,8 @@ async def get_alert(request: Request) -> Response:
     if "application/cap+xml" in accept:
         return Response(record.cap, media_type="application/cap+xml")
     body = record_json(hub, record, hub.clock())
-    body["cap"] = msgspec.json.decode(to_json(hub.parse_stored(record.cap)))
+    body["cap"] = await asyncio.to_thread(
+        lambda: msgspec.json.decode(to_json(hub.parse_stored(record.cap))))
     body["statement"] = record.statement.decode("utf-8", "replace")
     return _json(body)
 
@@ -178,8 +179,8 @@ async def get_alert_proof(request: Request) -> Response:
     """The C2SP tlog-proof bundle for the alert's leaf against the newest checkpoint."""
     hub = hub_of(request)
     record = _get_record(hub, request.path_params["alert_id"])
-    note = hub.checkpointer.note
-    if record.log_index is None or note is None or record.log_index >= hub.checkpointer.size:
+    size, note = hub.checkpointer.state
+    if record.log_index is None or note is None or record.log_index >= size:
         raise ApiError("proof_pending", f"alert {record.id} is logged; its checkpoint is being signed",
                        retry_after=1)
     try:
@@ -227,7 +228,7 @@ async def list_alerts(request: Request) -> Response:
     if active not in ("", "true", "false", "1", "0"):
         raise ApiError("bad_parameter", f"active must be true or false, got {active!r}")
     limit_raw = params.get("limit", "100")
-    if not limit_raw.isdigit() or not (1 <= int(limit_raw) <= 1000):
+    if not (limit_raw.isascii() and limit_raw.isdigit()) or not (1 <= int(limit_raw) <= 1000):
         raise ApiError("bad_parameter", "limit must be an integer from 1 to 1000")
     now = hub.clock()
     records = await asyncio.to_thread(  # off the event loop: live streams never wait on reads
@@ -344,7 +345,8 @@ async def get_tile(request: Request) -> Response:
         tile = parse_tile_path(path)
     except TileError as exc:
         raise ApiError("not_found", f"{path}: {exc}") from None
-    data = tile_bytes(hub.store, tile, hub.checkpointer.size)
+    size = hub.checkpointer.size
+    data = await asyncio.to_thread(tile_bytes, hub.store, tile, size)
     if data is None:
         raise ApiError("not_found", f"{path} is beyond the current checkpoint")
     cache = "no-cache" if tile.is_partial else IMMUTABLE

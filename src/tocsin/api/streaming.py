@@ -44,7 +44,7 @@ def _resume_id(raw: str | None) -> int | None:
     if raw is None or raw.strip() == "":
         return None
     text = raw.strip()
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise ApiError("bad_last_event_id", f"got {raw[:40]!r}")
     return int(text)
 
@@ -113,8 +113,8 @@ class _SSEResponse:
 def _direct_writer(scope: Scope) -> DirectWriter | None:
     """Write chunks straight to the connection while its buffer is small; else say no."""
     transport = transport_of(scope)  # type: ignore[arg-type]
-    if transport is None:
-        return None
+    if transport is None or scope.get("method") != "GET":
+        return None  # a HEAD response must carry no body: only the server may decide that
     sock = transport.get_extra_info("socket")
     if sock is not None:
         # Bound what the kernel holds for one subscriber (loopback autotuning grows it to
@@ -142,17 +142,16 @@ async def sse_stream(request: Request) -> _SSEResponse:
 async def ws_stream(websocket: WebSocket) -> None:
     hub: Hub = websocket.app.state.hub
     client = websocket.client.host if websocket.client else "unknown"
+    await websocket.accept()  # first: a client gone before this holds no subscription
     try:
         resume = _resume_id(websocket.headers.get("last-event-id")
                             or websocket.query_params.get("since"))
         subscriber = _subscribe(hub, websocket.query_params, client)
     except ApiError as exc:
-        await websocket.accept()
         await websocket.send_bytes(msgspec.json.encode(
             {"type": "error", "code": exc.kind.code, "detail": exc.detail}))
         await websocket.close(code=1008)
         return
-    await websocket.accept()
 
     async def send_item(item: Item) -> None:
         if isinstance(item, Frame):

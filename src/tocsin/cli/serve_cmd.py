@@ -54,7 +54,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     if not registry_path.exists():
         fail(f"no issuer registry at {registry_path}; pass --registry FILE, or --demo for demo issuers")
     try:
-        hub = Hub(settings, registry_bytes=registry_path.read_bytes(), regions=regions)
+        hub = Hub(settings, registry_bytes=registry_path.read_bytes(), registry_path=registry_path,
+                  regions=regions)
     except RegistryError as exc:
         fail(f"{registry_path}: {exc}")
     except OSError as exc:

@@ -56,7 +56,10 @@ async def run_stream(
     is done (see :class:`~tocsin.delivery.fanout.Subscriber`).
     """
     if resume_after is not None:
-        subscriber.last_id = resume_after
+        # An id from the future (a client that kept it across a reset, or a typo) must not
+        # silence the stream: resume from the newest event that exists instead.
+        newest = await asyncio.to_thread(store.last_event_id)
+        subscriber.last_id = min(resume_after, newest)
         while True:
             batch = await asyncio.to_thread(store.events_after, subscriber.last_id,
                                             REPLAY_PAGE_EVENTS)

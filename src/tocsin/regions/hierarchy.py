@@ -144,10 +144,10 @@ class RegionSet:
             return upper
         if text.lower().startswith(ALERTS_IN_UA_PREFIX):
             text = text[len(ALERTS_IN_UA_PREFIX) :].strip()
-            if not text.isdigit():
+            if not (text.isascii() and text.isdigit()):
                 return None
             upper = text
-        if upper.isdigit():
+        if upper.isascii() and upper.isdigit():
             upper = str(int(upper))  # "031" and "31" are the same UID
         return self._tree.aliases.get(upper)
 

@@ -75,7 +75,7 @@ def parse_code_table(text: str, *, source: str = "code table") -> list[Region]:
         if level is None:
             raise RegionDataError(f"{source} line {lineno}: unknown level {raw_level!r}")
         uid_text = (row.get("alerts_in_ua_uid") or "").strip()
-        if uid_text and not uid_text.isdigit():
+        if uid_text and not (uid_text.isascii() and uid_text.isdigit()):
             raise RegionDataError(f"{source} line {lineno}: bad alerts.in.ua UID {uid_text!r}")
         name = (row[name_col] or "").strip()
         regions.append(

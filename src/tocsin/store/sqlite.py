@@ -98,6 +98,10 @@ class ForeignReference(StoreError):
     """An Update or Cancel references an alert of another issuer."""
 
 
+class StatusMismatch(StoreError):
+    """An Update or Cancel references an alert of another status (a Test cancelling an Actual)."""
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -336,6 +340,11 @@ class SqliteStore:
                         f"references alert {ref.id} of issuer {ref.issuer_id}; "
                         "an issuer may update or cancel only its own alerts"
                     )
+                if ref.status != alert.status:
+                    raise StatusMismatch(
+                        f"a {alert.status} {alert.msg_type} cannot end {ref.status} alert {ref.id}; "
+                        "tests and exercises never touch real alerts"
+                    )
                 touched.update(
                     row[0] for row in conn.execute(
                         "SELECT code FROM targets WHERE alert_id = ?", (ref.id,))
@@ -367,8 +376,9 @@ class SqliteStore:
             row[0]
             for row in conn.execute(
                 f"SELECT DISTINCT t.alert_id FROM targets t JOIN alerts a ON a.id = t.alert_id "  # noqa: S608
-                f"WHERE t.ended_ts IS NULL AND t.code IN ({marks}) AND a.issuer_id = ?",
-                (*full, clear.issuer_id),
+                f"WHERE t.ended_ts IS NULL AND t.code IN ({marks}) AND a.issuer_id = ? "
+                "AND a.status = ?",  # a Test all-clear never ends an Actual alert
+                (*full, clear.issuer_id, clear.status),
             )
         ]
         ended: list[str] = []
@@ -422,7 +432,10 @@ class SqliteStore:
         return size
 
     def append_registry(self, registry: bytes) -> int | None:
-        """Log a registry version unless it is already the last one logged; return its index."""
+        """Log a registry version unless it is already the last one logged; return its index.
+
+        Runs on the writer thread (it uses the writer connection), like :meth:`append_batch`.
+        """
         entry = registry_entry(registry)
         conn = self._writer
         conn.execute("BEGIN IMMEDIATE")
@@ -439,6 +452,15 @@ class SqliteStore:
             conn.execute("ROLLBACK")
             raise
         return index
+
+    def last_logged_registry(self) -> bytes | None:
+        """The exact bytes of the newest registry entry in the log, if any."""
+        from tocsin.tlog.entry import decode_entry
+
+        row = self._reader().execute(
+            "SELECT entry FROM log_entries WHERE alert_id IS NULL ORDER BY idx DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else decode_entry(bytes(row[0])).registry
 
     def log_size(self) -> int:
         return self._log_size(self._reader())
