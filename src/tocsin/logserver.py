@@ -21,9 +21,11 @@ from typing import Protocol
 from tocsin.store.sqlite import SqliteStore
 from tocsin.tlog.checkpoint import (
     Checkpoint,
+    CheckpointError,
     CosignatureError,
     CosignatureVerifier,
     append_signature_lines,
+    open_checkpoint,
     sign_checkpoint,
 )
 from tocsin.tlog.tiles import Tile, encode_entry_bundle, read_tile, tile_within
@@ -52,6 +54,8 @@ def load_or_create_log_key(path: Path, origin: str) -> Signer:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(signer.skey + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())  # a log key lost in a crash would orphan every checkpoint
     path.with_suffix(".pub").write_text(signer.verifier().vkey + "\n", encoding="utf-8")
     return signer
 
@@ -115,6 +119,12 @@ class Checkpointer:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         latest = store.latest_checkpoint()
+        if latest is not None:
+            try:  # the stored log must be this key's: never continue it under another
+                open_checkpoint(latest[1], signer.verifier(), origin)
+            except CheckpointError as exc:
+                raise ValueError(f"the stored checkpoint of size {latest[0]} does not verify with "
+                                 f"the log key: {exc}") from None
         # One tuple, replaced whole: readers never see a size with another size's note.
         self.state: tuple[int, bytes | None] = latest if latest else (-1, None)
         self.failures = 0
