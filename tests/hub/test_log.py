@@ -13,7 +13,7 @@ from tocsin.tlog.checkpoint import open_checkpoint
 from tocsin.tlog.entry import alert_entry, decode_entry
 from tocsin.tlog.tiles import Tile, TileHashReader, decode_entry_bundle
 from tocsin.tlog.tree import leaf_hash, prove_inclusion, verify_inclusion
-from tocsin.trust.note import Verifier
+from tocsin.trust.note import Signer, Verifier
 
 from .conftest import KYIV, HubProcess, make_alert
 
@@ -176,3 +176,12 @@ def test_demo_witness_cosigns_and_policy_verifies(hub: HubProcess) -> None:
     refused = httpx.post(f"{hub.url}/witness/add-checkpoint", content=b"old 0\n\n" + bundle.split(
         b"\n\n", 1)[1])
     assert refused.status_code == 409
+
+
+def test_refuses_to_continue_a_log_under_another_key(hub: HubProcess) -> None:
+    import pytest
+
+    hub.stop()
+    (hub.data_dir / "log.key").write_text(Signer.generate(ORIGIN).skey + "\n")
+    with pytest.raises(RuntimeError, match="does not verify with the log key"):
+        hub.start()
