@@ -31,7 +31,13 @@ from tocsin.kinds import KINDS, alert_kinds
 from tocsin.regions import AreaError, RegionSet, UnknownRegionError
 from tocsin.regions.targeting import target_area
 from tocsin.store.base import AppendResult, Conflict, Coverage, NewAlert, StoreError, StreamEvent
-from tocsin.store.sqlite import ForeignReference, SqliteStore, StatusMismatch, UnknownReference
+from tocsin.store.sqlite import (
+    ForeignReference,
+    SenderTaken,
+    SqliteStore,
+    StatusMismatch,
+    UnknownReference,
+)
 from tocsin.trust.registry import Registry
 from tocsin.trust.verify import VerifyInputError, verify_alert
 
@@ -266,6 +272,8 @@ class Issuer:
             raise IssueError("unknown_reference", str(exc)) from None
         except ForeignReference as exc:
             raise IssueError("foreign_reference", str(exc)) from None
+        except SenderTaken as exc:
+            raise IssueError("sender_taken", str(exc)) from None
         except StatusMismatch as exc:
             raise IssueError("status_mismatch", str(exc)) from None
         except StoreError as exc:

@@ -49,6 +49,7 @@ _KINDS = (
     ErrorKind("conflict", 409, "Another alert with the same sender and identifier exists."),
     ErrorKind("unknown_reference", 422, "The alert references an alert this hub never accepted."),
     ErrorKind("foreign_reference", 403, "The alert updates or cancels another issuer's alert."),
+    ErrorKind("sender_taken", 403, "The CAP sender belongs to another issuer on this hub."),
     ErrorKind("status_mismatch", 422, "An Update or Cancel must have the status of the alert it ends."),
     ErrorKind("too_many_subscriptions", 429, "This client holds too many live subscriptions."),
     ErrorKind("too_many_regions", 400, "A subscription names too many regions."),

@@ -98,6 +98,10 @@ class ForeignReference(StoreError):
     """An Update or Cancel references an alert of another issuer."""
 
 
+class SenderTaken(StoreError):
+    """The CAP sender is already used by another issuer on this hub."""
+
+
 class StatusMismatch(StoreError):
     """An Update or Cancel references an alert of another status (a Test cancelling an Actual)."""
 
@@ -280,6 +284,11 @@ class SqliteStore:
             if existing.id == alert.id and existing.cap == alert.cap:
                 return AppendResult(record=existing, created=False)
             raise Conflict(existing.id)
+        owner = conn.execute("SELECT issuer_id FROM alerts WHERE sender = ? LIMIT 1",
+                             (alert.sender,)).fetchone()
+        if owner is not None and owner[0] != alert.issuer_id:
+            # A sender names one issuer: nobody may speak, or squat identifiers, in another's name.
+            raise SenderTaken(f"sender {alert.sender!r} belongs to issuer {owner[0]!r} on this hub")
         ended, touched = self._apply_effects(conn, alert)
         # Whoever was told about an alert must hear that it was updated or cancelled.
         regions = ",".join(sorted(set(alert.targets) | touched))
