@@ -24,12 +24,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tocsin.api.errors import ApiError
 from tocsin.api.server import transport_of
-from tocsin.delivery.fanout import DirectWriter, Frame, Subscriber, TooManySubscriptions
+from tocsin.delivery.fanout import Frame, Sink, Subscriber, TooManySubscriptions
 from tocsin.delivery.stream import Heartbeat, Item, Resync, run_stream
 from tocsin.runtime import Hub
 
-#: Above this many unsent bytes a subscriber's frames go through its queue instead.
-DIRECT_WRITE_MAX_BUFFER = 64 * 1024
 #: Kernel send buffer of a live stream's socket (Linux doubles it for bookkeeping).
 STREAM_SNDBUF_BYTES = 64 * 1024
 
@@ -93,7 +91,7 @@ class _SSEResponse:
                 fanout=hub.fanout, store=hub.store, subscriber=self.subscriber,
                 resume_after=self.resume_after, send=send_item,
                 heartbeat_secs=hub.settings.heartbeat_secs,
-                direct=_direct_writer(scope),
+                sink=_sink(scope),
             ))
             watcher = asyncio.create_task(until_disconnect())
             done, pending = await asyncio.wait({streamer, watcher},
@@ -110,8 +108,8 @@ class _SSEResponse:
             hub.metrics.subscribers.dec()
 
 
-def _direct_writer(scope: Scope) -> DirectWriter | None:
-    """Write chunks straight to the connection while its buffer is small; else say no."""
+def _sink(scope: Scope) -> Sink | None:
+    """The connection itself, for the fan-out's direct writes (GET over uvicorn only)."""
     transport = transport_of(scope)  # type: ignore[arg-type]
     if transport is None or scope.get("method") != "GET":
         return None  # a HEAD response must carry no body: only the server may decide that
@@ -121,14 +119,7 @@ def _direct_writer(scope: Scope) -> DirectWriter | None:
         # 4 MiB): a reader that stops is then noticed after ~100 KiB, not megabytes.
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SNDBUF_BYTES)
-
-    def write(frame: Frame) -> bool:
-        if transport.is_closing() or transport.get_write_buffer_size() > DIRECT_WRITE_MAX_BUFFER:
-            return False  # a slow reader: its task takes over, with flow control
-        transport.write(frame.sse_chunk)
-        return True
-
-    return write
+    return transport
 
 
 async def sse_stream(request: Request) -> _SSEResponse:

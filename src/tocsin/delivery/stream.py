@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from tocsin.delivery.fanout import DirectWriter, Fanout, Frame, Subscriber
+from tocsin.delivery.fanout import Fanout, Frame, Sink, Subscriber
 from tocsin.store.base import Store
 
 HEARTBEAT_INTERVAL_SECS = 15.0
@@ -46,14 +46,14 @@ async def run_stream(
     resume_after: int | None,
     send: Send,
     heartbeat_secs: float = HEARTBEAT_INTERVAL_SECS,
-    direct: DirectWriter | None = None,
+    sink: Sink | None = None,
 ) -> None:
     """Deliver events to one subscriber until the transport fails or it must resync.
 
     The caller registered ``subscriber`` with ``fanout`` before calling and
-    unregisters it afterwards (in a ``finally``). ``direct``, if given, lets
-    the fan-out write live frames straight to the connection once the replay
-    is done (see :class:`~tocsin.delivery.fanout.Subscriber`).
+    unregisters it afterwards (in a ``finally``). ``sink``, if given, lets the
+    fan-out write live frames straight to the connection once the replay is
+    done (see :meth:`~tocsin.delivery.fanout.Fanout.publish`).
     """
     if resume_after is not None:
         # An id from the future (a client that kept it across a reset, or a typo) must not
@@ -75,7 +75,7 @@ async def run_stream(
     queue = subscriber.queue
     while True:
         if not queue and not subscriber.overflowed:
-            subscriber.direct = direct  # live from here on: nothing queued, replay done
+            subscriber.sink = sink  # live from here on: nothing queued, replay done
             wakeup.clear()
             try:
                 async with asyncio.timeout(heartbeat_secs):  # no per-wake task, unlike wait_for
@@ -84,7 +84,7 @@ async def run_stream(
                 await _send(subscriber, send, Heartbeat())
                 continue
         if subscriber.overflowed:
-            subscriber.direct = None
+            subscriber.sink = None
             await send(Resync(subscriber.last_id))
             return
         while queue:
