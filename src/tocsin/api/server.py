@@ -25,9 +25,10 @@ class StreamingHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
-        cycle = self.cycle
-        if cycle is not None:
-            scope: dict[str, Any] = cycle.scope  # type: ignore[assignment]
+        # uvicorn internals: if a release renames them, streams simply take the ASGI path.
+        cycle = getattr(self, "cycle", None)
+        if cycle is not None and isinstance(getattr(cycle, "scope", None), dict):
+            scope: dict[str, Any] = cycle.scope
             scope.setdefault("extensions", {})[TRANSPORT_EXTENSION] = self.transport
 
 
