@@ -1,5 +1,7 @@
-"""Run a real demo hub in a child process: for Tocsin's own tests and for integrators'.
+"""Real servers for tests: a demo hub in a child process, or any ASGI app in a thread.
 
+``serve_asgi`` runs an app (a witness, a static log mirror) under uvicorn on
+127.0.0.1; the socket listens before the thread starts, so nothing waits.
 ``HubProcess`` starts ``tocsin serve --demo`` on 127.0.0.1, waits until
 ``/healthz`` answers, and can stop it (SIGTERM), kill it (SIGKILL, for crash
 tests) and start it again on the same port and data directory.
@@ -12,11 +14,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import uvicorn
 
 from tocsin.client import HubClient
 from tocsin.trust.note import Signer
@@ -30,6 +37,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_asgi(app: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn on a free 127.0.0.1 port; yield its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
 
 
 @dataclass

@@ -12,16 +12,14 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -29,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 
 from tocsin.cli import main
 from tocsin.regions import default_region_set
+from tocsin.testing import serve_asgi
 from tocsin.tlog.checkpoint import (
     Checkpoint,
     Cosigner,
@@ -58,22 +57,9 @@ BORYSPIL_RAION = "UA32040000000054694"  # inside Kyiv oblast
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-@contextmanager
-def serve(directory: Path) -> Iterator[str]:
-    """Serve ``directory`` as static files with a real uvicorn on 127.0.0.1 (listening before start)."""
-    app = Starlette(routes=[Mount("/", StaticFiles(directory=directory))])
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+def serve(directory: Path) -> AbstractContextManager[str]:
+    """Serve ``directory`` as static files with a real uvicorn on 127.0.0.1."""
+    return serve_asgi(Starlette(routes=[Mount("/", StaticFiles(directory=directory))]))
 
 
 def cap(identifier: str, sent: datetime, *, msg_type: str = "Alert", references: str = "",

@@ -9,14 +9,12 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
+from tocsin.testing import serve_asgi
 from tocsin.tlog.checkpoint import (
     Checkpoint,
     CosignatureVerifier,
@@ -46,23 +44,6 @@ VECTORS = (Path(__file__).parents[2] / ".." / "shared" / "vectors").resolve()
 ORIGIN = "example.org/tocsin-witness-test"
 LOG = Signer.generate(ORIGIN)
 NOW = 1_767_000_000
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """A real uvicorn on 127.0.0.1; the socket listens before the thread starts, so no waiting."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 class Log:
@@ -270,7 +251,7 @@ def test_parse_request_vector_from_the_spec() -> None:
 
 def test_http_protocol_with_a_real_server(witness: Witness) -> None:
     log = Log()
-    with serve(witness_app(witness)) as url, httpx.Client() as client:
+    with serve_asgi(witness_app(witness)) as url, httpx.Client() as client:
         signed = log.grow(3)
         lines = request_cosignature(url, signed, 0, [], client=client)
         cosigned = append_signature_lines(signed, lines)
@@ -298,7 +279,7 @@ def test_http_protocol_with_a_real_server(witness: Witness) -> None:
 def test_hub_side_collect_cosignature_recovers_from_409(witness: Witness) -> None:
     log = Log()
     verifier = witness.cosigner.verifier()
-    with serve(witness_app(witness)) as url:
+    with serve_asgi(witness_app(witness)) as url:
         line, size = collect_cosignature(url, verifier, log.grow(3), log.store)
         assert size == 3
         signed = log.grow(4)
