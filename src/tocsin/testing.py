@@ -28,6 +28,9 @@ import uvicorn
 from tocsin.client import HubClient
 from tocsin.trust.note import Signer
 
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage")
+
 STARTUP_TIMEOUT_SECS = 30.0
 STOP_TIMEOUT_SECS = 10.0
 
@@ -37,6 +40,34 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (it never downloads a browser of its own).
+
+    Without the browser or the ``playwright`` package the caller is told to
+    skip — except under CI (``CI`` set), where a missing browser is a failure:
+    browser tests must not pass by not running.
+    """
+    import pytest
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("the playwright package is not installed")
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            raise RuntimeError(f"{CHROMIUM} is missing; scripts/test installs it")
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @contextmanager

@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.check.conftest import HubProcess, make_alert
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tocsin.testing import chromium
+
 HOSTILE = ('<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> '
            "ГУР МО попереджає: завтра <b>масований</b> удар по Києву")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="the playwright package is not installed")
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
-    with sync_api.sync_playwright() as pw:
-        instance = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage"],
-        )
+    with chromium() as instance:
         yield instance
-        instance.close()
 
 
 @pytest.fixture

@@ -19,9 +19,8 @@ import pytest
 from tocsin.client import HubClient
 from tocsin.compose import AlertFacts, compose_alert
 from tocsin.testing import HubProcess as BaseHubProcess
-from tocsin.testing import free_port
+from tocsin.testing import chromium, free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 SHARED = (Path(__file__).parents[2] / ".." / "shared").resolve()
 
@@ -56,16 +55,8 @@ def hub(tmp_path: Path) -> Iterator[HubProcess]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
-    with sync_api.sync_playwright() as pw:
-        instance = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage"],
-        )
+    with chromium() as instance:
         yield instance
-        instance.close()
 
 
 @dataclass

@@ -6,10 +6,16 @@ errors and call :func:`fail` with a precise message and a documented exit code.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from tocsin.tlog.proof import WitnessPolicy
+    from tocsin.trust.note import Verifier
 
 # Exit codes used across commands (``tocsin verify`` documents the verdict codes).
 EXIT_OK = 0
@@ -42,3 +48,25 @@ def read_input_file(path: str, *, limit: int = 16 * 1024 * 1024) -> bytes:
     if len(data) > limit:
         fail(f"{path}: larger than {limit} bytes")
     return data
+
+
+def read_log_key(value: str) -> Verifier:
+    """A log's verifier key: a vkey given inline, or a file holding one (``.pub``)."""
+    from tocsin.trust.keyfiles import KeyFileError, read_verifier
+    from tocsin.trust.note import NoteError, Verifier
+
+    path = Path(value)
+    try:
+        return read_verifier(path) if path.is_file() else Verifier.from_vkey(value)
+    except (KeyFileError, NoteError) as exc:
+        fail(escape(f"--log-key {value}: not a vkey or a key file ({exc})"))
+
+
+def read_policy(path: Path) -> WitnessPolicy:
+    """A witness policy file (``log``, ``witness`` and ``quorum`` lines)."""
+    from tocsin.tlog.proof import PolicyError, parse_policy
+
+    try:
+        return parse_policy(read_input_file(str(path)).decode("utf-8"))
+    except (PolicyError, UnicodeDecodeError) as exc:
+        fail(escape(f"{path}: {exc}"))

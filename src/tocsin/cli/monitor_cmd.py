@@ -16,32 +16,13 @@ import click
 from rich.markup import escape
 
 from tocsin.cli import main
-from tocsin.cli.common import fail, read_input_file, stderr
+from tocsin.cli.common import fail, read_input_file, read_log_key, read_policy, stderr
 from tocsin.regions import default_region_set
 from tocsin.tlog.client import LogClient, LogClientError
 from tocsin.tlog.monitor import MisbehaviourError, Monitor, MonitorConfigError
-from tocsin.tlog.proof import PolicyError, parse_policy
-from tocsin.trust.keyfiles import KeyFileError, read_verifier
-from tocsin.trust.note import KeyFormatError, Verifier
 
 EXIT_MISBEHAVIOUR = 1
 EXIT_UNREACHABLE = 3
-
-
-def _log_key(value: str | None) -> Verifier | None:
-    """A vkey given inline, or a file holding one (``.pub`` from ``tocsin keys generate``)."""
-    if value is None:
-        return None
-    path = Path(value)
-    if path.is_file():
-        try:
-            return read_verifier(path)
-        except KeyFileError as exc:
-            fail(escape(f"--log-key {value}: {exc}"))
-    try:
-        return Verifier.from_vkey(value)
-    except KeyFormatError as exc:
-        fail(escape(f"--log-key: not a vkey or a key file ({exc})"))
 
 
 @main.command("monitor")
@@ -64,15 +45,11 @@ def monitor(url: str, state_dir: Path, log_key: str | None, origin: str | None, 
             policy_file: Path | None, once: bool, interval: float, evidence_file: Path | None) -> None:
     """Verify every checkpoint and entry of the log at URL, and keep following it."""
     registry = read_input_file(str(registry_file)) if registry_file is not None else None
-    policy = None
-    if policy_file is not None:
-        try:
-            policy = parse_policy(read_input_file(str(policy_file)).decode("utf-8"))
-        except (PolicyError, UnicodeDecodeError) as exc:
-            fail(escape(f"{policy_file}: {exc}"))
+    policy = read_policy(policy_file) if policy_file is not None else None
+    log_verifier = read_log_key(log_key) if log_key is not None else None
     client = LogClient(url)
     try:
-        watcher = Monitor(client, state_dir, log_verifier=_log_key(log_key), origin=origin,
+        watcher = Monitor(client, state_dir, log_verifier=log_verifier, origin=origin,
                           registry=registry, regions=default_region_set(), policy=policy)
     except MonitorConfigError as exc:
         fail(escape(str(exc)))

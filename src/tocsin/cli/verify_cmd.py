@@ -15,7 +15,7 @@ import click
 from rich.markup import escape
 
 from tocsin.cli import main
-from tocsin.cli.common import fail, read_input_file, stderr, stdout
+from tocsin.cli.common import fail, read_input_file, read_log_key, read_policy, stderr, stdout
 from tocsin.regions import default_region_set
 from tocsin.trust.keyfiles import KeyFileError, read_verifier
 from tocsin.trust.registry import RegistryError, load_registry, parse_time
@@ -85,30 +85,12 @@ def _check_proof(proof_file: Path, cap: bytes, statement: bytes, log_key: str | 
                  origin: str | None, policy_file: Path | None) -> None:
     """Check the bundle offline; exit 6 if it does not prove the alert is logged."""
     from tocsin.tlog.entry import EntryError, alert_entry
-    from tocsin.tlog.proof import (
-        PolicyError,
-        ProofBundleError,
-        ProofVerificationError,
-        parse_policy,
-        verify_proof_bundle,
-    )
-    from tocsin.trust.note import NoteError, Verifier
+    from tocsin.tlog.proof import PolicyError, ProofBundleError, ProofVerificationError, verify_proof_bundle
 
     bundle = read_input_file(str(proof_file), limit=256 * 1024)
-    policy = None
-    if policy_file is not None:
-        try:
-            policy = parse_policy(read_input_file(str(policy_file)).decode("utf-8"))
-        except (PolicyError, UnicodeDecodeError) as exc:
-            fail(escape(f"{policy_file}: {exc}"))
-    verifier = None
-    if log_key is not None:
-        path = Path(log_key)
-        try:
-            verifier = read_verifier(path) if path.exists() else Verifier.from_vkey(log_key)
-        except (KeyFileError, NoteError) as exc:
-            fail(escape(f"--log-key: {exc}"))
-    elif policy is None or not policy.logs:
+    policy = read_policy(policy_file) if policy_file is not None else None
+    verifier = read_log_key(log_key) if log_key is not None else None
+    if verifier is None and (policy is None or not policy.logs):
         fail("--proof needs the log's key: --log-key PUB, or a --policy with a 'log' line")
     if origin is None:
         names = {verifier.name} if verifier is not None else {v.name for v in policy.logs}  # type: ignore[union-attr]
