@@ -8,10 +8,15 @@ What it does, end to end, with real signatures throughout:
    composed, signed with the issuer's key, verified and authorised by the
    hub's own issuing code (``Issuer.prepare``) and appended to the store in
    batches (the benchmark writes to the store directly, not over HTTP);
-3. issues the evaluation's real alerts and denials (``eval/check/alerts.json``)
-   and signs a checkpoint;
+3. issues the evaluation's real alerts, cancels and denials
+   (``eval/check/alerts.json`` and ``adversarial_alerts.json``: some ended by an
+   all-clear or a cancel, one expired) in the order of their send times, and
+   signs a checkpoint;
 4. loads the checker's index from the store (timed), checks every message of
-   ``eval/check/messages.jsonl`` and prints precision and recall per verdict,
+   ``eval/check/messages.jsonl``, ``holdout.jsonl`` and ``adversarial.jsonl``
+   (``{hub}``, ``{id:KEY}`` and ``{cap:KEY}`` in a message are filled in with
+   the hub's address, the logged alert's id and its exact CAP bytes, with the
+   message's ``edits`` applied) and prints precision and recall per verdict,
    the real-alert recall, and check latency (p50 / p95 / max).
 
 Run: ``python bench/bench_check.py [--alerts 100000] [--repeat 3] [--show-errors]``.
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -32,15 +38,16 @@ from pathlib import Path
 from typing import Any
 
 from tocsin.cap import to_xml
-from tocsin.cap.model import Alert
+from tocsin.cap.model import Alert, Reference
 from tocsin.check.denial import compose_denial
 from tocsin.check.engine import VERDICTS, Checker
 from tocsin.check.index import AlertIndex
 from tocsin.check.inputs import check_input
 from tocsin.client import sign_cap
-from tocsin.compose import AlertFacts, compose_alert
+from tocsin.compose import AlertFacts, compose_alert, compose_cancel
 from tocsin.config import load_settings
 from tocsin.demo import build_demo_registry, demo_key_path
+from tocsin.issue import alert_id_for
 from tocsin.regions import default_region_set
 from tocsin.runtime import Hub
 from tocsin.store.base import NewAlert
@@ -133,12 +140,71 @@ def _append(hub: Hub, batch: list[NewAlert]) -> int:
 
 
 def eval_alert(spec: dict[str, Any], sent: datetime) -> Alert:
+    """One evaluation alert from its spec (see eval/check/*alerts.json)."""
+    if "extra" in spec:
+        extra = tuple((lang, spec["kind"], headline, instruction)
+                      for lang, headline, instruction in spec["extra"])
+    elif "en_headline" in spec:
+        extra = (("en-US", spec["kind"], spec["en_headline"], spec["en_instruction"]),)
+    else:
+        extra = ()
     return compose_alert(AlertFacts(
-        spec["issuer"], spec["kind"], tuple(spec["areas"]), sent=sent,
-        headline=spec["headline"], description=spec["description"],
-        instruction=spec["instruction"], expires_in=timedelta(hours=6),
-        extra_info=(("en-US", spec["kind"], spec["en_headline"], spec["en_instruction"]),),
+        spec["issuer"], spec["kind"], tuple(spec["areas"]), sent=sent, event=spec.get("event"),
+        headline=spec.get("headline"), description=spec.get("description"),
+        instruction=spec.get("instruction"), language=spec.get("language", "uk-UA"),
+        expires_in=timedelta(minutes=spec.get("expires_minutes", 360)), extra_info=extra,
     ))
+
+
+def eval_items(specs: list[dict[str, Any]], denials: list[dict[str, Any]],
+               signers: dict[str, Signer], now: datetime,
+               ) -> tuple[list[tuple[Alert, Signer, float]], dict[str, Alert]]:
+    """The evaluation's alerts, cancels and denials in the order they are sent."""
+    timed: list[tuple[datetime, Alert, str, str | None]] = []
+    for k, spec in enumerate(specs):
+        sent = (now - timedelta(minutes=spec.get("minutes_ago", 50 - k))).replace(microsecond=0)
+        alert = eval_alert(spec, sent)
+        timed.append((sent, alert, spec["issuer"], spec["key"]))
+        if "cancel_minutes_ago" in spec:
+            at = (now - timedelta(minutes=spec["cancel_minutes_ago"])).replace(microsecond=0)
+            cancel = compose_cancel(issuer_id=spec["issuer"], sender=alert.sender, sent=at,
+                                    original=Reference(sender=alert.sender,
+                                                       identifier=alert.identifier,
+                                                       sent=alert.sent))
+            timed.append((at, cancel, spec["issuer"], None))
+    for k, denial in enumerate(denials):
+        sent = (now - timedelta(minutes=20 - k)).replace(microsecond=0)
+        alert = compose_denial(issuer_id=denial["issuer"], denied_text=denial["text"],
+                               areas=tuple(denial["areas"]))
+        timed.append((sent, _at(alert, sent), denial["issuer"], denial["key"]))
+    timed.sort(key=lambda t: t[0])
+    by_key = {key: alert for _, alert, _, key in timed if key}
+    return ([(alert, signers[issuer], sent.timestamp() + 1) for sent, alert, issuer, _ in timed],
+            by_key)
+
+
+HUB_URL = "http://127.0.0.1:8000"  # the hub the checker is told it is ({hub} in messages)
+
+
+def message_text(message: dict[str, Any], alerts: dict[str, Alert]) -> str:
+    """A message's text with {hub}, {id:KEY} and {cap:KEY} filled in and CAP edits applied."""
+    text: str = message["text"]
+    text = text.replace("{hub}", HUB_URL)
+    text = re.sub(r"\{id:([\w-]+)\}", lambda m: alert_id_for(to_xml(alerts[m.group(1)])), text)
+    match = re.fullmatch(r"\{cap:([\w-]+)\}", text)
+    if match:
+        text = to_xml(alerts[match.group(1)]).decode("utf-8")
+        for old, new in message.get("edits", []):
+            if old == "@expires+7d":
+                text = re.sub(r"<expires>([^<]+)</expires>", _plus_week, text)
+            else:
+                text = text.replace(old, new)
+    return text
+
+
+def _plus_week(m: re.Match[str]) -> str:
+    moment = datetime.fromisoformat(m.group(1)) + timedelta(days=7)
+    return f"<expires>{moment.isoformat()}</expires>"
 
 
 def main() -> None:
@@ -156,9 +222,10 @@ def main() -> None:
     regions = default_region_set()
     by_level = {level: list(regions.at_level(level)) for level in ("oblast", "raion", "hromada")}
     spec = json.loads((EVAL_DIR / "alerts.json").read_text(encoding="utf-8"))
+    adversarial = json.loads((EVAL_DIR / "adversarial_alerts.json").read_text(encoding="utf-8"))
     sets = {name: [json.loads(line) for line in
                    (EVAL_DIR / name).read_text(encoding="utf-8").splitlines() if line]
-            for name in args.sets or ("messages.jsonl", "holdout.jsonl")}
+            for name in args.sets or ("messages.jsonl", "holdout.jsonl", "adversarial.jsonl")}
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
@@ -182,17 +249,8 @@ def main() -> None:
         logged = issue_all(hub, clock, items)
         del items
         build_secs = time.perf_counter() - t0
-        real = []
-        for k, alert_spec in enumerate(spec["alerts"]):
-            sent = (now - timedelta(minutes=50 - k)).replace(microsecond=0)
-            real.append((eval_alert(alert_spec, sent), signers[alert_spec["issuer"]],
-                         sent.timestamp() + 1))
-        for k, denial in enumerate(spec["denials"]):
-            sent = (now - timedelta(minutes=20 - k)).replace(microsecond=0)
-            alert = compose_denial(issuer_id=denial["issuer"], denied_text=denial["text"],
-                                   areas=tuple(denial["areas"]))
-            alert = _at(alert, sent)
-            real.append((alert, signers[denial["issuer"]], sent.timestamp() + 1))
+        specs = spec["alerts"] + adversarial["alerts"]
+        real, by_key = eval_items(specs, spec["denials"], signers, now)
         logged += issue_all(hub, clock, real)
         hub.checkpointer.sign_now()
 
@@ -213,13 +271,13 @@ def main() -> None:
             for _ in range(max(1, args.repeat)):
                 for message in messages:
                     t = time.perf_counter()
-                    result = check_input(checker, message["text"])
+                    result = check_input(checker, message_text(message, by_key))
                     latencies.append((time.perf_counter() - t) * 1000)
                     got[message["id"]] = result.verdict
             print(f"\n== {name}")
             report(messages, got, latencies, show_errors=args.show_errors)
         print(f"\nlogged alerts: {logged} ({args.alerts} background + "
-              f"{len(spec['alerts'])} evaluation + {len(spec['denials'])} denials); "
+              f"{len(specs)} evaluation + {len(spec['denials'])} denials + cancels); "
               f"log size {hub.checkpointer.size}")
         print(f"building the log (compose, sign, verify, append): {build_secs:.1f} s; "
               f"index load: {load_secs:.1f} s ({len(index)} alerts, {len(index.words)} words, "
@@ -257,7 +315,7 @@ def report(messages: list[dict[str, Any]], got: dict[str, str], latencies: list[
           + "  ".join(f"{k}={v}" for k, v in sorted(Counter(truth.values()).items())))
     print(f"{'verdict':<14}{'labelled':>9}{'returned':>9}{'correct':>8}{'precision':>10}"
           f"{'recall':>8}")
-    for verdict in VERDICTS:
+    for verdict in dict.fromkeys([*VERDICTS, *truth.values()]):
         labelled = sum(1 for v in truth.values() if v == verdict)
         returned = sum(1 for v in got.values() if v == verdict)
         correct = sum(1 for k, v in got.items() if v == verdict and truth[k] == verdict)
@@ -268,7 +326,7 @@ def report(messages: list[dict[str, Any]], got: dict[str, str], latencies: list[
     real = [k for k, v in truth.items() if v == "authentic"]
     called_fake = [k for k in real if got[k] in ("not-issued", "denied", "altered")]
     print(f"real alerts recognised: {sum(got[k] == 'authentic' for k in real)}/{len(real)} "
-          f"= {sum(got[k] == 'authentic' for k in real) / len(real):.3f}; "
+          f"= {sum(got[k] == 'authentic' for k in real) / max(1, len(real)):.3f}; "
           f"real alerts called fake: {len(called_fake)}")
     ordered = sorted(latencies)
     print(f"check latency over {len(latencies)} checks: p50 {statistics.median(ordered):.1f} ms, "
