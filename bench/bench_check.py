@@ -271,7 +271,8 @@ def main() -> None:
             for _ in range(max(1, args.repeat)):
                 for message in messages:
                     t = time.perf_counter()
-                    result = check_input(checker, message_text(message, by_key))
+                    result = check_input(checker, message_text(message, by_key),
+                                         hub_hosts=(HUB_URL.split("//")[1],))
                     latencies.append((time.perf_counter() - t) * 1000)
                     got[message["id"]] = result.verdict
             print(f"\n== {name}")
