@@ -15,20 +15,22 @@ narrow set of words is *framing*, allowed around an exact copy:
 
 Everything else — a verb telling people to do something, a place, a time,
 a number, a negation, a link, a phone number, an app, "перешліть усім" — is
-a claim and must be backed by the alert. The lists are matched on lemmas
-(every reading of a word), so case forms need no entries of their own.
+a claim and must be backed by the alert. The phrases are matched as exact
+normal-form tokens, never by lemma: "переслано" (forwarded) is framing,
+"перешліть" (forward it!) is a claim, though both have the lemma "переслати".
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
-from tocsin.check import lexicon
 from tocsin.check.normalise import tokens
 
 _FRAMING_PHRASES = (
     # forwarding and attribution (uk, ru, en)
     "переслано від", "переслано з", "переслано", "пересилаю від", "пересилаю", "джерело",
+    "пишуть у", "пишуть в", "повідомили", "попередили",
     "пишуть", "пише", "повідомляє", "повідомляють", "попереджає", "попереджають", "інформує",
     "офіційно", "офіційне повідомлення", "офіційне попередження",
     "переслано из", "переслано от", "пересылаю", "источник", "пишут", "сообщает", "сообщают",
@@ -44,8 +46,10 @@ _FRAMING_PHRASES = (
     "бережіть себе", "бережіть себе і рідних", "бережіть себе та рідних", "тримайтеся",
     "будьте обережні", "не ігноруйте", "це серйозно",
     "берегите себя", "держитесь", "будьте осторожны", "не игнорируйте", "это серьезно",
+    "это серьёзно",
     "stay safe", "be safe", "take care", "stay strong", "be careful", "dont ignore",
-    "please", "будь ласка", "пожалуйста",
+    "do not ignore", "stay safe everyone", "бережіть себе та близьких", "бережіть себе рідні",
+    "please", "будь ласка", "пожалуйста", "бережіть себе і своїх рідних",
     # addressing the reader
     "друзі", "сусіди", "рідні", "люди", "друзья", "соседи", "родные", "люди",
     "friends", "neighbours", "neighbors", "everyone", "everybody", "folks",
@@ -67,15 +71,11 @@ FUNCTION_WORDS = _wordset(
     "district громада громаді hromada")
 
 
-def _lemma_seq(phrase: str) -> tuple[str, ...]:
-    return tuple(lexicon.lemma(t) for t in tokens(phrase))
-
-
 @functools.cache
 def _phrases() -> dict[str, list[tuple[str, ...]]]:
     by_head: dict[str, list[tuple[str, ...]]] = {}
     for phrase in _FRAMING_PHRASES:
-        seq = _lemma_seq(phrase)
+        seq = tuple(tokens(phrase))
         if seq and seq not in by_head.setdefault(seq[0], []):
             by_head[seq[0]].append(seq)
     for heads in by_head.values():
@@ -83,17 +83,14 @@ def _phrases() -> dict[str, list[tuple[str, ...]]]:
     return by_head
 
 
-def framing_spans(options: list[frozenset[str]]) -> set[int]:
-    """Positions of ``options`` (lemma options per token) that are framing words."""
+def framing_spans(words: Sequence[str]) -> set[int]:
+    """Positions of ``words`` (normal-form tokens) that are framing phrases."""
     covered: set[int] = set()
     table = _phrases()
     i = 0
-    while i < len(options):
-        hit = 0
-        for head in options[i]:
-            for seq in table.get(head, ()):
-                if len(seq) > hit and lexicon.phrase_at(options, i, seq):
-                    hit = len(seq)
+    while i < len(words):
+        hit = next((len(seq) for seq in table.get(words[i], ())
+                    if tuple(words[i:i + len(seq)]) == seq), 0)
         if hit:
             covered.update(range(i, i + hit))
             i += hit

@@ -170,7 +170,7 @@ def _diff(a: Any, b: Any, path: str, out: list[Difference]) -> None:
     if isinstance(a, dict) and isinstance(b, dict):
         for key in dict.fromkeys([*b, *a]):
             _diff(a.get(key), b.get(key), f"{path}.{key}" if path else str(key), out)
-    elif isinstance(a, list) and isinstance(b, list):
+    elif isinstance(a, list | tuple) and isinstance(b, list | tuple):
         for k in range(max(len(a), len(b))):
             _diff(a[k] if k < len(a) else None, b[k] if k < len(b) else None, f"{path}[{k}]",
                   out)

@@ -284,7 +284,7 @@ def _judge_commentary(j: Judgement, msg: MessageView, claims: Claims, alert: Ale
         return
     options = list(claims.options) or [lexicon.lemma_options(t) for t in msg.tokens]
     explained: set[int] = set(i for i in outside if msg.tokens[i] in FUNCTION_WORDS)
-    explained |= framing_spans(options) & set(outside)
+    explained |= framing_spans(msg.tokens) & set(outside)
     for m in claims.mentions:
         rng = set(range(m.start, m.end))
         if not rng & set(outside):
@@ -343,12 +343,10 @@ def _added_fact(words: list[str], ctx: Context) -> str:
         return "forward"
     if any(o & lexicon.STATUS_LEMMAS for o in lems):
         return "status"
-    fact = classify(words, ctx.is_place, ctx.is_issuer)
-    if fact != "wording":
-        return fact
     if any(_imperative(w) for w in words):
         return "instruction"
-    return "added"
+    fact = classify(words, ctx.is_place, ctx.is_issuer)
+    return "added" if fact == "wording" else fact
 
 
 def _imperative(word: str) -> bool:
