@@ -59,7 +59,8 @@ def alerts(hub: HubProcess) -> dict[str, dict[str, Any]]:
                                       headline="Відбій тривоги в Харківській області"),
           "demo-air-force")
     issue("short", make_alert(kind="air-raid", event="Повітряна тривога"), "demo-air-force")
-    issue("hur", make_alert(issuer="demo-defence-intelligence", kind="threat-notice", headline=HUR_TEXT.split(". ")[0],
+    issue("hur", make_alert(issuer="demo-defence-intelligence", kind="threat-notice",
+                            headline=HUR_TEXT.split(". ")[0],
                             description=HUR_TEXT.split(". ", 1)[1].rsplit(". ", 1)[0] + ".",
                             instruction=HUR_TEXT.rsplit(". ", 1)[1]),
           "demo-defence-intelligence")
