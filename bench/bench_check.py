@@ -20,6 +20,12 @@ What it does, end to end, with real signatures throughout:
    the real-alert recall, and check latency (p50 / p95 / max).
 
 Run: ``python bench/bench_check.py [--alerts 100000] [--repeat 3] [--show-errors]``.
+
+``--flood`` measures fairness instead (issue 11): a real hub process
+(``tocsin serve --demo``), four clients each posting 20,000-character texts
+back to back, and one person checking a copy of a real alert every 50 ms;
+it prints the person's check latency (p50 / p99 / max) with and without the
+flood. Run: ``python bench/bench_check.py --flood [--person-checks 200]``.
 """
 
 from __future__ import annotations
@@ -213,10 +219,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timing passes over the set")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument("--flood", action="store_true",
+                        help="measure a person's check latency while 4 clients flood")
+    parser.add_argument("--person-checks", type=int, default=200)
     parser.add_argument("--set", dest="sets", action="append",
                         help="message file(s) under eval/check (default: messages.jsonl, then "
                              "holdout.jsonl, reported separately)")
     args = parser.parse_args()
+    if args.flood:
+        flood_bench(args.person_checks, args.seed)
+        return
 
     rng = random.Random(args.seed)
     regions = default_region_set()
@@ -286,6 +298,94 @@ def main() -> None:
               f"peak RSS of the whole benchmark {rss_mib():.0f} MiB")
         hub.issuer.writer.close()
         hub.store.close()
+
+
+FLOODERS = 4
+FLOOD_CHARS = 20_000
+
+
+def flood_bench(person_checks: int, seed: int) -> None:
+    """A person's check latency on a real hub while four clients flood it with long texts."""
+    import threading
+
+    import httpx
+
+    from tocsin.testing import HubProcess
+
+    rng = random.Random(seed)
+    spec = json.loads((EVAL_DIR / "alerts.json").read_text(encoding="utf-8"))
+    vocabulary = " ".join(f"{a['headline']} {a['description']} {a['instruction']}"
+                          for a in spec["alerts"]).split()
+    with tempfile.TemporaryDirectory() as tmp:
+        hub = HubProcess(Path(tmp) / "data")
+        hub.start()
+        try:
+            alert = spec["alerts"][0]
+            client = hub.client()
+            issued = client.issue(eval_alert(alert, datetime.now(UTC)), hub.signer(alert["issuer"]))
+            client.close()
+            text = f"{alert['headline']}. {alert['description']} {alert['instruction']}"
+            with httpx.Client(base_url=hub.url, timeout=60) as person:
+                for _ in range(20):  # until the checkpoint covers it, and warm
+                    body = person.post("/api/v1/check", json={"text": text}).json()
+                    if body["verdict"] == "authentic":
+                        break
+                assert body["verdict"] == "authentic", body
+                quiet = _person(person, text, max(20, person_checks // 4))
+                stop = threading.Event()
+                counts = [0] * FLOODERS
+
+                def flood(k: int) -> None:
+                    local = random.Random(seed + k)
+                    with httpx.Client(base_url=hub.url, timeout=120) as c:
+                        while not stop.is_set():
+                            words: list[str] = []
+                            size = 0
+                            while size < FLOOD_CHARS - 40:
+                                w = local.choice(vocabulary)
+                                words.append(w)
+                                size += len(w) + 1
+                            c.post("/api/v1/check", json={"text": " ".join(words)[:FLOOD_CHARS]})
+                            counts[k] += 1
+
+                threads = [threading.Thread(target=flood, args=(k,), daemon=True)
+                           for k in range(FLOODERS)]
+                for t in threads:
+                    t.start()
+                while sum(counts) < FLOODERS:  # every flooder has had one answer
+                    person.get("/healthz")
+                started = time.perf_counter()
+                loaded = _person(person, text, person_checks)
+                secs = time.perf_counter() - started
+                stop.set()
+                for t in threads:
+                    t.join(120)
+            rng.random()
+            print(f"hub: {hub.url}, alert {issued['id']}")
+            for name, got in (("quiet", quiet), (f"{FLOODERS} clients flooding {FLOOD_CHARS}-char "
+                                                 "checks", loaded)):
+                ordered = sorted(got)
+                print(f"person's check, {name}: n={len(ordered)} p50 "
+                      f"{statistics.median(ordered):.1f} ms, p99 "
+                      f"{ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]:.1f} ms, "
+                      f"max {ordered[-1]:.1f} ms")
+            print(f"flood checks answered while the person checked: {sum(counts)} "
+                  f"({sum(counts) / secs:.1f}/s)")
+        finally:
+            hub.stop()
+
+
+def _person(client: Any, text: str, n: int) -> list[float]:
+    """n checks of a real alert's copy, one every 50 ms; latency of each in ms."""
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        body = client.post("/api/v1/check", json={"text": text}).json()
+        out.append((time.perf_counter() - t) * 1000)
+        if body.get("verdict") != "authentic":
+            raise SystemExit(f"the person's check said {body.get('verdict')}")
+        time.sleep(max(0.0, 0.05 - (time.perf_counter() - t)))  # a person's pace, not a result
+    return out
 
 
 def current_rss_mib() -> float:
