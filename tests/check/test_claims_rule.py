@@ -378,3 +378,17 @@ def test_ukrainian_summaries_name_issuers_only_after_a_fixed_noun(
 def test_check_texts_over_the_limit_are_refused_not_truncated(hub: HubProcess) -> None:
     response = httpx.post(hub.url + "/api/v1/check", json={"text": "а " * 10_001}, timeout=10)
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize(("text", "verdict"), [
+    ("Балістика! " + HUR_TEXT, "altered"),  # a kind the alert does not state
+    ("Відбій! " + HUR_TEXT, "altered"),  # an all-clear word on a warning
+    ("Фейк! " + HUR_TEXT, "altered"),  # calling the real alert fake is a claim too
+    ("Тривога! " + KHARKIV_TEXT, "outdated"),  # the alert's own kind: allowed (and over)
+    ("Всі в укриття! " + HUR_TEXT, "authentic"),  # the alert's own word, said again
+    ("Удар по енергетиці! " + HUR_TEXT, "authentic"),  # the alert's own words, in order
+    (HUR_TEXT + " Удар по Львову!", "altered"),  # ...but not moved to another place
+])
+def test_commentary_kind_words_and_repeats_follow_the_alert(
+        hub: HubProcess, alerts: dict[str, Any], text: str, verdict: str) -> None:
+    assert check(hub, text)["verdict"] == verdict

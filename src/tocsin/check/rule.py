@@ -52,7 +52,8 @@ IDENTIFY_WORDS = 6  # words of an alert a message must carry when it names no pl
 DERIVED_MIN_MATCHED = 3  # a changed copy: at least this many of the alert's words...
 DERIVED_MIN_COVERAGE = 0.5  # ...and this share of it (or DERIVED_LONG words)
 DERIVED_LONG = 8
-REPEAT_MAX_WORDS = 3  # commentary that only repeats this many of the alert's own words
+REPEAT_MAX_WORDS = 1  # commentary that only repeats this many of the alert's own words
+GENERIC_THREAT_KINDS = frozenset({"air-raid", "threat-notice"})  # "Тривога!", "Загроза!"
 _ALERT_LINK = re.compile(r"/(?:api/v1/alerts|alerts|check/alert)/([0-9a-f]{32})(?![0-9a-f])", re.I)
 
 
@@ -305,25 +306,34 @@ def _judge_commentary(j: Judgement, msg: MessageView, claims: Claims, alert: Ale
         rng = set(range(start, end))
         if not rng <= set(outside) or rng <= explained:
             continue
-        if kind_class((kind,)) == alert.klass or kind in alert.record.kinds:
+        if kind in alert.record.kinds or (kind in GENERIC_THREAT_KINDS
+                                          and alert.klass is KindClass.THREAT):
             explained |= rng
     clauses: dict[tuple[int, int], list[int]] = {}
     for i in outside:
         if i not in explained:
             clauses.setdefault(msg.clause_of(i), []).append(i)
-    alert_seq = " ".join(info.view.tokens)
     for (s, e), rest in sorted(clauses.items()):
         words = [msg.tokens[i] for i in rest]
-        if _repeats(words, alert, alert_seq):
+        if _repeats(words, alert, info):
             continue
         fact = _added_fact(words, ctx)
         j.differences.append(Difference(fact, " ".join(msg.originals[s:e]), ""))
 
 
-def _repeats(words: list[str], alert: AlertView, alert_seq: str) -> bool:
-    """Commentary that only repeats the alert's own words (a headline said twice, "В укриття!")."""
-    if len(words) >= 2 and f" {' '.join(words)} " in f" {alert_seq} ":
-        return True
+def _repeats(words: list[str], alert: AlertView, info: InfoView) -> bool:
+    """Commentary that only repeats the alert's own words (a headline said twice, "В укриття!").
+
+    A run of two or more words counts only as the alert says it: not when the alert has a
+    negation or qualifier right before it ("можливі відключення" repeated as "відключення").
+    """
+    toks = info.view.tokens
+    n = len(words)
+    if n >= 2:
+        for p in range(len(toks) - n + 1):
+            if list(toks[p:p + n]) == words and not (
+                    p > 0 and lexicon.lemma_options(toks[p - 1]) & lexicon.QUALIFIER_LEMMAS):
+                return True
     if len(words) > REPEAT_MAX_WORDS:
         return False
     for w in words:
