@@ -48,6 +48,7 @@ class Claims:
     times: tuple[str, ...] = ()
     lemmas: tuple[str, ...] = field(default=(), repr=False)
     mentions: tuple[Mention, ...] = field(default=(), repr=False)
+    actionables: tuple[tuple[str, str], ...] = ()  # (link|phone, as written)
     options: tuple[frozenset[str], ...] = field(default=(), repr=False)
 
 
@@ -241,4 +242,5 @@ def read_claims(text: str, names: IssuerNames, regions: RegionSet,
         lemmas=tuple(lems),
         mentions=tuple(sorted([*issuer_mentions, *places], key=lambda m: m.start)),
         options=tuple(options),
+        actionables=tuple((a.fact, a.raw) for a in view.actionables),
     )

@@ -114,7 +114,9 @@ class Evidence:
         return {
             "summary": {"uk": uk, "en": en},
             "claims": {"issuers": self.claimed_issuers, "regions": self.claimed_regions,
-                       "kinds": list(claims.kinds), "times": list(claims.times)},
+                       "kinds": list(claims.kinds), "times": list(claims.times),
+                       "links": [raw for fact, raw in claims.actionables if fact == "link"],
+                       "phones": [raw for fact, raw in claims.actionables if fact == "phone"]},
             "normal_sha256": self.normal_sha256,
             "alert": self.alerts.get("match") or self.alerts.get("original"),
             "denial": self.alerts.get("denial"),
@@ -186,8 +188,15 @@ def summary(verdict: str, ev: Evidence) -> tuple[str, str]:
                 f"Altered: close to a real alert by {issuer.get('name_en')} ({when}), but the "
                 f"message changes or adds: {_facts(ev, 1)}.")
     if verdict == "not-issued":
-        return (f"У журналі немає такого попередження від джерела "
-                f"{_quoted(ev.claimed_issuers, 'uk')}: там нічого подібного не публікували.",
+        if len(ev.claimed_issuers) == 1:
+            uk = (f"У журналі немає такого попередження від джерела "
+                  f"{_quoted(ev.claimed_issuers, 'uk')}: це джерело нічого подібного не "
+                  "публікувало.")
+        else:
+            uk = (f"У журналі немає такого попередження від джерел "
+                  f"{_quoted(ev.claimed_issuers, 'uk')}: жодне з них нічого подібного не "
+                  "публікувало.")
+        return (uk,
                 f"{_names(ev.claimed_issuers, 'en')} did not publish this warning.")
     if alert:
         return (f"Неможливо підтвердити: збігається з попередженням {alert['id']}, але його "
