@@ -392,3 +392,18 @@ def test_check_texts_over_the_limit_are_refused_not_truncated(hub: HubProcess) -
 def test_commentary_kind_words_and_repeats_follow_the_alert(
         hub: HubProcess, alerts: dict[str, Any], text: str, verdict: str) -> None:
     assert check(hub, text)["verdict"] == verdict
+
+
+def test_an_alert_all_cleared_for_the_place_named_is_outdated_there_only(
+        hub: HubProcess) -> None:
+    chernihiv, zhytomyr = "UA74000000000025378", "UA18000000000041385"
+    text = "Загроза ударних БпЛА. Група безпілотників рухається з півночі. Прямуйте в укриття."
+    hub.issue(make_alert(kind="drone", areas=(chernihiv, zhytomyr),
+                         headline=text.split(". ")[0], description=text.split(". ")[1] + ".",
+                         instruction=text.split(". ")[2]), "demo-air-force")
+    hub.issue(make_alert(kind="all-clear", areas=(chernihiv,),
+                         headline="Відбій тривоги на Чернігівщині"), "demo-air-force")
+    body = check(hub, "Чернігівщина! " + text)
+    assert body["verdict"] == "outdated", body
+    assert body["over"]["how"] == "ended-there"
+    assert check(hub, "Житомирщина! " + text)["verdict"] == "authentic"

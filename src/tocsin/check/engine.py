@@ -309,8 +309,9 @@ class Checker:
             return _over_json("expired", record.expires_ts, None)
         if "all-clear" in record.kinds or record.msg_type not in ("Alert", "Update"):
             return None
+        addressed = [self.regions.canonical(c) or c for c in record_codes(record)]
         named = [c for c in claims.regions
-                 if any(c == t or self.regions.covers(t, c) for t in record_codes(record))]
+                 if any(c == t or self.regions.covers(t, c) for t in addressed)]
         if named and record.targets and not any(
                 c == t or self.regions.covers(t, c)
                 for c in named for t, cov in record.targets.items() if cov == "full"):
