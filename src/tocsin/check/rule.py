@@ -71,9 +71,10 @@ class AlertView:
     record: AlertRecord
     infos: tuple[InfoView, ...]
     lemmas: frozenset[str]
-    targets: tuple[str, ...]  # region codes the alert names (CAP geocodes)
+    targets: tuple[str, ...]  # region codes the alert covers fully (CAP geocodes first)
     klass: KindClass
     raw: str  # every info's text, case-folded (for links and phone numbers)
+    named: tuple[str, ...] = ()  # the CAP geocodes alone (what to show)
 
     @property
     def id(self) -> str:
@@ -97,11 +98,12 @@ def alert_view(record: AlertRecord, regions: RegionSet) -> AlertView | None:
                 code = regions.canonical(pair.value.strip())
                 if code and code not in codes:
                     codes.append(code)
+    named = tuple(codes)
     for code, coverage in record.targets.items():
         if coverage == "full" and code not in codes:
             codes.append(code)
     return AlertView(record, infos, lemmas, tuple(codes), kind_class(record.kinds),
-                     "\n".join(i.raw for i in infos).casefold())
+                     "\n".join(i.raw for i in infos).casefold(), named or tuple(codes[:3]))
 
 
 @dataclass
@@ -300,7 +302,7 @@ def _judge_commentary(j: Judgement, msg: MessageView, claims: Claims, alert: Ale
         elif m.kind == "place":
             if not _within(ctx, m.value, alert.targets):
                 j.differences.append(Difference("region", m.phrase, ", ".join(
-                    _region_name(ctx, c) for c in alert.targets[:3])))
+                    _region_name(ctx, c) for c in alert.named[:3])))
             explained |= rng
     for kind, start, end in kind_mentions(options):
         rng = set(range(start, end))
