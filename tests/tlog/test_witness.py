@@ -14,6 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tocsin.services.witness import Witness, witness_app
+from tocsin.services.witness_client import (
+    WitnessClientError,
+    WitnessConflictError,
+    collect_cosignature,
+    request_cosignature,
+)
 from tocsin.testing import serve_asgi
 from tocsin.tlog.checkpoint import (
     Checkpoint,
@@ -27,16 +34,10 @@ from tocsin.tlog.checkpoint import (
 from tocsin.tlog.tree import EMPTY_ROOT, MemoryHashStore, prove_consistency
 from tocsin.tlog.witness import (
     SIZE_CONTENT_TYPE,
-    Witness,
-    WitnessClientError,
-    WitnessConflictError,
     WitnessError,
-    collect_cosignature,
     format_add_checkpoint,
     origin_hash,
     parse_add_checkpoint,
-    request_cosignature,
-    witness_app,
 )
 from tocsin.trust.note import Signer
 
@@ -259,6 +260,10 @@ def test_http_protocol_with_a_real_server(witness: Witness) -> None:
         with pytest.raises(WitnessConflictError) as info:
             request_cosignature(url, bigger, 0, [], client=client)
         assert info.value.size == 3
+        conflict = client.post(f"{url}/add-checkpoint", content=format_add_checkpoint(0, [], bigger))
+        assert conflict.status_code == 409 and conflict.content == b"3\n"
+        # exactly the C2SP media type: a client comparing it byte for byte must read the size
+        assert conflict.headers["content-type"] == SIZE_CONTENT_TYPE
         request_cosignature(url, bigger, info.value.size, log.proof(3), client=client)
         response = client.get(f"{url}/{origin_hash(ORIGIN)}/checkpoint")
         assert response.status_code == 200 and response.content.startswith(bigger)
