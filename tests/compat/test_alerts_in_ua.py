@@ -182,3 +182,18 @@ def test_cap_bytes_round_trip_is_untouched(open_hub: HubProcess) -> None:
     listed = httpx.get(f"{open_hub.url}{PREFIX}/v1/alerts/active.json").json()["alerts"]
     assert body["id"] in {a["tocsin_alert_id"] for a in listed}
     assert httpx.get(f"{open_hub.url}/api/v1/alerts/{body['id']}/cap").content == cap
+
+
+def test_openapi_compat_block_is_served_and_every_path_answers(open_hub: HubProcess) -> None:
+    from tocsin.api.openapi import alerts_in_ua_paths
+
+    served = httpx.get(f"{open_hub.url}/api/v1/openapi.json").json()["paths"]
+    block = alerts_in_ua_paths()
+    assert len(block) == 8 and set(block) <= set(served)
+    for path in block:
+        url = open_hub.url + path.replace("{uid}", "31").replace("{period}", "week_ago")
+        answer = httpx.get(url)
+        assert answer.status_code == 200 and answer.headers["last-modified"], path
+        root = compat_root(open_hub) + path.removeprefix(PREFIX).replace("{uid}", "31").replace(
+            "{period}", "week_ago")
+        assert httpx.get(root).content == answer.content, path
