@@ -252,19 +252,20 @@ def root_app(hub: Hub) -> Starlette:
                      exception_handlers={HTTPException: _not_found, Exception: _not_found})
 
 
-class _QuietServer:
-    """Builds a uvicorn server that leaves signal handling to the hub's main server."""
+def _quiet_server(app: ASGIApp) -> Any:
+    """A uvicorn server that leaves SIGINT/SIGTERM to the hub's main server.
 
-    @staticmethod
-    def make(app: ASGIApp) -> Any:
-        import uvicorn
+    Both run in one event loop; uvicorn would otherwise take the signal handlers over for
+    the second server, and a SIGTERM would stop only the compat listener.
+    """
+    import uvicorn
 
-        class Server(uvicorn.Server):
-            @contextlib.contextmanager
-            def capture_signals(self) -> Iterator[None]:
-                yield  # the main server handles SIGINT/SIGTERM and shuts this one down
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # the main server handles signals and shuts this one down (CompatListener)
 
-        return Server(uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False))
+    return Server(uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False))
 
 
 class CompatListener:
@@ -292,7 +293,7 @@ class CompatListener:
         except OSError:
             sock.close()
             raise
-        self._server = _QuietServer.make(root_app(self.hub))
+        self._server = _quiet_server(root_app(self.hub))
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
 
     async def _stop(self) -> None:
