@@ -197,3 +197,31 @@ def test_openapi_compat_block_is_served_and_every_path_answers(open_hub: HubProc
         root = compat_root(open_hub) + path.removeprefix(PREFIX).replace("{uid}", "31").replace(
             "{period}", "week_ago")
         assert httpx.get(root).content == answer.content, path
+
+
+def test_kinds_map_to_alert_types_and_denials_never_appear(open_hub: HubProcess) -> None:
+    import msgspec
+
+    chemical = make_alert("demo-kyiv-city", areas=(KYIV,), kind="shelter-in-place")
+    chemical = msgspec.structs.replace(chemical, info=tuple(
+        msgspec.structs.replace(info, category=("CBRNE",)) for info in chemical.info))
+    with open_hub.client() as c:
+        made = c.issue(chemical, open_hub.signer("demo-kyiv-city"))
+    shelter = issue(open_hub, "demo-kyiv-city", areas=(KYIV,), kind="shelter-in-place")
+    denial = issue(open_hub, "demo-defence-intelligence", areas=(KYIV,), kind="denial")
+    listed = httpx.get(f"{open_hub.url}{PREFIX}/v1/alerts/active.json").json()["alerts"]
+    types = {a["tocsin_alert_id"]: a["alert_type"] for a in listed}
+    assert types[made["id"]] == "chemical"
+    assert types[shelter["id"]] == "air_raid"
+    assert denial["id"] not in types
+
+
+def test_last_modified_moves_on_when_a_body_changes_within_one_second() -> None:
+    from tocsin.compat.alerts_in_ua_routes import Freshness
+
+    fresh = Freshness(clock=lambda: 1_000.5)
+    first = fresh.last_modified("k", b"one")
+    assert fresh.last_modified("k", b"one") == first == 1_000
+    assert fresh.last_modified("k", b"two") == 1_001  # same second, new body: a later date
+    assert fresh.last_modified("k", b"one") == 1_002
+    assert fresh.last_modified("other", b"two") == 1_000  # per endpoint
