@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from tocsin.api.errors import ApiError
-from tocsin.api.views import class_filter
+from tocsin.api.views import Views, class_filter, over_of
 from tocsin.kinds import KINDS, KindClass
 from tocsin.regions import Level
 from tocsin.web.geometry import GeometryBuildError, level_geojson
@@ -131,10 +131,19 @@ def web_routes(hub: Hub) -> list[BaseRoute]:
         days = int(raw_days)
         now = hub.clock()
         event_id = hub.store.last_event_id()  # read first: a live stream resumes from here
-        records = await asyncio.to_thread(
-            hub.store.list_alerts, regions=[code], since_ts=window_start_ts(now, days),
-            limit=MAX_HISTORY_ALERTS)
-        data = history(records, code, now, days)
+        def read() -> dict[str, Any]:
+            records = hub.store.list_alerts(regions=[code], since_ts=window_start_ts(now, days),
+                                            limit=MAX_HISTORY_ALERTS)
+            data = history(records, code, now, days)
+            views = Views(now=now, regions=hub.regions, registry=hub.registry,
+                          get=hub.store.get, log_size=None)
+            by_id = {r.id: r for r in records}
+            for item in data["timeline"]:  # what is over says so, here too
+                record = by_id[item["id"]]
+                item["over"] = over_of(record, now, views.ender(record))
+            return data
+
+        data = await asyncio.to_thread(read)
         data["region"] = hub.region_json(code)
         data["event_id"] = event_id
         return _json(data)
