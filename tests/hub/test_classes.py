@@ -8,11 +8,13 @@ reached a Kyiv subscriber as ``event: alert``; an embassy's ``facility-closed`` 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+import websockets
 from click.testing import CliRunner
 from lxml import etree
 
@@ -118,6 +120,21 @@ async def test_a_region_subscriber_resuming_is_not_replayed_a_denial(hub: HubPro
     assert everything.json()["id"] == raid["id"]
     denial = await asyncio.wait_for(_next_event(hub.url, denials=True, last_event_id=0), 10)
     assert (denial.event, denial.json()["id"]) == ("denial", denial_id)
+
+
+async def test_the_websocket_sends_denials_only_to_a_denial_subscription(hub: HubProcess) -> None:
+    denial_id = await asyncio.to_thread(_deny, hub)
+    raid = await _issue(hub, "demo-air-force", (KYIV,))
+    base = hub.url.replace("http", "ws") + "/api/v1/stream/ws?since=0"
+    async with websockets.connect(base + f"&regions={KYIV}") as ws:
+        first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert (first["type"], first["data"]["id"]) == ("alert", raid["id"])
+    async with websockets.connect(base + "&denials=1") as ws:
+        first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert (first["type"], first["data"]["id"]) == ("denial", denial_id)
+    async with httpx.AsyncClient() as http:
+        bad = await http.get(f"{hub.url}/api/v1/stream", params={"denials": "maybe"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_parameter"
 
 
 def test_a_denial_scoped_to_an_area_still_colours_nothing(hub: HubProcess) -> None:
