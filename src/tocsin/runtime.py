@@ -313,6 +313,7 @@ class Hub:
             if cov is None or klass not in (KindClass.THREAT, KindClass.NOTICE):
                 continue
             view = views.one(record)
+            del view["targets"]  # hundreds of codes for an oblast alert; ``coverage`` says it here
             view["coverage"] = cov
             view["url"] = f"/api/v1/alerts/{record.id}"
             if klass is KindClass.NOTICE:

@@ -139,7 +139,7 @@ async def get_alert(request: Request) -> Response:
     accept = request.headers.get("accept", "")
     if "application/cap+xml" in accept:
         return Response(record.cap, media_type="application/cap+xml")
-    body = record_json(hub, record, hub.clock())
+    body = await asyncio.to_thread(record_json, hub, record, hub.clock())  # may read its ender
     body["cap"] = await asyncio.to_thread(
         lambda: msgspec.json.decode(to_json(hub.parse_stored(record.cap))))
     body["statement"] = record.statement.decode("utf-8", "replace")
