@@ -31,6 +31,7 @@ lead, never ``not-issued``.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,25 @@ SHARE_LANE = 4  # ...plus the few most fully carried by the message
 JUDGE_TOP = 8  # of those, judged claim by claim against the rule
 DENIAL_MIN_COVERAGE = 0.8
 CURRENT_LIMIT = 20
+
+
+_LANE = threading.local()
+STEP_ASIDE_SECS = 0.001
+
+
+def set_background_lane() -> None:
+    """Mark the calling worker thread as the long-text lane: its checks step aside often.
+
+    Python threads share one interpreter lock; a long check holding it would slow every
+    short check next to it. A background-lane check sleeps a moment between candidates,
+    so a waiting short check runs at once.
+    """
+    _LANE.background = True
+
+
+def _step_aside() -> None:
+    if getattr(_LANE, "background", False):
+        time.sleep(STEP_ASIDE_SECS)
 
 
 class CheckInputError(ValueError):
@@ -202,7 +222,9 @@ class Checker:
         too_long = len(view.tokens) > MAX_MESSAGE_WORDS
         if too_long:
             view = _first_words(view, MAX_MESSAGE_WORDS)
+        _step_aside()
         claims = read_claims(text, self.names, self.regions, view)
+        _step_aside()
         words = list(view.tokens)
         evidence = Evidence(regions=self.regions)
         evidence.claims = claims
@@ -272,6 +294,7 @@ class Checker:
             if link and link.group(1).lower() in self.index.by_id:
                 ids.insert(0, link.group(1).lower())
         for alert_id in dict.fromkeys(ids):
+            _step_aside()
             record = self.store.get(alert_id)
             if record is None:
                 continue
@@ -367,6 +390,7 @@ class Checker:
                is_issuer: Callable[[str], bool]) -> list[Candidate]:
         out: list[Candidate] = []
         for pos in self._candidates(words, claims):
+            _step_aside()
             entry = self.index.entries[pos]
             best: Candidate | None = None
             for info in entry.infos:
@@ -521,9 +545,10 @@ def _kyiv(ts: float) -> str:
 
 
 def _first_words(view: MessageView, n: int) -> MessageView:
-    return MessageView(view.text, view.tokens[:n], view.originals[:n],
-                       frozenset(s for s in view.sentence_starts if s <= n),
-                       frozenset(e for e in view.ellipsis_before if e <= n), view.actionables)
+    starts = frozenset(s for s in view.sentence_starts if s <= n)
+    return MessageView(view.text, view.tokens[:n], view.originals[:n], starts,
+                       frozenset(e for e in view.ellipsis_before if e <= n), view.actionables,
+                       tuple(sorted(starts)))
 
 
 def _issuer_difference(registry: Registry, claims: Claims, record: AlertRecord) -> Difference:

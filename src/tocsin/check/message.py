@@ -13,6 +13,7 @@ and ``ellipsis_before`` refer to it.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -46,11 +47,14 @@ class MessageView:
     sentence_starts: frozenset[int]
     ellipsis_before: frozenset[int]  # token i follows a marked omission (len: one at the end)
     actionables: tuple[Actionable, ...] = field(default=())
+    starts: tuple[int, ...] = ()  # sentence_starts, sorted (for bisect)
 
     def clause_of(self, i: int) -> tuple[int, int]:
         """The clause (sentence or part between ':' / quotes) holding token ``i``."""
-        start = max((s for s in self.sentence_starts if s <= i), default=0)
-        end = min((s for s in self.sentence_starts if s > i), default=len(self.tokens))
+        starts = self.starts or tuple(sorted(self.sentence_starts))
+        k = bisect.bisect_right(starts, i)
+        start = starts[k - 1] if k else 0
+        end = starts[k] if k < len(starts) else len(self.tokens)
         return start, end
 
 
@@ -123,6 +127,6 @@ def read_message(text: str) -> MessageView:
     whole = tokens(work)
     if toks != whole:  # a boundary inside a token (never expected): no marks rather than wrong ones
         return MessageView(text, tuple(whole), tuple(whole), frozenset({0}), frozenset(),
-                           tuple(actionables))
+                           tuple(actionables), (0,))
     return MessageView(text, tuple(toks), tuple(originals), frozenset(starts),
-                       frozenset(ellipses), tuple(actionables))
+                       frozenset(ellipses), tuple(actionables), tuple(sorted(starts)))

@@ -31,6 +31,7 @@ for a clean, identifying judgement against a verified, logged alert.
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import re
 from collections.abc import Callable, Sequence
@@ -52,6 +53,7 @@ IDENTIFY_WORDS = 6  # words of an alert a message must carry when it names no pl
 DERIVED_MIN_MATCHED = 3  # a changed copy: at least this many of the alert's words...
 DERIVED_MIN_COVERAGE = 0.5  # ...and this share of it (or DERIVED_LONG words)
 DERIVED_LONG = 8
+MAX_DIFFERENCES = 24  # a judgement stops listing here: it is not clean either way
 REPEAT_MAX_WORDS = 1  # commentary that only repeats this many of the alert's own words
 GENERIC_THREAT_KINDS = frozenset({"air-raid", "threat-notice"})  # "Тривога!", "Загроза!"
 _ALERT_LINK = re.compile(r"/(?:api/v1/alerts|alerts|check/alert)/([0-9a-f]{32})(?![0-9a-f])", re.I)
@@ -180,8 +182,10 @@ def _ops(alert: Sequence[str], message: Sequence[str]) -> tuple[list[tuple[str, 
 def judge(msg: MessageView, claims: Claims, alert: AlertView, ctx: Context) -> Judgement | None:
     """The best judgement of ``msg`` against any one ``info`` of ``alert`` (None: no overlap)."""
     best: Judgement | None = None
+    kinds = kind_mentions(list(claims.options) or [lexicon.lemma_options(t)
+                                                   for t in msg.tokens])
     for info in alert.infos:
-        j = _judge_info(msg, claims, alert, info, ctx)
+        j = _judge_info(msg, claims, alert, info, ctx, kinds)
         if j is None:
             continue
         if best is None or (j.clean, j.matched) > (best.clean, best.matched):
@@ -190,7 +194,7 @@ def judge(msg: MessageView, claims: Claims, alert: AlertView, ctx: Context) -> J
 
 
 def _judge_info(msg: MessageView, claims: Claims, alert: AlertView, info: InfoView,
-                ctx: Context) -> Judgement | None:
+                ctx: Context, kinds: list[tuple[str, int, int]]) -> Judgement | None:
     a_toks = info.view.tokens
     m_toks = msg.tokens
     found = _ops(a_toks, m_toks)
@@ -199,7 +203,8 @@ def _judge_info(msg: MessageView, claims: Claims, alert: AlertView, info: InfoVi
             return None
         # No shared words, but a link names this alert: judge everything as commentary.
         bare = Judgement(alert, info.language, 0, len(a_toks), len(m_toks), (0, 0))
-        _judge_commentary(bare, msg, claims, alert, info, list(range(len(m_toks))), ctx)
+        _judge_commentary(bare, msg, claims, alert, info, list(range(len(m_toks))), ctx,
+                          kinds)
         bare.place_ok = any(m.kind == "place" and _within(ctx, m.value, alert.targets)
                             for m in claims.mentions)
         _judge_actionables(bare, msg, alert, ctx)
@@ -233,7 +238,7 @@ def _judge_info(msg: MessageView, claims: Claims, alert: AlertView, info: InfoVi
     _judge_omissions(j, info, kept, omitted_runs, ctx)
     # 3. Outside the span: commentary, clause by clause.
     outside = [i for i in range(len(m_toks)) if not span[0] <= i < span[1]]
-    _judge_commentary(j, msg, claims, alert, info, outside, ctx)
+    _judge_commentary(j, msg, claims, alert, info, outside, ctx, kinds)
     # 4. Places named anywhere: one inside the alert's area identifies it.
     j.place_ok = any(m.kind == "place" and _within(ctx, m.value, alert.targets)
                      for m in claims.mentions)
@@ -282,15 +287,16 @@ def _judge_omissions(j: Judgement, info: InfoView, kept: set[int],
 
 
 def _judge_commentary(j: Judgement, msg: MessageView, claims: Claims, alert: AlertView,
-                      info: InfoView, outside: list[int], ctx: Context) -> None:
+                      info: InfoView, outside: list[int], ctx: Context,
+                      kinds: list[tuple[str, int, int]]) -> None:
     if not outside:
         return
-    options = list(claims.options) or [lexicon.lemma_options(t) for t in msg.tokens]
+    out = set(outside)
     explained: set[int] = set(i for i in outside if msg.tokens[i] in FUNCTION_WORDS)
-    explained |= framing_spans(msg.tokens) & set(outside)
+    explained |= framing_spans(msg.tokens) & out
     for m in claims.mentions:
         rng = set(range(m.start, m.end))
-        if not rng & set(outside):
+        if not rng & out:
             continue
         if m.kind == "issuer":
             if m.value == alert.record.issuer_id:
@@ -304,9 +310,9 @@ def _judge_commentary(j: Judgement, msg: MessageView, claims: Claims, alert: Ale
                 j.differences.append(Difference("region", m.phrase, ", ".join(
                     _region_name(ctx, c) for c in alert.named[:3])))
             explained |= rng
-    for kind, start, end in kind_mentions(options):
+    for kind, start, end in kinds:
         rng = set(range(start, end))
-        if not rng <= set(outside) or rng <= explained:
+        if not rng <= out or rng <= explained:
             continue
         if kind in alert.record.kinds or (kind in GENERIC_THREAT_KINDS
                                           and alert.klass is KindClass.THREAT):
@@ -316,6 +322,9 @@ def _judge_commentary(j: Judgement, msg: MessageView, claims: Claims, alert: Ale
         if i not in explained:
             clauses.setdefault(msg.clause_of(i), []).append(i)
     for (s, e), rest in sorted(clauses.items()):
+        if len(j.differences) >= MAX_DIFFERENCES:
+            j.notes.append("more of the message differs than is listed here")
+            break
         words = [msg.tokens[i] for i in rest]
         if _repeats(words, alert, info):
             continue
@@ -361,6 +370,7 @@ def _added_fact(words: list[str], ctx: Context) -> str:
     return "added" if fact == "wording" else fact
 
 
+@functools.lru_cache(maxsize=50_000)
 def _imperative(word: str) -> bool:
     if not re.search(r"[а-яієїґё]", word):
         return False
