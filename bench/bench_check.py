@@ -61,6 +61,11 @@ from tocsin.trust.note import Signer
 
 EVAL_DIR = Path(__file__).resolve().parents[1] / "eval" / "check"
 BATCH = 2000
+# The background never targets these oblasts (Odesa, Lviv, Vinnytsia, Rivne), so that the
+# sets' messages about an air raid alert there ("Повітряна тривога в Одесі") meet only the
+# evaluation's own alerts: otherwise whether such a message is backed (or over) would
+# depend on the random background, not on the label.
+RESERVED_OBLASTS = frozenset({"51", "46", "05", "56"})
 KYIV_DISTRICTS = ("Голосіївському", "Дарницькому", "Деснянському", "Оболонському",
                   "Печерському", "Подільському", "Святошинському", "Солом'янському",
                   "Шевченківському")
@@ -232,7 +237,8 @@ def main() -> None:
 
     rng = random.Random(args.seed)
     regions = default_region_set()
-    by_level = {level: list(regions.at_level(level)) for level in ("oblast", "raion", "hromada")}
+    by_level = {level: [r for r in regions.at_level(level) if r.code[2:4] not in RESERVED_OBLASTS]
+                for level in ("oblast", "raion", "hromada")}
     spec = json.loads((EVAL_DIR / "alerts.json").read_text(encoding="utf-8"))
     adversarial = json.loads((EVAL_DIR / "adversarial_alerts.json").read_text(encoding="utf-8"))
     sets = {name: [json.loads(line) for line in
@@ -283,8 +289,7 @@ def main() -> None:
             for _ in range(max(1, args.repeat)):
                 for message in messages:
                     t = time.perf_counter()
-                    result = check_input(checker, message_text(message, by_key),
-                                         hub_hosts=(HUB_URL.split("//")[1],))
+                    result = _check(checker, message_text(message, by_key))
                     latencies.append((time.perf_counter() - t) * 1000)
                     got[message["id"]] = result.verdict
             print(f"\n== {name}")
@@ -386,6 +391,15 @@ def _person(client: Any, text: str, n: int) -> list[float]:
             raise SystemExit(f"the person's check said {body.get('verdict')}")
         time.sleep(max(0.0, 0.05 - (time.perf_counter() - t)))  # a person's pace, not a result
     return out
+
+
+def _check(checker: Checker, text: str) -> Any:
+    """check_input, telling it this hub's host (the code before issue 11 took no hosts)."""
+    import inspect
+
+    if "hub_hosts" in inspect.signature(check_input).parameters:
+        return check_input(checker, text, hub_hosts=(HUB_URL.split("//")[1],))
+    return check_input(checker, text)
 
 
 def current_rss_mib() -> float:

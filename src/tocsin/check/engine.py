@@ -316,6 +316,7 @@ class Checker:
         over = self._over(record, claims)
         if over is not None:
             evidence.over = over
+            evidence.current = self._current(claims)  # what is in force there now
             return CheckResult("outdated", evidence, claims, input_kind)
         return CheckResult("authentic", evidence, claims, input_kind)
 
