@@ -33,7 +33,7 @@ def setup(tmp_path: Path) -> Path:
     added = run("registry", "add-issuer", registry, "--root-key", root, "--id", "ua.kova",
                 "--name-uk", "Київська ОВА", "--name-en", "Kyiv Oblast Military Administration",
                 "--kind", "air-raid", "--region", "UA-32", "--key", keys / "ua.kova.pub",
-                "--not-before", "2026-01-01T00:00:00Z")
+                "--sender", "alerts@koda.gov.ua", "--not-before", "2026-01-01T00:00:00Z")
     assert added.exit_code == 0, added.output
     return tmp_path
 
