@@ -99,6 +99,7 @@ def test_revoked_key_is_unauthorised(setup: Path) -> None:
     assert result.exit_code == 5 and "revoked" in result.output
     shown = run("registry", "show", setup / "registry.json")
     assert shown.exit_code == 0 and "REVOKED" in shown.output and "version 3" in shown.output
+    assert "senders: alerts@koda.gov.ua" in shown.output  # bound by --sender, signed by the root
 
 
 @pytest.mark.parametrize(
@@ -163,3 +164,17 @@ def test_key_rotation(setup: Path) -> None:
                      keys / "ua.kova.key", "--issuer", "ua.kova", "--key",
                      setup / "new" / "ua.kova.pub")
     assert wrong_root.exit_code == 2 and "not the pinned root" in wrong_root.output
+
+
+def test_add_issuer_refuses_a_sender_of_another_issuer(setup: Path) -> None:
+    registry, root = setup / "registry.json", setup / "keys" / "registry-root.key"
+    taken = run("registry", "add-issuer", registry, "--root-key", root, "--id", "ua.lova",
+                "--name-uk", "Львівська ОВА", "--name-en", "Lviv Oblast Military Administration",
+                "--kind", "air-raid", "--region", "UA-46", "--sender", "alerts@koda.gov.ua")
+    assert taken.exit_code == 2 and "also listed by issuer 'ua.kova'" in taken.output, taken.output
+    derived = run("registry", "add-issuer", registry, "--root-key", root, "--id", "ua.lova",
+                  "--name-uk", "Львівська ОВА", "--name-en", "Lviv Oblast Military Administration",
+                  "--kind", "air-raid", "--region", "UA-46")
+    assert derived.exit_code == 0, derived.output
+    shown = run("registry", "show", registry)
+    assert "senders: ua.lova@<host> (derived from its id)" in shown.output
