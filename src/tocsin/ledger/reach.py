@@ -44,6 +44,7 @@ BORDER_TOLERANCE_KM = 0.3
 border (by hand, or from other boundary data) strays a little. Measured in a frame
 scaled at the jurisdiction's mid-latitude, so it holds to within ±5 % across Ukraine."""
 KM_PER_DEGREE = 111.195
+REGION_VALUE_NAMES = frozenset({"KATOTTG", "ISO3166-2"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,11 @@ def judge_reach(alert: Alert, issuer: Issuer, regions: RegionSet) -> Reach | Rea
                                 "nationwide issuer may send (or a denial)")
         for a, area in enumerate(info.area, start=1):
             where = f"info[{i}]/area[{a}] ({area.area_desc!r})"
+            for pair in area.geocode:  # a code nobody knows cannot be shown to be inside
+                if pair.value_name.strip().upper() in REGION_VALUE_NAMES \
+                        and regions.canonical(pair.value.strip()) is None:
+                    return ReachRefusal("unauthorised",
+                                        f"{where} names unknown region code {pair.value!r}")
             try:
                 resolved = resolve_area(area, regions)
             except AreaError as exc:
