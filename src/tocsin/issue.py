@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,7 @@ T = TypeVar("T")
 
 ALERT_ID_HEX = 32  # 128 bits of SHA-256: short enough for a URL, far beyond collision reach
 CPU_WORKERS = 2  # threads for verify + parse + targeting; the machine's cores, not more
+GIL_SWITCH_SECS = 0.001
 
 
 def alert_id_for(cap: bytes) -> str:
@@ -189,6 +191,9 @@ class Issuer:
         # not processes: the region set's geometry (tens of MB) and the registry in
         # force are shared, not copied or re-synchronised per worker, and the heavy
         # parts (libxml2, GEOS, libsodium) release the GIL while they work.
+        # The Python parts (model building, rule walks) hold the GIL; a 1 ms switch
+        # interval (Python's default is 5 ms) bounds how long the loop waits for it.
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_SECS))
         self._cpu = ThreadPoolExecutor(max_workers=CPU_WORKERS, thread_name_prefix="tocsin-verify")
 
     def close(self) -> None:
