@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import threading
 import time
 from collections import Counter
