@@ -139,12 +139,12 @@ def judge_reach(alert: Alert, issuer: Issuer, regions: RegionSet) -> Reach | Rea
                 for code in sorted(resolved.geocodes):
                     if code not in zone.inside:
                         return ReachRefusal("unauthorised", f"{where} targets {code}, outside "
-                                            f"issuer {issuer.id!r}'s jurisdiction ({scope})")
+                                            f"the jurisdiction of issuer {issuer.id!r} ({scope})")
                 if resolved.shape is not None:
                     problem = _shape_problem(resolved.shape, zone, regions)
                     if problem is not None:
-                        return ReachRefusal("unauthorised", f"{where}: {problem}, outside issuer "
-                                            f"{issuer.id!r}'s jurisdiction ({scope})")
+                        return ReachRefusal("unauthorised", f"{where}: {problem}, outside the "
+                                            f"jurisdiction of issuer {issuer.id!r} ({scope})")
             try:
                 found = target_resolved(resolved, regions,
                                         within=None if zone is None else zone.leaves)
@@ -158,7 +158,7 @@ def judge_reach(alert: Alert, issuer: Issuer, regions: RegionSet) -> Reach | Rea
             if code in zone.inside or (coverage == "partial" and code in zone.above):
                 continue
             return ReachRefusal("unauthorised", f"the alert reaches {code} ({coverage}), outside "
-                                f"issuer {issuer.id!r}'s jurisdiction ({scope})")
+                                f"the jurisdiction of issuer {issuer.id!r} ({scope})")
     return Reach(merged)
 
 
