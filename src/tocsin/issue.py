@@ -195,6 +195,9 @@ class Issuer:
         # interval (Python's default is 5 ms) bounds how long the loop waits for it.
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_SECS))
         self._cpu = ThreadPoolExecutor(max_workers=CPU_WORKERS, thread_name_prefix="tocsin-verify")
+        # Load the region boundaries now, in the background, rather than at the first
+        # alert with a shape (reading them holds the GIL for a few hundred ms, once).
+        self._cpu.submit(regions.geometry)
 
     def close(self) -> None:
         """Stop the worker threads (the writer's and the verifiers')."""
