@@ -213,7 +213,7 @@ class Issuer:
         now = self.clock()
         try:
             verdict = verify_alert(cap, statement, self.registry, regions=self.regions,
-                                   at=datetime.fromtimestamp(now, UTC))
+                                   at=datetime.fromtimestamp(now, UTC), with_targets=True)
         except VerifyInputError as exc:
             raise IssueError("bad_statement", str(exc)) from None
         if verdict.status != "authentic" or verdict.decision is None:

@@ -132,8 +132,16 @@ def _info_kinds_class(alert: Alert, index: int) -> KindClass:
     return kind_class(alert_kinds(one))
 
 
-def judge_reach(alert: Alert, issuer: Issuer, regions: RegionSet) -> Reach | ReachRefusal:
-    """Every region ``alert`` reaches, or why ``issuer`` may not reach it (see module doc)."""
+def judge_reach(alert: Alert, issuer: Issuer, regions: RegionSet, *,
+                with_targets: bool = True) -> Reach | ReachRefusal:
+    """Every region ``alert`` reaches, or why ``issuer`` may not reach it (see module doc).
+
+    The verdict does not depend on ``with_targets``: geocodes inside the jurisdiction and
+    shapes inside its grown outline can only set targets inside it (shape targets are
+    restricted to its units), so the final check on the targets holds by construction and
+    is kept as a guard. A verifier that needs only the verdict skips computing them
+    (``Reach.targets`` is then empty).
+    """
     nationwide = NATIONWIDE in issuer.jurisdiction
     codes = tuple(sorted(c for c in issuer.jurisdiction if c != NATIONWIDE))
     scope = ", ".join(issuer.jurisdiction)
@@ -166,6 +174,8 @@ def judge_reach(alert: Alert, issuer: Issuer, regions: RegionSet) -> Reach | Rea
                     if problem is not None:
                         return ReachRefusal("unauthorised", f"{where}: {problem}, outside the "
                                             f"jurisdiction of issuer {issuer.id!r} ({scope})")
+            if not with_targets:
+                continue
             try:
                 found = target_resolved(resolved, regions,
                                         within=None if zone is None else zone.leaves)

@@ -52,8 +52,13 @@ class Decision:
     summary: str = ""
 
 
-def authorise(alert: Alert, issuer: Issuer, regions: RegionSet) -> Decision | Refusal:
-    """Apply the rules above to an authenticated ``alert`` of ``issuer``."""
+def authorise(alert: Alert, issuer: Issuer, regions: RegionSet, *,
+              with_targets: bool = True) -> Decision | Refusal:
+    """Apply the rules above to an authenticated ``alert`` of ``issuer``.
+
+    ``with_targets=False`` gives the same verdict without computing every region reached
+    (``Decision.targets`` is then empty): what an offline verifier or a monitor needs.
+    """
     if not issuer.may_send_as(alert.sender):
         return Refusal("sender_not_allowed", f"issuer {issuer.id!r} may not use the CAP sender "
                        f"{alert.sender!r}; the registry binds it to: {issuer.sender_rule()}")
@@ -77,7 +82,7 @@ def authorise(alert: Alert, issuer: Issuer, regions: RegionSet) -> Decision | Re
     over = cost_refusal(alert)
     if over is not None:
         return Refusal(over.code, f"the alert exceeds the cost budget: {over.reason}")
-    reach = judge_reach(alert, issuer, regions)
+    reach = judge_reach(alert, issuer, regions, with_targets=with_targets)
     if isinstance(reach, ReachRefusal):
         return Refusal(reach.code, reach.reason)
     return Decision(kinds, reach.targets, f"kinds {', '.join(sorted(kinds))}")

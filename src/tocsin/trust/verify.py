@@ -67,6 +67,7 @@ def verify_alert(
     *,
     regions: RegionSet | None = None,
     at: datetime | None = None,
+    with_targets: bool = False,
 ) -> Verdict:
     """Verify one alert offline.
 
@@ -74,7 +75,9 @@ def verify_alert(
     the time the log accepted the alert) additionally refuses a key revoked by
     then, because a stolen key can backdate ``sent``. Without ``regions`` the
     default region set is used. Authorisation is :func:`tocsin.ledger.authorise`,
-    the same function the hub and the monitor apply. Raises :class:`VerifyInputError`
+    the same function the hub and the monitor apply; ``with_targets`` also returns
+    every region the alert reaches in ``Verdict.decision`` (the hub stores them).
+    Raises :class:`VerifyInputError`
     when the statement is not even a well-formed signed note.
     """
     try:
@@ -134,7 +137,8 @@ def verify_alert(
         return verdict("unauthorised", f"key was revoked at {format_time(key.revoked_at)}, "
                        f"before the alert was seen at {format_time(at)}", alert)
 
-    decision = authorise(alert, issuer, regions or default_region_set())
+    decision = authorise(alert, issuer, regions or default_region_set(),
+                         with_targets=with_targets)
     if isinstance(decision, Refusal):
         return Verdict("unauthorised", decision.reason, issuer.id, key.key_id, alert, claim,
                        code=decision.code)
