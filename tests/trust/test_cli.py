@@ -74,7 +74,7 @@ def test_outside_jurisdiction_is_unauthorised(setup: Path) -> None:
     cap.write_bytes(cap_xml(areas=[area_xml("Львівська область", [("ISO3166-2", "UA-46")])]))
     assert run("sign", "--key", setup / "keys" / "ua.kova.key", cap).exit_code == 0
     result = verify(setup, cap)
-    assert result.exit_code == 5 and "outside issuer 'ua.kova'" in result.output
+    assert result.exit_code == 5 and "outside the jurisdiction of issuer 'ua.kova'" in result.output
 
 
 def test_unregistered_key_is_forged(setup: Path) -> None:
