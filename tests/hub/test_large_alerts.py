@@ -104,6 +104,10 @@ def test_a_nationwide_hromada_by_hromada_alert_fits_and_verifies(hub: HubProcess
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "logged" in verified.stdout
 
+    checked = httpx.post(f"{hub.url}/api/v1/check", json={"text": proof.decode()}, timeout=60).json()
+    assert checked["input"] == "proof-bundle" and checked["verdict"] == "authentic", checked
+    assert checked["alert"]["id"] == body["id"]
+
     monitored = _tocsin("monitor", hub.url, "--state-dir", tmp_path / "m", "--once",
                         "--log-key", hub.data_dir / "log.pub",
                         "--registry", hub.data_dir / "registry.json")
