@@ -264,7 +264,10 @@ class Issuer:
             targets=targets,
             references=tuple((r.sender, r.identifier) for r in alert.references),
             summary=summary_json(alert, alert_id, verdict.issuer_id or "", targets, kinds),
-            areas=tuple(area for info in alert.info for area in info.area),
+            # Points are matched by the shapes as drawn only if they stay inside the
+            # jurisdiction; else by the targets, which stop at its border.
+            areas=tuple(area for info in alert.info for area in info.area)
+            if verdict.decision.shapes_inside else (),
         )
         return new, tuple(str(w) for w in parsed.warnings)
 

@@ -204,3 +204,49 @@ def test_an_honest_batch_survives_a_hostile_neighbour(hub: HubProcess) -> None:
     assert all(r.status_code in (413,) for r in responses[24:]), [r.text for r in responses[24:]]
     for cap in honest:
         assert httpx.get(f"{hub.url}/api/v1/alerts/{alert_id_for(cap)}").status_code == 200
+
+
+# A point on Kyiv city's border, and a point 150 m outside it (a Kyiv-oblast hromada).
+KYIV_BORDER = (50.43122, 30.259627)
+JUST_OUTSIDE_KYIV = (50.429875, 30.259796)
+
+
+async def _first_at(hub: HubProcess, lat: float, lon: float, ready: asyncio.Event) -> ServerEvent:
+    async for event in follow(hub.url, lat=lat, lon=lon, include_heartbeats=True):
+        ready.set()  # the first frame (a heartbeat or retry) means the stream is open
+        if event.event != "comment" and event.id is not None:
+            return event
+    raise AssertionError("the stream ended")
+
+
+def test_a_shape_within_the_border_tolerance_warns_nobody_across_the_border(hub: HubProcess) -> None:
+    """A 250 m circle on Kyiv's border is accepted (tolerance 300 m) but reaches only Kyiv:
+    a subscriber at a point 150 m outside, inside the circle as drawn, is not sent it."""
+
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any], ServerEvent]:
+        ready = asyncio.Event()
+        listener = asyncio.create_task(_first_at(hub, *JUST_OUTSIDE_KYIV, ready))
+        await asyncio.wait_for(ready.wait(), 10)
+        async with httpx.AsyncClient(timeout=60) as http:
+            await _until_subscribed(http, hub)
+            city = "demo-kyiv-city"
+            grazing = to_xml(alert(city, [Area(area_desc="на межі", circle=(circle(*KYIV_BORDER, 0.25),))]))
+            first = await http.post(f"{hub.url}/api/v1/alerts", json=issue_request(
+                grazing, sign_cap(grazing, hub.signer(city))))
+            honest = to_xml(alert("demo-air-force", [geocode_area("UA32000000000030281")]))
+            second = await http.post(f"{hub.url}/api/v1/alerts", json=issue_request(
+                honest, sign_cap(honest, hub.signer("demo-air-force"))))
+        return first.json(), second.json(), await asyncio.wait_for(listener, 10)
+
+    grazing, honest, received = asyncio.run(scenario())
+    assert "id" in grazing, grazing
+    assert all(code.startswith("UA80") for code in grazing["targets"]), grazing["targets"]
+    assert received.id == honest["event_id"], f"the point across the border got {received.data}"
+
+
+async def _until_subscribed(http: httpx.AsyncClient, hub: HubProcess) -> None:
+    for _ in range(200):  # the hub counts the stream once its subscription is registered
+        if (await http.get(f"{hub.url}/healthz")).json()["subscribers"] >= 1:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the subscriber never registered")

@@ -120,6 +120,10 @@ def test_a_shape_along_the_border_is_accepted_within_the_tolerance_and_reaches_o
     assert isinstance(decision, Decision), decision
     assert all(REGIONS.covers(LVIV_OBLAST, code) for code in decision.targets)
     assert decision.targets[LVIV_OBLAST] == "full"
+    assert decision.shapes_inside is False  # points across the border must not match the shape
+    centre = Area(area_desc="c", circle=(Circle(lat=49.84, lon=24.03, radius_km=3, text="-"),))
+    inner = authorise(alert_of("ua.lova@x", centre), lviv, REGIONS)
+    assert isinstance(inner, Decision) and inner.shapes_inside is True
     beyond = int(BORDER_TOLERANCE_KM * 1000 * 1.3)
     refused = authorise(alert_of("ua.lova@x", outline_area(LVIV_OBLAST, beyond)), lviv, REGIONS)
     assert isinstance(refused, Refusal) and refused.code == "unauthorised", refused

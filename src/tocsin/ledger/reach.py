@@ -53,9 +53,16 @@ REGION_VALUE_NAMES = frozenset({"KATOTTG", "ISO3166-2"})
 
 @dataclass(frozen=True, slots=True)
 class Reach:
-    """What an authorised alert reaches: the targets the hub stores and delivers to."""
+    """What an authorised alert reaches: the targets the hub stores and delivers to.
+
+    ``shapes_inside`` is False when some shape meets a unit outside the jurisdiction
+    (within the border tolerance, or just touching the border): delivery must then match
+    subscribers at points by these targets, not by the shapes as drawn, or a point just
+    across the border would be warned.
+    """
 
     targets: dict[str, Coverage]
+    shapes_inside: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +155,7 @@ def judge_reach(alert: Alert, issuer: Issuer, regions: RegionSet, *,
     has_shapes = any(a.polygon or a.circle for i in alert.info for a in i.area)
     zone = None if nationwide else _zone(regions, codes, has_shapes)
     merged: dict[str, Coverage] = {}
+    shapes_inside = True
     for i, info in enumerate(alert.info, start=1):
         if not info.area and not nationwide \
                 and _info_kinds_class(alert, i - 1) != KindClass.DENIAL:
@@ -176,6 +184,10 @@ def judge_reach(alert: Alert, issuer: Issuer, regions: RegionSet, *,
                                             f"jurisdiction of issuer {issuer.id!r} ({scope})")
             if not with_targets:
                 continue
+            if zone is not None and resolved.shape is not None and shapes_inside:
+                index = regions.geometry()
+                met = index.tree.query(resolved.shape, predicate="intersects")
+                shapes_inside = all(index.codes[int(n)] in zone.leaves for n in met)
             try:
                 found = target_resolved(resolved, regions,
                                         within=None if zone is None else zone.leaves)
@@ -190,7 +202,7 @@ def judge_reach(alert: Alert, issuer: Issuer, regions: RegionSet, *,
                 continue
             return ReachRefusal("unauthorised", f"the alert reaches {code} ({coverage}), outside "
                                 f"the jurisdiction of issuer {issuer.id!r} ({scope})")
-    return Reach(merged)
+    return Reach(merged, shapes_inside)
 
 
 def _shape_problem(shape: BaseGeometry, zone: _Zone, regions: RegionSet) -> str | None:

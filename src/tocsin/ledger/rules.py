@@ -50,6 +50,9 @@ class Decision:
     kinds: frozenset[str]
     targets: dict[str, Coverage] = field(default_factory=dict)
     summary: str = ""
+    #: False if a shape meets a unit outside the jurisdiction (see ``Reach.shapes_inside``):
+    #: points are then matched by ``targets``, not by the shapes.
+    shapes_inside: bool = True
 
 
 def authorise(alert: Alert, issuer: Issuer, regions: RegionSet, *,
@@ -85,4 +88,5 @@ def authorise(alert: Alert, issuer: Issuer, regions: RegionSet, *,
     reach = judge_reach(alert, issuer, regions, with_targets=with_targets)
     if isinstance(reach, ReachRefusal):
         return Refusal(reach.code, reach.reason)
-    return Decision(kinds, reach.targets, f"kinds {', '.join(sorted(kinds))}")
+    return Decision(kinds, reach.targets, f"kinds {', '.join(sorted(kinds))}",
+                    reach.shapes_inside)
