@@ -3,10 +3,8 @@
 * :mod:`tocsin.ledger.limits` — the one size limit and the cost budget, checked first;
 * :mod:`tocsin.ledger.reach` — jurisdiction by effect (geocodes, polygons, circles);
 * :mod:`tocsin.ledger.rules` — :func:`authorise`, the function the hub, ``tocsin verify``
-  and ``tocsin monitor`` all apply.
-
-The state rules (references, status, all-clear trimming) still live in the store
-(issue 13 moves them here).
+  and ``tocsin monitor`` all apply;
+* :mod:`tocsin.ledger.effects` — the state rules (references, status, all-clear trimming).
 """
 
 from tocsin.ledger.limits import (
