@@ -22,6 +22,7 @@ from tocsin.cap import to_xml
 from tocsin.cap.model import Alert, Area
 from tocsin.client import sign_cap
 from tocsin.issue import alert_id_for, summary_json
+from tocsin.regions import default_region_set
 from tocsin.store.base import NewAlert
 from tocsin.store.sqlite import SqliteStore
 from tocsin.testing import HubProcess
@@ -52,7 +53,7 @@ def _smuggle(hub: HubProcess, hostile: Alert, issuer: str) -> tuple[bytes, bytes
             expires_ts=None, msg_type=hostile.msg_type, status=hostile.status,
             kinds=("air-raid",), event=hostile.info[0].event, targets=targets,  # type: ignore[arg-type]
             summary=summary_json(hostile, alert_id, issuer, targets,  # type: ignore[arg-type]
-                                 frozenset({"air-raid"}))))
+                                 frozenset({"air-raid"}), regions=default_region_set())))
     finally:
         store.close()
     return cap, statement
