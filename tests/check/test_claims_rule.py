@@ -407,3 +407,17 @@ def test_an_alert_all_cleared_for_the_place_named_is_outdated_there_only(
     assert body["verdict"] == "outdated", body
     assert body["over"]["how"] == "ended-there"
     assert check(hub, "Житомирщина! " + text)["verdict"] == "authentic"
+
+
+def test_a_pasted_statement_is_authentic_only_as_the_logged_bytes(
+        hub: HubProcess, alerts: dict[str, Any]) -> None:
+    alert_id = alerts["hur"]["id"]
+    statement = httpx.get(f"{hub.url}/api/v1/alerts/{alert_id}/statement", timeout=10).text
+    body = check(hub, statement)
+    assert body["verdict"] == "authentic", body
+    assert body["input"] == "statement"
+    changed = statement.replace("sent ", "sent 1", 1)
+    body = check(hub, changed)
+    assert body["verdict"] == "altered", body
+    assert any(d["fact"] == "statement" and d["message"].startswith("sent 1")
+               for d in body["differences"])

@@ -16,6 +16,7 @@ anything else is checked as text.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -31,6 +32,7 @@ from tocsin.issue import ALERT_ID_HEX, alert_id_for
 from tocsin.tlog.entry import EntryError, decode_entry
 from tocsin.tlog.proof import parse_proof_bundle
 from tocsin.tlog.tree import TlogError
+from tocsin.trust.statement import STATEMENT_HEADER
 
 _ID = re.compile(rf"^[0-9a-f]{{{ALERT_ID_HEX}}}$")
 _LINK = re.compile(rf"/(?:api/v1/alerts|alerts|check/alert)/([0-9a-f]{{{ALERT_ID_HEX}}})"
@@ -58,6 +60,8 @@ def check_input(checker: Checker, raw: str,
             return _check_link(checker, stripped, link.group(1), hosts)
     if stripped.startswith(_PROOF_HEADER):
         return _check_proof(checker, stripped)
+    if stripped.startswith(STATEMENT_HEADER):
+        return _check_statement(checker, raw)
     if _CAP_NAMESPACE in stripped and "<" in stripped:
         return _check_cap(checker, raw, hosts)
     if stripped.startswith("{"):
@@ -145,6 +149,28 @@ def _check_cap(checker: Checker, raw: str, hosts: frozenset[str]) -> CheckResult
     result.input_kind = "cap"
     return _never_authentic(checker, result, "these CAP bytes are not logged: no issuer "
                             "signed this document")
+
+
+def _check_statement(checker: Checker, raw: str) -> CheckResult:
+    """A pasted signed statement: authentic (or outdated) only as the exact logged bytes."""
+    text = raw.strip()
+    lines = dict(line.split(" ", 1) for line in text.splitlines()[1:7] if " " in line)
+    digest = lines.get("sha256", "")
+    record = checker.store.get(digest[:32]) if re.fullmatch(r"[0-9a-f]{64}", digest) else None
+    if record is None and "sender" in lines and "identifier" in lines:
+        record = checker.store.find(lines["sender"], lines["identifier"])
+    if record is None:
+        return checker.unverifiable("statement", "no logged alert matches this signed statement")
+    if raw.encode("utf-8") == record.statement or (text + "\n").encode() == record.statement:
+        return checker.check_alert_id(record.id, "statement")
+    logged = record.statement.decode("utf-8", "replace").strip().splitlines()
+    pasted = text.splitlines()
+    diffs = [Difference("statement", p or "—", q or "—")
+             for p, q in itertools.zip_longest(pasted, logged, fillvalue="") if p != q]
+    return checker.altered_reference(
+        record.id, "statement", diffs[:20] or [Difference("statement", "(formatting)",
+                                                          "(exact bytes)")],
+        [f"this statement is not the one logged with alert {record.id}: it was changed"])
 
 
 def _never_authentic(checker: Checker, result: CheckResult, note: str) -> CheckResult:

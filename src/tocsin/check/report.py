@@ -31,6 +31,7 @@ FACT_NAMES = {
     "app": ("застосунок або файл", "app or file"),
     "forward": ("заклик поширити", "call to forward"), "status": ("статус", "status"),
     "cap": ("поле CAP", "CAP field"),
+    "statement": ("рядок підписаної заяви", "signed statement line"),
 }
 OVER_WORDS = {  # how an alert ended: (uk, en)
     "all-clear": ("завершене відбоєм", "ended by the all-clear"),
