@@ -421,3 +421,19 @@ def test_a_pasted_statement_is_authentic_only_as_the_logged_bytes(
     assert body["verdict"] == "altered", body
     assert any(d["fact"] == "statement" and d["message"].startswith("sent 1")
                for d in body["differences"])
+
+
+@pytest.mark.parametrize(("text", "verdict"), [
+    # a unit word alone is a place claim ("and the oblast"), not framing
+    (KCMA_TEXT.replace("у Києві.", "у Києві та області."), "altered"),
+    # a whole sentence left out, unmarked: allowed, listed
+    (KCMA_TEXT.split(". ")[0] + ". " + KCMA_TEXT.split(". ")[2], "authentic"),
+    # a place cut out of a kept sentence, unmarked: a change
+    (KCMA_TEXT.replace(" в Дарницькому районі", ""), "altered"),
+])
+def test_unit_words_and_unmarked_omissions(hub: HubProcess, alerts: dict[str, Any], text: str,
+                                           verdict: str) -> None:
+    body = check(hub, text)
+    assert body["verdict"] == verdict, body
+    if verdict == "authentic":
+        assert body["omitted"]

@@ -65,8 +65,10 @@ FUNCTION_WORDS = _wordset(
     "по за для про всі всім усі усім все всіх с "
     "и но это эта этот эти вот уже ещё еще во со из от всем всех "
     "the a an and but this that these those it is are so of to in on at for from with by "
-    "all here its "
-    # unit words next to a place name ("у місті Києві", "Kyiv Oblast"); the name is the claim
+    "all here its")
+# Unit words: framing only right next to a place name ("у місті Києві", "Kyiv Oblast"),
+# where the name is the claim; alone ("…та області") they are a place claim of their own.
+UNIT_WORDS = _wordset(
     "місто місті міста м city town город городе г область області oblast region район районі "
     "district громада громаді hromada")
 

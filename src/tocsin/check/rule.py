@@ -42,7 +42,7 @@ from tocsin.cap import CapError, parse_alert
 from tocsin.check import lexicon
 from tocsin.check.align import Difference, classify
 from tocsin.check.claims import Claims, kind_mentions
-from tocsin.check.framing import FUNCTION_WORDS, framing_spans
+from tocsin.check.framing import FUNCTION_WORDS, UNIT_WORDS, framing_spans
 from tocsin.check.index import info_text_fields
 from tocsin.check.message import MessageView, read_message
 from tocsin.kinds import KindClass, kind_class
@@ -278,9 +278,12 @@ def _judge_omissions(j: Judgement, info: InfoView, kept: set[int],
                                     ).replace("… …", "…"),
                     " ".join(words[s:e])))
         if not marked:
-            fact = classify(toks[a0:a1], ctx.is_place, ctx.is_issuer)
+            # Unmarked: whole sentences may go; a fact cut from a kept sentence may not.
+            partial = [toks[k] for k in range(a0, a1) if (sentence := sentence_of.get(k))
+                       and any(x in kept for x in range(*sentence))]
+            fact = classify(partial, ctx.is_place, ctx.is_issuer) if partial else "wording"
             if fact in ("time", "region", "kind", "severity") or any(
-                    t.isdigit() for t in toks[a0:a1]):
+                    t.isdigit() for t in partial):
                 j.differences.append(Difference(fact, "", text))
                 continue
         j.omitted.append(text)
@@ -310,6 +313,9 @@ def _judge_commentary(j: Judgement, msg: MessageView, claims: Claims, alert: Ale
                 j.differences.append(Difference("region", m.phrase, ", ".join(
                     _region_name(ctx, c) for c in alert.named[:3])))
             explained |= rng
+            for k in (m.start - 1, m.end):  # "у місті Києві", "Kyiv Oblast"
+                if 0 <= k < len(msg.tokens) and msg.tokens[k] in UNIT_WORDS:
+                    explained.add(k)
     for kind, start, end in kinds:
         rng = set(range(start, end))
         if not rng <= out or rng <= explained:
