@@ -32,13 +32,16 @@ from tocsin.delivery.fanout import Fanout
 from tocsin.kinds import KINDS, KindClass, kind_class
 from tocsin.ledger.limits import size_refusal
 from tocsin.regions import RegionSet
-from tocsin.store.base import AppendResult, Conflict, Coverage, NewAlert, StoreError, StreamEvent
-from tocsin.store.sqlite import (
-    ForeignReference,
-    SqliteStore,
-    StatusMismatch,
-    UnknownReference,
+from tocsin.store.base import (
+    AppendResult,
+    Conflict,
+    Coverage,
+    NewAlert,
+    Refused,
+    StoreError,
+    StreamEvent,
 )
+from tocsin.store.sqlite import SqliteStore
 from tocsin.trust.registry import Registry
 from tocsin.trust.verify import VerifyInputError, verify_alert
 
@@ -276,12 +279,8 @@ class Issuer:
             result = await self.writer.append(new)
         except Conflict as exc:
             raise IssueError("conflict", str(exc)) from None
-        except UnknownReference as exc:
-            raise IssueError("unknown_reference", str(exc)) from None
-        except ForeignReference as exc:
-            raise IssueError("foreign_reference", str(exc)) from None
-        except StatusMismatch as exc:
-            raise IssueError("status_mismatch", str(exc)) from None
+        except Refused as exc:  # the rulebook's state rules (references, status)
+            raise IssueError(exc.code, exc.reason) from None
         except StoreError as exc:
             raise IssueError("internal", f"storage refused the alert: {exc}") from None
         return IssueOutcome(result=result, warnings=warnings)

@@ -36,6 +36,7 @@ from tocsin.delivery.fanout import Fanout
 from tocsin.demo import demo_witness
 from tocsin.feed import EventFeed
 from tocsin.issue import Issuer
+from tocsin.ledger.effects import state_rules
 from tocsin.logserver import (
     Checkpointer,
     CheckpointWitness,
@@ -97,7 +98,7 @@ class Hub:
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
         self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
         self._registry_lock = asyncio.Lock()
-        self.store = SqliteStore(settings.db_path, ancestors=self._ancestor_codes)
+        self.store = SqliteStore(settings.db_path, rules=state_rules(self._ancestor_codes))
         self.registry_bytes, self.registry = self._registry_in_force(registry_bytes)
         self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
                              per_client_max=settings.max_subscriptions_per_client,

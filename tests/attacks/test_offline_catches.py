@@ -22,6 +22,7 @@ from tocsin.cap import to_xml
 from tocsin.cap.model import Alert, Area
 from tocsin.client import sign_cap
 from tocsin.issue import alert_id_for, summary_json
+from tocsin.ledger.effects import state_rules
 from tocsin.regions import default_region_set
 from tocsin.store.base import NewAlert
 from tocsin.store.sqlite import SqliteStore
@@ -44,7 +45,7 @@ def _smuggle(hub: HubProcess, hostile: Alert, issuer: str) -> tuple[bytes, bytes
     now = time.time()
     alert_id = alert_id_for(cap)
     targets = {LVIV_OBLAST: "full", KYIV: "full"}
-    store = SqliteStore(hub.data_dir / "tocsin.sqlite3", ancestors=lambda code: [])
+    store = SqliteStore(hub.data_dir / "tocsin.sqlite3", rules=state_rules(lambda code: []))
     try:
         store.append(NewAlert(
             id=alert_id, cap=cap, statement=statement, issuer_id=issuer,

@@ -23,12 +23,22 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from tocsin.cap.model import Area
+from tocsin.ledger.effects import Incoming, is_active
 
 Coverage = Literal["full", "partial"]
 
 
 class StoreError(Exception):
     """Base of storage errors the hub turns into catalogued API errors."""
+
+
+class Refused(StoreError):
+    """The rulebook refused the alert (``code`` is in the API error catalogue)."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
 
 
 class Conflict(StoreError):
@@ -91,14 +101,10 @@ class AlertRecord:
     log_index: int | None = None  # position in the transparency log, when logged
 
     def active_at(self, now: float) -> bool:
-        """An alert is active while it is Actual, not ended, not expired, and still targets somewhere."""
-        if self.status != "Actual" or self.msg_type not in ("Alert", "Update"):
-            return False
-        if self.ended_ts is not None or "all-clear" in self.kinds:
-            return False
-        if self.expires_ts is not None and self.expires_ts <= now:
-            return False
-        return bool(self.targets)
+        """Whether it is in force at ``now`` (the rulebook's one definition, :func:`is_active`)."""
+        return is_active(status=self.status, msg_type=self.msg_type, kinds=self.kinds,
+                         ended=self.ended_ts is not None, expires_ts=self.expires_ts,
+                         has_targets=bool(self.targets), now=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +158,10 @@ class Store(Protocol):
     def last_event_id(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+def incoming(alert: NewAlert) -> Incoming:
+    """The facts the state rules judge, from an alert about to be stored."""
+    return Incoming(id=alert.id, issuer_id=alert.issuer_id, msg_type=alert.msg_type,
+                    status=alert.status, kinds=frozenset(alert.kinds), targets=alert.targets,
+                    references=alert.references)
