@@ -17,7 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tocsin.ledger.effects import Ending, LedgerView, Prior, StateRefusal, StateRules
 from tocsin.store.base import (
@@ -251,6 +251,27 @@ class SqliteStore:
         )
 
     # -- writing (single writer thread) ------------------------------------
+
+    def inject_fault(self, step: Literal["leaf", "commit"]) -> None:
+        """Test seam (the contract suite's fault injection): the next batch fails at ``step``.
+
+        ``"leaf"`` refuses the log leaf's INSERT mid-transaction (a crash between steps);
+        ``"commit"`` refuses the COMMIT (a commit or fsync that fails). Done with SQLite's own
+        authorizer on the writer connection, so the real rollback path runs.
+        """
+        fired = False
+
+        def authorize(action: int, arg1: str | None, *_: str | None) -> int:
+            nonlocal fired
+            hit = ((step == "leaf" and action == sqlite3.SQLITE_INSERT and arg1 == "log_entries")
+                   or (step == "commit" and action == sqlite3.SQLITE_TRANSACTION
+                       and arg1 == "COMMIT"))
+            if hit and not fired:
+                fired = True
+                return sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK
+
+        self._writer.set_authorizer(authorize)
 
     def append(self, alert: NewAlert) -> AppendResult:
         result = self.append_batch([alert])[0]
