@@ -38,10 +38,10 @@ from tocsin.store.base import (
     Coverage,
     NewAlert,
     Refused,
+    Store,
     StoreError,
     StreamEvent,
 )
-from tocsin.store.sqlite import SqliteStore
 from tocsin.trust.registry import Registry
 from tocsin.trust.verify import VerifyInputError, verify_alert
 
@@ -86,7 +86,7 @@ def summary_json(alert: Alert, alert_id: str, issuer_id: str, targets: dict[str,
 class Writer:
     """The single writer: a queue drained by one thread, committed in batches."""
 
-    def __init__(self, store: SqliteStore,
+    def __init__(self, store: Store,
                  on_commit: Callable[[list[tuple[NewAlert, StreamEvent]]], None]) -> None:
         self._store = store
         self._on_commit = on_commit
@@ -157,7 +157,7 @@ class Issuer:
         *,
         registry: Registry,
         regions: RegionSet,
-        store: SqliteStore,
+        store: Store,
         fanout: Fanout,
         max_sent_age_secs: float = 600.0,
         max_sent_skew_secs: float = 120.0,
