@@ -18,8 +18,8 @@ from rich.markup import escape
 from tocsin.cli import main
 from tocsin.cli.common import fail, read_input_file, read_log_key, read_policy, stderr
 from tocsin.regions import default_region_set
-from tocsin.tlog.client import LogClient, LogClientError
-from tocsin.tlog.monitor import MisbehaviourError, Monitor, MonitorConfigError
+from tocsin.services.log_client import LogClient, LogClientError
+from tocsin.services.monitor import MisbehaviourError, Monitor, MonitorConfigError
 
 EXIT_MISBEHAVIOUR = 1
 EXIT_UNREACHABLE = 3
