@@ -44,7 +44,7 @@ from tocsin.logserver import (
     RemoteWitness,
     load_or_create_log_key,
 )
-from tocsin.regions import Region, RegionSet, default_region_set
+from tocsin.regions import Region, RegionSet, region_set_for
 from tocsin.services.witness import Witness, witness_app
 from tocsin.store.base import NewAlert, StreamEvent
 from tocsin.store.sqlite import SqliteStore
@@ -93,7 +93,7 @@ class Hub:
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self.regions = regions or default_region_set()
+        self.regions = regions or region_set_for(settings.regions)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
         self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
