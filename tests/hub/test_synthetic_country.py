@@ -111,6 +111,8 @@ def test_a_hub_of_another_country(country: tuple[HubProcess, Path, dict[str, str
     watched = _tocsin(env, "monitor", hub.url, "--state-dir", tmp / "mon", "--once", "--log-key",
                       hub.data_dir / "log.pub", "--registry", tmp / "registry.json")
     assert watched.returncode == 0, watched.stdout + watched.stderr
+    located_cli = _tocsin(env, "regions", "locate", "0.5", "0.25")
+    assert located_cli.returncode == 0 and located_cli.stdout.split()[0] == "XW1", located_cli.stdout
 
 
 def _signed(alert: object, signer: Signer) -> tuple[bytes, bytes]:
