@@ -19,11 +19,13 @@ from web.conftest import KYIV, LVIV_OBLAST, HubProcess
 STATIC = Path(__file__).resolve().parents[2] / "src" / "tocsin" / "web" / "static"
 
 
-@pytest.mark.parametrize("path", ["/", "/alerts/abc", f"/regions/{KYIV}", "/issuers",
-                                  "/issuers/demo-air-force"])
-def test_pages_are_html_under_a_strict_csp(hub: HubProcess, path: str) -> None:
-    response = httpx.get(hub.url + path)
-    assert response.status_code == 200
+@pytest.mark.parametrize(("path", "status"), [
+    ("/", 200), ("/alerts/abc", 404), (f"/regions/{KYIV}", 200), ("/issuers", 200),
+    ("/issuers/demo-air-force", 200), ("/about", 200), ("/nowhere", 404)])
+def test_pages_are_html_under_a_strict_csp(hub: HubProcess, path: str, status: int) -> None:
+    # An alert that does not exist is a 404 page, not a page served 200 that fails later.
+    response = httpx.get(hub.url + path, headers={"Accept": "text/html"})
+    assert response.status_code == status
     assert response.headers["content-type"].startswith("text/html")
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
@@ -140,4 +142,5 @@ def test_log_key_opens_the_hubs_checkpoint(hub: HubProcess) -> None:
 
 def test_kinds_endpoint(hub: HubProcess) -> None:
     kinds = httpx.get(hub.url + "/api/v1/kinds").json()
-    assert kinds == {code: {"uk": k.name_uk, "en": k.name_en} for code, k in KINDS.items()}
+    assert kinds == {code: {"uk": k.name_uk, "en": k.name_en, "class": str(k.klass)}
+                     for code, k in KINDS.items()}

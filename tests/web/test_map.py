@@ -186,4 +186,4 @@ def test_newcomer_flow_issue_with_the_cli_then_click_through_to_the_verified_ale
     page.locator(f'.alert-item[data-id="{alert_id}"] h3 a').click()
     page.wait_for_selector("body[data-verdict=verified]", timeout=15000)
     assert page.url.endswith(f"/alerts/{alert_id}")
-    assert page.locator("#verdict").inner_text().startswith("Перевірено: оголосив Повітряні сили")
+    assert page.locator("#verdict").inner_text().startswith("Перевірено. Джерело: Повітряні сили")

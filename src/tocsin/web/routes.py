@@ -55,7 +55,7 @@ ALERT_ID_RE = re.compile(r"[0-9a-f]{8,64}")
 MAX_PLACES = 20
 # Paths that are never pages: unknown addresses under them get the API's JSON error.
 API_PREFIXES = ("/api/", "/tile/", "/checkpoint", "/feeds/", "/healthz", "/metrics", "/static/",
-                "/check/", "/docs/")
+                "/check/")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
        "form-action 'self'")

@@ -54,9 +54,13 @@ function settle() {
   renderTrust();
   document.body.dataset.verdict = page.verdict;
   // What the hub says about the alert stays visible, but marked as unconfirmed.
-  const summary = document.getElementById("summary");
-  if (page.verdict === "failed") summary.dataset.untrusted = "true";
-  else delete summary.dataset.untrusted;
+  // A failed check is said at the top too: on a phone the panel is below Where and What to do.
+  document.getElementById("alarm").hidden = page.verdict !== "failed";
+  for (const id of ["summary", "key-facts"]) {
+    const node = document.getElementById(id);
+    if (page.verdict === "failed") node.dataset.untrusted = "true";
+    else delete node.dataset.untrusted;
+  }
 }
 
 function keyValidAt(key, sentMs) {
