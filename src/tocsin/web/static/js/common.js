@@ -156,6 +156,12 @@ function elapsed(sinceSecs) {
   return secs < 60 ? t("just_now") : duration(secs);
 }
 
+// "триває 12 хв" (or "щойно" in its first minute).
+function lasting(sinceSecs) {
+  const secs = Date.now() / 1000 - sinceSecs;
+  return secs < 60 ? t("just_now") : t("lasting") + " " + duration(secs);
+}
+
 function ago(seconds) {
   const secs = Date.now() / 1000 - seconds;
   return secs < 60 ? t("just_now") : t("ago", { duration: duration(secs) });

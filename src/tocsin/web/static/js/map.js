@@ -261,14 +261,18 @@ function declutter() {
   const rank = (node) => (node.classList.contains("city-label") ? 0 : 2) - (node.classList.contains("kind-full") ? 1 : 0);
   for (const node of tips) { node.style.marginTop = "0px"; node.style.marginLeft = "0px"; node.classList.remove("label-hidden"); }
   tips.sort((a, b) => rank(a) - rank(b));
+  const frame = view.map.getContainer().getBoundingClientRect();
+  const inside = (r) => r.left >= frame.left && r.right <= frame.right && r.top >= frame.top && r.bottom <= frame.bottom;
   for (const node of tips) {
     const box = node.getBoundingClientRect();
     const h = box.height + 2;
-    const candidates = [[0, 0], [0, -h], [0, h], [0, -2 * h], [0, 2 * h]];
+    // Pulled inside the map first (a label cut by the edge is unreadable), then up or down.
+    const inX = box.left < frame.left ? frame.left - box.left + 2 : box.right > frame.right ? frame.right - box.right - 2 : 0;
+    const candidates = [[inX, 0], [inX, -h], [inX, h], [inX, -2 * h], [inX, 2 * h]];
     let placed = false;
     for (const [dx, dy] of candidates) {
       const moved = { left: box.left + dx, right: box.right + dx, top: box.top + dy, bottom: box.bottom + dy };
-      if (!taken.some((r) => rectsIntersect(moved, r))) {
+      if (inside(moved) && !taken.some((r) => rectsIntersect(moved, r))) {
         node.style.marginLeft = dx + "px";
         node.style.marginTop = dy + "px";
         taken.push(moved);
@@ -481,7 +485,7 @@ function renderLegend() {
 function sinceRow(alert) {
   return [el("dt", { text: t("since") }),
     el("dd", {}, el("time", { datetime: alert.sent, text: formatTime(alert.sent) }),
-      alert.sent_ts ? " (" + t("lasting") + " " + duration(Date.now() / 1000 - alert.sent_ts) + ")" : "")];
+      alert.sent_ts ? " (" + lasting(alert.sent_ts) + ")" : "")];
 }
 
 function alertItem(alert) {
@@ -661,6 +665,7 @@ function setUpPlace() {
     if (!picker.hidden) document.getElementById("place-input").focus();
   });
   view.place = loadPlace();
+  document.getElementById("place-picker").hidden = !!view.place;  // chosen: the status line alone
   if (view.place && view.place.name_uk) rememberRegion(view.place.code, view.place.name_uk, view.place.name_en);
   renderPlace();
 }

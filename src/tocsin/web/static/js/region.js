@@ -19,7 +19,7 @@ function activeItem(a) {
   return el("li", { "data-coverage": a.coverage },
     el("a", { href: "/alerts/" + a.id, text: kindsText(a.kinds) + (a.event && a.event !== kindsText(a.kinds) ? " — " + a.event : "") }),
     " · " + issuerName(region.registry, a.issuer) + " · " + t("since") + " " + formatTime(a.sent) +
-    " (" + t("lasting") + " " + duration(Date.now() / 1000 - Date.parse(a.sent) / 1000) + ")");
+    " (" + lasting(Date.parse(a.sent) / 1000) + ")");
 }
 
 function render() {
