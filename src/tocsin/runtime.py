@@ -43,10 +43,10 @@ from tocsin.logserver import (
     load_or_create_log_key,
 )
 from tocsin.regions import Region, RegionSet, default_region_set
+from tocsin.services.witness import Witness, witness_app
 from tocsin.store.base import NewAlert, StreamEvent
 from tocsin.store.sqlite import SqliteStore
 from tocsin.tlog.proof import PolicyError, parse_policy
-from tocsin.tlog.witness import Witness, witness_app
 from tocsin.trust.note import NoteError, Verifier
 from tocsin.trust.registry import Registry, RegistryError, load_registry
 
@@ -313,6 +313,7 @@ class Hub:
             if cov is None or klass not in (KindClass.THREAT, KindClass.NOTICE):
                 continue
             view = views.one(record)
+            del view["targets"]  # hundreds of codes for an oblast alert; ``coverage`` says it here
             view["coverage"] = cov
             view["url"] = f"/api/v1/alerts/{record.id}"
             if klass is KindClass.NOTICE:

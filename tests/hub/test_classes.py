@@ -132,6 +132,10 @@ async def test_the_websocket_sends_denials_only_to_a_denial_subscription(hub: Hu
     async with websockets.connect(base + "&denials=1") as ws:
         first = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert (first["type"], first["data"]["id"]) == ("denial", denial_id)
+    async with websockets.connect(base + "&denials=1&regions=*") as ws:  # the map's wish
+        got = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(2)]
+        assert [(m["type"], m["data"]["id"]) for m in got] == [("denial", denial_id),
+                                                               ("alert", raid["id"])]
     async with httpx.AsyncClient() as http:
         bad = await http.get(f"{hub.url}/api/v1/stream", params={"denials": "maybe"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_parameter"

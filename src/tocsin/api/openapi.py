@@ -55,8 +55,9 @@ PLACE = [
     _q("lat", "Latitude of a point (WGS84)", {"type": "number"}),
     _q("lon", "Longitude of a point (WGS84)", {"type": "number"}),
 ]
-DENIALS = _q("denials", "1: also deliver denials (event: denial); alone, denials only. Without "
-             "it no denial is ever delivered", {"type": "string", "enum": ["0", "1", "true", "false"]})
+DENIALS = _q("denials", "1: also deliver denials (event: denial); alone, denials only; with "
+             "regions=* every region's alerts too. Without it no denial is ever delivered",
+             {"type": "string", "enum": ["0", "1", "true", "false"]})
 CLASSES = ["threat", "notice", "all-clear", "denial"]
 CLASS = _q("class", "Only alerts of this class", {"type": "string", "enum": CLASSES})
 

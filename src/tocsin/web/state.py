@@ -101,6 +101,9 @@ def _entry(views: Views, record: AlertRecord) -> dict[str, Any]:
     """One alert for the map: its view plus the fields the list shows per language."""
     alert = stored_alert(record)
     entry = views.one(record)
+    # ``targets`` lists every hromada under an oblast alert (hundreds of codes); the map
+    # reads coverage from ``regions`` instead, so the picture stays small.
+    del entry["targets"]
     entry.update({
         "area_codes": _area_codes(alert),
         "info": _infos(alert),
