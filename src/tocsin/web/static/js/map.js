@@ -774,7 +774,9 @@ function onEvent(ev, announceIt) {
 
 function connect() {
   const since = view.lastEventId !== null ? view.lastEventId : view.state.event_id;
-  const source = new EventSource("/api/v1/stream?since=" + encodeURIComponent(since));
+  // Every region's alerts and every denial (the hub sends denials only to a subscription
+  // that asks for them: a denial is about a message, not a place).
+  const source = new EventSource("/api/v1/stream?regions=*&denials=1&since=" + encodeURIComponent(since));
   view.source = source;
   source.addEventListener("open", () => {
     view.retryDelay = 1;
@@ -785,6 +787,7 @@ function connect() {
     view.opened = true;
   });
   source.addEventListener("alert", (ev) => onEvent(ev, true));
+  source.addEventListener("denial", (ev) => onEvent(ev, false));
   source.addEventListener("resync", () => scheduleRefresh());
   source.addEventListener("error", () => {
     if (view.conn === "live") markUpdated();  // the picture was current until now
@@ -796,23 +799,6 @@ function connect() {
       view.retryDelay = Math.min(RECONNECT_MAX_SECS, view.retryDelay * 2);
     }
     if (view.conn !== "stale") setConn(view.opened ? "reconnecting" : "connecting");
-  });
-}
-
-// Denials come only on a denial subscription (the hub never mixes them into the
-// everything-stream): a second, small stream, so a new denial is listed at once.
-function connectDenials() {
-  const since = view.lastDenialId !== null && view.lastDenialId !== undefined ? view.lastDenialId : view.state.event_id;
-  const source = new EventSource("/api/v1/stream?denials=1&since=" + encodeURIComponent(since));
-  source.addEventListener("denial", (ev) => {
-    if (ev.lastEventId) view.lastDenialId = ev.lastEventId;
-    scheduleRefresh();
-  });
-  source.addEventListener("error", () => {
-    if (source.readyState === EventSource.CLOSED) {
-      source.close();
-      setTimeout(connectDenials, Math.max(2, view.retryDelay) * 1000);
-    }
   });
 }
 
@@ -847,7 +833,6 @@ async function start() {
   await refreshPlace();
   document.body.dataset.ready = "true";
   connect();
-  connectDenials();
   setInterval(() => refresh().catch(() => null), REFRESH_SECS * 1000);
   setInterval(renderPlace, 30000);  // "12 хв" keeps counting
 }

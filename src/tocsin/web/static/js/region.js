@@ -64,7 +64,8 @@ function render() {
   timeline.replaceChildren(...h.timeline.slice().reverse().map((s) => el("li", { "data-coverage": s.coverage || "ended" },
     el("a", { href: "/alerts/" + s.id, text: kindsText(s.kinds) }),
     " · " + formatTime(s.start) + " – " + (s.ongoing ? t("timeline_ongoing", { duration: duration(s.end - s.start) })
-      : formatTime(s.end) + " (" + duration(s.end - s.start) + ")") + " · " + issuerName(region.registry, s.issuer))));
+      : formatTime(s.end) + " (" + duration(s.end - s.start) + ")") + " · " + issuerName(region.registry, s.issuer) +
+      (s.over && s.over.reason ? " · " + t("over_word_" + s.over.reason) : ""))));
 }
 
 async function load() {
