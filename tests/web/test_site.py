@@ -79,3 +79,9 @@ def test_region_page_counts_threats_only_and_says_durations_in_words(tab: Any, h
     assert "UA80" not in tab.locator("main").inner_text()
     assert tab.evaluate("duration(3900)") == "1 год 5 хв"
     assert tab.evaluate("duration(300)") == "5 хв"
+
+
+def test_a_trailing_slash_still_leads_to_the_page(hub: HubProcess) -> None:
+    response = httpx.get(hub.url + "/issuers/?x=1", headers={"Accept": "text/html"})
+    assert response.status_code == 307
+    assert response.headers["location"] == "/issuers?x=1"

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -167,8 +167,13 @@ def web_routes(hub: Hub) -> list[BaseRoute]:
     async def not_found(request: Request) -> Response:
         """Whatever no route took: HTML for a browser, the catalogued JSON error otherwise."""
         path = request.url.path
-        allowed = [route for route in request.app.router.routes
-                   if route.matches(request.scope)[0] == Match.PARTIAL]
+        routes = [r for r in request.app.router.routes if r is not catch_all]
+        if path != "/" and path.endswith("/"):  # what Starlette's redirect_slashes did
+            bare = {**request.scope, "path": path.rstrip("/")}
+            if any(r.matches(bare)[0] == Match.FULL for r in routes):
+                query = f"?{request.url.query}" if request.url.query else ""
+                return RedirectResponse(path.rstrip("/") + query, status_code=307)
+        allowed = [route for route in routes if route.matches(request.scope)[0] == Match.PARTIAL]
         if allowed:
             if not path.startswith(API_PREFIXES) and _wants_html(request):
                 return html_error(405, demo)
@@ -176,6 +181,9 @@ def web_routes(hub: Hub) -> list[BaseRoute]:
         if path.startswith(API_PREFIXES) or not _wants_html(request):
             raise ApiError("not_found", f"{request.method} {path}")
         return html_error(404, demo)
+
+    catch_all = Route("/{path:path}", not_found,
+                      methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
 
     async def layer(request: Request) -> Response:
         raw, packed = await asyncio.to_thread(layers.get, hub, request.path_params["name"])
@@ -248,5 +256,5 @@ def web_routes(hub: Hub) -> list[BaseRoute]:
         Route("/api/v1/log/key", log_key),
         Route("/api/v1/kinds", kinds),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="web-static"),
-        Route("/{path:path}", not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
+        catch_all,
     ]

@@ -109,7 +109,7 @@ function logWords(log, l) {
   if (!log || log.index === null || log.index === undefined) {
     return l === "uk" ? "ще не записано в журнал" : "not logged yet";
   }
-  const n = log.index + 1;  // people count from one
+  const n = log.index;  // the same number the alert page and `tocsin verify` give
   if (l === "uk") {
     return "записано в публічний журнал під номером " + n + (log.included ? "" : " (доказ запису ще готується)");
   }

@@ -759,7 +759,7 @@ async function announce(data) {
   const kinds = kindsText(data.kinds || []);
   const areas = alertAreaNames({ areas: data.areas, area_codes: (data.areas || []).filter((a) => typeof a === "string"), info: [] });
   const lead = klass === "all-clear" || data.msgType === "Cancel" ? t("alert_ended")
-    : klass === "threat" ? t("new_alert") : t("notice_short");
+    : klass === "threat" ? t("new_alert") : t("new_notice");
   const node = document.getElementById("announcer");
   node.textContent = lead + ": " + kinds + " — " + areas + ". " + issuerName(view.registry, data.issuer);
 }
