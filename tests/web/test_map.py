@@ -56,7 +56,7 @@ def test_issued_alert_colours_its_region_live(page: Any, hub: HubProcess) -> Non
     item = page.locator(f'.alert-item[data-id="{answer["id"]}"]')
     item.wait_for()
     text = item.inner_text()
-    for expected in ("Повітряні сили", "Львівська", "надзвичайна", "ймовірно",
+    for expected in ("Повітряні сили", "Львівська", "надзвичайна", "Ймовірність", "висока",
                      "Негайно прямуйте до укриття"):
         assert expected in text
     announcer = page.locator("#announcer")

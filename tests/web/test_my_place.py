@@ -24,9 +24,11 @@ def test_choose_my_place_by_name_and_it_is_said_first_and_remembered(
     # The status line is the first thing on the page after the header.
     first = tab.evaluate("document.querySelector('main').firstElementChild.id")
     assert first == "my-place-box"
-    hub.issue((KYIV,))
+    hub.issue((KYIV,), instruction="Негайно прямуйте до укриття")
     tab.wait_for_selector("#my-place[data-state=threat]", timeout=3000)
     assert status.inner_text().startswith("Київ: повітряна тривога, ")
+    todo = tab.locator("#my-place-todo")  # since when and what to do, right under it
+    assert "Негайно прямуйте до укриття" in todo.inner_text() and todo.inner_text().startswith("Відколи")
     box = status.bounding_box()
     assert box["y"] + box["height"] < 300  # at the very top, on a phone too
     screenshot(tab, f"33-my-place-{screen}")

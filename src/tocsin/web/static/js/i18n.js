@@ -74,7 +74,7 @@ const STRINGS = {
     ago: "{duration} тому",
     lasting: "триває",
     just_now: "щойно",
-    alert_page: "Тривога",
+    alert_page: "Попередження",
     cap_fields: "Усі поля CAP",
     fields_unverified: "Поля не показано: байти CAP не ті, що підписані.",
     trust: "Перевірка в браузері",
@@ -132,9 +132,11 @@ const STRINGS = {
     registry_bad: "УВАГА: підпис реєстру не пройшов перевірку.",
     words: {
       Extreme: "надзвичайна", Severe: "висока", Moderate: "помірна", Minor: "незначна",
-      Unknown: "невідомо", Observed: "підтверджено", Likely: "ймовірно", Possible: "можливо",
-      Unlikely: "малоймовірно", Immediate: "негайно", Expected: "очікується",
-      Future: "у майбутньому", Past: "минуло",
+      // Severity, likelihood (CAP certainty) and urgency are all feminine nouns here: the
+      // values agree with them ("Ймовірність: висока", never "Ймовірність: ймовірно").
+      Unknown: "невідома", Observed: "подія підтверджена", Likely: "висока", Possible: "можлива",
+      Unlikely: "низька", Immediate: "негайна", Expected: "протягом години",
+      Future: "найближчим часом", Past: "дії вже не потрібні",
     },
   },
   en: {
@@ -208,7 +210,7 @@ const STRINGS = {
     ago: "{duration} ago",
     lasting: "for",
     just_now: "just now",
-    alert_page: "Alert",
+    alert_page: "Warning",
     cap_fields: "Every CAP field",
     fields_unverified: "Fields not shown: the CAP bytes are not the signed ones.",
     trust: "Checked in your browser",

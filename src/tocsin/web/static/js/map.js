@@ -568,6 +568,8 @@ function lowerFirst(text) {
 function renderPlace() {
   const node = document.getElementById("my-place");
   const picker = document.getElementById("place-picker");
+  const todo = document.getElementById("my-place-todo");
+  todo.hidden = true;
   if (!view.place) {
     node.dataset.state = "unset";
     node.textContent = t("place_unset");
@@ -587,6 +589,15 @@ function renderPlace() {
     const part = status.coverage === "partial" ? " " + t("place_partly") : "";
     node.dataset.state = "threat";
     node.textContent = name + ": " + lowerFirst(kindsText(kinds)) + part + ", " + elapsed(since);
+    // Since when and what to do, right under it (the newest threat's instruction).
+    const newest = threats.slice().sort((a, b) => Date.parse(b.sent) - Date.parse(a.sent))[0];
+    const full = view.threats.find((a) => a.id === newest.id);
+    const info = full ? pickInfo(full.info || []) : {};
+    todo.hidden = false;
+    todo.replaceChildren(t("since") + " " + formatClock(since) + ". ",
+      info.instruction ? el("strong", { text: t("instruction") + ": " }) : "",
+      info.instruction ? el("span", { lang: info.language || null, text: info.instruction + " " }) : "",
+      el("a", { href: "/alerts/" + newest.id, text: t("details") }));
   } else {
     node.dataset.state = notices.length ? "notice" : "clear";
     node.textContent = name + ": " + t("place_clear") +
