@@ -34,6 +34,7 @@ from tocsin.cap.model import Alert
 from tocsin.config import Settings, SettingsError
 from tocsin.delivery.fanout import Fanout
 from tocsin.demo import demo_witness
+from tocsin.feed import EventFeed
 from tocsin.issue import Issuer
 from tocsin.logserver import (
     Checkpointer,
@@ -102,6 +103,7 @@ class Hub:
                              per_client_max=settings.max_subscriptions_per_client,
                              regions=self.regions)
         self.fanout.last_published = self.store.last_event_id()
+        self.feed = EventFeed(self.store)
         self.metrics = Metrics()
         self.issuer = Issuer(
             registry=self.registry, regions=self.regions, store=self.store, fanout=self.fanout,
@@ -159,6 +161,8 @@ class Hub:
             self.metrics.events_delivered.inc(queued)
             self.metrics.alerts_issued.inc()
             self.metrics.delivery_lag.observe(max(0.0, self.clock() - alert.received_ts))
+        if committed:
+            self.feed.notify(max(event.id for _, event in committed))
         self.checkpointer.poke()
 
     async def replace_registry(self, data: bytes) -> Registry:
