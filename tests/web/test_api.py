@@ -144,3 +144,27 @@ def test_kinds_endpoint(hub: HubProcess) -> None:
     kinds = httpx.get(hub.url + "/api/v1/kinds").json()
     assert kinds == {code: {"uk": k.name_uk, "en": k.name_en, "class": str(k.klass)}
                      for code, k in KINDS.items()}
+
+
+def test_the_catch_all_yields_to_routes_added_after_it() -> None:
+    """Routes other modules add after the web routes (compat API, witness) stay reachable."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from tocsin.testing import serve_asgi
+    from tocsin.web.routes import _LastResort
+
+    async def caught(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("caught", status_code=404)
+
+    async def later(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("later")
+
+    app = Starlette(routes=[_LastResort("/{path:path}", caught, methods=["GET", "POST"]),
+                            Route("/later", later, methods=["GET"])])
+    with serve_asgi(app) as url:
+        assert httpx.get(url + "/later").text == "later"
+        assert httpx.get(url + "/elsewhere").text == "caught"
+        assert httpx.post(url + "/later").status_code == 405  # the later route's method rule holds

@@ -17,8 +17,8 @@ only for what to show, never for the verdict. Endpoints here:
 * ``GET /api/v1/kinds`` — warning kinds with their names and class (threat, notice, ...)
 * ``GET /api/v1/places?q=`` — regions named by ``q`` (any Ukrainian case form, or Latin)
 * anything else — an HTML 404 for a browser, the catalogued JSON error for ``/api/`` and
-  for clients that do not ask for HTML. These routes must be added last (they end with a
-  catch-all).
+  for clients that do not ask for HTML (a catch-all that yields to every route added
+  after it, so the order of ``hub.add_routes`` calls does not matter).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from tocsin.api.errors import ApiError
 from tocsin.api.views import Views, class_filter, over_of
@@ -119,6 +120,27 @@ class _Gzipped:
         return pair
 
 
+class _LastResort(Route):
+    """A catch-all that yields to every route after it in the app's table.
+
+    Routes are matched in order and other modules add theirs after the web routes
+    (``hub.add_routes``: the compat API, a witness), so a plain catch-all here
+    would hide them. This one matches only when no later route matches the
+    request at all (not even by path with another method, which stays the app's 405).
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match == Match.NONE:
+            return match, child
+        router = scope.get("router")
+        routes = list(getattr(router, "routes", ()))
+        later = routes[routes.index(self) + 1:] if self in routes else []
+        if any(route.matches(scope)[0] != Match.NONE for route in later):
+            return Match.NONE, {}
+        return match, child
+
+
 def web_routes(hub: Hub) -> list[BaseRoute]:
     """Routes of the live map and public pages for ``hub``."""
     layers = _Gzipped()
@@ -182,8 +204,8 @@ def web_routes(hub: Hub) -> list[BaseRoute]:
             raise ApiError("not_found", f"{request.method} {path}")
         return html_error(404, demo)
 
-    catch_all = Route("/{path:path}", not_found,
-                      methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+    catch_all = _LastResort("/{path:path}", not_found,
+                            methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
 
     async def layer(request: Request) -> Response:
         raw, packed = await asyncio.to_thread(layers.get, hub, request.path_params["name"])
