@@ -733,7 +733,13 @@ function applyState(state) {
 
 async function readState() {
   const state = await fetchJSON("/api/v1/map/state");
-  const codes = allAlerts(state).flatMap((a) => a.area_codes || []);
+  // The hub names each alert's places (`areas`); only an older hub's codes are looked up,
+  // and the names are remembered so popups and labels use them too.
+  for (const alert of allAlerts(state)) {
+    for (const a of alert.areas || []) if (a && typeof a === "object" && a.code) rememberRegion(a.code, a.name_uk, a.name_en);
+  }
+  const codes = allAlerts(state).filter((a) => !(a.areas || []).some((x) => x && typeof x === "object"))
+    .flatMap((a) => a.area_codes || []);
   await ensureRegionNames(codes);
   return state;
 }
