@@ -304,7 +304,10 @@ async function start() {
   page.record = record;
   page.registry = registry;
   page.kinds = kinds;
-  await ensureRegionNames((record.cap.info || []).flatMap(areaCodes));
+  // The hub names the places (`areas`); only an older hub's codes are looked up one by one.
+  if (!(record.areas || []).some((a) => a && typeof a === "object" && (a.name_uk || a.name_en))) {
+    await ensureRegionNames((record.cap.info || []).flatMap(areaCodes));
+  }
   renderSummary();
   await updateOver();
   setInterval(followRecord, 30000);
