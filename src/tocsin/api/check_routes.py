@@ -124,7 +124,10 @@ def _asset(name: str) -> bytes:
 
 
 async def page(request: Request) -> Response:
-    return Response(_asset("index.html"), media_type="text/html; charset=utf-8",
+    from tocsin.web.chrome import render_page  # the site's one header (and demo banner)
+
+    html = render_page(_asset("index.html"), bool(request.app.state.hub.settings.demo))
+    return Response(html, media_type="text/html; charset=utf-8",
                     headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"})
 
 
