@@ -32,14 +32,12 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     """Run the hub: issue, store, log and deliver alerts."""
     import uvicorn
 
-    from tocsin.api.app import create_app
-    from tocsin.api.check_routes import check_routes
     from tocsin.api.server import StreamingHttpProtocol
+    from tocsin.assemble import build_app
     from tocsin.cli.common import load_regions
-    from tocsin.compat.alerts_in_ua_routes import alerts_in_ua_routes, compat_listener
+    from tocsin.compat.alerts_in_ua_routes import compat_listener
     from tocsin.demo import DEMO_ISSUERS, demo_key_path, ensure_demo
     from tocsin.runtime import Hub
-    from tocsin.web import web_routes
 
     try:
         settings = load_settings(
@@ -75,11 +73,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         stdout.print(f"  tocsin issue --hub {url} --key {key} --as {DEMO_ISSUERS[0].id} "
                      "--event 'Повітряна тривога' --area UA80000000000093317 "
                      "--instruction 'Негайно прямуйте до укриття'")
-    hub.add_routes(check_routes)
-    hub.add_routes(web_routes)
-    hub.add_routes(alerts_in_ua_routes)  # also at the root of compat_port, if set (compat_listener)
     # Live streams never end by themselves: on shutdown give them a moment, then close them
     # (clients reconnect and resume from their last event id).
-    uvicorn.run(compat_listener(create_app(hub), hub), host=settings.host, port=settings.port,
+    uvicorn.run(compat_listener(build_app(hub), hub), host=settings.host, port=settings.port,
                 log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
                 http=StreamingHttpProtocol, access_log=False, lifespan="on")
