@@ -11,6 +11,7 @@ import asyncio
 import logging
 import math
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from tocsin.delivery.fanout import Fanout
 from tocsin.demo import demo_witness
 from tocsin.issue import Issuer
 from tocsin.logserver import (
+    CHECKPOINT_FILE,
     Checkpointer,
     CheckpointWitness,
     LocalWitness,
@@ -44,6 +46,7 @@ from tocsin.logserver import (
 )
 from tocsin.regions import Region, RegionSet, default_region_set
 from tocsin.store.base import NewAlert, StreamEvent
+from tocsin.store.integrity import StartupRefused, preflight
 from tocsin.store.sqlite import SqliteStore
 from tocsin.tlog.proof import PolicyError, parse_policy
 from tocsin.tlog.witness import Witness, witness_app
@@ -92,11 +95,17 @@ class Hub:
         self.settings = settings
         self.clock = clock
         self.regions = regions or default_region_set()
+        # Before anything is written: never continue a log the store does not hold (a fork).
+        preflight(settings.data_dir, settings.log_origin)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
         self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
         self._registry_lock = asyncio.Lock()
-        self.store = SqliteStore(settings.db_path, ancestors=self._ancestor_codes)
+        try:
+            self.store = SqliteStore(settings.db_path, ancestors=self._ancestor_codes)
+        except sqlite3.DatabaseError as exc:
+            raise StartupRefused(f"{settings.db_path}: cannot be opened ({exc}); run `tocsin store "
+                                 f"check {settings.data_dir}`") from None
         self.registry_bytes, self.registry = self._registry_in_force(registry_bytes)
         self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
                              per_client_max=settings.max_subscriptions_per_client,
@@ -114,7 +123,7 @@ class Hub:
         self.local_witness: Witness | None = None
         witnesses = self._witnesses()
         self.checkpointer = Checkpointer(self.store, self.log_signer, settings.log_origin, clock,
-                                         witnesses)
+                                         witnesses, settings.data_dir / CHECKPOINT_FILE)
 
     def _witnesses(self) -> list[CheckpointWitness]:
         """Witnesses from the policy file; in demo mode, one local witness of our own."""

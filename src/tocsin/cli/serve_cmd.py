@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from tocsin.cli import main
 from tocsin.cli.common import fail, stdout
@@ -38,6 +39,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     from tocsin.demo import DEMO_ISSUERS, demo_key_path, ensure_demo
     from tocsin.regions import default_region_set
     from tocsin.runtime import Hub
+    from tocsin.store.integrity import StartupRefused
     from tocsin.web import web_routes
 
     try:
@@ -56,6 +58,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     try:
         hub = Hub(settings, registry_bytes=registry_path.read_bytes(), registry_path=registry_path,
                   regions=regions)
+    except StartupRefused as exc:
+        fail(escape(str(exc)))
     except RegistryError as exc:
         fail(f"{registry_path}: {exc}")
     except OSError as exc:
