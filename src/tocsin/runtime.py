@@ -217,10 +217,9 @@ class Hub:
         """Parse bytes this hub already verified and stored (lenient: never refuses its own)."""
         return parse_alert(cap, strict=False).alert
 
-    def base_url(self, request: Request) -> str:
-        if self.settings.public_url:
-            return self.settings.public_url.rstrip("/")
-        return str(request.base_url).rstrip("/")
+    def base_url(self, request: Request | None = None) -> str:
+        """The configured public URL, else the listen address; never the request's Host header."""
+        return self.settings.base_url
 
     # -- regions ---------------------------------------------------------
 

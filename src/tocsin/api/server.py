@@ -8,6 +8,15 @@ own httptools protocol that also puts the transport in
 fan-out write pre-encoded chunks straight to it while the subscriber keeps up
 (see :mod:`tocsin.delivery.fanout`). Under any other server the extension is
 absent and streams take the ordinary ASGI path.
+
+It also bounds how long a client may hold a connection without sending a
+request: uvicorn closes idle keep-alive connections but has no deadline for
+*headers*, so a client sending a header byte now and then (slowloris) held
+its connection for ever. Here a connection must complete each request's
+headers within :attr:`StreamingHttpProtocol.header_timeout_secs` of
+connecting or of the request's first byte, and a connection whose response
+is finished while its request body is still arriving is closed (the body's
+own deadline is enforced where it is read, :mod:`tocsin.api.body`).
 """
 
 from __future__ import annotations
@@ -20,10 +29,68 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 TRANSPORT_EXTENSION = "tocsin.transport"
 
 
+#: Default deadline for a request's headers, in seconds (``Settings.header_timeout_secs``).
+HEADER_TIMEOUT_SECS = 10.0
+
+
 class StreamingHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, exposing the transport to the app."""
+    """uvicorn's httptools protocol, exposing the transport to the app, with a header deadline."""
+
+    header_timeout_secs: float = HEADER_TIMEOUT_SECS
+    _header_timer: asyncio.TimerHandle | None = None
+    _request_complete: bool = True
+
+    @classmethod
+    def with_timeouts(cls, header_timeout_secs: float) -> type[StreamingHttpProtocol]:
+        """This protocol with another header deadline (uvicorn instantiates the class itself)."""
+        return type(cls.__name__, (cls,), {"header_timeout_secs": header_timeout_secs})
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()  # a connection that never sends a byte is closed too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._request_complete = False
+        if self._header_timer is None:
+            self._arm_header_timer()
+
+    def on_message_complete(self) -> None:
+        self._request_complete = True
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        if not self._request_complete and not self.transport.is_closing():
+            # Answered while the body is still coming (refused, timed out, not read): the
+            # rest of it is of no use, and a trickle must not hold the connection.
+            self.transport.close()
+            return
+        super().on_response_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        self._cancel_header_timer()  # the transport now belongs to the WebSocket protocol
+        super().handle_websocket_upgrade()
+
+    def _arm_header_timer(self) -> None:
+        self._cancel_header_timer()
+        self._header_timer = self.loop.call_later(self.header_timeout_secs, self._header_timeout)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timeout(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
     def on_headers_complete(self) -> None:
+        self._cancel_header_timer()
         super().on_headers_complete()
         # uvicorn internals: if a release renames them, streams simply take the ASGI path.
         cycle = getattr(self, "cycle", None)

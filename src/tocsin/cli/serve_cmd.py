@@ -26,10 +26,13 @@ SHUTDOWN_GRACE_SECS = 2
               help="Signed issuer registry (default DATA_DIR/registry.json).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="TOML settings file (see docs/configuration.md).")
+@click.option("--public-url", default=None,
+              help="Public base URL for links in feeds (default: http://HOST:PORT).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool | None,
-          registry: Path | None, config_file: Path | None, log_level: str) -> None:
+          registry: Path | None, config_file: Path | None, public_url: str | None,
+          log_level: str) -> None:
     """Run the hub: issue, store, log and deliver alerts."""
     import uvicorn
 
@@ -44,7 +47,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
 
     try:
         settings = load_settings(
-            {"host": host, "port": port, "data_dir": data_dir, "demo": demo, "registry": registry},
+            {"host": host, "port": port, "data_dir": data_dir, "demo": demo, "registry": registry,
+             "public_url": public_url},
             config_file=config_file,
         )
     except SettingsError as exc:
@@ -81,7 +85,9 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     hub.add_routes(check_routes)
     hub.add_routes(web_routes)
     # Live streams never end by themselves: on shutdown give them a moment, then close them
-    # (clients reconnect and resume from their last event id).
+    # (clients reconnect and resume from their last event id). The client is the TCP peer:
+    # uvicorn's own X-Forwarded-For handling is off (Settings.trusted_proxies decides).
     uvicorn.run(create_app(hub), host=settings.host, port=settings.port, log_level=log_level,
-                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS, http=StreamingHttpProtocol,
-                access_log=False, lifespan="on")
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
+                http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
+                proxy_headers=False, access_log=False, lifespan="on")

@@ -148,3 +148,16 @@ class Store(Protocol):
     def last_event_id(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+class StorageFull(Exception):
+    """The disk is full: the write was rolled back whole, nothing was stored; retry later.
+
+    Deliberately not a :class:`StoreError` (a refusal of *this* alert): it
+    says nothing about the alert, and the hub answers it ``507`` with
+    ``Retry-After``. The original error is the ``__cause__``.
+    """
+
+
+class StorageUnavailable(Exception):
+    """The storage failed otherwise (an I/O error): rolled back, nothing stored; retry later."""
