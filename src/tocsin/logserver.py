@@ -200,6 +200,11 @@ class Checkpointer:
             try:
                 note = append_signature_lines(note, witness.cosign(note, reader))
             except (TlogError, CosignatureError, OSError) as exc:
+                if "beyond this checkpoint" in str(exc):  # it saw a larger tree under this key
+                    log.critical("witness %s has cosigned a larger tree than this store's %d: the "
+                                 "store is behind what log.key signed (a fork); stop the hub and "
+                                 "restore the store: %s", witness.name, size, exc)
+                    continue
                 log.warning("witness %s did not cosign size %d: %s", witness.name, size, exc)
         self.store.save_checkpoint(size, note, self.clock())
         self.state = (size, note)

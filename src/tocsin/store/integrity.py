@@ -33,7 +33,14 @@ from pathlib import Path
 from tocsin.logserver import CHECKPOINT_FILE
 from tocsin.store.base import StoreError
 from tocsin.store.sqlite import SqlHashReader
-from tocsin.tlog.checkpoint import Checkpoint, CheckpointError, note_text, open_checkpoint, parse_checkpoint
+from tocsin.tlog.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    CheckpointSignatureError,
+    note_text,
+    open_checkpoint,
+    parse_checkpoint,
+)
 from tocsin.tlog.entry import EntryError, alert_entry
 from tocsin.tlog.tree import MemoryHashStore, TlogError, leaf_hash, tree_root
 from tocsin.trust.note import NoteError, Signer, Verifier
@@ -104,8 +111,11 @@ def read_checkpoint_file(path: Path, verifier: Verifier, origin: str) -> Checkpo
         raise StartupRefused(f"{path}: cannot read ({exc.strerror}); fix its permissions") from None
     try:
         return open_checkpoint(data, verifier, origin)[0]
+    except CheckpointSignatureError as exc:
+        raise StartupRefused(f"{path} does not verify with the log key ({exc}): log.key is not the "
+                             "key of this log; restore the matching log.key from a backup") from None
     except CheckpointError as exc:
-        raise StartupRefused(f"{path}: damaged or not signed by log.key ({exc}); {RESTORE}") from None
+        raise StartupRefused(f"{path}: damaged ({exc}); {RESTORE}") from None
 
 
 def preflight(data_dir: Path, origin: str) -> None:
@@ -131,12 +141,12 @@ def preflight(data_dir: Path, origin: str) -> None:
         return  # a new log: the hub creates its key
     signer = read_log_key(key_path, origin)
     verifier = signer.verifier()
+    kept = read_checkpoint_file(cp_path, verifier, origin)
     if pub_path.exists():
         with contextlib.suppress(OSError, UnicodeDecodeError):
             if pub_path.read_text(encoding="utf-8").strip() != verifier.vkey:
                 raise StartupRefused(f"{pub_path} is not the public key of log.key: restore the "
                                      "matching pair from a backup")
-    kept = read_checkpoint_file(cp_path, verifier, origin)
     if store != "present":
         if kept is None:
             raise StartupRefused(f"{db} is {store} and {cp_path}, the record of the last checkpoint "
