@@ -140,6 +140,21 @@ def test_a_flood_of_refused_writes_gets_429_and_honest_issuers_go_on(hub: HubPro
     assert len(stored_ids(hub)) == len(before) + 15
 
 
+@pytest.mark.parametrize("hub", [{**LIMITS, "TOCSIN_TRUSTED_PROXIES": "127.0.0.1"}], indirect=True)
+def test_a_trusted_proxy_names_its_clients(hub: HubProcess) -> None:
+    """Behind a configured proxy each forwarded client has its own bucket; others cannot forge one."""
+    with httpx.Client(timeout=10) as proxy:
+        for n in range(40):  # 40 clients, one check each: none is limited
+            response = proxy.post(f"{hub.url}/api/v1/check", json={"text": "air raid in Kyiv"},
+                                  headers={"x-forwarded-for": f"203.0.113.{n}"})
+            assert response.status_code == 200, response.text
+    with _from("127.0.0.4") as direct:  # not a proxy: its X-Forwarded-For is ignored
+        statuses = [direct.post(f"{hub.url}/api/v1/check", json={"text": "air raid in Kyiv"},
+                                headers={"x-forwarded-for": f"198.51.100.{n}"}).status_code
+                    for n in range(40)]
+    assert statuses.count(429) >= 15, statuses
+
+
 # -- slow clients ----------------------------------------------------------------------------
 
 TIMEOUTS = {"TOCSIN_HEADER_TIMEOUT_SECS": "1", "TOCSIN_BODY_TIMEOUT_SECS": "1"}

@@ -187,3 +187,21 @@ def test_store_check_of_a_missing_directory(tmp_path: Path) -> None:
     done = _store_check(tmp_path / "nowhere")
     assert done.returncode == 2
     assert "nowhere" in done.stderr
+
+
+def test_an_older_consistent_backup_is_refused_on_the_witness_evidence(
+        stopped: HubProcess, tmp_path: Path) -> None:
+    """Database and log.checkpoint restored together from an old backup agree with each other;
+    the demo witness in the data directory has cosigned more, so the hub still refuses."""
+    backup = tmp_path / "backup"
+    shutil.copytree(stopped.data_dir, backup)
+    stopped.start()
+    _issue(stopped, 2)
+    _wait_checkpoint(stopped, 8)
+    stopped.stop()
+    for path in stopped.data_dir.glob("tocsin.sqlite3*"):
+        path.unlink()
+    for path in [*backup.glob("tocsin.sqlite3*"), backup / "log.checkpoint"]:
+        shutil.copy(path, stopped.data_dir / path.name)
+    line = _assert_refused(stopped.data_dir, "witness")
+    assert "cosigned size 8" in line
