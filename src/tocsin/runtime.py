@@ -91,12 +91,15 @@ class Hub:
         registry_path: Path | None = None,
         regions: RegionSet | None = None,
         clock: Callable[[], float] = time.time,
+        checked: bool = False,
     ) -> None:
+        """Open the hub on ``settings.data_dir``; ``checked``: the caller ran :func:`preflight`."""
         self.settings = settings
         self.clock = clock
         self.regions = regions or default_region_set()
         # Before anything is written: never continue a log the store does not hold (a fork).
-        preflight(settings.data_dir, settings.log_origin)
+        if not checked:
+            preflight(settings.data_dir, settings.log_origin)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
         self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"

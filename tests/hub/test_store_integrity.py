@@ -205,3 +205,8 @@ def test_an_older_consistent_backup_is_refused_on_the_witness_evidence(
         shutil.copy(path, stopped.data_dir / path.name)
     line = _assert_refused(stopped.data_dir, "witness")
     assert "cosigned size 8" in line
+
+
+def test_a_missing_demo_registry_is_not_silently_recreated(stopped: HubProcess) -> None:
+    (stopped.data_dir / "registry.json").unlink()
+    _assert_refused(stopped.data_dir, "registry.json")  # the demo issuers' keys are untouched

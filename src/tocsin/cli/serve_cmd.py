@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import click
@@ -42,7 +43,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     from tocsin.demo import DEMO_ISSUERS, demo_key_path, ensure_demo
     from tocsin.regions import default_region_set
     from tocsin.runtime import Hub
-    from tocsin.store.integrity import StartupRefused
+    from tocsin.store.integrity import StartupRefused, preflight
+    from tocsin.trust.note import NoteError
     from tocsin.web import web_routes
 
     try:
@@ -55,15 +57,28 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         fail(str(exc))
     regions = default_region_set()
     registry_path = settings.registry or settings.data_dir / "registry.json"
+    try:  # before anything is written, demo files included: a refusal writes nothing
+        preflight(settings.data_dir, settings.log_origin)
+    except StartupRefused as exc:
+        fail(escape(str(exc)))
+    pinned = settings.data_dir / "registry-root.pub"
+    if settings.demo and not registry_path.exists() and pinned.exists():
+        fail(escape(f"{registry_path} is missing but {pinned} pins a registry: restore registry.json "
+                    "from a backup (a new demo registry would replace the demo issuers' keys)"))
     if settings.demo:
         registry_path = ensure_demo(settings.data_dir, regions)
     if not registry_path.exists():
         fail(f"no issuer registry at {registry_path}; pass --registry FILE, or --demo for demo issuers")
     try:
         hub = Hub(settings, registry_bytes=registry_path.read_bytes(), registry_path=registry_path,
-                  regions=regions)
+                  regions=regions, checked=True)
     except StartupRefused as exc:
         fail(escape(str(exc)))
+    except NoteError as exc:  # e.g. the demo witness's key file
+        fail(escape(f"{settings.data_dir}: a key file cannot be read ({exc}); restore it from a backup"))
+    except sqlite3.DatabaseError as exc:  # e.g. the demo witness's database
+        fail(escape(f"{settings.data_dir}: a database cannot be read ({exc}); run `tocsin store check "
+                    f"{settings.data_dir}`"))
     except RegistryError as exc:
         fail(f"{registry_path}: {exc}")
     except OSError as exc:
