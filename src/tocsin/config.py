@@ -91,7 +91,7 @@ class Settings:
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise SettingsError(f"{name} must be a positive number of seconds, got {value}")
-        if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError(f"public_url must start with http:// or https://, got {self.public_url!r}")
         for address in self.proxy_addresses:
             try:

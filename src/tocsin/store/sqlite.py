@@ -314,7 +314,10 @@ class SqliteStore:
                     conn.execute("RELEASE one")
             conn.execute("COMMIT")
         except BaseException as exc:
-            raise _rolled_back(conn, exc) from exc
+            error = _rolled_back(conn, exc)
+            if error is exc:
+                raise
+            raise error from exc
         return results
 
     def _append_one(self, conn: sqlite3.Connection, alert: NewAlert) -> AppendResult:
@@ -497,7 +500,10 @@ class SqliteStore:
             index = self._append_leaf(conn, entry, None)
             conn.execute("COMMIT")
         except BaseException as exc:
-            raise _rolled_back(conn, exc) from exc
+            error = _rolled_back(conn, exc)
+            if error is exc:
+                raise
+            raise error from exc
         return index
 
     def last_logged_registry(self) -> bytes | None:
