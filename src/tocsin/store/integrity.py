@@ -63,11 +63,12 @@ def open_readonly(db: Path) -> Iterator[sqlite3.Connection]:
 
     Without a write-ahead log beside it the file is the whole database, so it
     is opened ``immutable`` (SQLite creates no -wal or -shm file). With one
-    (the hub was killed) it is opened read-only, which lets SQLite read the
-    log; it may create or update the shared-memory index, never the data.
+    (the hub is running, or was killed) it is opened read-only, which lets
+    SQLite read the log and see a consistent snapshot; it may create or
+    update the shared-memory index, never the data.
     """
     wal = db.with_name(db.name + "-wal")
-    mode = "ro" if wal.exists() and wal.stat().st_size > 0 else "ro&immutable=1"
+    mode = "ro" if wal.exists() else "ro&immutable=1"  # a -wal file: a writer may be running
     conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode={mode}", uri=True)
     try:
         yield conn
