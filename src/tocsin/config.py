@@ -74,6 +74,12 @@ class Settings:
     #: Seconds a request may take to send its body; then ``408 request_timeout`` and the
     #: connection is closed.
     body_timeout_secs: float = 30.0
+    #: A second TCP port serving the alerts.in.ua-compatible API at its root (``/v1/...``),
+    #: for clients that drop a base URL's path (docs/compat.md); 0 = off.
+    compat_port: int = 0
+    #: Token the alerts.in.ua-compatible API requires (``Authorization: Bearer``); unset:
+    #: any token is accepted and ignored. A secret: never logged.
+    compat_token: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -82,6 +88,9 @@ class Settings:
     def validated(self) -> Settings:
         if not (0 < self.port < 65536):
             raise SettingsError(f"port must be 1..65535, got {self.port}")
+        if not (0 <= self.compat_port < 65536) or self.compat_port == self.port:
+            raise SettingsError(f"compat_port must be 0 (off) or a port other than {self.port}, "
+                                f"got {self.compat_port}")
         for name in ("max_body_bytes", "subscriber_queue_max", "max_subscriptions_per_client",
                      "max_regions_per_subscription", "check_burst", "failed_write_burst"):
             if getattr(self, name) <= 0:

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tocsin.regions import RegionSet
+from tocsin.services.witness import Witness
 from tocsin.tlog.checkpoint import Cosigner
-from tocsin.tlog.witness import Witness
 from tocsin.trust.note import Signer
 from tocsin.trust.registry import NATIONWIDE, Issuer, IssuerKey, Registry
 

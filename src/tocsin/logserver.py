@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from tocsin.services.witness import Witness
+from tocsin.services.witness_client import collect_cosignature
 from tocsin.store.sqlite import SqliteStore
 from tocsin.tlog.checkpoint import (
     Checkpoint,
@@ -30,7 +32,7 @@ from tocsin.tlog.checkpoint import (
 )
 from tocsin.tlog.tiles import Tile, encode_entry_bundle, read_tile, tile_within
 from tocsin.tlog.tree import EMPTY_ROOT, HashReader, TlogError, prove_consistency, tree_root
-from tocsin.tlog.witness import Witness, collect_cosignature, format_add_checkpoint
+from tocsin.tlog.witness import format_add_checkpoint
 from tocsin.trust.note import Signer
 
 log = logging.getLogger("tocsin.log")

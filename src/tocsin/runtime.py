@@ -45,11 +45,11 @@ from tocsin.logserver import (
     load_or_create_log_key,
 )
 from tocsin.regions import Region, RegionSet, default_region_set
+from tocsin.services.witness import Witness, witness_app
 from tocsin.store.base import NewAlert, StreamEvent
 from tocsin.store.integrity import StartupRefused, preflight
 from tocsin.store.sqlite import SqliteStore
 from tocsin.tlog.proof import PolicyError, parse_policy
-from tocsin.tlog.witness import Witness, witness_app
 from tocsin.trust.note import NoteError, Verifier
 from tocsin.trust.registry import Registry, RegistryError, load_registry
 

@@ -74,8 +74,31 @@ def test_tiles_beyond_the_checkpoint_and_bad_paths_are_404(hub: HubProcess) -> N
     assert httpx.get(f"{hub.url}/tile/../../etc/passwd").status_code == 404
     partial = httpx.get(f"{hub.url}/tile/0/000.p/1")
     assert partial.status_code == 200
-    assert partial.headers["cache-control"] == "no-cache"
+    # a partial tile of width W never changes (C2SP tlog-tiles): cache it for good
+    assert partial.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert len(partial.content) == 32
+
+
+def test_log_is_read_under_the_path_of_its_origin(hub: HubProcess) -> None:
+    """C2SP: origin ``tocsin.localhost/log`` means the log lives under ``/log/``."""
+    root = httpx.get(f"{hub.url}/checkpoint")
+    origin = root.text.split("\n", 1)[0]
+    path = origin.partition("/")[2]
+    assert path == "log"
+    assert httpx.get(f"{hub.url}/{path}/checkpoint").text.split("\n", 1)[0] == origin
+    tile = httpx.get(f"{hub.url}/{path}/tile/0/000.p/1").content
+    assert tile == httpx.get(f"{hub.url}/tile/0/000.p/1").content
+
+
+def test_entry_bundles_are_gzipped_when_asked(hub: HubProcess) -> None:
+    plain = httpx.get(f"{hub.url}/tile/entries/000.p/1", headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    zipped = httpx.get(f"{hub.url}/tile/entries/000.p/1", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.headers["vary"] == "Accept-Encoding"
+    assert zipped.content == plain.content  # httpx decodes it: the same bundle, byte for byte
+    refused = httpx.get(f"{hub.url}/tile/entries/000.p/1", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers
 
 
 def test_log_survives_restart_and_registry_is_logged_once(hub: HubProcess) -> None:

@@ -24,8 +24,7 @@ from tocsin.tlog.proof import (
 from tocsin.tlog.tree import MemoryHashStore, leaf_hash
 from tocsin.trust.note import Signer
 
-VECTORS = (Path(__file__).parents[2] / ".." / "shared" / "vectors").resolve()
-pytestmark = pytest.mark.skipif(not VECTORS.is_dir(), reason=f"shared test vectors not found at {VECTORS}")
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 ORIGIN = "example.org/tocsin-test"
 LOG = Signer.generate(ORIGIN)
 WITNESSES = [Cosigner.generate(f"witness{n}.example") for n in range(3)]

@@ -6,16 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-SHARED = (Path(__file__).parents[2] / ".." / "shared").resolve()
-VECTORS = SHARED / "vectors"
-REGIONS = SHARED / "data" / "regions"
+TESTS = Path(__file__).resolve().parents[1]
+VECTORS = TESTS / "vectors"
+CAP_SAMPLES = TESTS / "data" / "cap-samples"
 
 
 def load_vector(relative: str) -> Any:
-    """Load a JSON vector file, skipping the test with a clear message if it is absent."""
+    """Load a JSON vector file (they ship in ``tests/vectors``; a missing one fails)."""
     path = VECTORS / relative
-    if not path.exists():
-        pytest.skip(f"shared vectors not found at {path}")
     return json.loads(path.read_text(encoding="utf-8"))

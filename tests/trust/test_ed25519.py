@@ -1,12 +1,17 @@
-"""Ed25519 as the note keys use it, against RFC 8032 / ed25519 reference and Wycheproof vectors."""
+"""The one Ed25519 stack (``tocsin.trust.ed25519``) against the RFC 8032 reference file and
+Wycheproof, directly and through every key type built on it: note keys (issuer statements,
+registry, checkpoints) and witness cosigner keys."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
 
-from tocsin.trust.note import Signer, Verifier
+from tocsin.tlog.checkpoint import Checkpoint, CosignatureError, Cosigner, format_checkpoint
+from tocsin.trust import ed25519
+from tocsin.trust.note import Signature, Signer, Verifier
 
 from .conftest import load_vector
 
@@ -18,9 +23,8 @@ RFC8032_TEST_1 = (  # RFC 8032 section 7.1, TEST 1 (empty message)
 
 
 def _sign_input() -> Path:
-    vectors = pytest.importorskip(
-        "cryptography_vectors", reason="install the dev extras for the cryptography_vectors"
-    )
+    import cryptography_vectors as vectors  # a dev extra: missing means the install is broken
+
     return Path(vectors.__file__).parent / "asymmetric" / "Ed25519" / "sign.input"
 
 
@@ -40,6 +44,10 @@ def test_reference_sign_input_all_lines() -> None:
         verifier = Verifier.from_public_key("rfc8032", pub)
         assert verifier.verify(msg, signature)
         assert not verifier.verify(msg + b"x", signature)
+        backend = ed25519.PrivateKey(seed)
+        assert backend.public_key == pub and backend.sign(msg) == signature
+        assert ed25519.verify(pub, msg, signature) and not ed25519.verify(pub, msg + b"x", signature)
+        assert Cosigner("rfc8032", seed).public_key == pub
 
 
 def test_wycheproof() -> None:
@@ -48,8 +56,24 @@ def test_wycheproof() -> None:
     for group in data["testGroups"]:
         verifier = Verifier.from_public_key("wycheproof", bytes.fromhex(group["publicKey"]["pk"]))
         for case in group["tests"]:
-            ok = verifier.verify(bytes.fromhex(case["msg"]), bytes.fromhex(case["sig"]))
+            msg, sig = bytes.fromhex(case["msg"]), bytes.fromhex(case["sig"])
+            ok = verifier.verify(msg, sig)
+            assert ok == ed25519.verify(verifier.public_key, msg, sig), case["tcId"]
             if case["result"] != "acceptable":
                 assert ok == (case["result"] == "valid"), case["tcId"]
             seen += 1
     assert seen == data["numberOfTests"]
+
+
+def test_cosignatures_verify_through_the_same_backend() -> None:
+    """A cosignature/v1 signature flipped in any bit of its Ed25519 part is refused."""
+    cosigner = Cosigner("witness.example", bytes(range(32)))
+    text = format_checkpoint(Checkpoint("log.example/x", 3, bytes(32)))
+    sig = cosigner.cosign(text, 1_700_000_000)
+    verifier = cosigner.verifier()
+    assert verifier.verify(text, sig).timestamp == 1_700_000_000
+    raw = bytearray(ed25519.b64decode_strict(sig.b64))
+    raw[-1] ^= 1
+    bad = Signature(sig.name, sig.key_id, base64.b64encode(bytes(raw)).decode())
+    with pytest.raises(CosignatureError):
+        verifier.verify(text, bad)

@@ -21,7 +21,7 @@ from .alerts import (
     oblast_issuer,
     registry_with,
 )
-from .conftest import SHARED
+from .conftest import CAP_SAMPLES
 
 ROOT = Signer.generate("tocsin.example/registry-root")
 REGIONS = default_region_set()
@@ -212,10 +212,7 @@ def test_bare_cancel_of_own_alert_only(kova: Signer, registry: Registry) -> None
 
 def test_real_signed_cap_sample_is_verified_byte_for_byte(kova: Signer) -> None:
     """A real IPAWS Cancel (with an enveloped XML-DSig, which carries no trust here)."""
-    path = SHARED / "data" / "cap" / "samples" / "valid-1.2" / \
-        "us-ipaws-nv-dps_cancel-no-info-signed.xml"
-    if not path.exists():
-        pytest.skip(f"shared CAP samples not found at {path}")
+    path = CAP_SAMPLES / "valid-1.2" / "us-ipaws-nv-dps_cancel-no-info-signed.xml"
     cap = path.read_bytes()
     fields = {"identifier": "AS-NV-58d33e3a-1f9a-4909-9d59-34e90b33b3e8",
               "sender": "bbrundage@dps.state.nv.us", "sent": "2019-04-19T11:46:20-06:00"}

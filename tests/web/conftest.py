@@ -1,8 +1,8 @@
 """Web tests: a real ``tocsin serve --demo`` process and a real Chromium driven by Playwright.
 
 The browser is Debian's ``/usr/bin/chromium`` (Playwright cannot download
-browsers here); browser tests skip with a clear message when it or the
-``playwright`` package is missing. Every page a test opens fails the test if
+browsers here); under ``CI`` a missing browser fails the test (it never skips), elsewhere it
+skips with a clear message. Every page a test opens fails the test if
 it logged a console error or threw. Screenshots go to ``test-artifacts/web``.
 """
 
@@ -22,7 +22,7 @@ from tocsin.testing import HubProcess as BaseHubProcess
 from tocsin.testing import chromium, free_port
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
-SHARED = (Path(__file__).parents[2] / ".." / "shared").resolve()
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
 KYIV = "UA80000000000093317"
 LVIV_OBLAST = "UA46000000000026241"

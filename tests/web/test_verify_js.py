@@ -15,11 +15,7 @@ from typing import Any
 
 import pytest
 
-from web.conftest import SHARED, HubProcess
-
-VECTORS = SHARED / "vectors"
-
-pytestmark = pytest.mark.skipif(not VECTORS.is_dir(), reason=f"shared vectors not found at {VECTORS}")
+from web.conftest import VECTORS, HubProcess
 
 
 @pytest.fixture

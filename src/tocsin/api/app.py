@@ -12,6 +12,7 @@ import base64
 import binascii
 import contextlib
 import gc
+import gzip
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
@@ -347,8 +348,31 @@ async def get_tile(request: Request) -> Response:
     data = await asyncio.to_thread(tile_bytes, hub.store, tile, size)
     if data is None:
         raise ApiError("not_found", f"{path} is beyond the current checkpoint")
-    cache = "no-cache" if tile.is_partial else IMMUTABLE
-    return Response(data, media_type="application/octet-stream", headers={"Cache-Control": cache})
+    # C2SP tlog-tiles: a tile or bundle, partial (.p/W) or full, never changes once served.
+    headers = {"Cache-Control": IMMUTABLE}
+    if tile.entries:
+        headers["Vary"] = "Accept-Encoding"
+        if _accepts_gzip(request.headers.get("accept-encoding", "")):
+            data = await asyncio.to_thread(gzip.compress, data, 6, mtime=0)
+            headers["Content-Encoding"] = "gzip"
+    return Response(data, media_type="application/octet-stream", headers=headers)
+
+
+def _accepts_gzip(header: str) -> bool:
+    """Whether an Accept-Encoding header admits gzip (``gzip;q=0`` refuses it)."""
+    for item in header.split(","):
+        name, _, params = item.strip().partition(";")
+        if name.strip().lower() not in ("gzip", "x-gzip"):
+            continue
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    return float(value) > 0
+                except ValueError:
+                    return False
+        return True
+    return False
 
 
 # -- the app ---------------------------------------------------------------
@@ -434,6 +458,21 @@ class _Security:
         await self.app(scope, receive, send_with_headers)
 
 
+def log_prefix_routes(origin: str) -> list[BaseRoute]:
+    """The log's read endpoints again under the path of its origin line.
+
+    C2SP names a log by a schema-less URL prefix: origin ``example.org/log`` is read at
+    ``https://example.org/log/checkpoint`` and ``.../log/tile/...``. Serving them there too
+    makes the prefix derivable from the origin (host aside); ``/checkpoint`` and ``/tile/``
+    at the root stay for existing clients.
+    """
+    _, slash, path = origin.partition("/")
+    prefix = "/" + path.strip("/") if slash and path.strip("/") else ""
+    if not prefix:
+        return []
+    return [Route(f"{prefix}/checkpoint", get_checkpoint), Route(f"{prefix}/tile/{{path:path}}", get_tile)]
+
+
 def create_app(hub: Hub) -> Starlette:
     """Build the ASGI app around a started :class:`Hub`."""
 
@@ -450,7 +489,7 @@ def create_app(hub: Hub) -> Starlette:
             await hub.stop()
 
     app = Starlette(
-        routes=ROUTES + hub.extra_routes(),
+        routes=ROUTES + log_prefix_routes(hub.settings.log_origin) + hub.extra_routes(),
         lifespan=lifespan,
         exception_handlers={
             ApiError: _api_error,

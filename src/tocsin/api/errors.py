@@ -42,6 +42,7 @@ _KINDS = (
     ErrorKind("method_not_allowed", 405, "The endpoint does not take this method."),
     ErrorKind("not_acceptable", 406, "The endpoint cannot produce the requested media type."),
     # trust
+    ErrorKind("bad_token", 401, "The API token is missing or not the one this hub requires."),
     ErrorKind("forged", 401, "The statement's signature does not verify with any key in the registry."),
     ErrorKind("altered", 422, "The CAP bytes do not match the signed statement."),
     ErrorKind("unauthorised", 403, "The issuer may not issue this alert."),

@@ -128,6 +128,7 @@ def openapi_document() -> dict[str, Any]:
             "/feeds/alerts.atom": _get("CAP Atom feed of all alerts", content="application/atom+xml"),
             "/feeds/regions/{code}": _get("CAP Atom feed for one region (code.atom)", [REGION],
                                           "application/atom+xml"),
+            **alerts_in_ua_paths(),
         },
         "components": {"schemas": {
             "IssueRequest": {"type": "object", "required": ["cap", "statement"], "properties": {
@@ -139,3 +140,39 @@ def openapi_document() -> dict[str, Any]:
                 "docs": {"type": "string"}}}}},
         }},
     }
+
+
+# -- the alerts.in.ua-compatible read API (docs/compat.md) --------------------------------
+# A block of its own: these routes come from tocsin.compat.alerts_in_ua_routes, added with
+# hub.add_routes; on ``compat_port`` the same paths are served without the prefix.
+
+
+def alerts_in_ua_paths() -> dict[str, Any]:
+    """The compat routes, as the official alerts.in.ua client requests them (under PREFIX)."""
+    from tocsin.compat.alerts_in_ua_routes import IOT_VERSIONS, PREFIX
+
+    token = [_q("token", "API token (or Authorization: Bearer); required only when the hub "
+                         "sets compat_token")]
+    uid = _p("uid", "alerts.in.ua location uid (the 27 oblast-level units)")
+    ims = {"description": "If-Modified-Since matched Last-Modified: the client's copy is current"}
+
+    def op(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+        path = _get(summary + " (alerts.in.ua-compatible; threats only)", [*params, *token])
+        path["get"]["responses"]["304"] = ims
+        return path
+
+    paths = {
+        f"{PREFIX}/v1/alerts/active.json": op("Active air-raid alerts, one per location", []),
+        f"{PREFIX}/v1/regions/{{uid}}/alerts/{{period}}.json": op(
+            "Air-raid alerts of an oblast since a week or a month ago",
+            [uid, _p("period", "week_ago or month_ago")]),
+    }
+    for v in IOT_VERSIONS:
+        levels = "A/P/N" if v == 1 else "R/P/N (every Tocsin threat is red)"
+        paths[f"{PREFIX}/v{v}/iot/active_air_raid_alerts_by_oblast.json"] = op(
+            f"27 status characters ({levels}) in the client's oblast order", [])
+        paths[f"{PREFIX}/v{v}/iot/active_air_raid_alerts.json"] = op(
+            f"One status character ({levels}) per uid; a space where no location has it", [])
+        paths[f"{PREFIX}/v{v}/iot/active_air_raid_alerts/{{uid}}.json"] = op(
+            f"One location's status character ({levels})", [uid])
+    return paths

@@ -9,6 +9,7 @@ alert as XML and parsing that, so JSON cannot smuggle in what XML would refuse.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -28,6 +29,16 @@ from tocsin.cap.model import (
 )
 from tocsin.cap.parse import parse_alert
 from tocsin.cap.write import to_xml
+
+#: The JSON form of a document is larger than its XML: each polygon and circle is held as
+#: numbers *and* as its exact text, and JSON escapes quotes, backslashes and line breaks
+#: (measured: about 2.1x for a polygon-heavy signed IPAWS alert; 2x is the bound for text
+#: made only of characters JSON escapes). So ``limits.max_bytes``, which bounds a document
+#: as XML, allows this many times as many bytes of JSON; the XML written from the JSON is
+#: then read within the same allowance (its indentation adds to the original's size), with
+#: depth and breadth limits unchanged. Whatever ``tocsin cap convert`` writes as JSON
+#: therefore converts back with the same limits.
+JSON_BYTES_PER_XML_BYTE = 4
 
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(Alert)
@@ -72,9 +83,14 @@ def _unknown_keys(value: Any, kind: type[msgspec.Struct], path: str) -> list[Pro
     return problems
 
 
+def json_limits(limits: ParseLimits) -> ParseLimits:
+    """``limits`` for a document given as JSON (see :data:`JSON_BYTES_PER_XML_BYTE`)."""
+    return dataclasses.replace(limits, max_bytes=limits.max_bytes * JSON_BYTES_PER_XML_BYTE)
+
+
 def _decode(data: bytes, limits: ParseLimits) -> Alert:
     if len(data) > limits.max_bytes:
-        message = f"document is {len(data)} bytes, expected at most {limits.max_bytes}"
+        message = f"JSON document is {len(data)} bytes, expected at most {limits.max_bytes}"
         raise CapError((Problem("/", None, message),))
     try:
         unknown = _unknown_keys(msgspec.json.decode(data), Alert, "/alert")
@@ -133,12 +149,13 @@ def from_json(
     Lenient by default (JSON is an exchange format); ``strict`` applies the
     rules for alerts Tocsin issues.
     """
-    alert = _decode(bytes(data), limits)
+    allowed = json_limits(limits)
+    alert = _decode(bytes(data), allowed)
     problems = _consistency(alert)
     if problems:
         raise CapError(problems)
     try:
-        parsed = parse_alert(to_xml(alert), strict=strict, limits=limits)
+        parsed = parse_alert(to_xml(alert), strict=strict, limits=allowed)
     except CapError as exc:  # lines refer to the XML written internally: drop them
         unlined = [Problem(p.path, None, p.message, p.severity) for p in exc.problems]
         raise CapError(unlined) from None

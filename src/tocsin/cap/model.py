@@ -98,7 +98,9 @@ class Polygon(_Struct, frozen=True, kw_only=True):
 
 class Resource(_Struct, frozen=True, kw_only=True):
     resource_desc: str
-    mime_type: str
+    # Required in CAP 1.2; optional in CAP 1.1 (OASIS's own 1.1 example A.1 has none), so
+    # None only for a resource read from CAP 1.1 (``Alert.source_version == "1.1"``).
+    mime_type: str | None = None
     size: int | None = None
     uri: str | None = None
     deref_uri: str | None = None

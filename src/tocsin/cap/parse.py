@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from lxml import etree
 
@@ -267,21 +268,62 @@ def _schema_problems(root: etree._Element, strict: bool) -> list[Problem]:
     return problems
 
 
-def _cap_version(root: etree._Element) -> str:
+def _cap_version(root: etree._Element) -> tuple[etree._Element, str]:
+    """The document's CAP version, and its root in the CAP 1.2 namespace.
+
+    A CAP 1.1 root is rebuilt with the 1.2 namespace in place of the 1.1 one (its other
+    declarations kept) and its children moved under it, so an enveloped ``<Signature>``
+    keeps exactly the namespace context it would have in a 1.2 document: renaming in
+    place would leave a generated ``xmlns:ns0`` declaration in every kept signature.
+    """
     tag = root.tag
     if tag == _NS12 + "alert":
-        return "1.2"
+        return root, "1.2"
     if tag == _NS11 + "alert":
-        moved = [el for el in root.iter() if isinstance(el.tag, str) and el.tag.startswith(_NS11)]
-        for el in moved:
-            el.tag = _NS12 + el.tag[len(_NS11):]
-        return "1.1"
+        nsmap: dict[Any, str] = {  # the default namespace's prefix is None
+            prefix: CAP12_NS if uri == CAP11_NS else uri for prefix, uri in root.nsmap.items()}
+        attrib = {str(key): str(value) for key, value in root.attrib.items()}
+        moved = etree.Element(_NS12 + "alert", attrib=attrib, nsmap=nsmap)
+        moved.sourceline = root.sourceline
+        moved.text = root.text
+        moved.extend(list(root))
+        for el in moved.iter():
+            if isinstance(el.tag, str) and el.tag.startswith(_NS11):
+                el.tag = _NS12 + el.tag[len(_NS11):]
+        return moved, "1.1"
     found = etree.QName(tag).text if isinstance(tag, str) else repr(tag)
     raise _refuse(
         f"expected root element alert in namespace {CAP12_NS} (or {CAP11_NS}), found {found}",
         line_of(root),
         "/" + (etree.QName(tag).localname if isinstance(tag, str) else "?"),
     )
+
+
+def _lend_mime_types(root: etree._Element, strict: bool) -> tuple[list[etree._Element], list[Problem]]:
+    """CAP 1.1 ``<resource>`` elements without ``<mimeType>``: optional in 1.1, required in 1.2.
+
+    Each gets a placeholder ``<mimeType>`` so the 1.2 schema checks the rest of it; the caller
+    removes the placeholders before the model is built (the model holds ``None``). Strict
+    mode (alerts Tocsin issues, which are CAP 1.2) refuses such a resource.
+    """
+    lent: list[etree._Element] = []
+    problems: list[Problem] = []
+    for i, info in enumerate(root.iterfind(_NS12 + "info"), 1):
+        for j, resource in enumerate(info.iterfind(_NS12 + "resource"), 1):
+            if resource.find(_NS12 + "mimeType") is not None:
+                continue
+            placeholder = etree.Element(_NS12 + "mimeType")
+            placeholder.text = "application/octet-stream"
+            first = resource[0] if len(resource) else None
+            at = 1 if first is not None and first.tag == _NS12 + "resourceDesc" else 0
+            resource.insert(at, placeholder)
+            lent.append(placeholder)
+            if strict:
+                problems.append(Problem(
+                    f"/alert/info[{i}]/resource[{j}]", line_of(resource),
+                    "expected mimeType: CAP 1.1 lets a resource omit it, CAP 1.2 (which Tocsin "
+                    "issues) requires it"))
+    return lent, problems
 
 
 def parse_alert(
@@ -294,12 +336,16 @@ def parse_alert(
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"parse_alert expects bytes, got {type(data).__name__}")
-    root = parse_xml(bytes(data), limits)
-    version = _cap_version(root)
-    problems = _schema_problems(root, strict)
+    root, version = _cap_version(parse_xml(bytes(data), limits))
+    lent, problems = _lend_mime_types(root, strict) if version == "1.1" else ([], [])
+    problems += _schema_problems(root, strict)
     if errors_of(problems):
         raise CapError(problems)
-    alert, found = build_alert(root, version)
+    for placeholder in lent:
+        parent = placeholder.getparent()
+        if parent is not None:
+            parent.remove(placeholder)
+    alert, found = build_alert(root, version, strict=strict)
     problems.extend(found)
     found_by_rules = check_alert(alert, strict=strict)
     if len(found_by_rules) > MAX_REPORTED:

@@ -12,7 +12,7 @@ from typing import Any
 
 from lxml import etree
 
-from tocsin.cap.errors import Problem, line_of
+from tocsin.cap.errors import Problem, ProblemSeverity, line_of
 from tocsin.cap.geo import GeometryError, parse_circle, parse_decimal, parse_polygon
 from tocsin.cap.model import (
     CAP12_NS,
@@ -88,8 +88,9 @@ def _pair(element: etree._Element) -> ValuePair:
 class _Walk:
     """One conversion; geometry and reference problems are collected with lines."""
 
-    def __init__(self) -> None:
+    def __init__(self, strict: bool) -> None:
         self.problems: list[Problem] = []
+        self.strict = strict
 
     def alert(self, root: etree._Element, source_version: str) -> Alert:
         # Defaults are left to the model: msgspec omits a default from JSON only
@@ -183,7 +184,11 @@ class _Walk:
                     area_desc = text
                 elif tag == _POLYGON:
                     polygon_count += 1
-                    polygons.append(parse_polygon(text))
+                    if text.strip():
+                        polygons.append(parse_polygon(text))
+                    else:
+                        self._empty_polygon(child, f"/alert/info[{info_number}]/area[{number}]"
+                                                   f"/polygon[{polygon_count}]")
                 elif tag == _CIRCLE:
                     circle_count += 1
                     circles.append(parse_circle(text))
@@ -207,6 +212,18 @@ class _Walk:
         )
 
 
+    def _empty_polygon(self, element: etree._Element, path: str) -> None:
+        """US NWS CAP 1.1 feeds write ``<polygon></polygon>`` for zone-based alerts.
+
+        Lenient: read as no polygon, with a warning. Strict (alerts Tocsin issues): an error,
+        as a polygon of no points is no polygon CAP allows.
+        """
+        severity: ProblemSeverity = "error" if self.strict else "warning"
+        message = ("empty polygon (expected 'lat,lon lat,lon ...')" if self.strict
+                   else "empty polygon read as no polygon")
+        self.problems.append(Problem(path, line_of(element), message, severity))
+
+
 def _resource(element: etree._Element) -> Resource:
     fields: dict[str, Any] = {}
     for child in element:
@@ -218,8 +235,13 @@ def _resource(element: etree._Element) -> Resource:
     return Resource(**fields)
 
 
-def build_alert(root: etree._Element, source_version: str) -> tuple[Alert, list[Problem]]:
-    """The model of a schema-valid ``<alert>``, and any geometry/reference problems."""
-    walk = _Walk()
+def build_alert(root: etree._Element, source_version: str, *,
+                strict: bool = True) -> tuple[Alert, list[Problem]]:
+    """The model of a schema-valid ``<alert>``, and any geometry/reference problems.
+
+    ``strict`` decides only what an empty ``<polygon>`` is: an error, or (lenient) a warning
+    and no polygon.
+    """
+    walk = _Walk(strict)
     alert = walk.alert(root, source_version)
     return alert, walk.problems

@@ -40,6 +40,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     from tocsin.api.app import create_app
     from tocsin.api.check_routes import check_routes
     from tocsin.api.server import StreamingHttpProtocol
+    from tocsin.compat.alerts_in_ua_routes import alerts_in_ua_routes, compat_listener
     from tocsin.demo import DEMO_ISSUERS, demo_key_path, ensure_demo
     from tocsin.regions import default_region_set
     from tocsin.runtime import Hub
@@ -99,10 +100,11 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
                      "--instruction 'Негайно прямуйте до укриття'")
     hub.add_routes(check_routes)
     hub.add_routes(web_routes)
+    hub.add_routes(alerts_in_ua_routes)  # also at the root of compat_port, if set (compat_listener)
     # Live streams never end by themselves: on shutdown give them a moment, then close them
     # (clients reconnect and resume from their last event id). The client is the TCP peer:
     # uvicorn's own X-Forwarded-For handling is off (Settings.trusted_proxies decides).
-    uvicorn.run(create_app(hub), host=settings.host, port=settings.port, log_level=log_level,
-                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
+    uvicorn.run(compat_listener(create_app(hub), hub), host=settings.host, port=settings.port,
+                log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
                 http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
                 proxy_headers=False, access_log=False, lifespan="on")

@@ -31,10 +31,18 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from tocsin.tlog.tree import HASH_SIZE, TlogError
+from tocsin.trust import ed25519
+from tocsin.trust.ed25519 import (
+    KeyTextError,
+    b64decode_strict,
+    compute_key_id,
+    format_skey,
+    format_vkey,
+    is_valid_key_name,
+    parse_skey,
+    parse_vkey,
+)
 from tocsin.trust.note import (
     MAX_NOTE_BYTES,
     MAX_SIGNATURES,
@@ -49,9 +57,6 @@ from tocsin.trust.note import (
     UnverifiedNoteError,
     Verifier,
     Verifiers,
-    b64decode_strict,
-    compute_key_id,
-    is_valid_key_name,
     open_note,
     sign_note,
 )
@@ -290,24 +295,15 @@ class CosignatureVerifier:
     @classmethod
     def from_vkey(cls, vkey: str) -> CosignatureVerifier:
         """Parse a type-0x04 vkey, checking its key ID (split on the first two ``+`` only)."""
-        parts = vkey.split("+", 2)
-        if len(parts) != 3:
-            raise CosignatureError("cosigner vkey must be name+keyid+base64key")
-        name, id_hex, key_b64 = parts
-        if not re.fullmatch(r"[0-9a-f]{8}", id_hex, re.ASCII):
-            raise CosignatureError(f"cosigner key ID {id_hex[:20]!r} is not 8 lowercase hex digits")
-        material = _b64(key_b64, "cosigner key material")
-        if len(material) != 33 or material[0] != ALG_COSIGNATURE_V1:
-            raise CosignatureError("cosigner vkey is not a cosignature/v1 (type 0x04) Ed25519 key")
-        verifier = cls.from_public_key(name, material[1:])
-        if verifier.key_id != int(id_hex, 16):
-            raise CosignatureError("cosigner key ID does not match its name and key")
-        return verifier
+        try:
+            name, public_key = parse_vkey(vkey, ALG_COSIGNATURE_V1)
+        except KeyTextError as exc:
+            raise CosignatureError(f"cosigner {exc}") from None
+        return cls.from_public_key(name, public_key)
 
     @property
     def vkey(self) -> str:
-        material = base64.b64encode(bytes([ALG_COSIGNATURE_V1]) + self.public_key).decode()
-        return f"{self.name}+{self.key_id:08x}+{material}"
+        return format_vkey(self.name, ALG_COSIGNATURE_V1, self.public_key)
 
     def verify(self, text: str, signature: Signature) -> Cosignature:
         """Check one signature line of this key over checkpoint ``text``; raise if invalid."""
@@ -319,12 +315,8 @@ class CosignatureVerifier:
         timestamp = int.from_bytes(raw[4:12], "big")
         if timestamp > _MAX_TIMESTAMP:
             raise CosignatureError(f"cosignature by {self.name} has a timestamp beyond 2^63-1")
-        try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(
-                raw[12:], cosignature_message(text, timestamp)
-            )
-        except (InvalidSignature, ValueError):
-            raise CosignatureError(f"invalid cosignature by witness {self.name}+{self.key_id:08x}") from None
+        if not ed25519.verify(self.public_key, cosignature_message(text, timestamp), raw[12:]):
+            raise CosignatureError(f"invalid cosignature by witness {self.name}+{self.key_id:08x}")
         return Cosignature(self.name, self.key_id, timestamp)
 
 
@@ -339,8 +331,8 @@ class Cosigner:
         if len(seed) != 32:
             raise CosignatureError("an Ed25519 private key seed is 32 bytes")
         self.name = name
-        self._private = Ed25519PrivateKey.from_private_bytes(seed)
-        self.public_key = self._private.public_key().public_bytes_raw()
+        self._private = ed25519.PrivateKey(seed)
+        self.public_key = self._private.public_key
         self.key_id = compute_key_id(name, ALG_COSIGNATURE_V1, self.public_key)
 
     def __repr__(self) -> str:  # never show the secret
@@ -348,27 +340,20 @@ class Cosigner:
 
     @classmethod
     def generate(cls, name: str) -> Cosigner:
-        return cls(name, Ed25519PrivateKey.generate().private_bytes_raw())
+        return cls(name, ed25519.PrivateKey.generate().seed)
 
     @classmethod
     def from_skey(cls, skey: str) -> Cosigner:
         """Parse ``PRIVATE+KEY+name+keyid+base64(0x04 || seed)``, checking the key ID."""
-        parts = skey.strip().split("+", 4)
-        if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
-            raise CosignatureError("cosigner key must be PRIVATE+KEY+name+keyid+base64key")
-        _, _, name, id_hex, key_b64 = parts
-        material = _b64(key_b64, "cosigner private key")
-        if len(material) != 33 or material[0] != ALG_COSIGNATURE_V1:
-            raise CosignatureError("cosigner private key is not a cosignature/v1 (type 0x04) key")
-        cosigner = cls(name, material[1:])
-        if f"{cosigner.key_id:08x}" != id_hex:
-            raise CosignatureError("cosigner private key ID does not match its name and key")
-        return cosigner
+        try:
+            name, key = parse_skey(skey, ALG_COSIGNATURE_V1)
+        except KeyTextError as exc:
+            raise CosignatureError(f"cosigner {exc}") from None
+        return cls(name, key.seed)
 
     @property
     def skey(self) -> str:
-        material = base64.b64encode(bytes([ALG_COSIGNATURE_V1]) + self._private.private_bytes_raw()).decode()
-        return f"PRIVATE+KEY+{self.name}+{self.key_id:08x}+{material}"
+        return format_skey(self.name, ALG_COSIGNATURE_V1, self._private)
 
     def verifier(self) -> CosignatureVerifier:
         return CosignatureVerifier(self.name, self.key_id, self.public_key)

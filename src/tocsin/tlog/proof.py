@@ -59,7 +59,8 @@ from tocsin.tlog.tree import (
 from tocsin.tlog.tree import (
     leaf_hash as rfc6962_leaf_hash,
 )
-from tocsin.trust.note import KeyFormatError, Note, Verifier, Verifiers, b64decode_strict
+from tocsin.trust.ed25519 import b64decode_strict
+from tocsin.trust.note import KeyFormatError, Note, Verifier, Verifiers
 
 __all__ = [
     "MAX_PROOF_BUNDLE_BYTES",

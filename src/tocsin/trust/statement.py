@@ -22,7 +22,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from tocsin.trust.note import Signer, is_valid_key_name, sign_note
+from tocsin.trust.ed25519 import is_valid_key_name
+from tocsin.trust.note import Signer, sign_note
 
 STATEMENT_HEADER = "tocsin/alert-statement/v1"
 FIELDS: tuple[str, ...] = ("issuer", "key", "identifier", "sender", "sent", "sha256")
