@@ -27,7 +27,7 @@ import pytest
 from tocsin.cap import to_xml
 from tocsin.client import issue_request, sign_cap
 from tocsin.compose import AlertFacts, compose_alert
-from tocsin.testing import HubProcess
+from tocsin.testing import HubProcess, free_port
 from tocsin.trust.note import Signer
 
 pytestmark = pytest.mark.timeout(180)
@@ -207,6 +207,19 @@ def test_half_sent_headers_are_closed_while_others_are_served(hub: HubProcess) -
     assert closed
     assert time.monotonic() - started < 4
     assert httpx.get(f"{hub.url}/healthz", timeout=5).status_code == 200
+
+
+COMPAT_PORT = free_port()
+
+
+@pytest.mark.parametrize("hub", [{**TIMEOUTS, "TOCSIN_COMPAT_PORT": str(COMPAT_PORT)}], indirect=True)
+def test_the_compat_port_has_the_same_header_deadline(hub: HubProcess) -> None:
+    sock = socket.create_connection(("127.0.0.1", COMPAT_PORT))
+    sock.sendall(b"GET /v1/alerts/active.json HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    started = time.monotonic()
+    assert _closed_within(sock, 6)
+    sock.close()
+    assert time.monotonic() - started < 4
 
 
 @pytest.mark.parametrize("hub", [TIMEOUTS], indirect=True)
