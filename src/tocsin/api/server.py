@@ -38,7 +38,6 @@ class StreamingHttpProtocol(HttpToolsProtocol):
 
     header_timeout_secs: float = HEADER_TIMEOUT_SECS
     _header_timer: asyncio.TimerHandle | None = None
-    _request_complete: bool = True
 
     @classmethod
     def with_timeouts(cls, header_timeout_secs: float) -> type[StreamingHttpProtocol]:
@@ -55,16 +54,16 @@ class StreamingHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._request_complete = False
         if self._header_timer is None:
             self._arm_header_timer()
 
-    def on_message_complete(self) -> None:
-        self._request_complete = True
-        super().on_message_complete()
-
     def on_response_complete(self) -> None:
-        if not self._request_complete and not self.transport.is_closing():
+        # uvicorn internals, read defensively: the cycle whose response just finished is the
+        # current one unless another request is pipelined behind it.
+        cycle = getattr(self, "cycle", None)
+        answered_early = (getattr(cycle, "response_complete", False)
+                          and getattr(cycle, "more_body", False))
+        if answered_early and not self.transport.is_closing():
             # Answered while the body is still coming (refused, timed out, not read): the
             # rest of it is of no use, and a trickle must not hold the connection.
             self.transport.close()
