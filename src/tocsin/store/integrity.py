@@ -279,9 +279,17 @@ def check_store(data_dir: Path, origin: str | None = None) -> StoreReport:
     else:
         report.problems.append(f"{key_path} and {data_dir / PUB_FILE} are missing: checkpoints "
                                "cannot be verified")
+    # Read before the database: beside a running hub the store can only be newer than this.
+    try:
+        kept: bytes | str = cp_path.read_bytes()
+    except FileNotFoundError:
+        kept = (f"{cp_path} is missing (the last checkpoint the key signed, kept outside "
+                "the database)")
+    except OSError as exc:
+        kept = f"{cp_path}: cannot read ({exc.strerror})"
     try:
         with open_readonly(db) as conn:
-            _check_all(conn, db, report, verifier, origin or "", cp_path)
+            _check_all(conn, db, report, verifier, origin or "", cp_path, kept)
     except sqlite3.DatabaseError as exc:
         report.problems.append(f"{db}: cannot be read ({exc})")
     return report
@@ -295,8 +303,9 @@ def _key_name(path: Path) -> str:
 
 
 def _check_all(conn: sqlite3.Connection, db: Path, report: StoreReport, verifier: Verifier | None,
-               origin: str, cp_path: Path) -> None:
+               origin: str, cp_path: Path, kept: bytes | str) -> None:
     problems = report.problems
+    conn.execute("BEGIN")  # one snapshot for every query below, even beside a running hub
     try:
         integrity = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
     except sqlite3.DatabaseError as exc:
@@ -356,14 +365,8 @@ def _check_all(conn: sqlite3.Connection, db: Path, report: StoreReport, verifier
         _check_checkpoint(bytes(note), f"stored checkpoint {cp_size}", verifier, origin, rebuilt,
                           size, problems)
     report.facts.append(f"checkpoints: {checked} stored, each verified with the log key and the tree")
-    try:
-        kept = cp_path.read_bytes()
-    except FileNotFoundError:
-        problems.append(f"{cp_path} is missing (the last checkpoint the key signed, kept outside "
-                        "the database)")
-        return
-    except OSError as exc:
-        problems.append(f"{cp_path}: cannot read ({exc.strerror})")
+    if isinstance(kept, str):
+        problems.append(kept)
         return
     if _check_checkpoint(kept, str(cp_path), verifier, origin, rebuilt, size, problems):
         report.facts.append(f"{cp_path}: verified, the store holds its tree")
