@@ -101,9 +101,16 @@ class ServerEvent:
 async def follow(base_url: str, *, regions: Sequence[str] = (), last_event_id: int | None = None,
                  lat: float | None = None, lon: float | None = None,
                  client: httpx.AsyncClient | None = None,
-                 include_heartbeats: bool = False) -> AsyncIterator[ServerEvent]:
-    """Yield events from a hub's SSE stream (the caller stops iterating to disconnect)."""
+                 include_heartbeats: bool = False,
+                 denials: bool = False) -> AsyncIterator[ServerEvent]:
+    """Yield events from a hub's SSE stream (the caller stops iterating to disconnect).
+
+    ``denials=True`` also asks for signed denials (``event: denial``); with no region or
+    point it follows denials only.
+    """
     params: dict[str, str] = {}
+    if denials:
+        params["denials"] = "1"
     if regions:
         params["regions"] = ",".join(regions)
     if lat is not None and lon is not None:

@@ -3,6 +3,10 @@
 Used by ``tocsin issue`` and the demo. The result is an ordinary
 :class:`~tocsin.cap.model.Alert`; its XML (:func:`tocsin.cap.to_xml`) is what
 the issuer signs and the hub stores byte for byte.
+
+Places are named for people: ``<areaDesc>`` carries the regions' names (Ukrainian
+in a Ukrainian ``info``, English in any other), whether the issuer gave KATOTTG or
+ISO 3166-2 codes; the ``<geocode>`` elements keep the codes machines match on.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from tocsin.cap.model import Alert, Area, Info, Reference, ValuePair
-from tocsin.kinds import KIND_VALUE_NAME, KINDS
+from tocsin.kinds import KIND_VALUE_NAME, KINDS, KindClass
+from tocsin.regions import RegionSet, default_region_set
 
 # What an issuer means by each kind, in CAP's own terms, unless told otherwise.
 _DEFAULT_ASSESSMENT: dict[str, tuple[str, str, str]] = {
@@ -73,20 +78,47 @@ class AlertFacts:
     # (language, event, headline, instruction) for extra-language info blocks
 
 
-def compose_alert(facts: AlertFacts) -> Alert:
-    """Build the alert the facts describe (one info per language)."""
+def area_names(codes: Sequence[str], language: str, regions: RegionSet | None = None) -> str:
+    """The regions' names for ``<areaDesc>``: Ukrainian for a ``uk`` info, English otherwise.
+
+    ``UA-63`` and ``UA63000000000041885`` both read "Харківська область" / "Kharkiv Oblast";
+    a code the region set does not know stays as written (the hub will refuse it by name).
+    """
+    found = regions if regions is not None else default_region_set()
+    names: list[str] = []
+    for code in codes:
+        region = found.get(code)
+        if region is None:
+            name = code
+        else:
+            name = region.name_uk_full if language.lower().startswith("uk") else region.name_en
+        if name not in names:
+            names.append(name)
+    return ", ".join(names)
+
+
+def compose_alert(facts: AlertFacts, regions: RegionSet | None = None) -> Alert:
+    """Build the alert the facts describe (one info per language).
+
+    Every kind but a denial must name an area. A denial is a statement about a message,
+    not a place: with no area it targets nowhere (and colours nothing).
+    """
     if facts.kind not in KINDS:
         raise ComposeError(f"unknown kind {facts.kind!r}; one of: {', '.join(KINDS)}")
-    if not facts.areas:
-        raise ComposeError("name at least one area (a region code)")
     kind = KINDS[facts.kind]
+    if not facts.areas and kind.klass is not KindClass.DENIAL:
+        raise ComposeError("name at least one area (a region code)")
     sent = facts.sent or datetime.now(UTC).astimezone()
     urgency, severity, certainty = _DEFAULT_ASSESSMENT[facts.kind]
-    area = Area(
-        area_desc=facts.area_desc or ", ".join(facts.areas),
-        geocode=tuple(ValuePair(value_name="KATOTTG" if c.startswith("UA") and len(c) == 19
-                                else "ISO3166-2", value=c) for c in facts.areas),
-    )
+    geocodes = tuple(ValuePair(value_name="KATOTTG" if c.startswith("UA") and len(c) == 19
+                               else "ISO3166-2", value=c) for c in facts.areas)
+
+    def areas_for(language: str) -> tuple[Area, ...]:
+        if not facts.areas:
+            return ()
+        desc = facts.area_desc or area_names(facts.areas, language, regions)
+        return (Area(area_desc=desc, geocode=geocodes),)
+
     expires = cap_time(sent + facts.expires_in) if facts.expires_in else None
 
     def info(language: str, event: str, headline: str | None, instruction: str | None) -> Info:
@@ -106,7 +138,7 @@ def compose_alert(facts: AlertFacts) -> Alert:
             headline=headline,
             description=facts.description if language == facts.language else None,
             instruction=instruction,
-            area=(area,),
+            area=areas_for(language),
         )
 
     primary_event = facts.event or (kind.name_uk if facts.language.startswith("uk") else kind.name_en)

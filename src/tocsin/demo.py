@@ -4,7 +4,9 @@
 creates a registry root key, one key per demo issuer, and a signed registry;
 later runs reuse them, so alerts issued earlier still verify. The ids are an
 interface (docs, tests and outside checks use them): ``demo-air-force``,
-``demo-kyiv-city``, ``demo-defence-intelligence``, ``demo-embassy``.
+``demo-kyiv-city``, ``demo-defence-intelligence``, ``demo-embassy``. Their display
+names say "ДЕМО" / "DEMO", so a screenshot of a demo alert cannot pass for a real
+institution's warning.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ class DemoIssuer:
 DEMO_ISSUERS: tuple[DemoIssuer, ...] = (
     DemoIssuer(
         "demo-air-force",
-        "Повітряні сили Збройних сил України",
-        "Air Force of the Armed Forces of Ukraine",
+        "Повітряні сили (ДЕМО)",
+        "Air Force (DEMO)",
         frozenset({"air-raid", "missile", "drone", "all-clear"}),
         None,
         aliases_uk=("Повітряні сили", "Повітряні сили ЗСУ", "ПС ЗСУ"),
@@ -46,8 +48,8 @@ DEMO_ISSUERS: tuple[DemoIssuer, ...] = (
     ),
     DemoIssuer(
         "demo-kyiv-city",
-        "Київська міська військова адміністрація",
-        "Kyiv City Military Administration",
+        "Київська міська військова адміністрація (ДЕМО)",
+        "Kyiv City Military Administration (DEMO)",
         frozenset({"air-raid", "missile", "drone", "shelling", "shelter-in-place",
                    "threat-notice", "all-clear"}),
         (KYIV_CITY,),
@@ -56,8 +58,8 @@ DEMO_ISSUERS: tuple[DemoIssuer, ...] = (
     ),
     DemoIssuer(
         "demo-defence-intelligence",
-        "Головне управління розвідки Міністерства оборони України",
-        "Defence Intelligence of Ukraine",
+        "Воєнна розвідка (ДЕМО)",
+        "Defence Intelligence (DEMO)",
         frozenset({"threat-notice", "denial"}),
         (NATIONWIDE,),
         aliases_uk=("ГУР", "ГУР МО", "ГУР МОУ", "Головне управління розвідки",
@@ -67,8 +69,8 @@ DEMO_ISSUERS: tuple[DemoIssuer, ...] = (
     ),
     DemoIssuer(
         "demo-embassy",
-        "Посольство Демонстраційної Республіки в Україні",
-        "Embassy of the Demo Republic in Ukraine",
+        "Посольство Демонстраційної Республіки (ДЕМО)",
+        "Embassy of the Demo Republic (DEMO)",
         frozenset({"facility-closed", "facility-status"}),
         (KYIV_CITY,),
         aliases_uk=("Посольство Демонстраційної Республіки",),

@@ -24,10 +24,11 @@ from typing import TypeVar
 
 import msgspec
 
+from tocsin.api.views import payload_view  # pure data shaping; no HTTP framework
 from tocsin.cap import CapError, parse_alert
 from tocsin.cap.model import Alert, parse_cap_time
 from tocsin.delivery.fanout import Fanout
-from tocsin.kinds import KINDS, alert_kinds
+from tocsin.kinds import KINDS, KindClass, alert_kinds, kind_class
 from tocsin.regions import AreaError, RegionSet, UnknownRegionError
 from tocsin.regions.targeting import target_area
 from tocsin.store.base import AppendResult, Conflict, Coverage, NewAlert, StoreError, StreamEvent
@@ -78,31 +79,14 @@ def alert_targets(alert: Alert, regions: RegionSet) -> dict[str, Coverage]:
 
 
 def summary_json(alert: Alert, alert_id: str, issuer_id: str, targets: dict[str, Coverage],
-                 kinds: frozenset[str], ended: tuple[str, ...] = ()) -> bytes:
-    """The compact JSON pushed to live subscribers (single line, encoded once)."""
-    info = alert.info[0] if alert.info else None
-    return msgspec.json.encode(
-        {
-            "id": alert_id,
-            "issuer": issuer_id,
-            "sender": alert.sender,
-            "identifier": alert.identifier,
-            "sent": alert.sent,
-            "status": alert.status,
-            "msgType": alert.msg_type,
-            "kinds": sorted(kinds),
-            "event": info.event if info else None,
-            "headline": info.headline if info else None,
-            "urgency": info.urgency if info else None,
-            "severity": info.severity if info else None,
-            "certainty": info.certainty if info else None,
-            "expires": info.expires if info else None,
-            "areas": [a.area_desc for i in alert.info[:1] for a in i.area],
-            "targets": targets,
-            "references": [r.text() for r in alert.references],
-            "url": f"/api/v1/alerts/{alert_id}",
-        }
-    )
+                 kinds: frozenset[str], *, regions: RegionSet, registry: Registry | None = None,
+                 key_id: str = "", sent_ts: float = 0.0, received: float = 0.0,
+                 expires: float | None = None) -> bytes:
+    """The JSON pushed to live subscribers (single line, encoded once): the one alert view."""
+    return msgspec.json.encode(payload_view(
+        alert=alert, alert_id=alert_id, issuer_id=issuer_id, key_id=key_id, sent_ts=sent_ts,
+        received=received, expires=expires, kinds=tuple(kinds), targets=dict(targets),
+        regions=regions, registry=registry))
 
 
 class Writer:
@@ -142,7 +126,7 @@ class Writer:
                     continue
                 events = [
                     (a, StreamEvent(
-                        id=r.record.event_id, kind="alert", alert_id=r.record.id,
+                        id=r.record.event_id, kind=a.stream_kind, alert_id=r.record.id,
                         regions=r.regions, data=a.summary,
                     ))
                     for (a, _), r in zip(batch, results, strict=True)
@@ -230,34 +214,41 @@ class Issuer:
             targets = alert_targets(alert, self.regions)
         except (AreaError, UnknownRegionError) as exc:
             raise IssueError("invalid_cap", str(exc)) from None
-        if not targets and alert.msg_type in ("Alert", "Update"):
-            raise IssueError("invalid_cap", "the alert names no area inside the region set")
         kinds = alert_kinds(alert)
+        klass = kind_class(kinds)
+        # A denial is about a message, not a place: it may name no area at all.
+        if not targets and alert.msg_type in ("Alert", "Update") and klass is not KindClass.DENIAL:
+            raise IssueError("invalid_cap", "the alert names no area inside the region set")
         unknown = sorted(k for k in kinds if k not in KINDS)
         if unknown:
             raise IssueError("invalid_cap", f"unknown warning kind(s): {', '.join(unknown)}")
         expires = [parse_cap_time(i.expires).timestamp() for i in alert.info if i.expires]
         alert_id = alert_id_for(cap)
+        key_id = "" if verdict.key_id is None else f"{verdict.key_id:08x}"
+        expires_ts = max(expires) if expires else None
         new = NewAlert(
             id=alert_id,
             cap=cap,
             statement=statement,
             issuer_id=verdict.issuer_id or "",
-            key_id="" if verdict.key_id is None else f"{verdict.key_id:08x}",
+            key_id=key_id,
             sender=alert.sender,
             identifier=alert.identifier,
             sent=alert.sent,
             sent_ts=sent_ts,
             received_ts=now,
-            expires_ts=max(expires) if expires else None,
+            expires_ts=expires_ts,
             msg_type=alert.msg_type,
             status=alert.status,
             kinds=tuple(sorted(kinds)),
             event=alert.info[0].event if alert.info else alert.msg_type,
             targets=targets,
             references=tuple((r.sender, r.identifier) for r in alert.references),
-            summary=summary_json(alert, alert_id, verdict.issuer_id or "", targets, kinds),
+            summary=summary_json(alert, alert_id, verdict.issuer_id or "", targets, kinds,
+                                 regions=self.regions, registry=self.registry, key_id=key_id,
+                                 sent_ts=sent_ts, received=now, expires=expires_ts),
             areas=tuple(area for info in alert.info for area in info.area),
+            stream_kind="denial" if klass is KindClass.DENIAL else "alert",
         )
         return new, tuple(str(w) for w in parsed.warnings)
 

@@ -35,6 +35,7 @@ from tocsin.cap.model import Alert
 from tocsin.config import Settings, SettingsError
 from tocsin.delivery.fanout import Fanout
 from tocsin.demo import demo_witness
+from tocsin.feed import EventFeed
 from tocsin.issue import Issuer
 from tocsin.logserver import (
     CHECKPOINT_FILE,
@@ -114,6 +115,7 @@ class Hub:
                              per_client_max=settings.max_subscriptions_per_client,
                              regions=self.regions)
         self.fanout.last_published = self.store.last_event_id()
+        self.feed = EventFeed(self.store)
         self.metrics = Metrics()
         self.issuer = Issuer(
             registry=self.registry, regions=self.regions, store=self.store, fanout=self.fanout,
@@ -171,6 +173,8 @@ class Hub:
             self.metrics.events_delivered.inc(queued)
             self.metrics.alerts_issued.inc()
             self.metrics.delivery_lag.observe(max(0.0, self.clock() - alert.received_ts))
+        if committed:
+            self.feed.notify(max(event.id for _, event in committed))
         self.checkpointer.poke()
 
     async def replace_registry(self, data: bytes) -> Registry:
@@ -302,25 +306,41 @@ class Hub:
         return data
 
     def region_status(self, code: str) -> dict[str, Any]:
-        """Active alerts for a region, and whether all of it or only part is under alert."""
+        """Whether a region is under a threat (all of it or part), its threats, and apart, its notices.
+
+        Only threats count in ``coverage`` and ``alerts`` (the class is
+        :func:`tocsin.kinds.kind_class`): an embassy closing its doors is a notice, never
+        "under alert"; a denial is about a message, not a place, and is not listed.
+        """
+        from tocsin.api.views import Views, record_class
+        from tocsin.kinds import KindClass
+
         now = self.clock()
         records = self.store.list_alerts(regions=[code], active_at=now, limit=1000)
+        views = Views(now=now, regions=self.regions, registry=self.registry, get=self.store.get,
+                      log_size=self.checkpointer.size)
         coverage = "none"
-        alerts = []
+        threats: list[dict[str, Any]] = []
+        notices: list[dict[str, Any]] = []
         for record in records:
             cov = record.targets.get(code)
-            if cov is None:
+            klass = record_class(record)
+            if cov is None or klass not in (KindClass.THREAT, KindClass.NOTICE):
+                continue
+            view = views.one(record)
+            del view["targets"]  # hundreds of codes for an oblast alert; ``coverage`` says it here
+            view["coverage"] = cov
+            view["url"] = f"/api/v1/alerts/{record.id}"
+            if klass is KindClass.NOTICE:
+                notices.append(view)
                 continue
             if cov == "full":
                 coverage = "full"
             elif coverage == "none":
                 coverage = "partial"
-            alerts.append({
-                "id": record.id, "issuer": record.issuer_id, "event": record.event,
-                "kinds": list(record.kinds), "sent": record.sent, "coverage": cov,
-                "expires": record.expires_ts, "url": f"/api/v1/alerts/{record.id}",
-            })
-        return {"region": self.region_json(code), "coverage": coverage, "alerts": alerts}
+            threats.append(view)
+        return {"region": self.region_json(code), "coverage": coverage, "alerts": threats,
+                "notices": notices}
 
 
 def pinned_registry_root(data_dir: Path, registry_bytes: bytes) -> Verifier:

@@ -22,3 +22,15 @@ def test_openapi_lists_exactly_the_routes() -> None:
     routed = {re.sub(r"\{(\w+):path\}", r"{\1}", r.path) for r in ROUTES}  # type: ignore[attr-defined]
     routed |= set(alerts_in_ua_paths())  # the compat block; tests/compat checks it against its routes
     assert routed == paths
+
+
+def test_the_served_error_page_is_the_documented_catalogue() -> None:
+    """``/docs/errors`` is built from the catalogue; every row it shows is in docs/errors.md."""
+    from tocsin.api.docs_pages import errors_html, errors_markdown
+
+    documented = DOCS.read_text(encoding="utf-8").splitlines()
+    rows = [line for line in errors_markdown().splitlines() if line.startswith("| <a id=")]
+    assert len(rows) == len(CATALOGUE)
+    assert [row for row in rows if row not in documented] == []
+    page = errors_html()
+    assert all(f'<tr id="{code}">' in page for code in CATALOGUE)

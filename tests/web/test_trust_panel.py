@@ -57,7 +57,7 @@ def test_an_honest_alert_is_verified_in_the_browser(page: Any, hub: HubProcess,
                                                      issued: dict[str, Any]) -> None:
     open_alert(page, hub, issued["id"], "verified")
     verdict = page.locator("#verdict").inner_text()
-    assert verdict == ("Перевірено: оголосив Повітряні сили Збройних сил України, "
+    assert verdict == ("Перевірено: оголосив Повітряні сили (ДЕМО), "
                        f"записано в журнал під номером {issued['log']['index']}.")
     for key in ("registry", "signature", "hash", "fields", "key_valid", "checkpoint", "inclusion"):
         assert check_result(page, key) == "ok", key

@@ -21,19 +21,23 @@ import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from tocsin import __version__
 from tocsin.api import streaming
 from tocsin.api.body import decode_json, read_body
+from tocsin.api.docs_pages import errors_html, errors_markdown
 from tocsin.api.errors import ApiError
 from tocsin.api.openapi import openapi_document
 from tocsin.api.ratelimit import RateLimits, TokenBuckets
+from tocsin.api.views import TIME_ZONE, Views, class_filter, is_active, parse_class
 from tocsin.cap import to_json
 from tocsin.delivery.feeds import atom_feed
 from tocsin.issue import IssueError
+from tocsin.kinds import KindClass
 from tocsin.logserver import tile_bytes
 from tocsin.runtime import Hub
 from tocsin.store.base import AlertRecord, StorageFull, StorageUnavailable
@@ -56,37 +60,14 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
                     media_type="application/json", headers=headers)
 
 
+def views_for(hub: Hub, now: float) -> Views:
+    """Alert views as of ``now`` (one view model for every answer: :mod:`tocsin.api.views`)."""
+    return Views(now=now, regions=hub.regions, registry=hub.registry, get=hub.store.get,
+                 log_size=hub.checkpointer.size)
+
+
 def record_json(hub: Hub, record: AlertRecord, now: float) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "issuer": record.issuer_id,
-        "key_id": record.key_id,
-        "sender": record.sender,
-        "identifier": record.identifier,
-        "sent": record.sent,
-        "received": record.received_ts,
-        "expires": record.expires_ts,
-        "msgType": record.msg_type,
-        "status": record.status,
-        "kinds": list(record.kinds),
-        "event": record.event,
-        "active": record.active_at(now),
-        "ended": record.ended_ts,
-        "ended_by": record.ended_by,
-        "targets": record.targets,
-        "event_id": record.event_id,
-        "log": {
-            "index": record.log_index,
-            "status": "proven" if record.log_index is not None
-            and record.log_index < hub.checkpointer.size else "pending",
-        },
-        "links": {
-            "self": f"/api/v1/alerts/{record.id}",
-            "cap": f"/api/v1/alerts/{record.id}/cap",
-            "statement": f"/api/v1/alerts/{record.id}/statement",
-            "proof": f"/api/v1/alerts/{record.id}/proof",
-        },
-    }
+    return views_for(hub, now).one(record)
 
 
 # -- issuing ---------------------------------------------------------------
@@ -157,7 +138,7 @@ async def get_alert(request: Request) -> Response:
     accept = request.headers.get("accept", "")
     if "application/cap+xml" in accept:
         return Response(record.cap, media_type="application/cap+xml")
-    body = record_json(hub, record, hub.clock())
+    body = await asyncio.to_thread(record_json, hub, record, hub.clock())  # may read its ender
     body["cap"] = await asyncio.to_thread(
         lambda: msgspec.json.decode(to_json(hub.parse_stored(record.cap))))
     body["statement"] = record.statement.decode("utf-8", "replace")
@@ -229,15 +210,66 @@ async def list_alerts(request: Request) -> Response:
     limit_raw = params.get("limit", "100")
     if not (limit_raw.isascii() and limit_raw.isdigit()) or not (1 <= int(limit_raw) <= 1000):
         raise ApiError("bad_parameter", "limit must be an integer from 1 to 1000")
+    try:
+        klass = parse_class(params.get("class"))
+    except ValueError as exc:
+        raise ApiError("bad_parameter", str(exc)) from None
+    return _json(await _listing(hub, codes=codes, active=active in ("true", "1"), klass=klass,
+                                since=_since_param(request), limit=int(limit_raw)))
+
+
+async def _listing(hub: Hub, *, codes: list[str] | None, active: bool, klass: KindClass | None,
+                   since: float | None, limit: int) -> dict[str, Any]:
     now = hub.clock()
-    records = await asyncio.to_thread(  # off the event loop: live streams never wait on reads
-        hub.store.list_alerts,
-        regions=codes,
-        active_at=now if active in ("true", "1") else None,
-        since_ts=_since_param(request),
-        limit=int(limit_raw),
-    )
-    return _json({"alerts": [record_json(hub, r, now) for r in records]})
+    kinds_any, kinds_none = class_filter(klass) if klass is not None else (None, ())
+    denials = klass is KindClass.DENIAL
+
+    def read() -> dict[str, Any]:  # off the event loop: live streams never wait on reads
+        records = hub.store.list_alerts(
+            regions=codes,
+            # A denial targets no place, so the store's "active" (which needs a target) is
+            # not its test; it is filtered here instead.
+            active_at=now if active and not denials else None,
+            since_ts=since, limit=limit, kinds_any=kinds_any, kinds_none=kinds_none or None)
+        if active and denials:
+            records = [r for r in records if is_active(r, now)]
+        return {"alerts": views_for(hub, now).many(records)}
+
+    return await asyncio.to_thread(read)
+
+
+async def list_denials(request: Request) -> Response:
+    """Signed denials of fake messages (``/api/v1/alerts?class=denial``)."""
+    hub = hub_of(request)
+    params = request.query_params
+    active = params.get("active", "").lower()
+    if active not in ("", "true", "false", "1", "0"):
+        raise ApiError("bad_parameter", f"active must be true or false, got {active!r}")
+    limit_raw = params.get("limit", "100")
+    if not (limit_raw.isascii() and limit_raw.isdigit()) or not (1 <= int(limit_raw) <= 1000):
+        raise ApiError("bad_parameter", "limit must be an integer from 1 to 1000")
+    return _json(await _listing(hub, codes=None, active=active in ("true", "1"),
+                                klass=KindClass.DENIAL, since=None, limit=int(limit_raw)))
+
+
+async def hub_info(request: Request) -> Response:
+    """What every page needs to know about this hub: above all, whether it is a demo."""
+    hub = hub_of(request)
+    return _json({"name": "Tocsin", "version": __version__, "demo": hub.settings.demo,
+                  "time_zone": TIME_ZONE, "log_origin": hub.settings.log_origin,
+                  "now": hub.clock()})
+
+
+async def docs_errors(request: Request) -> Response:
+    """The error catalogue every error's ``docs`` link points into (``#code``)."""
+    return HTMLResponse(errors_html(), headers={
+        "Cache-Control": "public, max-age=300",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+
+async def docs_errors_md(request: Request) -> Response:
+    return Response(errors_markdown(), media_type="text/markdown; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=300"})
 
 
 async def region_status(request: Request) -> Response:
@@ -304,7 +336,8 @@ async def feed_all(request: Request) -> Response:
         hub.region_json(c)["name_en"] for c in codes[:3])
     return Response(
         atom_feed(title=title, feed_url=f"{base}/feeds/alerts.atom{query}",
-                  base_url=base, records=records, now=now),
+                  base_url=base, views=await asyncio.to_thread(views_for(hub, now).many, records),
+                  now=now),
         media_type="application/atom+xml",
     )
 
@@ -319,7 +352,8 @@ async def feed_region(request: Request) -> Response:
     name = hub.region_json(code)["name_en"]
     return Response(
         atom_feed(title=f"Tocsin: alerts for {name}", feed_url=f"{base}/feeds/regions/{code}.atom",
-                  base_url=base, records=records, now=now),
+                  base_url=base, views=await asyncio.to_thread(views_for(hub, now).many, records),
+                  now=now),
         media_type="application/atom+xml",
     )
 
@@ -387,6 +421,10 @@ ROUTES = [
     Route("/api/v1/alerts/{alert_id}/cap", get_alert_cap),
     Route("/api/v1/alerts/{alert_id}/statement", get_alert_statement),
     Route("/api/v1/alerts/{alert_id}/proof", get_alert_proof),
+    Route("/api/v1/denials", list_denials),
+    Route("/api/v1/hub", hub_info),
+    Route("/docs/errors", docs_errors),
+    Route("/docs/errors.md", docs_errors_md),
     Route("/api/v1/regions/locate", locate),
     Route("/api/v1/regions/{code}", get_region),
     Route("/api/v1/regions/{code}/status", region_status),

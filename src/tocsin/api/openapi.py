@@ -18,12 +18,18 @@ def _error_ref() -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
 def _get(summary: str, params: list[dict[str, Any]] | None = None,
-         content: str = "application/json", extra: dict[str, Any] | None = None) -> dict[str, Any]:
+         content: str = "application/json", extra: dict[str, Any] | None = None,
+         schema: dict[str, Any] | None = None) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
         "parameters": params or [],
-        "responses": {"200": {"description": "OK", "content": {content: {}}},
+        "responses": {"200": {"description": "OK",
+                              "content": {content: {"schema": schema} if schema else {}}},
                       "4XX": _error_ref()},
     }
     if extra:
@@ -49,6 +55,79 @@ PLACE = [
     _q("lat", "Latitude of a point (WGS84)", {"type": "number"}),
     _q("lon", "Longitude of a point (WGS84)", {"type": "number"}),
 ]
+DENIALS = _q("denials", "1: also deliver denials (event: denial); alone, denials only; with "
+             "regions=* every region's alerts too. Without it no denial is ever delivered",
+             {"type": "string", "enum": ["0", "1", "true", "false"]})
+CLASSES = ["threat", "notice", "all-clear", "denial"]
+CLASS = _q("class", "Only alerts of this class", {"type": "string", "enum": CLASSES})
+
+
+def _alert_list() -> dict[str, Any]:
+    return {"type": "object", "properties": {"alerts": {"type": "array", "items": _ref("Alert")}}}
+
+
+def _schemas() -> dict[str, Any]:
+    """The alert view (tocsin.api.views) and the answers built from it."""
+    text = {"type": "string"}
+    number = {"type": "number"}
+    nullable_number = {"type": ["number", "null"]}
+    nullable_text = {"type": ["string", "null"]}
+    with_coverage = {"allOf": [_ref("Alert"), {"type": "object", "properties": {
+        "coverage": {"type": "string", "enum": ["full", "partial"]}, "url": text}}]}
+    return {
+        "Area": {"type": "object", "required": ["code", "name_uk", "name_en"], "properties": {
+            "code": text, "name_uk": text, "name_en": text}},
+        "Over": {
+            "type": "object", "required": ["reason", "at", "at_iso", "by", "by_issuer"],
+            "description": "Why and when an alert stopped being in force",
+            "properties": {
+                "reason": {"type": "string", "enum": ["ended", "cancelled", "expired"]},
+                "at": number, "at_iso": {"type": "string", "format": "date-time",
+                                         "description": "ISO 8601, Europe/Kyiv, with offset"},
+                "by": nullable_text, "by_issuer": nullable_text}},
+        "Alert": {
+            "type": "object",
+            "description": "One alert view, the same in every answer and stream payload",
+            "required": ["id", "issuer", "class", "kinds", "active", "over", "areas"],
+            "properties": {
+                "id": text, "issuer": text,
+                "issuer_name": {"type": ["object", "null"], "properties": {"uk": text, "en": text}},
+                "key_id": text, "sender": text, "identifier": text, "sent": text,
+                "sent_ts": number, "received": number, "expires": nullable_number,
+                "expires_iso": nullable_text, "msgType": text, "status": text,
+                "kinds": {"type": "array", "items": text},
+                "class": {"type": "string", "enum": CLASSES},
+                "event": text,
+                "headline": nullable_text,
+                "areas": {"type": "array", "items": _ref("Area")},
+                "area_desc": {"type": "array", "items": text},
+                "active": {"type": "boolean"},
+                "over": {"oneOf": [{"type": "null"}, _ref("Over")]},
+                "ended": nullable_number, "ended_by": nullable_text,
+                "targets": {"type": "object", "additionalProperties": {
+                    "type": "string", "enum": ["full", "partial"]}},
+                "references": {"type": "array", "items": text},
+                "event_id": {"type": "integer"},
+                "log": {"type": "object", "properties": {
+                    "index": {"type": ["integer", "null"]},
+                    "status": {"type": "string", "enum": ["proven", "pending"]}}},
+                "links": {"type": "object", "additionalProperties": text},
+            },
+        },
+        "AlertList": _alert_list(),
+        "RegionStatus": {"type": "object", "properties": {
+            "region": {"type": "object"},
+            "coverage": {"type": "string", "enum": ["full", "partial", "none"],
+                         "description": "Threats only: notices and denials never count"},
+            "alerts": {"type": "array", "items": with_coverage,
+                       "description": "Active threats touching the region"},
+            "notices": {"type": "array", "items": with_coverage,
+                        "description": "Active notices touching the region (never 'under alert')"},
+        }},
+        "HubInfo": {"type": "object", "properties": {
+            "name": text, "version": text, "demo": {"type": "boolean"},
+            "time_zone": text, "log_origin": text, "now": number}},
+    }
 
 
 def openapi_document() -> dict[str, Any]:
@@ -81,16 +160,28 @@ def openapi_document() -> dict[str, Any]:
                                   "4XX": _error_ref()},
                 },
                 **_get("List alerts, newest first", [
+                    CLASS,
                     _q("region", "Only alerts concerning this region"),
                     _q("lat", "Only alerts concerning the region at this point", {"type": "number"}),
                     _q("lon", "Longitude for lat", {"type": "number"}),
                     _q("active", "true: only active alerts", {"type": "boolean"}),
                     _q("since", "POSIX seconds or CAP time: only alerts sent since"),
                     _q("limit", "At most this many (1-1000)", {"type": "integer"}),
-                ]),
+                ], schema=_ref("AlertList")),
             },
+            "/api/v1/denials": _get(
+                "Signed denials of fake messages, newest first (the same as /api/v1/alerts?class=denial)",
+                [_q("active", "true: only denials still in force", {"type": "boolean"}),
+                 _q("limit", "At most this many (1-1000)", {"type": "integer"})],
+                schema=_ref("AlertList")),
+            "/api/v1/hub": _get("This hub: demo mode, version, time zone pages show times in",
+                                schema=_ref("HubInfo")),
+            "/docs/errors": _get("The error catalogue as HTML, one anchor per code (#code)",
+                                 content="text/html"),
+            "/docs/errors.md": _get("The error catalogue as Markdown", content="text/markdown"),
             "/api/v1/alerts/{alert_id}": _get(
-                "An alert: JSON, or with Accept: application/cap+xml the exact signed CAP", [ALERT_ID]),
+                "An alert: JSON, or with Accept: application/cap+xml the exact signed CAP", [ALERT_ID],
+                schema=_ref("Alert")),
             "/api/v1/alerts/{alert_id}/cap": _get("The exact signed CAP bytes", [ALERT_ID],
                                                   "application/cap+xml"),
             "/api/v1/alerts/{alert_id}/statement": _get("The issuer's signed statement",
@@ -103,7 +194,8 @@ def openapi_document() -> dict[str, Any]:
                 _q("lon", "Longitude", {"type": "number"}, True)]),
             "/api/v1/regions/{code}": _get("A region and its children", [REGION]),
             "/api/v1/regions/{code}/status": _get(
-                "Active alerts for a region and whether all or part of it is under alert", [REGION]),
+                "Active threats for a region and whether all or part of it is under alert "
+                "(threats only); active notices listed apart", [REGION], schema=_ref("RegionStatus")),
             "/api/v1/registry": {
                 **_get("The signed issuer registry"),
                 "post": {
@@ -114,12 +206,13 @@ def openapi_document() -> dict[str, Any]:
                 },
             },
             "/api/v1/stream": _get(
-                "Live alerts as Server-Sent Events; resume with Last-Event-ID or since",
-                [*PLACE, _q("since", "Resume after this event id", {"type": "integer"})],
+                "Live alerts as Server-Sent Events (event: alert, data: an Alert); resume with "
+                "Last-Event-ID or since. Denials (event: denial) only with denials=1",
+                [*PLACE, DENIALS, _q("since", "Resume after this event id", {"type": "integer"})],
                 "text/event-stream"),
             "/api/v1/stream/ws": _get(
-                "Live alerts over a WebSocket (one JSON message per event)",
-                [*PLACE, _q("since", "Resume after this event id", {"type": "integer"})]),
+                "Live alerts over a WebSocket (one JSON message per event: type alert or denial)",
+                [*PLACE, DENIALS, _q("since", "Resume after this event id", {"type": "integer"})]),
             "/checkpoint": _get("The newest signed checkpoint (C2SP tlog-checkpoint)",
                                 content="text/plain"),
             "/tile/{path}": _get("A hash tile or entry bundle (C2SP tlog-tiles)",
@@ -131,6 +224,7 @@ def openapi_document() -> dict[str, Any]:
             **alerts_in_ua_paths(),
         },
         "components": {"schemas": {
+            **_schemas(),
             "IssueRequest": {"type": "object", "required": ["cap", "statement"], "properties": {
                 "cap": {"type": "string", "contentEncoding": "base64"},
                 "statement": {"type": "string"}}},

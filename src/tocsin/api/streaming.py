@@ -1,6 +1,9 @@
 """Live delivery over HTTP: Server-Sent Events and WebSocket, one core loop.
 
 ``GET /api/v1/stream?regions=A,B`` (or ``?lat=&lon=``) streams events as SSE;
+``denials=1`` adds signed denials (``event: denial``), which no other subscription
+ever receives (alone, it is a denials-only stream; ``regions=*&denials=1``: every
+region's alerts and the denials);
 ``Last-Event-ID`` (or ``?since=ID``) resumes after that id with no gap and no
 duplicate. ``/api/v1/stream/ws`` does the same over a WebSocket, one JSON
 message per event. Both send heartbeats while idle and, when a subscriber
@@ -47,14 +50,23 @@ def _resume_id(raw: str | None) -> int | None:
     return int(text)
 
 
+def _denials_param(raw: str | None) -> bool:
+    text = (raw or "").strip().lower()
+    if text not in ("", "0", "1", "true", "false"):
+        raise ApiError("bad_parameter", f"denials must be 1 or 0, got {raw[:40]!r}")  # type: ignore[index]
+    return text in ("1", "true")
+
+
 def _subscribe(hub: Hub, params: Any, client: str) -> Subscriber:
     raw_regions = params.get("regions") or params.get("region")
-    codes = hub.region_params(raw_regions, None, None)
+    every = (raw_regions or "").strip() == "*"  # every region, said explicitly
+    codes = None if every else hub.region_params(raw_regions, None, None)
     point = hub.point_param(params.get("lat"), params.get("lon"))
-    if point is not None and codes is None:
-        codes = []
+    denials = _denials_param(params.get("denials"))
+    if codes is None and not every and (point is not None or denials):
+        codes = []  # a point's hromadas, or denials only: not "every region"
     try:
-        return hub.fanout.subscribe(codes, client, point)
+        return hub.fanout.subscribe(codes, client, point, denials=denials)
     except TooManySubscriptions as exc:
         raise ApiError("too_many_subscriptions", str(exc)) from None
 

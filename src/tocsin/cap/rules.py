@@ -103,7 +103,7 @@ def _check_info(c: _Checker, path: str, info: Info, sent: datetime | None, msg_t
     for number, resource in enumerate(info.resource, 1):
         if resource.size is not None and resource.size < 0:
             c.tolerated(f"{path}/resource[{number}]/size", "expected a size in bytes >= 0")
-    if c.strict and msg_type not in _INFO_OPTIONAL and not info.area:
+    if c.strict and msg_type not in _INFO_OPTIONAL and not info.area and not _placeless(info):
         c.error(path, "expected at least one <area>: Tocsin alerts always name where they apply")
     for number, area in enumerate(info.area, 1):
         _check_area(c, f"{path}/area[{number}]", area)
@@ -148,3 +148,12 @@ def _check_point(c: _Checker, path: str, lat: float, lon: float) -> bool:
         path, f"expected latitude in [-90, 90] and longitude in [-180, 180], found {lat:g},{lon:g}"
     )
     return False
+
+
+def _placeless(info: Info) -> bool:
+    """A denial is about a message, not a place: its info may name no area (issue 12)."""
+    from tocsin.kinds import KIND_VALUE_NAME, KINDS, KindClass  # kinds imports cap.model
+
+    return any(code.value_name == KIND_VALUE_NAME and code.value.strip() in KINDS
+               and KINDS[code.value.strip()].klass is KindClass.DENIAL
+               for code in info.event_code)

@@ -7,6 +7,9 @@ message's normal-form SHA-256 (:func:`tocsin.check.normalise.normal_sha256`)
 in a CAP ``parameter`` named ``TOCSIN-DENIES-SHA256`` and the message's text
 in ``description``, so a checker matches the exact message by hash and close
 reposts of it by text.
+
+A denial is about a message, not a place: by default it names no area, so it
+targets no region and colours nothing (issue 12). ``areas`` may still scope it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ DENIAL_EXPIRES = timedelta(days=7)  # shown as current for a week; matched for e
 MAX_DENIED_CHARS = 5000
 
 
-def compose_denial(*, issuer_id: str, denied_text: str, areas: Sequence[str],
+def compose_denial(*, issuer_id: str, denied_text: str, areas: Sequence[str] = (),
                    sender_name: str | None = None, note_uk: str | None = None,
                    note_en: str | None = None) -> Alert:
     """The denial alert for ``denied_text`` (Ukrainian info, English second info)."""

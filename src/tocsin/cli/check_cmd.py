@@ -110,7 +110,8 @@ def check(text: str, hub_url: str, as_json: bool) -> None:
               help="The issuer's signing key (a note signer key file).")
 @click.option("--as", "issuer_id", required=True, help="The issuer id in the registry.")
 @click.option("--area", "areas", multiple=True,
-              help="Region code the denial is addressed to (repeatable; default: every oblast).")
+              help="Region code the denial is addressed to (repeatable; default: none — a "
+                   "denial is about a message, not a place, and colours no region).")
 def deny(text: str, hub_url: str, key_file: Path, issuer_id: str, areas: tuple[str, ...]) -> None:
     """Publish a signed denial of the fake message TEXT (or - for standard input).
 
@@ -122,7 +123,6 @@ def deny(text: str, hub_url: str, key_file: Path, issuer_id: str, areas: tuple[s
     from tocsin.check.normalise import normal_sha256
     from tocsin.client import HubClient, HubError
     from tocsin.compose import ComposeError
-    from tocsin.regions import default_region_set
     from tocsin.trust.note import NoteError, Signer
 
     message = _read_text(text)
@@ -132,9 +132,8 @@ def deny(text: str, hub_url: str, key_file: Path, issuer_id: str, areas: tuple[s
         fail(f"{key_file}: not a signing key ({exc})")
     if signer.name != issuer_id:
         fail(f"{key_file} is a key of {signer.name!r}, not of {issuer_id!r}")
-    codes = areas or tuple(r.code for r in default_region_set().at_level("oblast"))
     try:
-        alert = compose_denial(issuer_id=issuer_id, denied_text=message, areas=codes)
+        alert = compose_denial(issuer_id=issuer_id, denied_text=message, areas=areas)
     except ComposeError as exc:
         fail(str(exc))
     try:

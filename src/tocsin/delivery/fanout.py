@@ -10,6 +10,8 @@ Failure model (after ntfy's topic and zulip's event queues):
   tells the client to resume from the last id it delivered (the store keeps
   every event, so resuming loses nothing).
 * The wire frames of an event are encoded once per event, not per subscriber.
+* A denial event (``kind == "denial"``) is about a message, not a place: it goes
+  to denial subscribers only, never to a region, point or everything subscriber.
 
 All methods run on the event loop thread.
 """
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from tocsin.regions.subscriptions import PointIndex
 
 QUEUE_MAX_EVENTS = 256
+DENIAL = "denial"  # the stream event type of a signed denial
 
 
 class Frame:
@@ -82,12 +85,14 @@ class Sink(Protocol):
 class Subscriber:
     """One live subscription: which regions it wants, and what waits for it."""
 
-    __slots__ = ("busy", "client", "last_id", "overflowed", "point", "queue", "queue_max",
-                 "regions", "sink", "wakeup")
+    __slots__ = ("busy", "client", "denials", "last_id", "overflowed", "point", "queue",
+                 "queue_max", "regions", "sink", "wakeup")
 
     def __init__(self, regions: frozenset[str] | None, client: str, queue_max: int,
-                 point: tuple[float, float] | None = None, last_id: int = 0) -> None:
+                 point: tuple[float, float] | None = None, last_id: int = 0,
+                 denials: bool = False) -> None:
         self.regions = regions  # None: every region (for a point: its hromadas)
+        self.denials = denials  # also (or, with no regions, only) denial events
         self.point = point
         self.last_id = last_id  # the newest event id delivered (or skipped as already sent)
         # Set by the transport once the stream is live (replay done): publishing then writes
@@ -102,6 +107,8 @@ class Subscriber:
         self.overflowed = False
 
     def wants(self, event: StreamEvent) -> bool:
+        if event.kind == DENIAL:
+            return self.denials
         return self.regions is None or not self.regions.isdisjoint(event.regions)
 
     def push(self, frame: Frame) -> None:
@@ -139,6 +146,7 @@ class Fanout:
         self._points: PointIndex[Subscriber] | None = None
         self._by_region: dict[str, set[Subscriber]] = {}
         self._everything: set[Subscriber] = set()
+        self._denials: set[Subscriber] = set()
         self._per_client: dict[str, int] = {}
         self.last_published = 0
         self.delivered_total = 0
@@ -156,9 +164,11 @@ class Fanout:
         return self._points
 
     def subscribe(self, regions: Iterable[str] | None, client: str,
-                  point: tuple[float, float] | None = None) -> Subscriber:
+                  point: tuple[float, float] | None = None, denials: bool = False) -> Subscriber:
         """Register a subscriber for region codes and/or a point (``(lat, lon)``).
 
+        ``regions=None`` means every region's alerts (never denials). ``denials`` adds the
+        denial events; with ``regions=()`` and no point the subscriber gets denials only.
         A point outside every region raises the region module's errors
         (``CoordinateError``, ``OutsideRegionsError``) and registers nothing.
         """
@@ -168,7 +178,8 @@ class Fanout:
                 f"{client} already holds {held} live subscriptions (limit {self.per_client_max})"
             )
         codes = frozenset(regions) if regions is not None else None
-        sub = Subscriber(codes, client, self.queue_max, point, last_id=self.last_published)
+        sub = Subscriber(codes, client, self.queue_max, point, last_id=self.last_published,
+                         denials=denials)
         if point is not None:
             leaves = self.points().add(sub, *point)
             sub.regions = (codes or frozenset()) | frozenset(leaves)
@@ -177,10 +188,13 @@ class Fanout:
         else:
             for code in codes or ():
                 self._by_region.setdefault(code, set()).add(sub)
+        if denials:
+            self._denials.add(sub)
         self._per_client[client] = held + 1
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
+        self._denials.discard(sub)
         if sub.point is not None and self._points is not None:
             self._points.remove(sub)
         if sub.regions is None:
@@ -205,13 +219,16 @@ class Fanout:
         them points are matched by their hromadas in ``event.regions``.
         """
         frame = Frame(event)
-        targets: set[Subscriber] = set(self._everything)
-        by_region = self._by_region
-        for code in event.regions:
-            subs = by_region.get(code)
-            if subs:
-                targets |= subs
-        if self._points is not None and len(self._points):
+        if event.kind == DENIAL:
+            targets: set[Subscriber] = set(self._denials)
+        else:
+            targets = set(self._everything)
+            by_region = self._by_region
+            for code in event.regions:
+                subs = by_region.get(code)
+                if subs:
+                    targets |= subs
+        if event.kind != DENIAL and self._points is not None and len(self._points):
             if areas:
                 for area in areas:
                     targets |= self._points.match(area)

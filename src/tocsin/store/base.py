@@ -62,6 +62,7 @@ class NewAlert:
     references: tuple[tuple[str, str], ...] = ()  # (sender, identifier) pairs
     summary: bytes = b""  # JSON payload pushed to live subscribers (pre-encoded once)
     areas: tuple[Area, ...] = ()  # the CAP areas, for exact point matching (not stored)
+    stream_kind: str = "alert"  # the stream event type: "alert", or "denial" (never to regions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,7 @@ class StreamEvent:
     """One event of the live stream, as stored for resumption."""
 
     id: int
-    kind: str  # "alert" (new alert, update, cancel or all-clear)
+    kind: str  # "alert" (new alert, update, cancel or all-clear) or "denial" (a denial)
     alert_id: str
     regions: tuple[str, ...]  # region codes it concerns (targets, with ancestors)
     data: bytes  # the JSON payload sent to subscribers
@@ -137,8 +138,11 @@ class Store(Protocol):
         active_at: float | None = None,
         since_ts: float | None = None,
         limit: int = 100,
+        kinds_any: Sequence[str] | None = None,
+        kinds_none: Sequence[str] | None = None,
     ) -> list[AlertRecord]:
-        """Newest first. ``regions`` matches any target code; ``active_at`` keeps active ones."""
+        """Newest first. ``regions`` matches any target code; ``active_at`` keeps active ones;
+        ``kinds_any``: declares at least one of these kinds; ``kinds_none``: declares none."""
         ...
 
     def events_after(self, event_id: int, limit: int = 1000) -> list[StreamEvent]:

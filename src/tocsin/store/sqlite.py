@@ -201,10 +201,20 @@ class SqliteStore:
         active_at: float | None = None,
         since_ts: float | None = None,
         limit: int = 100,
+        kinds_any: Sequence[str] | None = None,
+        kinds_none: Sequence[str] | None = None,
     ) -> list[AlertRecord]:
         conn = self._reader()
         where: list[str] = []
         params: list[object] = []
+        # Kinds are stored sorted and comma-joined; ",a,b," LIKE "%,a,%" matches one exactly.
+        if kinds_any is not None:
+            where.append("(" + (" OR ".join(["(',' || kinds || ',') LIKE ?"] * len(kinds_any))
+                                or "0") + ")")
+            params.extend(f"%,{k},%" for k in kinds_any)
+        for kind in kinds_none or ():
+            where.append("(',' || kinds || ',') NOT LIKE ?")
+            params.append(f"%,{kind},%")
         if regions is not None:
             marks = ",".join("?" * len(regions))
             where.append(  # only placeholders are interpolated
@@ -335,8 +345,8 @@ class SqliteStore:
         # Whoever was told about an alert must hear that it was updated or cancelled.
         regions = ",".join(sorted(set(alert.targets) | touched))
         cursor = conn.execute(
-            "INSERT INTO events (kind, alert_id, regions, data) VALUES ('alert', ?, ?, ?)",
-            (alert.id, regions, alert.summary),
+            "INSERT INTO events (kind, alert_id, regions, data) VALUES (?, ?, ?, ?)",
+            (alert.stream_kind, alert.id, regions, alert.summary),
         )
         event_id = int(cursor.lastrowid or 0)
         conn.execute(

@@ -47,7 +47,7 @@ def jurisdiction_problem(alert: Alert, issuer: Issuer, regions: RegionCoverage) 
     nationwide = NATIONWIDE in issuer.jurisdiction
     scope = [c for c in issuer.jurisdiction if c != NATIONWIDE]
     for i, info in enumerate(alert.info, start=1):
-        if not info.area and not nationwide:
+        if not info.area and not nationwide and not placeless_denial(alert, issuer):
             return f"info[{i}] has no area, which only a nationwide issuer may send"
         for a, area in enumerate(info.area, start=1):
             where = f"info[{i}]/area[{a}] ({area.area_desc!r})"
@@ -69,3 +69,17 @@ def jurisdiction_problem(alert: Alert, issuer: Issuer, regions: RegionCoverage) 
                         f"jurisdiction ({', '.join(issuer.jurisdiction)})"
                     )
     return None
+
+
+# -- issue 12: a denial may name no place ------------------------------------------------
+
+
+def placeless_denial(alert: Alert, issuer: Issuer) -> bool:
+    """A denial (about a message, not a place) with no area, from an issuer allowed denials.
+
+    It targets nowhere, so it reaches outside no jurisdiction; any area it does name is
+    still checked like every other alert's.
+    """
+    from tocsin.kinds import KindClass, alert_class
+
+    return alert_class(alert) is KindClass.DENIAL and "denial" in issuer.kinds

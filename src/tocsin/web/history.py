@@ -8,6 +8,11 @@ a clock in, plain data out) so it is tested without a hub.
 Days are UTC calendar days. An alert's span runs from its ``sent`` time to
 the first of: the alert that ended it, its expiry, now. All-clears and
 cancellations end alerts; they are not alerts themselves and are not counted.
+
+The timeline shows threats and notices, each with its ``class``; only threats
+are counted (per day, today, the baseline and typical duration): "three alerts
+today" means three times people were told to take shelter. Denials are about
+messages, not places, and are not on a region's timeline.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tocsin.kinds import KindClass, kind_class
 from tocsin.store.base import AlertRecord
 
 HISTORY_DAYS = 30
@@ -36,12 +42,13 @@ class Span:
     start: float
     end: float  # POSIX seconds; ``now`` while still running
     ongoing: bool
+    klass: KindClass = KindClass.THREAT
 
 
 def is_warning(record: AlertRecord) -> bool:
-    """Counted as a warning: an Actual new alert or update that is not itself an all-clear."""
+    """On the timeline: an Actual new alert or update that is a threat or a notice."""
     return (record.status == "Actual" and record.msg_type in ("Alert", "Update")
-            and "all-clear" not in record.kinds)
+            and kind_class(record.kinds) in (KindClass.THREAT, KindClass.NOTICE))
 
 
 def spans(records: Iterable[AlertRecord], code: str, now: float) -> list[Span]:
@@ -56,6 +63,7 @@ def spans(records: Iterable[AlertRecord], code: str, now: float) -> list[Span]:
             id=record.id, issuer=record.issuer_id, kinds=record.kinds, event=record.event,
             coverage=record.targets.get(code), start=record.sent_ts,
             end=max(end, record.sent_ts), ongoing=record.active_at(now),
+            klass=kind_class(record.kinds),
         ))
     out.sort(key=lambda s: (s.start, s.id))
     return out
@@ -77,18 +85,20 @@ def history(records: Iterable[AlertRecord], code: str, now: float,
     window_start = datetime(first.year, first.month, first.day, tzinfo=UTC).timestamp()
     items = [s for s in spans(records, code, now) if s.end >= window_start]
     counts = {(first + timedelta(days=i)).isoformat(): 0 for i in range(days)}
-    for span in items:
+    threats = [s for s in items if s.klass is KindClass.THREAT]
+    for span in threats:
         day = day_of(span.start)
         if day in counts:
             counts[day] += 1
     past = [n for day, n in counts.items() if day != today.isoformat()]
-    durations = [s.end - s.start for s in items if not s.ongoing]
+    durations = [s.end - s.start for s in threats if not s.ongoing]
     return {
         "window": {"from": first.isoformat(), "to": today.isoformat(), "days": days},
         "days": [{"date": day, "count": n} for day, n in counts.items()],
         "timeline": [
-            {"id": s.id, "issuer": s.issuer, "kinds": list(s.kinds), "event": s.event,
-             "coverage": s.coverage, "start": s.start, "end": s.end, "ongoing": s.ongoing}
+            {"id": s.id, "issuer": s.issuer, "kinds": list(s.kinds), "class": s.klass.value,
+             "event": s.event, "coverage": s.coverage, "start": s.start, "end": s.end,
+             "ongoing": s.ongoing}
             for s in items
         ],
         "baseline": {

@@ -30,7 +30,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from tocsin.api.errors import ApiError
-from tocsin.kinds import KINDS
+from tocsin.api.views import Views, class_filter, over_of
+from tocsin.kinds import KINDS, KindClass
 from tocsin.regions import Level
 from tocsin.web.geometry import GeometryBuildError, level_geojson
 from tocsin.web.history import HISTORY_DAYS, history, window_start_ts
@@ -48,6 +49,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 LAYER_RE = re.compile(r"(oblast|raion)|hromada-(UA[0-9]{17})")
 MAX_STATE_ALERTS = 2000  # the whole country under alert is a few hundred
 MAX_HISTORY_ALERTS = 5000
+DENIAL_WINDOW_SECS = 31 * 86400  # denials show as current for a week (check.denial); margin
 
 
 def _json(data: Any, *, cache: str = "no-cache") -> Response:
@@ -110,9 +112,16 @@ def web_routes(hub: Hub) -> list[BaseRoute]:
     async def state(request: Request) -> Response:
         now = hub.clock()
         event_id = hub.store.last_event_id()
-        records = await asyncio.to_thread(hub.store.list_alerts, active_at=now,
-                                          limit=MAX_STATE_ALERTS)
-        return _json(map_state(hub, records, now, event_id))
+        def read() -> dict[str, Any]:
+            records = hub.store.list_alerts(active_at=now, limit=MAX_STATE_ALERTS)
+            # A denial targets no place (the store's "active" needs one): ask for the
+            # week's denials by kind and let map_state keep the unexpired ones.
+            kinds_any, kinds_none = class_filter(KindClass.DENIAL)
+            denials = hub.store.list_alerts(since_ts=now - DENIAL_WINDOW_SECS, kinds_any=kinds_any,
+                                            kinds_none=kinds_none or None, limit=MAX_STATE_ALERTS)
+            return map_state(hub, records, now, event_id, denials)
+
+        return _json(await asyncio.to_thread(read))
 
     async def region_history(request: Request) -> Response:
         code = hub.require_region(request.path_params["code"])
@@ -122,10 +131,19 @@ def web_routes(hub: Hub) -> list[BaseRoute]:
         days = int(raw_days)
         now = hub.clock()
         event_id = hub.store.last_event_id()  # read first: a live stream resumes from here
-        records = await asyncio.to_thread(
-            hub.store.list_alerts, regions=[code], since_ts=window_start_ts(now, days),
-            limit=MAX_HISTORY_ALERTS)
-        data = history(records, code, now, days)
+        def read() -> dict[str, Any]:
+            records = hub.store.list_alerts(regions=[code], since_ts=window_start_ts(now, days),
+                                            limit=MAX_HISTORY_ALERTS)
+            data = history(records, code, now, days)
+            views = Views(now=now, regions=hub.regions, registry=hub.registry,
+                          get=hub.store.get, log_size=None)
+            by_id = {r.id: r for r in records}
+            for item in data["timeline"]:  # what is over says so, here too
+                record = by_id[item["id"]]
+                item["over"] = over_of(record, now, views.ender(record))
+            return data
+
+        data = await asyncio.to_thread(read)
         data["region"] = hub.region_json(code)
         data["event_id"] = event_id
         return _json(data)

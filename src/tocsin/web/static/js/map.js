@@ -310,9 +310,9 @@ function setConn(state) {
 }
 
 async function announce(data) {
-  await ensureRegionNames(data.areas || []);
   const kinds = (data.kinds || []).map((k) => kindName(view.kinds, k)).join(", ");
-  const areas = (data.areas || []).map(regionName).join(", ");
+  // The event names its places ({code, name_uk, name_en}: docs/hub.md, "Alert JSON").
+  const areas = (data.areas || []).map((a) => (currentLang() === "en" ? a.name_en : a.name_uk) || a.code).join(", ");
   const lead = (data.kinds || []).includes("all-clear") || data.msgType === "Cancel" ? t("alert_ended") : t("new_alert");
   const node = document.getElementById("announcer");
   node.textContent = lead + ": " + kinds + " — " + areas + ". " + issuerName(view.registry, data.issuer);

@@ -1,0 +1,75 @@
+"""The event feed over a real SQLite store: resume from an id, then wait; in order; bounded."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tocsin.feed import EventFeed
+from tocsin.store.base import NewAlert
+from tocsin.store.sqlite import SqliteStore
+
+
+def _alert(n: int) -> NewAlert:
+    return NewAlert(
+        id=f"{n:032x}", cap=f"<alert>{n}</alert>".encode(), statement=b"statement",
+        issuer_id="af", key_id="00000000", sender="af@test", identifier=f"id-{n}",
+        sent="2026-12-01T12:00:00+02:00", sent_ts=1.0, received_ts=1.0, expires_ts=None,
+        msg_type="Alert", status="Actual", kinds=("air-raid",), event="air raid",
+        targets={"X": "full"}, summary=b'{"n": %d}' % n,
+    )
+
+
+def _store(tmp_path: Path) -> SqliteStore:
+    return SqliteStore(tmp_path / "s.sqlite3", ancestors=lambda code: [])
+
+
+async def test_followers_resume_then_wait_in_order(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    try:
+        first = [store.append(_alert(n)).record.event_id for n in range(3)]
+        feed = EventFeed(store, batch=2)  # smaller than the backlog: reads in pages
+        seen: list[int] = []
+        late: list[int] = []
+
+        async def follow(after: int, into: list[int], want: int) -> None:
+            async for event in feed.follow(after):
+                into.append(event.id)
+                if len(into) == want:
+                    return
+
+        task = asyncio.create_task(follow(0, seen, 5))
+        resumed = asyncio.create_task(follow(first[1], late, 3))
+        await asyncio.sleep(0)
+        more = [store.append(_alert(n)).record.event_id for n in range(3, 5)]
+        feed.notify(more[-1])
+        await asyncio.wait_for(asyncio.gather(task, resumed), 5)
+        assert seen == first + more
+        assert late == [first[2], *more]
+    finally:
+        store.close()
+
+
+async def test_a_follower_that_never_reads_delays_nobody(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    try:
+        feed = EventFeed(store)
+        stuck = feed.follow(0)  # started, never advanced
+        got: list[int] = []
+
+        async def follow() -> None:
+            async for event in feed.follow(0):
+                got.append(event.id)
+                if len(got) == 50:
+                    return
+
+        task = asyncio.create_task(follow())
+        last = 0
+        for n in range(50):
+            last = store.append(_alert(n)).record.event_id
+            feed.notify(last)
+        await asyncio.wait_for(task, 5)
+        assert got[-1] == last and got == sorted(set(got))
+        await stuck.aclose()
+    finally:
+        store.close()
