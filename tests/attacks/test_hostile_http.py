@@ -93,6 +93,14 @@ def test_deeply_nested_json_is_a_catalogued_400(hub: HubProcess, path: str, dept
     assert stored_ids(hub) == before
 
 
+def test_deeply_nested_json_pasted_into_a_check_is_judged_not_crashed(hub: HubProcess) -> None:
+    """A pasted message that looks like JSON is parsed by the checker too: depth is no crash."""
+    for text in ('{"a":' * 1_500 + "1" + "}" * 1_500, "{" + "[" * 5_000 + "]" * 5_000 + "}"):
+        response = httpx.post(f"{hub.url}/api/v1/check", json={"text": text}, timeout=30)
+        assert response.status_code == 200, response.text[:300]
+        assert response.json()["verdict"] != "authentic"
+
+
 # -- rate limits ---------------------------------------------------------------------------
 
 LIMITS = {"TOCSIN_CHECK_BURST": "20", "TOCSIN_CHECK_RATE_PER_SEC": "2",
