@@ -148,6 +148,39 @@ def test_a_flood_of_refused_writes_gets_429_and_honest_issuers_go_on(hub: HubPro
     assert len(stored_ids(hub)) == len(before) + 15
 
 
+@pytest.mark.parametrize("hub", [LIMITS], indirect=True)
+def test_an_early_answer_waits_for_the_body_before_closing(hub: HubProcess) -> None:
+    """A 429 sent before the body arrived must reach the client: the hub reads and drops the rest
+    and keeps the connection (closing with unread bytes sends a reset that can destroy the
+    answer), and closes it if the rest never comes."""
+    with httpx.Client(timeout=10) as http:
+        while http.post(f"{hub.url}/api/v1/check", json={"text": "x"}).status_code != 429:
+            pass
+    body = b'{"text": "' + b"x" * 88 + b'"}'
+    sock = socket.create_connection(("127.0.0.1", hub.port))
+    sock.sendall(b"POST /api/v1/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(body))
+    sock.settimeout(5)
+    answer = b""
+    while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+        chunk = sock.recv(65536)
+        assert chunk, answer
+        answer += chunk
+    assert answer.startswith(b"HTTP/1.1 429"), answer[:200]
+    assert not _closed_within(sock, 0.5)  # still reading: the body has not come yet
+    sock.sendall(body)  # dropped; the connection then serves the next request
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert sock.recv(65536).startswith(b"HTTP/1.1 200"), "the connection was not kept"
+    sock.close()
+    # A body that never comes, after an answer that did not read it: closed soon after.
+    sock = socket.create_connection(("127.0.0.1", hub.port))
+    sock.sendall(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+    started = time.monotonic()
+    assert _closed_within(sock, 5)
+    assert time.monotonic() - started < 4
+    sock.close()
+
+
 @pytest.mark.parametrize("hub", [{**LIMITS, "TOCSIN_TRUSTED_PROXIES": "127.0.0.1"}], indirect=True)
 def test_a_trusted_proxy_names_its_clients(hub: HubProcess) -> None:
     """Behind a configured proxy each forwarded client has its own bucket; others cannot forge one."""

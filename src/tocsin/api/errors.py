@@ -29,8 +29,9 @@ _KINDS = (
     # input
     ErrorKind("body_too_large", 413, "The request body is larger than the hub accepts."),
     ErrorKind("bad_request", 400, "The request is malformed."),
-    ErrorKind("request_timeout", 408, "The request body did not arrive in time."),
-    ErrorKind("rate_limited", 429, "This client sent too many requests of this kind; retry later."),
+    ErrorKind("request_timeout", 408, "The request body did not arrive in time; the connection is closed."),
+    ErrorKind("rate_limited", 429,
+              "This client sent too many checks or refused writes; retry after Retry-After seconds."),
     ErrorKind("unsupported_media_type", 415, "The request body has a media type the endpoint does not take."),
     ErrorKind("invalid_cap", 422, "The CAP document is not valid CAP 1.2 for issuing."),
     ErrorKind("bad_statement", 400, "The signed statement is missing or cannot be read."),
@@ -59,8 +60,10 @@ _KINDS = (
     ErrorKind("proof_pending", 503, "The alert is logged; the checkpoint covering it is not signed yet."),
     # server
     ErrorKind("unavailable", 503, "The hub is shutting down or not ready."),
-    ErrorKind("storage_full", 507, "The hub's storage is full; nothing was stored. Retry later."),
-    ErrorKind("storage_unavailable", 503, "The hub's storage failed; nothing was stored. Retry later."),
+    ErrorKind("storage_full", 507,
+              "The hub's disk is full; nothing was stored. Retry after Retry-After seconds."),
+    ErrorKind("storage_unavailable", 503,
+              "The hub's storage failed; nothing was stored. Retry after Retry-After seconds."),
     ErrorKind("internal", 500, "The hub failed unexpectedly; nothing was changed."),
 )
 

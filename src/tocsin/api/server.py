@@ -15,7 +15,8 @@ request: uvicorn closes idle keep-alive connections but has no deadline for
 its connection for ever. Here a connection must complete each request's
 headers within :attr:`StreamingHttpProtocol.header_timeout_secs` of
 connecting or of the request's first byte, and a connection whose response
-is finished while its request body is still arriving is closed (the body's
+is finished while its request body is still arriving reads and drops the
+rest, and is closed if it is not in within :data:`LINGER_SECS` (the body's
 own deadline is enforced where it is read, :mod:`tocsin.api.body`).
 """
 
@@ -31,6 +32,9 @@ TRANSPORT_EXTENSION = "tocsin.transport"
 
 #: Default deadline for a request's headers, in seconds (``Settings.header_timeout_secs``).
 HEADER_TIMEOUT_SECS = 10.0
+#: After answering a request whose body is still arriving, wait this long for the rest (read and
+#: dropped), then close.
+LINGER_SECS = 2.0
 
 
 class StreamingHttpProtocol(HttpToolsProtocol):
@@ -38,6 +42,8 @@ class StreamingHttpProtocol(HttpToolsProtocol):
 
     header_timeout_secs: float = HEADER_TIMEOUT_SECS
     _header_timer: asyncio.TimerHandle | None = None
+    _linger_timer: asyncio.TimerHandle | None = None
+    _lingering: bool = False
 
     @classmethod
     def with_timeouts(cls, header_timeout_secs: float) -> type[StreamingHttpProtocol]:
@@ -50,6 +56,9 @@ class StreamingHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
@@ -64,11 +73,31 @@ class StreamingHttpProtocol(HttpToolsProtocol):
         answered_early = (getattr(cycle, "response_complete", False)
                           and getattr(cycle, "more_body", False))
         if answered_early and not self.transport.is_closing():
-            # Answered while the body is still coming (refused, timed out, not read): the
-            # rest of it is of no use, and a trickle must not hold the connection.
-            self.transport.close()
+            # Answered while the body is still coming (refused before reading it): read and
+            # drop the rest, then carry on as usual; a body that is not in within LINGER_SECS
+            # closes the connection. (Closing at once, with unread bytes, would send a reset
+            # that can destroy the answer before the client reads it.)
+            self._lingering = True
+            self._linger_timer = self.loop.call_later(LINGER_SECS, self._close_now)
+            self.flow.resume_reading()
             return
         super().on_response_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        if self._lingering:  # the rest of an answered request's body is in: keep-alive as usual
+            self._lingering = False
+            if self._linger_timer is not None:
+                self._linger_timer.cancel()
+                self._linger_timer = None
+            super().on_response_complete()
+
+    def _close_now(self) -> None:
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
     def handle_websocket_upgrade(self) -> None:
         self._cancel_header_timer()  # the transport now belongs to the WebSocket protocol
