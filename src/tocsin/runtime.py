@@ -37,6 +37,7 @@ from tocsin.delivery.fanout import Fanout
 from tocsin.demo import demo_witness
 from tocsin.feed import EventFeed
 from tocsin.issue import Issuer
+from tocsin.ledger.effects import state_rules
 from tocsin.logserver import (
     CHECKPOINT_FILE,
     Checkpointer,
@@ -45,7 +46,7 @@ from tocsin.logserver import (
     RemoteWitness,
     load_or_create_log_key,
 )
-from tocsin.regions import Region, RegionSet, default_region_set
+from tocsin.regions import Region, RegionSet, region_set_for
 from tocsin.services.witness import Witness, witness_app
 from tocsin.store.base import NewAlert, StreamEvent
 from tocsin.store.integrity import StartupRefused, preflight
@@ -97,7 +98,7 @@ class Hub:
         """Open the hub on ``settings.data_dir``; ``checked``: the caller ran :func:`preflight`."""
         self.settings = settings
         self.clock = clock
-        self.regions = regions or default_region_set()
+        self.regions = regions or region_set_for(settings.regions)
         # Before anything is written: never continue a log the store does not hold (a fork).
         if not checked:
             preflight(settings.data_dir, settings.log_origin)
@@ -106,7 +107,7 @@ class Hub:
         self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
         self._registry_lock = asyncio.Lock()
         try:
-            self.store = SqliteStore(settings.db_path, ancestors=self._ancestor_codes)
+            self.store = SqliteStore(settings.db_path, rules=state_rules(self._ancestor_codes))
         except sqlite3.DatabaseError as exc:
             raise StartupRefused(f"{settings.db_path}: cannot be opened ({exc}); run `tocsin store "
                                  f"check {settings.data_dir}`") from None

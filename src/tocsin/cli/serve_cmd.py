@@ -40,9 +40,9 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     from tocsin.api.app import create_app
     from tocsin.api.check_routes import check_routes
     from tocsin.api.server import StreamingHttpProtocol
+    from tocsin.cli.common import load_regions
     from tocsin.compat.alerts_in_ua_routes import alerts_in_ua_routes, compat_listener
     from tocsin.demo import DEMO_ISSUERS, demo_key_path, ensure_demo
-    from tocsin.regions import default_region_set
     from tocsin.runtime import Hub
     from tocsin.store.integrity import StartupRefused, preflight
     from tocsin.trust.note import NoteError
@@ -56,7 +56,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         )
     except SettingsError as exc:
         fail(str(exc))
-    regions = default_region_set()
+    regions = load_regions(settings.regions)
     registry_path = settings.registry or settings.data_dir / "registry.json"
     try:  # before anything is written, demo files included: a refusal writes nothing
         preflight(settings.data_dir, settings.log_origin)

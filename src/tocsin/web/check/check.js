@@ -3,10 +3,18 @@
 
 const VERDICT_WORDS = {
   "authentic": { uk: "Справжнє", en: "Authentic" },
+  "outdated": { uk: "Застаріле: вже не діє", en: "Outdated: no longer in force" },
   "altered": { uk: "Змінене", en: "Altered" },
   "not-issued": { uk: "Не публікувалося", en: "Not issued" },
   "denied": { uk: "Спростовано (фейк)", en: "Denied (fake)" },
   "unverifiable": { uk: "Неможливо перевірити", en: "Unverifiable" },
+};
+const OVER_WORDS = {
+  "all-clear": { uk: "завершене відбоєм", en: "ended by the all-clear" },
+  "cancelled": { uk: "скасоване джерелом", en: "cancelled by the issuer" },
+  "updated": { uk: "замінене новішою версією", en: "replaced by a newer version" },
+  "expired": { uk: "строк дії минув", en: "expired" },
+  "ended-there": { uk: "для названого місця вже дано відбій", en: "ended for the place named" },
 };
 const MAX_SHARE_CHARS = 4000;  // longer texts are not put into the link
 let lastBody = null;
@@ -42,6 +50,20 @@ function render(body) {
   verdict.textContent = (VERDICT_WORDS[body.verdict] || { uk: body.verdict, en: body.verdict })[l];
   verdict.className = "verdict v-" + body.verdict;
   document.getElementById("summary").textContent = body.summary[l];
+  const over = document.getElementById("over");
+  over.replaceChildren();
+  over.hidden = !body.over;
+  if (body.over) {
+    const how = (OVER_WORDS[body.over.how] || { uk: body.over.how, en: body.over.how })[l];
+    over.append(el("strong", l === "uk" ? "Більше не діє: " : "No longer in force: "), how);
+    if (body.over.at_kyiv) {
+      over.append(l === "uk" ? ", " + body.over.at_kyiv + " за київським часом"
+                             : ", " + body.over.at_kyiv + " Kyiv time");
+    }
+    if (body.over.by_url) {
+      over.append(" · ", link(body.over.by_url, l === "uk" ? "що його завершило" : "what ended it"));
+    }
+  }
 
   const alert = body.alert || body.denial;
   const box = document.getElementById("alert-box");
@@ -59,7 +81,7 @@ function render(body) {
     ];
     for (const [k, v] of rows) { dl.append(el("dt", k), el("dd", v)); }
     const links = el("dd");
-    links.append(link(alert.links.self, l === "uk" ? "попередження" : "alert"), " · ",
+    links.append(link(alert.links.page || alert.links.self, l === "uk" ? "попередження" : "alert"), " · ",
                  link(alert.links.cap, "CAP"), " · ",
                  link(alert.links.statement, l === "uk" ? "підпис" : "signature"), " · ",
                  link(alert.links.proof, l === "uk" ? "доказ" : "proof"));
@@ -75,12 +97,18 @@ function render(body) {
     diffs.append(tr);
   }
 
+  const omitted = document.getElementById("omitted");
+  omitted.replaceChildren(...(body.omitted || []).map((o) => el("li", o)));
+  document.getElementById("omitted-box").hidden = !(body.omitted || []).length;
+
   const list = document.getElementById("list");
   list.replaceChildren();
   const items = (body.issuer_recent || []).concat(body.current_alerts || []);
   document.getElementById("list-box").hidden = !items.length;
   for (const item of items) {
-    const li = el("li", item.sent + " · " + item.issuer + " · " + item.kinds.join(", ") + " · ");
+    const where = (item.where || []).map((w) => w["name_" + l]).join(", ");
+    const li = el("li", item.sent + " · " + item.issuer + " · " + item.kinds.join(", ") +
+                        (where ? " · " + where : "") + " · ");
     li.append(link(item.url, item.id));
     list.append(li);
   }
