@@ -105,6 +105,9 @@ class Hub:
         self.fanout.last_published = self.store.last_event_id()
         self.feed = EventFeed(self.store)
         self.metrics = Metrics()
+        from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
+
+        self.push = push_sender_for(self)
         self.issuer = Issuer(
             registry=self.registry, regions=self.regions, store=self.store, fanout=self.fanout,
             max_sent_age_secs=settings.max_sent_age_secs,
@@ -140,8 +143,10 @@ class Hub:
         """Log the registry version in force (if new) and publish a first checkpoint."""
         await self.issuer.writer.run(self.store.append_registry, self.registry_bytes)
         await self.checkpointer.start()
+        await self.push.start()
 
     async def stop(self) -> None:
+        await self.push.stop()
         await self.checkpointer.stop()
         if self.local_witness is not None:
             self.local_witness.close()

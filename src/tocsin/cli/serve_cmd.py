@@ -34,6 +34,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
 
     from tocsin.api.app import create_app
     from tocsin.api.check_routes import check_routes
+    from tocsin.api.push_routes import push_routes
     from tocsin.api.server import StreamingHttpProtocol
     from tocsin.compat.alerts_in_ua_routes import alerts_in_ua_routes, compat_listener
     from tocsin.demo import DEMO_ISSUERS, demo_key_path, ensure_demo
@@ -61,7 +62,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         fail(f"{registry_path}: {exc}")
     except OSError as exc:
         fail(f"cannot open the data directory {settings.data_dir}: {exc}")
-    except (ValueError, SettingsError) as exc:  # e.g. a log key that does not match its log
+    except (ValueError, SettingsError) as exc:  # a log key not matching its log, a bad vapid.key
         fail(f"{settings.data_dir}: {exc}")
     url = f"http://{settings.host}:{settings.port}"
     stdout.print(f"Tocsin hub on {url}  (data: {settings.data_dir.resolve()})")
@@ -76,6 +77,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
                      "--event 'Повітряна тривога' --area UA80000000000093317 "
                      "--instruction 'Негайно прямуйте до укриття'")
     hub.add_routes(check_routes)
+    hub.add_routes(push_routes)
     hub.add_routes(web_routes)
     hub.add_routes(alerts_in_ua_routes)  # also at the root of compat_port, if set (compat_listener)
     # Live streams never end by themselves: on shutdown give them a moment, then close them
