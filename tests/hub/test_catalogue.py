@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tocsin.api.app import ROUTES
 from tocsin.api.errors import CATALOGUE
-from tocsin.api.openapi import alerts_in_ua_paths, openapi_document
+from tocsin.api.openapi import alerts_in_ua_paths, openapi_document, push_paths
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 
@@ -21,6 +21,7 @@ def test_openapi_lists_exactly_the_routes() -> None:
     paths = set(openapi_document()["paths"])
     routed = {re.sub(r"\{(\w+):path\}", r"{\1}", r.path) for r in ROUTES}  # type: ignore[attr-defined]
     routed |= set(alerts_in_ua_paths())  # the compat block; tests/compat checks it against its routes
+    routed |= set(push_paths())  # the push block; tests/push checks it against its routes
     assert routed == paths
 
 
