@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
-from datetime import timedelta
 
 from tocsin.cap import to_xml
 from tocsin.cap.model import Alert

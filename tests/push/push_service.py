@@ -102,9 +102,9 @@ class PushService:
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
         with self._cond:
             if not self._cond.wait_for(predicate, timeout):
+                seen = [(r.token, r.status, r.payload.get("title")) for r in self.received]
                 raise AssertionError(f"push service: condition not met in {timeout} s; "
-                                     f"received {[(r.token, r.status, r.payload.get('title')) for r in self.received]}, "
-                                     f"errors {self.errors}")
+                                     f"received {seen}, errors {self.errors}")
 
     def delivered(self, dev: Device) -> list[Received]:
         with self._cond:
