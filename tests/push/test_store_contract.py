@@ -46,6 +46,14 @@ def test_one_subscription_per_endpoint_and_a_new_secret_each_time(store: PushSto
     assert store.get(first.id) is None and store.count() == 0
 
 
+def test_deleting_leaves_no_bytes_behind(store: PushStore, tmp_path: Path) -> None:
+    sub, secret, _ = store.upsert(_sub("https://push.example/unique-endpoint-token"), start_after=0)
+    store.upsert(_sub("https://push.example/other"), start_after=0)
+    assert store.delete_with_secret(sub.id, secret) is True
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert b"unique-endpoint-token" not in raw
+
+
 def test_secrets_are_never_stored(store: PushStore, tmp_path: Path) -> None:
     _, secret, _ = store.upsert(_sub(), start_after=0)
     store.close()

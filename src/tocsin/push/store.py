@@ -7,7 +7,8 @@ against each; a PostgreSQL store comes later):
   stored replaces its keys, places and language, keeps its id, and replaces its secret.
 * **Secrets are never stored**, only their SHA-256; :meth:`PushStore.delete_with_secret`
   compares in constant time.
-* **Deleting leaves nothing behind**: the row is gone (no tombstone, no log of places).
+* **Deleting leaves nothing behind**: the row is gone (no tombstone, no log of places;
+  SQLite ``secure_delete`` overwrites its bytes and the WAL is checkpointed and truncated).
 * **Position**: :meth:`PushStore.save_progress` stores, in one transaction, the id of
   the last event every subscription has been served (the resume point) and each
   subscription's last event handed over, so after a restart the sender resumes after
@@ -110,6 +111,7 @@ class SqlitePushStore:
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA secure_delete=ON")  # a deleted row's bytes are overwritten
         self._conn.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
@@ -175,7 +177,13 @@ class SqlitePushStore:
     def delete(self, sub_id: str) -> bool:
         with self._lock:
             cur = self._conn.execute("DELETE FROM push_subscriptions WHERE id = ?", (sub_id,))
+            if cur.rowcount > 0:
+                self._forget_old_pages()
         return cur.rowcount > 0
+
+    def _forget_old_pages(self) -> None:
+        """Copy the WAL back and truncate it, so no old page image still holds a deleted row."""
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def delete_with_secret(self, sub_id: str, secret: str) -> bool | None:
         with self._lock:
@@ -186,6 +194,7 @@ class SqlitePushStore:
             if not hmac.compare_digest(bytes(row[0]), secret_hash(secret)):
                 return False
             self._conn.execute("DELETE FROM push_subscriptions WHERE id = ?", (sub_id,))
+            self._forget_old_pages()
         return True
 
     def position(self) -> int | None:
