@@ -62,6 +62,7 @@ MAX_ATTEMPTS = 8
 BACKOFF_FIRST_SECS = 1.0
 BACKOFF_MAX_SECS = 120.0
 FLUSH_EVERY_SECS = 0.2
+ENQUEUE_SLICE = 2000  # subscriptions queued between two yields to the event loop
 DENIAL = "denial"
 
 PlaceKey = tuple[str, str]  # (subscription id, place: a region code or "lat,lon")
@@ -305,7 +306,7 @@ class PushSender:
         matched: dict[str, set[str]] = {}
         for sub_id, place in self.index.match(event.regions, areas):
             matched.setdefault(sub_id, set()).add(place)
-        self._enqueue(event, view, alert, how, matched)
+        await self._enqueue(event, view, alert, how, matched)
 
     def _references_threat(self, view: dict[str, Any]) -> bool:
         for ref in view.get("references") or []:
@@ -316,13 +317,20 @@ class PushSender:
                 return True
         return False
 
-    def _enqueue(self, event: StreamEvent, view: dict[str, Any], alert: Alert, how: Loudness,
-                 matched: dict[str, set[str]]) -> None:
+    async def _enqueue(self, event: StreamEvent, view: dict[str, Any], alert: Alert, how: Loudness,
+                       matched: dict[str, set[str]]) -> None:
+        """Queue the event for every matched subscription, yielding to the loop in slices.
+
+        The event is held open (a guard count of one) until every job is queued, so the
+        position cannot pass it while early jobs complete.
+        """
         payloads: dict[tuple[str, tuple[str, ...]], bytes] = {}
         deadline = time.monotonic() + how.ttl
         alert_names = {a["code"]: a for a in view.get("areas") or []}
-        jobs = 0
-        for sub_id, hit in matched.items():
+        entry = self._outstanding[event.id] = [1, time.monotonic()]
+        for n, (sub_id, hit) in enumerate(matched.items(), start=1):
+            if n % ENQUEUE_SLICE == 0:
+                await asyncio.sleep(0)  # let live streams and requests run between slices
             state = self._subs.get(sub_id)
             if state is None or state.last_event >= event.id:
                 continue  # already served this event before a restart
@@ -336,11 +344,10 @@ class PushSender:
                                         how=how, event_id=event.id, demo=self.demo)
                 payloads[key] = payload
             state.queue.append(Job(event.id, payload, how, topic_for(places[0]), deadline))
-            jobs += 1
+            entry[0] += 1
+            self._pending += 1
             self._schedule(state)
-        if jobs:
-            self._outstanding[event.id] = [jobs, time.monotonic()]
-            self._pending += jobs
+        self._settle(event.id, entry)
 
     def _names(self, places: tuple[str, ...], lang: str, alert_areas: dict[str, Any]) -> list[str]:
         names: list[str] = []
@@ -479,16 +486,19 @@ class PushSender:
         self._complete(job)
 
     def _complete(self, job: Job) -> None:
-        entry = self._outstanding.get(job.event_id)
         self._pending -= 1
         if self._pending < self.max_pending // 2:
             self._room.set()
+        entry = self._outstanding.get(job.event_id)
+        if entry is not None:
+            self._settle(job.event_id, entry)
+
+    def _settle(self, event_id: int, entry: list[float]) -> None:
+        """One job (or the enqueue guard) of an event is done."""
         self._dirty = True
-        if entry is None:
-            return
         entry[0] -= 1
         if entry[0] <= 0:
-            del self._outstanding[job.event_id]
+            self._outstanding.pop(event_id, None)
 
     # -- position --------------------------------------------------------
 
