@@ -105,9 +105,6 @@ class Hub:
         self.fanout.last_published = self.store.last_event_id()
         self.feed = EventFeed(self.store)
         self.metrics = Metrics()
-        from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
-
-        self.push = push_sender_for(self)
         self.issuer = Issuer(
             registry=self.registry, regions=self.regions, store=self.store, fanout=self.fanout,
             max_sent_age_secs=settings.max_sent_age_secs,
@@ -120,6 +117,9 @@ class Hub:
         witnesses = self._witnesses()
         self.checkpointer = Checkpointer(self.store, self.log_signer, settings.log_origin, clock,
                                          witnesses)
+        from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
+
+        self.push = push_sender_for(self)  # last: a hub refused above writes no push files
 
     def _witnesses(self) -> list[CheckpointWitness]:
         """Witnesses from the policy file; in demo mode, one local witness of our own."""

@@ -232,3 +232,16 @@ def test_vapid_key_is_kept_private_and_a_bad_one_is_refused(tmp_path: Path) -> N
     with pytest.raises(RuntimeError, match=r"vapid\.key"):
         hub.start()
     assert b"nonsense" in key_file.read_bytes()  # refused, and left as it was
+
+
+def test_a_hub_refused_at_start_writes_no_push_files(tmp_path: Path) -> None:
+    from tocsin.logserver import load_or_create_log_key
+
+    data = tmp_path / "data"
+    data.mkdir()
+    load_or_create_log_key(data / "log.key", "elsewhere.example/log")  # another log's key
+    hub = HubProcess(data, env=dict(PUSH_ENV))
+    with pytest.raises(RuntimeError, match="origin"):
+        hub.start()
+    assert not (data / "vapid.key").exists()
+    assert not (data / "push.sqlite3").exists()

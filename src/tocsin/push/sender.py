@@ -536,7 +536,8 @@ def push_sender_for(hub: Hub) -> PushSender:
     from tocsin.push.vapid import load_or_create_vapid_key
 
     settings = hub.settings
-    signer = VapidSigner(load_or_create_vapid_key(settings.data_dir), settings.push_contact)
+    key = load_or_create_vapid_key(settings.data_dir)  # first: a refused key writes nothing
+    signer = VapidSigner(key, settings.push_contact)
     return PushSender(store=SqlitePushStore(settings.data_dir / FILE_NAME), feed=hub.feed,
                       get_alert=hub.store.get, find_alert=hub.store.find, regions=hub.regions,
                       signer=signer, allowed_hosts=parse_allowed_hosts(settings.push_allowed_hosts),
