@@ -53,6 +53,7 @@ def main() -> None:
     issuer = Issuer(
         id="ua.kova", name_uk="Київська ОВА", name_en="Kyiv Oblast Military Administration",
         kinds=frozenset({"air-raid"}), jurisdiction=("UA32000000000030281",),
+        senders=("alerts@koda.gov.ua",),
         keys=(IssuerKey(signer.verifier(), not_before=datetime(2026, 1, 1, tzinfo=UTC)),),
     )
     registry = Registry.empty(root.verifier()).with_issuer(issuer)

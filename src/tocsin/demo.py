@@ -88,6 +88,11 @@ def _write_secret(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
+def demo_sender(issuer_id: str) -> str:
+    """The one CAP sender the demo registry binds to a demo issuer (what ``tocsin issue`` uses)."""
+    return f"{issuer_id}@tocsin"
+
+
 def demo_key_path(data_dir: Path, issuer_id: str) -> Path:
     return data_dir / "demo-keys" / f"{issuer_id}.key"
 
@@ -115,6 +120,7 @@ def build_demo_registry(data_dir: Path, regions: RegionSet, *, now: datetime | N
                                 expires=now + timedelta(days=365)),),
                 aliases_uk=demo.aliases_uk,
                 aliases_en=demo.aliases_en,
+                senders=(demo_sender(demo.id),),
             )
         )
     return registry.sign(root)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,13 +29,12 @@ from tocsin.api.views import payload_view  # pure data shaping; no HTTP framewor
 from tocsin.cap import CapError, parse_alert
 from tocsin.cap.model import Alert, parse_cap_time
 from tocsin.delivery.fanout import Fanout
-from tocsin.kinds import KINDS, KindClass, alert_kinds, kind_class
-from tocsin.regions import AreaError, RegionSet, UnknownRegionError
-from tocsin.regions.targeting import target_area
+from tocsin.kinds import KINDS, KindClass, kind_class
+from tocsin.ledger.limits import size_refusal
+from tocsin.regions import RegionSet
 from tocsin.store.base import AppendResult, Conflict, Coverage, NewAlert, StoreError, StreamEvent
 from tocsin.store.sqlite import (
     ForeignReference,
-    SenderTaken,
     SqliteStore,
     StatusMismatch,
     UnknownReference,
@@ -45,6 +45,8 @@ from tocsin.trust.verify import VerifyInputError, verify_alert
 T = TypeVar("T")
 
 ALERT_ID_HEX = 32  # 128 bits of SHA-256: short enough for a URL, far beyond collision reach
+CPU_WORKERS = 2  # threads for verify + parse + targeting; the machine's cores, not more
+GIL_SWITCH_SECS = 0.001
 
 
 def alert_id_for(cap: bytes) -> str:
@@ -65,17 +67,6 @@ class IssueError(Exception):
 class IssueOutcome:
     result: AppendResult
     warnings: tuple[str, ...] = ()
-
-
-def alert_targets(alert: Alert, regions: RegionSet) -> dict[str, Coverage]:
-    """Every region the alert concerns: full wins over partial across areas."""
-    merged: dict[str, Coverage] = {}
-    for info in alert.info:
-        for area in info.area:
-            for code, coverage in target_area(area, regions).items():
-                if merged.get(code) != "full":
-                    merged[code] = coverage
-    return merged
 
 
 def summary_json(alert: Alert, alert_id: str, issuer_id: str, targets: dict[str, Coverage],
@@ -178,6 +169,24 @@ class Issuer:
         self.max_sent_skew_secs = max_sent_skew_secs
         self.clock = clock
         self.writer = Writer(store, on_publish or self._publish)
+        # Verification, parsing, targeting and the jurisdiction rule are CPU work (an
+        # alert within the cost budget takes up to a few hundred ms): they run here,
+        # never on the event loop, so one alert cannot stall every stream. Threads,
+        # not processes: the region set's geometry (tens of MB) and the registry in
+        # force are shared, not copied or re-synchronised per worker, and the heavy
+        # parts (libxml2, GEOS, libsodium) release the GIL while they work.
+        # The Python parts (model building, rule walks) hold the GIL; a 1 ms switch
+        # interval (Python's default is 5 ms) bounds how long the loop waits for it.
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_SECS))
+        self._cpu = ThreadPoolExecutor(max_workers=CPU_WORKERS, thread_name_prefix="tocsin-verify")
+        # Load the region boundaries now, in the background, rather than at the first
+        # alert with a shape (reading them holds the GIL for a few hundred ms, once).
+        self._cpu.submit(regions.geometry)
+
+    def close(self) -> None:
+        """Stop the worker threads (the writer's and the verifiers')."""
+        self._cpu.shutdown(wait=True)
+        self.writer.close()
 
     def _publish(self, committed: list[tuple[NewAlert, StreamEvent]]) -> None:
         for alert, event in committed:
@@ -188,11 +197,11 @@ class Issuer:
         now = self.clock()
         try:
             verdict = verify_alert(cap, statement, self.registry, regions=self.regions,
-                                   at=datetime.fromtimestamp(now, UTC))
+                                   at=datetime.fromtimestamp(now, UTC), with_targets=True)
         except VerifyInputError as exc:
             raise IssueError("bad_statement", str(exc)) from None
-        if verdict.status != "authentic":
-            raise IssueError(verdict.status, verdict.reason)
+        if verdict.status != "authentic" or verdict.decision is None:
+            raise IssueError(verdict.code or verdict.status, verdict.reason)
         try:
             parsed = parse_alert(cap, strict=True)
         except CapError as exc:
@@ -210,11 +219,8 @@ class Issuer:
                 "stale_alert",
                 f"sent {alert.sent} is more than {self.max_sent_skew_secs:.0f} s in the future",
             )
-        try:
-            targets = alert_targets(alert, self.regions)
-        except (AreaError, UnknownRegionError) as exc:
-            raise IssueError("invalid_cap", str(exc)) from None
-        kinds = alert_kinds(alert)
+        targets = verdict.decision.targets  # what the ledger judged the alert reaches
+        kinds = verdict.decision.kinds
         klass = kind_class(kinds)
         # A denial is about a message, not a place: it may name no area at all.
         if not targets and alert.msg_type in ("Alert", "Update") and klass is not KindClass.DENIAL:
@@ -247,14 +253,25 @@ class Issuer:
             summary=summary_json(alert, alert_id, verdict.issuer_id or "", targets, kinds,
                                  regions=self.regions, registry=self.registry, key_id=key_id,
                                  sent_ts=sent_ts, received=now, expires=expires_ts),
-            areas=tuple(area for info in alert.info for area in info.area),
+            # Points are matched by the shapes as drawn only if they stay inside the
+            # jurisdiction; else by the targets, which stop at its border.
+            areas=tuple(area for info in alert.info for area in info.area)
+            if verdict.decision.shapes_inside else (),
             stream_kind="denial" if klass is KindClass.DENIAL else "alert",
         )
         return new, tuple(str(w) for w in parsed.warnings)
 
     async def issue(self, cap: bytes, statement: bytes) -> IssueOutcome:
-        """Verify, authorise, persist durably, publish. Raises :class:`IssueError`."""
-        new, warnings = self.prepare(cap, statement)
+        """Verify, authorise, persist durably, publish. Raises :class:`IssueError`.
+
+        The size limit is checked first, on the loop (it costs nothing); everything
+        CPU-heavy runs in a worker thread.
+        """
+        too_big = size_refusal(cap, statement)
+        if too_big is not None:
+            raise IssueError(too_big.code, too_big.reason)
+        loop = asyncio.get_running_loop()
+        new, warnings = await loop.run_in_executor(self._cpu, self.prepare, cap, statement)
         try:
             result = await self.writer.append(new)
         except Conflict as exc:
@@ -263,8 +280,6 @@ class Issuer:
             raise IssueError("unknown_reference", str(exc)) from None
         except ForeignReference as exc:
             raise IssueError("foreign_reference", str(exc)) from None
-        except SenderTaken as exc:
-            raise IssueError("sender_taken", str(exc)) from None
         except StatusMismatch as exc:
             raise IssueError("status_mismatch", str(exc)) from None
         except StoreError as exc:

@@ -150,7 +150,7 @@ class Hub:
         await self.checkpointer.stop()
         if self.local_witness is not None:
             self.local_witness.close()
-        self.issuer.writer.close()
+        self.issuer.close()
         self.store.close()
 
     def _published(self, committed: list[tuple[NewAlert, StreamEvent]]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -16,9 +17,9 @@ from tocsin.check.denial import compose_denial
 from tocsin.cli import main
 from tocsin.compose import AlertFacts, ComposeError, compose_alert
 from tocsin.kinds import KINDS, KindClass, kind_class
+from tocsin.ledger import Refusal, authorise
 from tocsin.regions import default_region_set
 from tocsin.store.base import AlertRecord
-from tocsin.trust.jurisdiction import jurisdiction_problem
 from tocsin.trust.registry import Issuer
 
 KYIV = "UA80000000000093317"
@@ -68,20 +69,26 @@ def _issuer(kinds: set[str], jurisdiction: tuple[str, ...] = (KYIV,)) -> Issuer:
                   jurisdiction=jurisdiction, keys=())
 
 
+def _problem(alert: Any, issuer: Issuer, regions: Any) -> str | None:
+    """The ledger's refusal reason (the one rulebook hub, verify and monitor apply), or None."""
+    decision = authorise(alert, issuer, regions)
+    return decision.reason if isinstance(decision, Refusal) else None
+
+
 def test_jurisdiction_lets_a_denial_allowed_issuer_deny_without_an_area() -> None:
     regions = default_region_set()
     placeless = compose_denial(issuer_id="city", denied_text="Фейк")
-    assert jurisdiction_problem(placeless, _issuer({"denial"}), regions) is None
-    # Not allowed the kind: still only a nationwide issuer may send an area-less info.
-    assert "no area" in (jurisdiction_problem(placeless, _issuer({"air-raid"}), regions) or "")
+    assert _problem(placeless, _issuer({"denial"}), regions) is None
+    # Not allowed the kind: refused (the kind rule comes before the area rule).
+    assert "may not send kind(s) denial" in (_problem(placeless, _issuer({"air-raid"}), regions)
+                                             or "")
     # A threat with no area is refused as before; a denial naming a place outside is too.
     raid = compose_alert(AlertFacts(issuer_id="city", kind="air-raid", areas=[KYIV]))
     no_area = msgspec.structs.replace(
         raid, info=tuple(msgspec.structs.replace(i, area=()) for i in raid.info))
-    assert "no area" in (jurisdiction_problem(no_area, _issuer({"air-raid", "denial"}), regions)
-                         or "")
+    assert "no area" in (_problem(no_area, _issuer({"air-raid", "denial"}), regions) or "")
     outside = compose_denial(issuer_id="city", denied_text="Фейк", areas=[KHARKIV])
-    assert "outside" in (jurisdiction_problem(outside, _issuer({"denial"}), regions) or "")
+    assert "outside" in (_problem(outside, _issuer({"denial"}), regions) or "")
 
 
 def _matches(kinds: tuple[str, ...], klass: KindClass) -> bool:

@@ -95,7 +95,8 @@ class World:
         key = IssuerKey(self.issuer.verifier(), not_before=datetime(2026, 1, 1, tzinfo=UTC))
         self.registry = Registry.empty(self.root.verifier()).with_issuer(Issuer(
             id="kova", name_uk="Київська ОВА", name_en="Kyiv Oblast Military Administration",
-            kinds=frozenset({"air-raid", "all-clear"}), jurisdiction=(KYIV_OBLAST,), keys=(key,)))
+            kinds=frozenset({"air-raid", "all-clear"}), jurisdiction=(KYIV_OBLAST,), keys=(key,),
+            senders=("alerts@koda.gov.ua",)))
         self.entries.append(registry_entry(self.registry.sign(self.root)))
 
     def alert(self, identifier: str, sent: datetime = T0, *, signer: Signer | None = None,

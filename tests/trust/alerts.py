@@ -67,6 +67,7 @@ def oblast_issuer(signer: Signer, **changes: object) -> Issuer:
         kinds=frozenset({"air-raid", "all-clear"}),
         jurisdiction=(KYIV_OBLAST,),
         keys=(key,),
+        senders=("alerts@koda.gov.ua",),
     )
     fields.update(changes)
     return Issuer(**fields)  # type: ignore[arg-type]

@@ -33,7 +33,7 @@ def setup(tmp_path: Path) -> Path:
     added = run("registry", "add-issuer", registry, "--root-key", root, "--id", "ua.kova",
                 "--name-uk", "Київська ОВА", "--name-en", "Kyiv Oblast Military Administration",
                 "--kind", "air-raid", "--region", "UA-32", "--key", keys / "ua.kova.pub",
-                "--not-before", "2026-01-01T00:00:00Z")
+                "--sender", "alerts@koda.gov.ua", "--not-before", "2026-01-01T00:00:00Z")
     assert added.exit_code == 0, added.output
     return tmp_path
 
@@ -74,7 +74,7 @@ def test_outside_jurisdiction_is_unauthorised(setup: Path) -> None:
     cap.write_bytes(cap_xml(areas=[area_xml("Львівська область", [("ISO3166-2", "UA-46")])]))
     assert run("sign", "--key", setup / "keys" / "ua.kova.key", cap).exit_code == 0
     result = verify(setup, cap)
-    assert result.exit_code == 5 and "outside issuer 'ua.kova'" in result.output
+    assert result.exit_code == 5 and "outside the jurisdiction of issuer 'ua.kova'" in result.output
 
 
 def test_unregistered_key_is_forged(setup: Path) -> None:
@@ -99,6 +99,7 @@ def test_revoked_key_is_unauthorised(setup: Path) -> None:
     assert result.exit_code == 5 and "revoked" in result.output
     shown = run("registry", "show", setup / "registry.json")
     assert shown.exit_code == 0 and "REVOKED" in shown.output and "version 3" in shown.output
+    assert "senders: alerts@koda.gov.ua" in shown.output  # bound by --sender, signed by the root
 
 
 @pytest.mark.parametrize(
@@ -163,3 +164,17 @@ def test_key_rotation(setup: Path) -> None:
                      keys / "ua.kova.key", "--issuer", "ua.kova", "--key",
                      setup / "new" / "ua.kova.pub")
     assert wrong_root.exit_code == 2 and "not the pinned root" in wrong_root.output
+
+
+def test_add_issuer_refuses_a_sender_of_another_issuer(setup: Path) -> None:
+    registry, root = setup / "registry.json", setup / "keys" / "registry-root.key"
+    taken = run("registry", "add-issuer", registry, "--root-key", root, "--id", "ua.lova",
+                "--name-uk", "Львівська ОВА", "--name-en", "Lviv Oblast Military Administration",
+                "--kind", "air-raid", "--region", "UA-46", "--sender", "alerts@koda.gov.ua")
+    assert taken.exit_code == 2 and "also listed by issuer 'ua.kova'" in taken.output, taken.output
+    derived = run("registry", "add-issuer", registry, "--root-key", root, "--id", "ua.lova",
+                  "--name-uk", "Львівська ОВА", "--name-en", "Lviv Oblast Military Administration",
+                  "--kind", "air-raid", "--region", "UA-46")
+    assert derived.exit_code == 0, derived.output
+    shown = run("registry", "show", registry)
+    assert "senders: ua.lova@<host> (derived from its id)" in shown.output

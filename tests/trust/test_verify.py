@@ -86,7 +86,8 @@ def test_unknown_key_and_bad_signature_are_forged(kova: Signer, registry: Regist
 
 def test_statement_naming_another_issuer_is_forged(kova: Signer) -> None:
     other = Signer.generate("ua.lova")
-    registry = registry_with(ROOT, oblast_issuer(kova), oblast_issuer(other))
+    registry = registry_with(ROOT, oblast_issuer(kova),
+                             oblast_issuer(other, senders=("alerts@lviv.gov.ua",)))
     cap = cap_xml()
     statement = Statement.for_cap(cap, issuer="ua.kova", key_id=kova.key_id,
                                   identifier="UA-KOVA-2026-0001", sender="alerts@koda.gov.ua",
@@ -102,7 +103,7 @@ def test_statement_naming_another_issuer_is_forged(kova: Signer) -> None:
         [area_xml("Київ", [("KATOTTG", KYIV_CITY)])],  # the city is not inside the oblast
         [area_xml("ok", [("KATOTTG", KYIV_OBLAST)]),
          area_xml("Львів", [("KATOTTG", "UA46000000000026241")])],
-        [area_xml("polygon only", [], polygon="50.1,30.1 50.2,30.2 50.1,30.3 50.1,30.1")],
+        [area_xml("polygon over Lviv", [], polygon="49.8,24.0 49.9,24.1 49.8,24.2 49.8,24.0")],
         [area_xml("nonsense", [("KATOTTG", "UA99999999999999999")])],
     ],
 )
@@ -178,11 +179,13 @@ def test_signed_non_statement_is_unusable(kova: Signer, registry: Registry) -> N
         check(cap_xml(), sign_note("hello\n", [kova]), registry)
 
 
-def test_without_regions_codes_cover_only_themselves(kova: Signer, registry: Registry) -> None:
-    inside = cap_xml(areas=[area_xml("oblast", [("KATOTTG", KYIV_OBLAST)])])
-    assert verify_alert(inside, sign(inside, kova), registry).status == "authentic"
-    cap = cap_xml()  # a raion inside the oblast: needs the hierarchy
-    assert verify_alert(cap, sign(cap, kova), registry).status == "unauthorised"
+def test_without_regions_the_default_region_set_judges(kova: Signer, registry: Registry) -> None:
+    cap = cap_xml()  # a raion inside the oblast: the hierarchy says so
+    assert verify_alert(cap, sign(cap, kova), registry).status == "authentic"
+    inside = cap_xml(areas=[area_xml("polygon only", [],
+                                     polygon="50.1,30.1 50.2,30.2 50.1,30.3 50.1,30.1")])
+    verdict = verify_alert(inside, sign(inside, kova), registry)
+    assert verdict.status == "authentic", verdict.reason  # a shape inside the oblast
 
 
 def _bare(msg_type: str, references: str | None) -> bytes:
@@ -217,7 +220,8 @@ def test_real_signed_cap_sample_is_verified_byte_for_byte(kova: Signer) -> None:
     fields = {"identifier": "AS-NV-58d33e3a-1f9a-4909-9d59-34e90b33b3e8",
               "sender": "bbrundage@dps.state.nv.us", "sent": "2019-04-19T11:46:20-06:00"}
     old_key = IssuerKey(kova.verifier(), datetime(2019, 1, 1, tzinfo=UTC))
-    registry = registry_with(ROOT, oblast_issuer(kova, keys=(old_key,)))
+    registry = registry_with(ROOT, oblast_issuer(kova, keys=(old_key,),
+                                                 senders=("bbrundage@dps.state.nv.us",)))
     sig = sign(cap, kova, **fields)
     assert check(cap, sig, registry).status == "authentic"
     # Re-indenting or re-serialising the XML is an alteration, even if the CAP means the same.

@@ -113,7 +113,8 @@ async def post_alert(request: Request) -> Response:
     except IssueError as exc:
         raise ApiError(exc.code, exc.detail) from None
     record = outcome.result.record
-    body_out = record_json(hub, record, hub.clock())
+    # The view parses the stored CAP (up to 704 KiB): off the event loop, like the issuing.
+    body_out = await asyncio.to_thread(record_json, hub, record, hub.clock())
     body_out["warnings"] = list(outcome.warnings)
     body_out["ended_alerts"] = list(outcome.result.ended)
     headers = {"Location": f"/api/v1/alerts/{record.id}"}

@@ -75,9 +75,16 @@ def _check_proof(checker: Checker, text: str) -> CheckResult:
         entry = decode_entry(entries[0])
     except EntryError as exc:
         return _unusable(checker, f"log entry {bundle.index} cannot be read: {exc}")
-    if not entry.cap:
+    if entry.detached:  # a large alert: the statement names its CAP's SHA-256, the id's source
+        found = re.search(rb"^sha256 ([0-9a-f]{64})$", entry.statement, re.MULTILINE)
+        if found is None:
+            return _unusable(checker, f"log entry {bundle.index} names no CAP hash")
+        alert_id = found.group(1).decode()[:32]
+    elif not entry.cap:
         return _unusable(checker, f"log entry {bundle.index} is not an alert")
-    return checker.check_alert_id(alert_id_for(entry.cap), "proof-bundle",
+    else:
+        alert_id = alert_id_for(entry.cap)
+    return checker.check_alert_id(alert_id, "proof-bundle",
                                   note=f"proof bundle for log index {bundle.index}")
 
 

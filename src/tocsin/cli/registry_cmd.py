@@ -108,14 +108,16 @@ def init(root_key: Path, out_file: Path) -> None:
               help="A warning kind it may send (repeatable), e.g. air-raid.")
 @click.option("--region", "regions", multiple=True, required=True,
               help="A region code it covers (repeatable; KATOTTG or ISO 3166-2; '*' = nationwide).")
+@click.option("--sender", "senders", multiple=True,
+              help="A CAP <sender> it may use (repeatable; default: ID@<any host>).")
 @click.option("--key", "pub", type=click.Path(path_type=Path), default=None,
               help="The issuer's public key file (.pub).")
 @click.option("--not-before", default=None, help="Key valid from (RFC 3339; default now).")
 @click.option("--expires", default=None, help="Key expiry (RFC 3339; default never).")
 def add_issuer(registry_file: Path, root_key: Path, issuer_id: str, name_uk: str, name_en: str,
                alias_uk: tuple[str, ...], alias_en: tuple[str, ...], kinds: tuple[str, ...],
-               regions: tuple[str, ...], pub: Path | None, not_before: str | None,
-               expires: str | None) -> None:
+               regions: tuple[str, ...], senders: tuple[str, ...], pub: Path | None,
+               not_before: str | None, expires: str | None) -> None:
     """Add an issuer (or replace the one with this id) and re-sign."""
     root = _root(root_key)
     current = _load(registry_file, root.verifier())
@@ -130,7 +132,7 @@ def add_issuer(registry_file: Path, root_key: Path, issuer_id: str, name_uk: str
     try:
         issuer = Issuer(id=issuer_id, name_uk=name_uk, name_en=name_en, kinds=frozenset(kinds),
                         jurisdiction=tuple(jurisdiction), keys=keys, aliases_uk=alias_uk,
-                        aliases_en=alias_en)
+                        aliases_en=alias_en, senders=senders)
         updated = current.with_issuer(issuer)
     except RegistryError as exc:
         fail(escape(str(exc)))
@@ -200,6 +202,7 @@ def show(registry_file: Path, root_file: Path | None) -> None:
         stdout.print(escape(f"{issuer.id}: {issuer.name_en} / {issuer.name_uk}"))
         stdout.print(escape(f"  kinds: {', '.join(sorted(issuer.kinds))}"))
         stdout.print(escape(f"  jurisdiction: {', '.join(issuer.jurisdiction)}"))
+        stdout.print(escape(f"  senders: {issuer.sender_rule()}"))
         for key in issuer.keys:
             window = f"from {format_time(key.not_before)}"
             if key.expires is not None:

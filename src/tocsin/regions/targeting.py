@@ -190,11 +190,26 @@ def target_area(area: Area, regions: RegionSet) -> dict[str, Coverage]:
     Raises :class:`AreaError` (or its subclass :class:`AreaOutsideError`) with a
     message naming the problem; never returns an empty mapping.
     """
-    resolved = resolve_area(area, regions)
+    return target_resolved(resolve_area(area, regions), regions)
+
+
+def target_resolved(resolved: ResolvedArea, regions: RegionSet, *,
+                    within: frozenset[str] | None = None) -> dict[str, Coverage]:
+    """Coverage for an already resolved area.
+
+    ``within`` (geometry leaf codes) restricts what shapes reach: a leaf outside
+    it is never targeted by a shape, however the shape meets it. The ledger
+    passes an issuer's jurisdiction here after checking that every shape lies
+    inside it up to the border tolerance, so a shape that follows a border does
+    not spill onto the neighbours it grazes. Geocodes are not restricted here
+    (the ledger refuses geocodes outside the jurisdiction before this).
+    """
     result = target_codes(resolved.geocodes, regions)
     if resolved.shape is None:
         return result
     touched = regions.geometry().overlay(resolved.shape)
+    if within is not None:
+        touched = {leaf: full for leaf, full in touched.items() if leaf in within}
     for leaf, is_full in touched.items():
         coverage: Coverage = "full" if is_full else "partial"
         _mark(result, leaf, coverage)

@@ -98,10 +98,6 @@ class ForeignReference(StoreError):
     """An Update or Cancel references an alert of another issuer."""
 
 
-class SenderTaken(StoreError):
-    """The CAP sender is already used by another issuer on this hub."""
-
-
 class StatusMismatch(StoreError):
     """An Update or Cancel references an alert of another status (a Test cancelling an Actual)."""
 
@@ -277,8 +273,15 @@ class SqliteStore:
                 conn.execute("SAVEPOINT one")
                 try:
                     results.append(self._append_one(conn, alert))
-                except StoreError as exc:
+                except sqlite3.DatabaseError:
+                    raise  # the database itself failed (disk full, I/O): the batch fails
+                except Exception as exc:  # this alert's own failure: never its neighbours'
                     conn.execute("ROLLBACK TO one")
+                    if not isinstance(exc, StoreError):
+                        failure = StoreError(f"alert {alert.id} could not be stored: "
+                                             f"{type(exc).__name__}: {exc}")
+                        failure.__cause__ = exc
+                        exc = failure
                     results.append(exc)
                 finally:
                     conn.execute("RELEASE one")
@@ -294,11 +297,8 @@ class SqliteStore:
             if existing.id == alert.id and existing.cap == alert.cap:
                 return AppendResult(record=existing, created=False)
             raise Conflict(existing.id)
-        owner = conn.execute("SELECT issuer_id FROM alerts WHERE sender = ? LIMIT 1",
-                             (alert.sender,)).fetchone()
-        if owner is not None and owner[0] != alert.issuer_id:
-            # A sender names one issuer: nobody may speak, or squat identifiers, in another's name.
-            raise SenderTaken(f"sender {alert.sender!r} belongs to issuer {owner[0]!r} on this hub")
+        # Which issuer may use which sender is the signed registry's to say (the ledger
+        # checks it before the alert gets here), never who came first to this hub.
         ended, touched = self._apply_effects(conn, alert)
         # Whoever was told about an alert must hear that it was updated or cancelled.
         regions = ",".join(sorted(set(alert.targets) | touched))

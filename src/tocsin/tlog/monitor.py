@@ -22,7 +22,12 @@ The rules for a new entry at index ``i``:
   and raise the version (or repeat the current version byte for byte in
   meaning); it becomes the registry for all later entries;
 * an alert must be ``authentic`` under :func:`tocsin.trust.verify.verify_alert`
-  with the registry current at that point of the log; a key that registry
+  with the registry current at that point of the log — which applies the
+  ledger's rules (:func:`tocsin.ledger.authorise`: registry-bound sender,
+  kinds, cost budget, jurisdiction by effect), the very function the hub
+  applies, so a hub that skipped a rule is caught here; a detached entry's CAP
+  is fetched from the hub and must hash to what the statement signed (a hub
+  that withholds it is reported); a key that registry
   marks revoked is refused outright (revocation is ordered by the log, so a
   back-dated ``sent`` cannot get round it);
 * no two alerts share (sender, identifier);
@@ -43,6 +48,7 @@ log key can check it without trusting this monitor.
 from __future__ import annotations
 
 import base64
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,9 +57,11 @@ from pathlib import Path
 from typing import Any
 
 from tocsin.cap.model import parse_cap_time
+from tocsin.ledger.limits import MAX_ALERT_BYTES
+from tocsin.regions import RegionSet
 from tocsin.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
-from tocsin.tlog.client import LogClient
-from tocsin.tlog.entry import TYPE_REGISTRY, EntryError, decode_entry
+from tocsin.tlog.client import LogClient, LogNotFoundError
+from tocsin.tlog.entry import TYPE_REGISTRY, EntryError, alert_entry, decode_entry
 from tocsin.tlog.proof import ProofVerificationError, WitnessPolicy
 from tocsin.tlog.tiles import TileError
 from tocsin.tlog.tree import (
@@ -68,7 +76,6 @@ from tocsin.tlog.tree import (
     verify_consistency,
     verify_inclusion,
 )
-from tocsin.trust.jurisdiction import RegionCoverage
 from tocsin.trust.note import KeyFormatError, Verifier
 from tocsin.trust.registry import Registry, RegistryError, load_registry
 from tocsin.trust.verify import VerifyInputError, verify_alert
@@ -83,6 +90,8 @@ __all__ = [
     "PollResult",
     "confirm_evidence",
 ]
+
+_STATEMENT_SHA256 = re.compile(rb"^sha256 ([0-9a-f]{64})$", re.MULTILINE)
 
 CLOCK_SKEW_SECS = 300
 """Allowed disagreement between an issuer's clock and the monitor's, in seconds."""
@@ -137,7 +146,7 @@ class Monitor:
         log_verifier: Verifier | None = None,
         origin: str | None = None,
         registry: bytes | None = None,
-        regions: RegionCoverage | None = None,
+        regions: RegionSet | None = None,
         policy: WitnessPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -334,8 +343,22 @@ class Monitor:
             return None
         if self._registry is None:
             return f"alert entry {index} comes before any issuer registry"
+        cap = entry.cap
+        if entry.detached:
+            found = _STATEMENT_SHA256.search(entry.statement)
+            if found is None:
+                return f"detached alert entry {index} names no sha256 of its CAP"
+            alert_id = found.group(1).decode()[:32]
+            try:
+                cap = self._client.get(f"api/v1/alerts/{alert_id}/cap", MAX_ALERT_BYTES)
+            except LogNotFoundError:
+                return (f"detached alert entry {index} commits to CAP {alert_id}, which the "
+                        "hub does not serve: the logged alert cannot be checked")
+            if alert_entry(entry.statement, cap) != data:
+                return (f"detached alert entry {index} is not the canonical entry for its "
+                        "statement and CAP (it would fit inline, or the CAP differs)")
         try:
-            verdict = verify_alert(entry.cap, entry.statement, self._registry,
+            verdict = verify_alert(cap, entry.statement, self._registry,
                                    regions=self._regions, at=lower)
         except VerifyInputError as exc:
             return f"alert entry {index}: {exc}"

@@ -7,8 +7,8 @@ Modules, one concept each:
 * ``keyfiles`` — reading and writing key files (private keys mode 0600).
 * ``statement`` — the issuer statement signed for each CAP document.
 * ``registry`` — the root-signed issuer registry (RFC 8785 canonical JSON).
-* ``jurisdiction`` — the ``RegionCoverage`` protocol and the area rule.
-* ``verify`` — the offline verifier: ``verify_alert(...) -> Verdict``.
+* ``verify`` — the offline verifier: ``verify_alert(...) -> Verdict``; what an issuer
+  may send, and where, is the rulebook's (:func:`tocsin.ledger.authorise`).
 
 Kept import-light on purpose: import the submodule you need.
 """

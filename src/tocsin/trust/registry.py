@@ -101,9 +101,33 @@ class Issuer:
     keys: tuple[IssuerKey, ...] = ()
     aliases_uk: tuple[str, ...] = ()
     aliases_en: tuple[str, ...] = ()
+    #: CAP ``<sender>`` values this issuer may use. Empty: the derived rule,
+    #: ``<id>@<anything>`` (see :meth:`may_send_as`).
+    senders: tuple[str, ...] = ()
 
     def key(self, key_id: int) -> IssuerKey | None:
         return next((k for k in self.keys if k.key_id == key_id), None)
+
+    def may_send_as(self, sender: str) -> bool:
+        """Whether the registry binds the CAP sender ``sender`` to this issuer.
+
+        With a ``senders`` list, exactly those strings (compared exactly, as
+        CAP compares senders). Without one, the derived rule: the part before
+        the first ``@`` is this issuer's id and something follows the ``@``
+        (``demo-air-force@tocsin``). Ids cannot contain ``@``, so a derived
+        sender names exactly one issuer; :func:`_check_issuers` refuses a
+        registry in which any sender could belong to two issuers.
+        """
+        if self.senders:
+            return sender in self.senders
+        local, at, host = sender.partition("@")
+        return bool(at) and bool(host) and local == self.id
+
+    def sender_rule(self) -> str:
+        """The senders this issuer may use, in words (for refusals and ``registry show``)."""
+        if self.senders:
+            return ", ".join(self.senders)
+        return f"{self.id}@<host> (derived from its id)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +204,7 @@ def _issuer_json(issuer: Issuer) -> dict[str, Any]:
         "aliases": {"uk": list(issuer.aliases_uk), "en": list(issuer.aliases_en)},
         "kinds": sorted(issuer.kinds),
         "jurisdiction": list(issuer.jurisdiction),
+        **({"senders": list(issuer.senders)} if issuer.senders else {}),
         "keys": [
             {
                 "vkey": k.verifier.vkey,
@@ -192,7 +217,34 @@ def _issuer_json(issuer: Issuer) -> dict[str, Any]:
     }
 
 
+SENDER = re.compile(r"[^\s,<&\x00-\x1f\x7f]{1,256}")
+
+
+def _check_senders(issuers: Iterable[Issuer]) -> None:
+    """No CAP sender may belong to two issuers (compared case-insensitively, to refuse
+    look-alikes too), whether listed or derived from an id."""
+    listed: dict[str, str] = {}
+    derived = {i.id for i in issuers if not i.senders}
+    for issuer in issuers:
+        for sender in issuer.senders:
+            where = f"issuer {issuer.id!r}: sender {sender!r}"
+            if not SENDER.fullmatch(sender):
+                raise RegistryError(f"{where}: a CAP sender has no spaces, commas, '<', '&' "
+                                    "or control characters (1-256 characters)")
+            key = sender.casefold()
+            if listed.get(key, issuer.id) != issuer.id:
+                raise RegistryError(f"{where}: also listed by issuer {listed[key]!r}")
+            listed[key] = issuer.id
+            local, at, host = sender.partition("@")
+            owner = next((d for d in derived if d.casefold() == local.casefold()), None)
+            if at and host and owner is not None and owner != issuer.id:
+                raise RegistryError(f"{where}: belongs to issuer {owner!r} by the derived rule "
+                                    f"({owner}@<host>)")
+
+
 def _check_issuers(issuers: Iterable[Issuer]) -> None:
+    issuers = tuple(issuers)
+    _check_senders(issuers)
     seen: set[str] = set()
     for issuer in issuers:
         where = f"issuer {issuer.id!r}"
@@ -278,7 +330,7 @@ def _key_from_json(obj: Any, where: str) -> IssuerKey:
 
 def _issuer_from_json(obj: Any, where: str) -> Issuer:
     data = _fields(obj, where, {"id", "names", "kinds", "jurisdiction", "keys"},
-                   frozenset({"aliases"}))
+                   frozenset({"aliases", "senders"}))
     names = _fields(data["names"], f"{where}.names", {"uk", "en"})
     aliases = _fields(data.get("aliases", {}), f"{where}.aliases", set(),
                       frozenset({"uk", "en"}))
@@ -292,6 +344,7 @@ def _issuer_from_json(obj: Any, where: str) -> Issuer:
         aliases_en=_strings(aliases.get("en", []), f"{where}.aliases.en"),
         kinds=frozenset(_strings(data["kinds"], f"{where}.kinds")),
         jurisdiction=_strings(data["jurisdiction"], f"{where}.jurisdiction"),
+        senders=_strings(data.get("senders", []), f"{where}.senders"),
         keys=tuple(_key_from_json(k, f"{where}.keys[{n}]") for n, k in enumerate(data["keys"])),
     )
 

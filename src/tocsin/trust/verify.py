@@ -4,8 +4,8 @@ say whether the alert is ``authentic``, ``altered``, ``forged`` or ``unauthorise
 The order is the security argument: nothing is read from the statement until
 its signature verifies against a registry key; nothing is read from the CAP
 until its exact bytes hash to what the statement says. Only then are the
-alert's own claims (identifier, sender, sent, kind, areas) held against the
-issuer's registry entry.
+alert's own claims (sender, kind, areas and what they reach) held against the
+issuer's registry entry by the ledger's rules (:func:`tocsin.ledger.authorise`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Literal
 from tocsin.cap.errors import CapError
 from tocsin.cap.model import Alert, parse_cap_time
 from tocsin.cap.parse import parse_alert
-from tocsin.kinds import alert_kinds
-from tocsin.trust.jurisdiction import ExactCoverage, RegionCoverage, jurisdiction_problem
+from tocsin.ledger.rules import Decision, Refusal, authorise
+from tocsin.regions import RegionSet, default_region_set
 from tocsin.trust.note import (
     AmbiguousKeyError,
     InvalidSignatureError,
@@ -49,6 +49,11 @@ class Verdict:
     key_id: int | None = None
     alert: Alert | None = None
     statement: Statement | None = None
+    #: For ``unauthorised``: the catalogued refusal code (``sender_not_allowed``,
+    #: ``alert_too_complex``, ``invalid_cap``, else ``unauthorised``).
+    code: str | None = None
+    #: For ``authentic``: the ledger's decision (kinds, every region reached).
+    decision: Decision | None = None
 
     @property
     def authentic(self) -> bool:
@@ -60,15 +65,19 @@ def verify_alert(
     statement: bytes,
     registry: Registry,
     *,
-    regions: RegionCoverage | None = None,
+    regions: RegionSet | None = None,
     at: datetime | None = None,
+    with_targets: bool = False,
 ) -> Verdict:
     """Verify one alert offline.
 
     Key validity is judged at the alert's ``sent`` time; ``at`` (for example
     the time the log accepted the alert) additionally refuses a key revoked by
-    then, because a stolen key can backdate ``sent``. Without ``regions`` a
-    jurisdiction code covers only itself. Raises :class:`VerifyInputError`
+    then, because a stolen key can backdate ``sent``. Without ``regions`` the
+    default region set is used. Authorisation is :func:`tocsin.ledger.authorise`,
+    the same function the hub and the monitor apply; ``with_targets`` also returns
+    every region the alert reaches in ``Verdict.decision`` (the hub stores them).
+    Raises :class:`VerifyInputError`
     when the statement is not even a well-formed signed note.
     """
     try:
@@ -128,26 +137,11 @@ def verify_alert(
         return verdict("unauthorised", f"key was revoked at {format_time(key.revoked_at)}, "
                        f"before the alert was seen at {format_time(at)}", alert)
 
-    kinds = alert_kinds(alert)
-    if not alert.info and alert.msg_type in ("Cancel", "Ack", "Error"):
-        # A bare notice targets no area and declares no kind; it may only refer to the
-        # sender's own alerts (the hub checks the referenced alerts exist and are its).
-        foreign = [r.text() for r in alert.references if r.sender != alert.sender]
-        if not alert.references or foreign:
-            return verdict("unauthorised", f"a {alert.msg_type} without info must reference "
-                           "only the sender's own alerts" + (f" (not {foreign[0]})"
-                                                             if foreign else ""), alert)
-        return verdict("authentic", f"{alert.msg_type} of the sender's own alert(s), signed by "
-                       f"{issuer.id} ({issuer.name_en}) with key {key.key_id:08x}", alert)
-    if not kinds:
-        return verdict("unauthorised",
-                       "the alert declares no warning kind (eventCode valueName TOCSIN)", alert)
-    forbidden = sorted(kinds - issuer.kinds)
-    if forbidden:
-        return verdict("unauthorised",
-                       f"issuer {issuer.id!r} may not send kind(s) {', '.join(forbidden)}", alert)
-    problem = jurisdiction_problem(alert, issuer, regions or ExactCoverage())
-    if problem is not None:
-        return verdict("unauthorised", problem, alert)
-    return verdict("authentic", f"signed by {issuer.id} ({issuer.name_en}) with key "
-                   f"{key.key_id:08x}; kinds {', '.join(sorted(kinds))}", alert)
+    decision = authorise(alert, issuer, regions or default_region_set(),
+                         with_targets=with_targets)
+    if isinstance(decision, Refusal):
+        return Verdict("unauthorised", decision.reason, issuer.id, key.key_id, alert, claim,
+                       code=decision.code)
+    return Verdict("authentic", f"signed by {issuer.id} ({issuer.name_en}) with key "
+                   f"{key.key_id:08x}; {decision.summary}", issuer.id, key.key_id, alert, claim,
+                   decision=decision)

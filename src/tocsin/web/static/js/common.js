@@ -75,16 +75,20 @@ function regionName(code) {
   return names ? (names[currentLang()] || names.uk) : code;
 }
 
-// Names the map has not loaded (a hromada) are fetched once each.
+// Names the map has not loaded (a hromada) are fetched once each, a few at a time: a
+// nationwide alert may name every hromada, and thousands of requests at once exhaust the browser.
+const REGION_FETCHES_IN_FLIGHT = 6;
 async function ensureRegionNames(codes) {
   const wanted = codes.filter((c) => /^UA[0-9]{17}$/.test(c) && !regionNames.has(c));
-  await Promise.all(wanted.map((code) => {
-    if (!regionFetches.has(code)) {
-      regionFetches.set(code, fetchJSON("/api/v1/regions/" + encodeURIComponent(code))
-        .then((r) => rememberRegion(code, r.name_uk, r.name_en)).catch(() => null));
-    }
-    return regionFetches.get(code);
-  }));
+  for (let i = 0; i < wanted.length; i += REGION_FETCHES_IN_FLIGHT) {
+    await Promise.all(wanted.slice(i, i + REGION_FETCHES_IN_FLIGHT).map((code) => {
+      if (!regionFetches.has(code)) {
+        regionFetches.set(code, fetchJSON("/api/v1/regions/" + encodeURIComponent(code))
+          .then((r) => rememberRegion(code, r.name_uk, r.name_en)).catch(() => null));
+      }
+      return regionFetches.get(code);
+    }));
+  }
 }
 
 // -- times ----------------------------------------------------------------

@@ -118,8 +118,14 @@ const TocsinVerify = (() => {
     return new Uint8Array([(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
   }
 
-  // The log leaf for an alert: version 1, type 1 (alert), then u32-length-prefixed statement and CAP.
+  // The log leaf for an alert: version 1, type 1 (alert), then u32-length-prefixed statement and CAP;
+  // when that would exceed a tile bundle's 65,535-byte entry, type 3 (detached): the statement alone,
+  // which commits to the CAP by its sha256 line (tocsin.tlog.entry.alert_entry, the same rule).
+  const MAX_ENTRY_BYTES = 65535;
   function alertEntry(statementBytes, capBytes) {
+    if (2 + 4 + statementBytes.length + 4 + capBytes.length > MAX_ENTRY_BYTES) {
+      return concat(new Uint8Array([1, 3]), u32(statementBytes.length), statementBytes);
+    }
     return concat(new Uint8Array([1, 1]), u32(statementBytes.length), statementBytes, u32(capBytes.length), capBytes);
   }
 
