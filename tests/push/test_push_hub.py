@@ -72,7 +72,7 @@ def test_english_and_point_subscriptions_match_like_live_streams(hub: HubProcess
         issue(hub, "demo-air-force", (LVIV_OBLAST,), kind="missile")
         [got] = service.wait_delivered(by_point, 1)
         assert got.payload["title"].startswith("[DEMO] Missile threat")
-        assert got.payload["places"] == ["Lviv Oblast"]  # a point is named by the alert's area
+        assert got.payload["places"] == ["Lvivska Hromada"]  # a point is named by its hromada
         assert got.topic is not None and "49" not in got.topic  # never the coordinates
         kyiv = issue(hub, "demo-air-force", (KYIV,), kind="drone")
         [only] = service.wait_delivered(elsewhere, 1)
@@ -245,3 +245,38 @@ def test_a_hub_refused_at_start_writes_no_push_files(tmp_path: Path) -> None:
         hub.start()
     assert not (data / "vapid.key").exists()
     assert not (data / "push.sqlite3").exists()
+
+
+# A point on Kyiv city's border, and a point 150 m outside it (a Kyiv-oblast hromada).
+KYIV_BORDER = (50.43122, 30.259627)
+JUST_OUTSIDE_KYIV = (50.429875, 30.259796)
+
+
+def test_a_shape_grazing_the_border_pushes_nobody_across_it_as_live_streams(hub: HubProcess) -> None:
+    """The same point matching as live streams (tests/attacks): a 250 m circle on Kyiv's
+    border is accepted but reaches only Kyiv; a push subscriber 150 m outside, inside the
+    circle as drawn, is not woken by it."""
+    import msgspec
+
+    from tocsin.cap import to_xml
+    from tocsin.cap.model import Area, Circle
+    from tocsin.client import issue_request, sign_cap
+
+    from .conftest import make_alert
+
+    with push_service(hub_key(hub)) as service:
+        outside = service.device()
+        lat, lon = JUST_OUTSIDE_KYIV
+        assert subscribe(hub, outside.subscription(), [], points=[{"lat": lat, "lon": lon}]
+                         ).status_code == 201
+        base = make_alert("demo-kyiv-city", (KYIV,))
+        ring = Circle(lat=KYIV_BORDER[0], lon=KYIV_BORDER[1], radius_km=0.25,
+                      text=f"{KYIV_BORDER[0]},{KYIV_BORDER[1]} 0.25")
+        info = msgspec.structs.replace(base.info[0], area=(Area(area_desc="на межі", circle=(ring,)),))
+        grazing = to_xml(msgspec.structs.replace(base, info=(info,)))
+        first = httpx.post(f"{hub.url}/api/v1/alerts", json=issue_request(
+            grazing, sign_cap(grazing, hub.signer("demo-kyiv-city"))))
+        assert first.status_code == 201, first.text
+        honest = issue(hub, "demo-air-force", ("UA32000000000030281",))  # Kyiv oblast
+        [got] = service.wait_delivered(outside, 1)
+        assert got.payload["id"] == honest["id"], f"the point across the border got {got.payload}"

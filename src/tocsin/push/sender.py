@@ -50,7 +50,7 @@ from tocsin.push.endpoints import RECHECK_SECS, EndpointRefused, check_public, o
 from tocsin.push.messages import Loudness, build_payload, loudness, topic_for
 from tocsin.push.store import PushStore, PushSubscription
 from tocsin.push.vapid import VapidSigner
-from tocsin.regions import RegionSet
+from tocsin.regions import Region, RegionSet
 from tocsin.store.base import AlertRecord, StreamEvent
 
 if TYPE_CHECKING:
@@ -153,6 +153,7 @@ class PushSender:
 
     def __init__(self, *, store: PushStore, feed: EventFeed, get_alert: Callable[[str], AlertRecord | None],
                  find_alert: Callable[[str, str], AlertRecord | None], regions: RegionSet,
+                 shapes_inside: Callable[[AlertRecord, Alert], bool] = lambda record, alert: True,
                  signer: VapidSigner, allowed_hosts: frozenset[str], registry: CollectorRegistry,
                  demo: bool = False, per_service: int = 64, max_connections: int = 256,
                  max_pending: int = 1_000_000, timeout: float = 10.0) -> None:
@@ -160,6 +161,7 @@ class PushSender:
         self.feed = feed
         self._get_alert = get_alert
         self._find_alert = find_alert
+        self._shapes_inside = shapes_inside
         self.regions = regions
         self.signer = signer
         self.allowed_hosts = allowed_hosts
@@ -171,6 +173,7 @@ class PushSender:
         self.index: PlaceIndex[PlaceKey] = PlaceIndex(regions)
         self._subs: dict[str, SubState] = {}
         self._endpoints: set[str] = set()
+        self._point_regions: dict[str, Region | None] = {}  # a point's hromada, looked up once
         self._origins: dict[str, Origin] = {}
         self._outstanding: dict[int, list[float]] = {}  # event id -> [jobs left, queued at]
         self._handled = 0
@@ -301,8 +304,15 @@ class PushSender:
         if record is None:
             return
         alert = stored_alert(record)
-        areas: tuple[Area, ...] = (tuple(a for info in alert.info for a in info.area)
-                                   if alert.msg_type == "Alert" else ())
+        # As live streams (Hub._published): a new alert's shapes match points exactly only
+        # if they stay inside the issuer's jurisdiction (tocsin.ledger); else, and for an
+        # Update or Cancel, points are matched by the targets.
+        areas: tuple[Area, ...] = ()
+        if alert.msg_type == "Alert":
+            areas = tuple(a for info in alert.info for a in info.area)
+            if any(a.polygon or a.circle for a in areas) and not await asyncio.to_thread(
+                    self._shapes_inside, record, alert):
+                areas = ()
         matched: dict[str, set[str]] = {}
         for sub_id, place in self.index.match(event.regions, areas):
             matched.setdefault(sub_id, set()).add(place)
@@ -326,7 +336,6 @@ class PushSender:
         """
         payloads: dict[tuple[str, tuple[str, ...]], bytes] = {}
         deadline = time.monotonic() + how.ttl
-        alert_names = {a["code"]: a for a in view.get("areas") or []}
         entry = self._outstanding[event.id] = [1, time.monotonic()]
         for n, (sub_id, hit) in enumerate(matched.items(), start=1):
             if n % ENQUEUE_SLICE == 0:
@@ -340,7 +349,7 @@ class PushSender:
             payload = payloads.get(key)
             if payload is None:
                 payload = build_payload(view=view, alert=alert, language=lang, places=list(places),
-                                        place_names=self._names(places, lang, alert_names),
+                                        place_names=self._names(places, lang),
                                         how=how, event_id=event.id, demo=self.demo)
                 payloads[key] = payload
             state.queue.append(Job(event.id, payload, how, topic_for(places[0]), deadline))
@@ -349,17 +358,20 @@ class PushSender:
             self._schedule(state)
         self._settle(event.id, entry)
 
-    def _names(self, places: tuple[str, ...], lang: str, alert_areas: dict[str, Any]) -> list[str]:
+    def _names(self, places: tuple[str, ...], lang: str) -> list[str]:
+        """The places' names: a region's own, a point's hromada (never the coordinates)."""
         names: list[str] = []
         for place in places:
             region = self.regions.get(place)
-            if region is not None:
-                names.append(region.name_uk_full if lang == "uk" else region.name_en)
-            else:  # a point: name the alert's areas, never the coordinates
-                for area in alert_areas.values():
-                    name = area["name_uk"] if lang == "uk" else area["name_en"]
-                    if name not in names:
-                        names.append(name)
+            if region is None and "," in place:
+                region = self._point_regions.get(place)
+                if region is None:
+                    lat, _, lon = place.partition(",")
+                    found = self.regions.locate(float(lat), float(lon))
+                    region = self._point_regions[place] = found[0] if found else None
+            name = place if region is None else (region.name_uk_full if lang == "uk" else region.name_en)
+            if name not in names:
+                names.append(name)
         return names
 
     # -- sending ---------------------------------------------------------
@@ -531,14 +543,24 @@ class PushSender:
 
 def push_sender_for(hub: Hub) -> PushSender:
     """The hub's push sender: VAPID key and subscriptions in its data directory."""
+    from tocsin.ledger.reach import Reach, judge_reach
     from tocsin.push.endpoints import parse_allowed_hosts
     from tocsin.push.store import FILE_NAME, SqlitePushStore
     from tocsin.push.vapid import load_or_create_vapid_key
+
+    def shapes_inside(record: AlertRecord, alert: Alert) -> bool:
+        """The ledger's own rule, as the issuing path applied it (unknown issuer now: no)."""
+        issuer = hub.registry.issuer(record.issuer_id)
+        if issuer is None:
+            return False
+        reach = judge_reach(alert, issuer, hub.regions)
+        return isinstance(reach, Reach) and reach.shapes_inside
 
     settings = hub.settings
     key = load_or_create_vapid_key(settings.data_dir)  # first: a refused key writes nothing
     signer = VapidSigner(key, settings.push_contact)
     return PushSender(store=SqlitePushStore(settings.data_dir / FILE_NAME), feed=hub.feed,
                       get_alert=hub.store.get, find_alert=hub.store.find, regions=hub.regions,
+                      shapes_inside=shapes_inside,
                       signer=signer, allowed_hosts=parse_allowed_hosts(settings.push_allowed_hosts),
                       registry=hub.metrics.registry, demo=settings.demo)
