@@ -39,6 +39,7 @@ import aiohttp
 import msgspec
 from cryptography.hazmat.primitives.asymmetric import ec
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from yarl import URL
 
 from tocsin.api.views import stored_alert
 from tocsin.cap.model import Alert, Area
@@ -108,6 +109,7 @@ class SubState:
 
     sub: PushSubscription
     ua_key: ec.EllipticCurvePublicKey
+    url: URL  # the endpoint, parsed once
     origin: str
     places: tuple[str, ...]
     last_event: int
@@ -243,7 +245,8 @@ class PushSender:
     def _track(self, sub: PushSubscription) -> None:
         origin_name, host = origin_of(sub.endpoint)
         places = (*sub.regions, *(place_of(p) for p in sub.points))
-        state = SubState(sub=sub, ua_key=check_keys(sub.p256dh, sub.auth), origin=origin_name,
+        state = SubState(sub=sub, ua_key=check_keys(sub.p256dh, sub.auth), url=URL(sub.endpoint),
+                         origin=origin_name,
                          places=places, last_event=sub.last_event)
         for code in sub.regions:
             self.index.add((sub.id, code), (code,))
@@ -450,7 +453,7 @@ class PushSender:
         status: int | None
         retry_after: str | None = None
         try:
-            async with self._client.post(state.sub.endpoint, data=job.body, headers=headers,
+            async with self._client.post(state.url, data=job.body, headers=headers,
                                          allow_redirects=False) as response:
                 status = response.status
                 retry_after = response.headers.get("retry-after")
