@@ -156,6 +156,9 @@ def test_installable_and_starts_offline_with_the_last_update_shown(hub: HubProce
     note.wait_for()
     assert note.inner_text().startswith("Офлайн: показано останній відомий стан, оновлено ")
     page.locator("#map").wait_for()  # the map page itself came from the cache
+    page.goto(hub.url + "/check")  # the check page too, with the same notice
+    page.locator("#offline-note").wait_for()
+    page.locator("#check-form").wait_for()
     context.set_offline(False)
     assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e and "Failed to fetch" not in e
             and "EventSource" not in e and "net::" not in e] == []

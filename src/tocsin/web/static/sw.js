@@ -11,7 +11,7 @@
 
 const CACHE = "tocsin-v1";
 const SHELL = [
-  "/", "/check", "/manifest.webmanifest", "/static/css/app.css", "/static/js/i18n.js",
+  "/", "/check", "/check/check.css", "/check/check.js", "/manifest.webmanifest", "/static/css/app.css", "/static/js/i18n.js",
   "/static/js/common.js", "/static/js/patterns.js", "/static/js/map.js", "/static/js/push.js",
   "/static/vendor/leaflet/leaflet.js", "/static/vendor/leaflet/leaflet.css",
   "/static/icons/icon-192.png", "/api/v1/map/layers/oblast.json", "/api/v1/map/state",

@@ -333,11 +333,13 @@
   }
 
   function start() {
-    panel = mk("section", { id: "my-places", class: "my-places", "aria-labelledby": "my-places-title" });
-    const anchor = document.querySelector("main") || document.body;
-    anchor.append(panel);
-    render();
-    follow();
+    if (document.getElementById("map")) {  // my places live on the map page; every page gets the rest
+      panel = mk("section", { id: "my-places", class: "my-places", "aria-labelledby": "my-places-title" });
+      const anchor = document.querySelector("main") || document.body;
+      anchor.append(panel);
+      render();
+      follow();
+    }
     if ("serviceWorker" in navigator) {
       registration().catch(() => null);
       navigator.serviceWorker.addEventListener("message", (event) => {
