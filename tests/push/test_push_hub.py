@@ -280,3 +280,29 @@ def test_a_shape_grazing_the_border_pushes_nobody_across_it_as_live_streams(hub:
         honest = issue(hub, "demo-air-force", ("UA32000000000030281",))  # Kyiv oblast
         [got] = service.wait_delivered(outside, 1)
         assert got.payload["id"] == honest["id"], f"the point across the border got {got.payload}"
+
+
+def test_a_cancel_of_a_threat_replaces_it_quietly(hub: HubProcess) -> None:
+    from tocsin.cap import to_xml
+    from tocsin.cap.model import Reference
+    from tocsin.client import issue_request, sign_cap
+    from tocsin.compose import compose_cancel
+
+    with push_service(hub_key(hub)) as service:
+        phone = service.device()
+        assert subscribe(hub, phone.subscription(), [KYIV], language="en").status_code == 201
+        threat = issue(hub, "demo-air-force", (KYIV,))
+        [woken] = service.wait_delivered(phone, 1)
+        cancel = to_xml(compose_cancel(issuer_id="demo-air-force", sender=threat["sender"],
+                                       original=Reference(sender=threat["sender"],
+                                                          identifier=threat["identifier"],
+                                                          sent=threat["sent"])))
+        answer = httpx.post(f"{hub.url}/api/v1/alerts", json=issue_request(
+            cancel, sign_cap(cancel, hub.signer("demo-air-force"))))
+        assert answer.status_code == 201, answer.text
+        [_, withdrawn] = service.wait_delivered(phone, 2)
+        assert withdrawn.payload["msgType"] == "Cancel"
+        assert withdrawn.payload["title"].startswith("[DEMO] Cancelled")
+        assert withdrawn.urgency == "normal" and withdrawn.payload["requireInteraction"] is False
+        assert withdrawn.topic == woken.topic == KYIV
+        assert withdrawn.payload["tag"] == woken.payload["tag"]
