@@ -253,8 +253,7 @@ class PushSender:
         for point in sub.points:
             self.index.add((sub.id, place_of(point)), None, point)
         if origin_name not in self._origins:
-            port = int(origin_name.rsplit(":", 1)[1]) if origin_name.count(":") == 2 else (
-                443 if origin_name.startswith("https") else 80)
+            port = state.url.port or (443 if state.url.scheme == "https" else 80)
             self._origins[origin_name] = Origin(origin_name, host, port, host in self.allowed_hosts)
         self._subs[sub.id] = state
         self._endpoints.add(sub.endpoint)
