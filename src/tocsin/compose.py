@@ -97,6 +97,15 @@ def area_names(codes: Sequence[str], language: str, regions: RegionSet | None = 
     return ", ".join(names)
 
 
+def geocode_name(code: str, regions: RegionSet) -> str:
+    """The CAP geocode valueName for ``code``: the region set's own scheme for its codes
+    (KATOTTG for Ukraine's), ISO3166-2 for an ISO alias."""
+    region = regions.get(code)
+    if region is not None and region.iso_3166_2 and region.iso_3166_2.upper() == code.strip().upper():
+        return "ISO3166-2"
+    return regions.code_scheme
+
+
 def compose_alert(facts: AlertFacts, regions: RegionSet | None = None) -> Alert:
     """Build the alert the facts describe (one info per language).
 
@@ -110,8 +119,8 @@ def compose_alert(facts: AlertFacts, regions: RegionSet | None = None) -> Alert:
         raise ComposeError("name at least one area (a region code)")
     sent = facts.sent or datetime.now(UTC).astimezone()
     urgency, severity, certainty = _DEFAULT_ASSESSMENT[facts.kind]
-    geocodes = tuple(ValuePair(value_name="KATOTTG" if c.startswith("UA") and len(c) == 19
-                               else "ISO3166-2", value=c) for c in facts.areas)
+    region_set = regions if regions is not None else default_region_set()
+    geocodes = tuple(ValuePair(value_name=geocode_name(c, region_set), value=c) for c in facts.areas)
 
     def areas_for(language: str) -> tuple[Area, ...]:
         if not facts.areas:

@@ -33,6 +33,9 @@ class Settings:
     demo: bool = False
     #: Issuer registry file (signed JSON); demo mode writes ``DATA_DIR/registry.json``.
     registry: Path | None = None
+    #: Region data directory (``units.csv`` code table, optional ``units.geojson`` and
+    #: ``cities.csv``; docs/regions.md). Unset: Ukraine's KATOTTG regions, shipped.
+    regions: Path | None = None
     #: Largest request body accepted, in bytes; refused before it is read whole.
     max_body_bytes: int = 1 << 20
     #: Seconds between heartbeats on idle live streams.

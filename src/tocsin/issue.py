@@ -32,12 +32,15 @@ from tocsin.delivery.fanout import Fanout
 from tocsin.kinds import KINDS, KindClass, kind_class
 from tocsin.ledger.limits import size_refusal
 from tocsin.regions import RegionSet
-from tocsin.store.base import AppendResult, Conflict, Coverage, NewAlert, StoreError, StreamEvent
-from tocsin.store.sqlite import (
-    ForeignReference,
-    SqliteStore,
-    StatusMismatch,
-    UnknownReference,
+from tocsin.store.base import (
+    AppendResult,
+    Conflict,
+    Coverage,
+    NewAlert,
+    Refused,
+    Store,
+    StoreError,
+    StreamEvent,
 )
 from tocsin.trust.registry import Registry
 from tocsin.trust.verify import VerifyInputError, verify_alert
@@ -83,7 +86,7 @@ def summary_json(alert: Alert, alert_id: str, issuer_id: str, targets: dict[str,
 class Writer:
     """The single writer: a queue drained by one thread, committed in batches."""
 
-    def __init__(self, store: SqliteStore,
+    def __init__(self, store: Store,
                  on_commit: Callable[[list[tuple[NewAlert, StreamEvent]]], None]) -> None:
         self._store = store
         self._on_commit = on_commit
@@ -154,7 +157,7 @@ class Issuer:
         *,
         registry: Registry,
         regions: RegionSet,
-        store: SqliteStore,
+        store: Store,
         fanout: Fanout,
         max_sent_age_secs: float = 600.0,
         max_sent_skew_secs: float = 120.0,
@@ -276,12 +279,8 @@ class Issuer:
             result = await self.writer.append(new)
         except Conflict as exc:
             raise IssueError("conflict", str(exc)) from None
-        except UnknownReference as exc:
-            raise IssueError("unknown_reference", str(exc)) from None
-        except ForeignReference as exc:
-            raise IssueError("foreign_reference", str(exc)) from None
-        except StatusMismatch as exc:
-            raise IssueError("status_mismatch", str(exc)) from None
+        except Refused as exc:  # the rulebook's state rules (references, status)
+            raise IssueError(exc.code, exc.reason) from None
         except StoreError as exc:
             raise IssueError("internal", f"storage refused the alert: {exc}") from None
         return IssueOutcome(result=result, warnings=warnings)

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from tocsin.services.witness import Witness
 from tocsin.services.witness_client import collect_cosignature
-from tocsin.store.sqlite import SqliteStore
+from tocsin.store.base import Store
 from tocsin.tlog.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -110,7 +110,7 @@ class Checkpointer:
     clients holding a k-of-n policy simply see fewer cosignatures.
     """
 
-    def __init__(self, store: SqliteStore, signer: Signer, origin: str,
+    def __init__(self, store: Store, signer: Signer, origin: str,
                  clock: Callable[[], float] = time.time,
                  witnesses: Sequence[CheckpointWitness] = ()) -> None:
         self.store = store
@@ -185,7 +185,7 @@ class Checkpointer:
                 await self._task
 
 
-def tile_bytes(store: SqliteStore, tile: Tile, checkpoint_size: int) -> bytes | None:
+def tile_bytes(store: Store, tile: Tile, checkpoint_size: int) -> bytes | None:
     """A hash tile or entry bundle, if the current checkpoint covers it; else None."""
     if not tile_within(tile, checkpoint_size):
         return None

@@ -36,6 +36,7 @@ from tocsin.delivery.fanout import Fanout
 from tocsin.demo import demo_witness
 from tocsin.feed import EventFeed
 from tocsin.issue import Issuer
+from tocsin.ledger.effects import state_rules
 from tocsin.logserver import (
     Checkpointer,
     CheckpointWitness,
@@ -43,7 +44,7 @@ from tocsin.logserver import (
     RemoteWitness,
     load_or_create_log_key,
 )
-from tocsin.regions import Region, RegionSet, default_region_set
+from tocsin.regions import Region, RegionSet, region_set_for
 from tocsin.services.witness import Witness, witness_app
 from tocsin.store.base import NewAlert, StreamEvent
 from tocsin.store.sqlite import SqliteStore
@@ -92,12 +93,12 @@ class Hub:
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self.regions = regions or default_region_set()
+        self.regions = regions or region_set_for(settings.regions)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
         self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
         self._registry_lock = asyncio.Lock()
-        self.store = SqliteStore(settings.db_path, ancestors=self._ancestor_codes)
+        self.store = SqliteStore(settings.db_path, rules=state_rules(self._ancestor_codes))
         self.registry_bytes, self.registry = self._registry_in_force(registry_bytes)
         self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
                              per_client_max=settings.max_subscriptions_per_client,

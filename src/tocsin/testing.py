@@ -89,12 +89,17 @@ def serve_asgi(app: Any) -> Iterator[str]:
 
 @dataclass
 class HubProcess:
-    """A ``tocsin serve --demo`` child process and how to reach it."""
+    """A ``tocsin serve`` child process (``--demo`` unless ``demo=False``) and how to reach it.
+
+    ``args`` are extra ``tocsin serve`` arguments (e.g. ``--registry FILE``).
+    """
 
     data_dir: Path
     port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    demo: bool = True
+    args: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -103,8 +108,9 @@ class HubProcess:
     def start(self) -> None:
         """Start the hub and return once it is healthy (or raise with its output)."""
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tocsin", "serve", "--demo", "--data-dir", str(self.data_dir),
-             "--port", str(self.port), "--log-level", "warning"],
+            [sys.executable, "-m", "tocsin", "serve", *(["--demo"] if self.demo else []),
+             "--data-dir", str(self.data_dir), "--port", str(self.port), "--log-level", "warning",
+             *self.args],
             env={**os.environ, **self.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECS

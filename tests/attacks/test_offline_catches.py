@@ -22,11 +22,12 @@ from tocsin.cap import to_xml
 from tocsin.cap.model import Alert, Area
 from tocsin.client import sign_cap
 from tocsin.issue import alert_id_for, summary_json
+from tocsin.ledger.effects import state_rules
 from tocsin.regions import default_region_set
+from tocsin.services.monitor import confirm_evidence
 from tocsin.store.base import NewAlert
 from tocsin.store.sqlite import SqliteStore
 from tocsin.testing import HubProcess
-from tocsin.tlog.monitor import confirm_evidence
 from tocsin.trust.keyfiles import read_verifier
 
 from .shapes import KYIV, LVIV_OBLAST, LVIV_SQUARE, alert, geocode_area, polygon
@@ -44,7 +45,7 @@ def _smuggle(hub: HubProcess, hostile: Alert, issuer: str) -> tuple[bytes, bytes
     now = time.time()
     alert_id = alert_id_for(cap)
     targets = {LVIV_OBLAST: "full", KYIV: "full"}
-    store = SqliteStore(hub.data_dir / "tocsin.sqlite3", ancestors=lambda code: [])
+    store = SqliteStore(hub.data_dir / "tocsin.sqlite3", rules=state_rules(lambda code: []))
     try:
         store.append(NewAlert(
             id=alert_id, cap=cap, statement=statement, issuer_id=issuer,
@@ -118,3 +119,51 @@ def test_on_a_fresh_hub_a_squatter_cannot_take_a_sender_first(fresh_hub: HubProc
     with hub.client() as client:
         own = client.issue(alert("demo-air-force", [geocode_area(KYIV)]), hub.signer("demo-air-force"))
     assert own["sender"] == "demo-air-force@tocsin"
+
+
+def test_monitor_catches_a_hub_that_skipped_the_reference_rule(fresh_hub: HubProcess,
+                                                               tmp_path: Path) -> None:
+    """A hub whose rulebook was patched to skip the state rules let Kyiv City update the
+    Air Force's alert; the monitor replays the same rules over the log and reports it."""
+    from tocsin.cap.model import Reference
+    from tocsin.ledger.effects import Effects
+
+    hub = fresh_hub
+    with hub.client() as client:
+        original = client.issue(alert("demo-air-force", [geocode_area(KYIV)]),
+                                hub.signer("demo-air-force"))
+    record = httpx.get(f"{hub.url}/api/v1/alerts/{original['id']}").json()
+    state = tmp_path / "monitor"
+    monitor = ("monitor", hub.url, "--state-dir", state, "--once", "--log-key",
+               hub.data_dir / "log.pub", "--registry", hub.data_dir / "registry.json")
+    assert _tocsin(*monitor).returncode == 0
+
+    hub.stop()
+    hijack = alert("demo-kyiv-city", [geocode_area(KYIV)], msg_type="Update",
+                   references=(Reference(sender=record["sender"], identifier=record["identifier"],
+                                         sent=record["sent"]),))
+    cap = to_xml(hijack)
+    now = time.time()
+    skip_state_rules = SqliteStore(hub.data_dir / "tocsin.sqlite3",
+                                   rules=lambda incoming, view: Effects())  # the patched hub
+    try:
+        alert_id = alert_id_for(cap)
+        targets = {KYIV: "full"}
+        skip_state_rules.append(NewAlert(
+            id=alert_id, cap=cap, statement=sign_cap(cap, hub.signer("demo-kyiv-city")),
+            issuer_id="demo-kyiv-city", key_id=f"{hub.signer('demo-kyiv-city').key_id:08x}",
+            sender=hijack.sender, identifier=hijack.identifier, sent=hijack.sent, sent_ts=now,
+            received_ts=now, expires_ts=None, msg_type="Update", status="Actual",
+            kinds=("air-raid",), event=hijack.info[0].event, targets=targets,  # type: ignore[arg-type]
+            references=((record["sender"], record["identifier"]),),
+            summary=summary_json(hijack, alert_id, "demo-kyiv-city", targets,  # type: ignore[arg-type]
+                                 frozenset({"air-raid"}), regions=default_region_set())))
+    finally:
+        skip_state_rules.close()
+    hub.start()
+
+    caught = _tocsin(*monitor, "--evidence", tmp_path / "evidence.json")
+    assert caught.returncode == 1, caught.stdout + caught.stderr
+    evidence = json.loads(caught.stdout)
+    assert evidence["kind"] == "bad-entry" and "foreign_reference" in evidence["reason"], evidence
+    assert "the log holds this entry" in confirm_evidence(evidence, read_verifier(hub.data_dir / "log.pub"))

@@ -22,6 +22,7 @@ from tocsin.client import issue_request, sign_cap
 from tocsin.compose import AlertFacts, compose_alert
 from tocsin.issue import alert_id_for
 from tocsin.ledger import MAX_ALERT_BYTES
+from tocsin.ledger.effects import state_rules
 from tocsin.regions import default_region_set
 from tocsin.store.base import AppendResult, NewAlert, StoreError
 from tocsin.store.sqlite import SqliteStore
@@ -41,7 +42,7 @@ def _new(n: int, statement: bytes = b"statement") -> NewAlert:
 
 
 def test_one_failing_alert_never_fails_its_batch(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.sqlite3", ancestors=lambda code: [])
+    store = SqliteStore(tmp_path / "s.sqlite3", rules=state_rules(lambda code: []))
     try:
         unloggable = _new(2, statement=b"x" * (MAX_ENTRY_BYTES + 1))  # no log entry can hold it
         results = store.append_batch([_new(1), unloggable, _new(3)])

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 from tocsin.feed import EventFeed
+from tocsin.ledger.effects import state_rules
 from tocsin.store.base import NewAlert
 from tocsin.store.sqlite import SqliteStore
 
@@ -21,7 +22,7 @@ def _alert(n: int) -> NewAlert:
 
 
 def _store(tmp_path: Path) -> SqliteStore:
-    return SqliteStore(tmp_path / "s.sqlite3", ancestors=lambda code: [])
+    return SqliteStore(tmp_path / "s.sqlite3", rules=state_rules(lambda code: []))
 
 
 async def test_followers_resume_then_wait_in_order(tmp_path: Path) -> None:

@@ -98,3 +98,37 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+# -- both screens the issue names: desktop and phone --------------------------------
+
+SCREENS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(params=list(SCREENS))
+def screen(request: Any) -> str:
+    """Run the test once per screen size (desktop 1280×900, phone 390×844)."""
+    return str(request.param)
+
+
+def open_tab(browser: Any, problems: PageProblems, screen: str, **options: Any) -> Any:
+    """A new context and tab at ``screen`` size that records console errors into ``problems``."""
+    ctx = browser.new_context(viewport=SCREENS[screen], locale="uk-UA", timezone_id="Europe/Kyiv",
+                              is_mobile=screen == "phone", has_touch=screen == "phone", **options)
+    tab = ctx.new_page()
+    tab.on("console", lambda m: problems.errors.append(f"console {m.text}") if m.type == "error" else None)
+    tab.on("pageerror", lambda e: problems.errors.append(f"pageerror {e}"))
+    return tab
+
+
+@pytest.fixture
+def tab(browser: Any, problems: PageProblems, screen: str, hub: HubProcess) -> Iterator[Any]:
+    """A tab at the parametrised screen size; fails the test on console errors.
+
+    It depends on ``hub`` so the tab closes before the hub stops (a stream cut by the
+    hub's shutdown is not the page's error).
+    """
+    page = open_tab(browser, problems, screen)
+    yield page
+    page.context.close()
+    assert problems.unexpected() == [], "the page logged errors"

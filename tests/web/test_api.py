@@ -19,11 +19,13 @@ from web.conftest import KYIV, LVIV_OBLAST, HubProcess
 STATIC = Path(__file__).resolve().parents[2] / "src" / "tocsin" / "web" / "static"
 
 
-@pytest.mark.parametrize("path", ["/", "/alerts/abc", f"/regions/{KYIV}", "/issuers",
-                                  "/issuers/demo-air-force"])
-def test_pages_are_html_under_a_strict_csp(hub: HubProcess, path: str) -> None:
-    response = httpx.get(hub.url + path)
-    assert response.status_code == 200
+@pytest.mark.parametrize(("path", "status"), [
+    ("/", 200), ("/alerts/abc", 404), (f"/regions/{KYIV}", 200), ("/issuers", 200),
+    ("/issuers/demo-air-force", 200), ("/about", 200), ("/nowhere", 404)])
+def test_pages_are_html_under_a_strict_csp(hub: HubProcess, path: str, status: int) -> None:
+    # An alert that does not exist is a 404 page, not a page served 200 that fails later.
+    response = httpx.get(hub.url + path, headers={"Accept": "text/html"})
+    assert response.status_code == status
     assert response.headers["content-type"].startswith("text/html")
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
@@ -140,4 +142,29 @@ def test_log_key_opens_the_hubs_checkpoint(hub: HubProcess) -> None:
 
 def test_kinds_endpoint(hub: HubProcess) -> None:
     kinds = httpx.get(hub.url + "/api/v1/kinds").json()
-    assert kinds == {code: {"uk": k.name_uk, "en": k.name_en} for code, k in KINDS.items()}
+    assert kinds == {code: {"uk": k.name_uk, "en": k.name_en, "class": str(k.klass)}
+                     for code, k in KINDS.items()}
+
+
+def test_the_catch_all_yields_to_routes_added_after_it() -> None:
+    """Routes other modules add after the web routes (compat API, witness) stay reachable."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from tocsin.testing import serve_asgi
+    from tocsin.web.routes import _LastResort
+
+    async def caught(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("caught", status_code=404)
+
+    async def later(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("later")
+
+    app = Starlette(routes=[_LastResort("/{path:path}", caught, methods=["GET", "POST"]),
+                            Route("/later", later, methods=["GET"])])
+    with serve_asgi(app) as url:
+        assert httpx.get(url + "/later").text == "later"
+        assert httpx.get(url + "/elsewhere").text == "caught"
+        assert httpx.post(url + "/later").status_code == 405  # the later route's method rule holds

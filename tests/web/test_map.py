@@ -56,7 +56,7 @@ def test_issued_alert_colours_its_region_live(page: Any, hub: HubProcess) -> Non
     item = page.locator(f'.alert-item[data-id="{answer["id"]}"]')
     item.wait_for()
     text = item.inner_text()
-    for expected in ("Повітряні сили", "Львівська", "надзвичайна", "ймовірно",
+    for expected in ("Повітряні сили", "Львівська", "надзвичайна", "Ймовірність", "висока",
                      "Негайно прямуйте до укриття"):
         assert expected in text
     announcer = page.locator("#announcer")
@@ -186,4 +186,4 @@ def test_newcomer_flow_issue_with_the_cli_then_click_through_to_the_verified_ale
     page.locator(f'.alert-item[data-id="{alert_id}"] h3 a').click()
     page.wait_for_selector("body[data-verdict=verified]", timeout=15000)
     assert page.url.endswith(f"/alerts/{alert_id}")
-    assert page.locator("#verdict").inner_text().startswith("Перевірено: оголосив Повітряні сили")
+    assert page.locator("#verdict").inner_text().startswith("Перевірено. Джерело: Повітряні сили")

@@ -31,6 +31,7 @@ def test_region_page_shows_active_alerts_today_and_the_timeline(page: Any, hub: 
     assert page.locator("#bars .bar-day.today").count() == 1
     ended = page.locator(f'#timeline li:has(a[href="/alerts/{first["id"]}"])')
     assert ended.get_attribute("data-coverage") == "ended"
+    assert "завершено" in ended.inner_text()  # what is over says so (issue 12)
     assert page.locator("#active li").first.inner_text().startswith("Ракетна загроза ·")
     screenshot(page, "20-region")
 

@@ -57,8 +57,8 @@ def test_an_honest_alert_is_verified_in_the_browser(page: Any, hub: HubProcess,
                                                      issued: dict[str, Any]) -> None:
     open_alert(page, hub, issued["id"], "verified")
     verdict = page.locator("#verdict").inner_text()
-    assert verdict == ("Перевірено: оголосив Повітряні сили (ДЕМО), "
-                       f"записано в журнал під номером {issued['log']['index']}.")
+    assert verdict == (f"Перевірено. Джерело: Повітряні сили (ДЕМО); запис № {issued['log']['index']} "
+                       "у журналі.")
     for key in ("registry", "signature", "hash", "fields", "key_valid", "checkpoint", "inclusion"):
         assert check_result(page, key) == "ok", key
     assert page.locator("#summary").get_attribute("data-untrusted") is None
@@ -66,7 +66,7 @@ def test_an_honest_alert_is_verified_in_the_browser(page: Any, hub: HubProcess,
     for text in (issued["identifier"], issued["sender"], issued["sent"], "Повітряна тривога у Львові",
                  "Негайно прямуйте до укриття", "KATOTTG", LVIV_OBLAST):
         assert text in fields
-    assert "Львівська" in page.locator("#summary").inner_text()
+    assert "Львівська" in page.locator("#where").inner_text()
     assert page.locator("#link-cap").get_attribute("href") == f"/api/v1/alerts/{issued['id']}/cap"
     assert page.locator("#link-proof").get_attribute("href") == f"/api/v1/alerts/{issued['id']}/proof"
     screenshot(page, "10-alert-verified")
@@ -85,6 +85,8 @@ def test_a_flipped_byte_in_the_cap_raises_the_loud_warning(page: Any, hub: HubPr
     assert check_result(page, "signature") == "ok"  # the statement itself is genuine
     assert page.locator("#trust").get_attribute("data-verdict") == "failed"
     assert page.locator("#summary").get_attribute("data-untrusted") == "true"
+    assert page.locator("#key-facts").get_attribute("data-untrusted") == "true"
+    assert page.locator("#alarm").is_visible()  # said at the top, above Where and What to do
     assert page.locator("#fields").inner_text() == "Поля не показано: байти CAP не ті, що підписані."
     screenshot(page, "11-alert-tampered-cap")
 
@@ -132,11 +134,13 @@ def test_a_swapped_log_key_fails_the_checkpoint(page: Any, hub: HubProcess,
 
 def test_an_unknown_alert_is_not_shown_as_verified(page: Any, hub: HubProcess,
                                                    problems: PageProblems) -> None:
+    # Issue 12: an id that does not exist is "not found" (HTTP 404), never "verification failed".
     problems.allowed.append("404")
-    open_alert(page, hub, "0" * 32, "failed")
-    assert check_result(page, "load") == "fail"
-    assert "alert_not_found" in page.locator("#checks").inner_text() or \
-        "No alert has this id" in page.locator("#checks").inner_text()
+    response = page.goto(f"{hub.url}/alerts/{'0' * 32}")
+    assert response.status == 404
+    text = page.locator("main").inner_text()
+    assert "Не знайдено" in text and "перевірка не пройшла" not in text.lower()
+    assert page.locator("body[data-verdict=verified]").count() == 0
 
 
 def test_a_proof_not_yet_signed_is_pending_not_failed(page: Any, hub: HubProcess,
@@ -147,7 +151,7 @@ def test_a_proof_not_yet_signed_is_pending_not_failed(page: Any, hub: HubProcess
     page.route("**/api/v1/alerts/*/proof", lambda route: route.fulfill(
         status=503, body=body, content_type="application/json"))
     open_alert(page, hub, issued["id"], "verified-pending")
-    assert page.locator("#verdict").inner_text().startswith("Підпис перевірено: оголосив Повітряні сили")
+    assert page.locator("#verdict").inner_text().startswith("Підпис перевірено. Джерело: Повітряні сили")
     assert check_result(page, "signature") == "ok"
     assert check_result(page, "inclusion") == "pending"
     screenshot(page, "13-alert-proof-pending")

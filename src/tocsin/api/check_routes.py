@@ -3,16 +3,30 @@
 The checker's index lives as long as the hub; it is filled in a background
 thread at start-up and caught up with the store (one indexed query) before
 each check, so a just-issued alert is checkable as soon as it is logged.
-Checks run in a worker thread: a slow check never holds up the event loop
-that delivers alerts.
+
+Checks never run on the event loop that delivers alerts. They run in worker
+threads in two lanes, so that a person pasting a post is not queued behind
+someone flooding the hub with 20,000-character texts: texts up to
+:data:`SHORT_TEXT_CHARS` (every real alert and its reposts) have their own
+workers; longer texts share one worker, whose checks step aside (a 1 ms sleep
+between candidates) so that a waiting short check gets the interpreter at
+once. The work per check is bounded
+(:data:`tocsin.check.engine.MAX_TEXT_CHARS`, ``MAX_MESSAGE_WORDS``, posting and
+candidate budgets). Per-client rate limits are the API's (429), not this
+module's.
+
+A link is this hub's when its host is the one the request came to, or the
+configured ``public_url``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import msgspec
 from starlette.requests import Request
@@ -21,7 +35,7 @@ from starlette.routing import BaseRoute, Route
 
 from tocsin.api.body import read_body
 from tocsin.api.errors import ApiError
-from tocsin.check.engine import MAX_TEXT_CHARS, Checker, CheckInputError
+from tocsin.check.engine import MAX_TEXT_CHARS, Checker, CheckInputError, set_background_lane
 from tocsin.check.index import AlertIndex
 from tocsin.check.inputs import check_input
 
@@ -29,6 +43,9 @@ if TYPE_CHECKING:
     from tocsin.runtime import Hub
 
 MAX_CHECK_BODY_BYTES = 256 * 1024  # a pasted CAP document fits; a video does not
+SHORT_TEXT_CHARS = 4_000  # texts up to this long get their own lane of workers
+SHORT_WORKERS = 2
+LONG_WORKERS = 1
 PAGE_FILES = {
     "check.js": "text/javascript; charset=utf-8",
     "check.css": "text/css; charset=utf-8",
@@ -46,6 +63,9 @@ class CheckService:
         self.checker = Checker(self.index, registry=lambda: hub.registry, regions=hub.regions,
                                log_size=lambda: hub.checkpointer.size, store=hub.store,
                                clock=hub.clock)
+        self._short = ThreadPoolExecutor(SHORT_WORKERS, thread_name_prefix="tocsin-check")
+        self._long = ThreadPoolExecutor(LONG_WORKERS, thread_name_prefix="tocsin-check-long",
+                                        initializer=set_background_lane)
         self._warm = threading.Thread(target=self._warm_up, name="tocsin-check-index",
                                       daemon=True)
         self._warm.start()
@@ -56,8 +76,16 @@ class CheckService:
         except Exception:
             return
 
-    def check(self, text: str) -> dict[str, Any]:
-        return check_input(self.checker, text).to_json()
+    def check(self, text: str, hub_hosts: frozenset[str] = frozenset()) -> dict[str, Any]:
+        return check_input(self.checker, text, hub_hosts).to_json()
+
+    def hosts(self, request: Request) -> frozenset[str]:
+        """The host[:port] names of this hub: the one asked, and the public URL's."""
+        names = {request.url.netloc.lower()}
+        public = self.hub.settings.public_url
+        if public:
+            names.add(urlsplit(public).netloc.lower())
+        return frozenset(n for n in names if n)
 
     async def post(self, request: Request) -> Response:
         body = await read_body(request, MAX_CHECK_BODY_BYTES)
@@ -81,8 +109,10 @@ class CheckService:
         if len(text) > MAX_TEXT_CHARS:
             raise ApiError("body_too_large",
                            f"the text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+        lane = self._short if len(text) <= SHORT_TEXT_CHARS else self._long
+        loop = asyncio.get_running_loop()
         try:
-            result = await asyncio.to_thread(self.check, text)
+            result = await loop.run_in_executor(lane, self.check, text, self.hosts(request))
         except CheckInputError as exc:
             raise ApiError("bad_request", str(exc)) from None
         return Response(msgspec.json.encode(result), media_type="application/json",
@@ -94,7 +124,10 @@ def _asset(name: str) -> bytes:
 
 
 async def page(request: Request) -> Response:
-    return Response(_asset("index.html"), media_type="text/html; charset=utf-8",
+    from tocsin.web.chrome import render_page  # the site's one header (and demo banner)
+
+    html = render_page(_asset("index.html"), bool(request.app.state.hub.settings.demo))
+    return Response(html, media_type="text/html; charset=utf-8",
                     headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"})
 
 

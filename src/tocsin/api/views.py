@@ -33,7 +33,6 @@ from tocsin.trust.registry import Registry
 #: The zone every public time is shown in (with its offset, so nobody has to guess).
 TIME_ZONE = "Europe/Kyiv"
 _ZONE = ZoneInfo(TIME_ZONE)
-REGION_VALUE_NAMES = frozenset({"KATOTTG", "ISO3166-2"})
 OverReason = Literal["ended", "cancelled", "expired"]
 CLASSES: tuple[str, ...] = tuple(k.value for k in KindClass)
 
@@ -92,7 +91,7 @@ def named_codes(alert: Alert, regions: RegionSet) -> list[str]:
     for info in alert.info:
         for area in info.area:
             for pair in area.geocode:
-                if pair.value_name.strip().upper() not in REGION_VALUE_NAMES:
+                if pair.value_name.strip().upper() not in regions.geocode_names:
                     continue
                 code = regions.canonical(pair.value) or pair.value
                 if code not in codes:

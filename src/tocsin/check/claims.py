@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from tocsin.check import lexicon
+from tocsin.check.message import MessageView, read_message
 from tocsin.check.normalise import fold_token, tokens
 from tocsin.regions import RegionSet
 from tocsin.regions.names import transliterate
@@ -22,6 +23,17 @@ _WORD = re.compile(r"[\w'’ʼ-]+", re.UNICODE)
 _CLOCK = re.compile(r"\b([01]?\d|2[0-3])[:.]([0-5]\d)\b")
 _DATE_NUM = re.compile(r"\b(0?[1-9]|[12]\d|3[01])\.(0?[1-9]|1[0-2])(?:\.(\d{2,4}))?\b")
 _MAX_REGIONS_PER_NAME = 2  # a name shared by more places than this is too vague to count
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A name in the message: an issuer (registry id) or a place (region code), by position."""
+
+    kind: str  # "issuer" or "place"
+    value: str
+    start: int  # token positions [start, end) in the message's tokens
+    end: int
+    phrase: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +47,9 @@ class Claims:
     region_phrases: tuple[str, ...] = ()
     times: tuple[str, ...] = ()
     lemmas: tuple[str, ...] = field(default=(), repr=False)
+    mentions: tuple[Mention, ...] = field(default=(), repr=False)
+    actionables: tuple[tuple[str, str], ...] = ()  # (link|phone, as written)
+    options: tuple[frozenset[str], ...] = field(default=(), repr=False)
 
 
 def _is_abbreviation(alias: str) -> bool:
@@ -73,6 +88,13 @@ class IssuerNames:
     def find(self, options: list[frozenset[str]], originals: list[str]) -> list[tuple[str, str]]:
         """(issuer id, phrase as written) for each issuer named, longest phrase first."""
         found: dict[str, str] = {}
+        for m in self.mentions(options, originals):
+            found.setdefault(m.value, m.phrase)
+        return list(found.items())
+
+    def mentions(self, options: list[frozenset[str]], originals: list[str]) -> list[Mention]:
+        """Every issuer name in the message, with its position."""
+        out: list[Mention] = []
         i = 0
         while i < len(options):
             best: tuple[int, str] | None = None
@@ -89,9 +111,9 @@ class IssuerNames:
                 i += 1
                 continue
             n, issuer_id = best
-            found.setdefault(issuer_id, " ".join(originals[i:i + n]))
+            out.append(Mention("issuer", issuer_id, i, i + n, " ".join(originals[i:i + n])))
             i += n
-        return list(found.items())
+        return out
 
 
 def _original_words(text: str) -> list[str]:
@@ -105,8 +127,16 @@ def _original_words(text: str) -> list[str]:
 
 def find_regions(text: str, regions: RegionSet) -> list[tuple[str, str]]:
     """(region code, phrase) for each place named: capitalised words, 1 to 3 long."""
-    words = _original_words(text)
     found: dict[str, str] = {}
+    for m in place_mentions(_original_words(text), regions):
+        found.setdefault(m.value, m.phrase)
+    return list(found.items())
+
+
+def place_mentions(words: list[str], regions: RegionSet,
+                   options: list[frozenset[str]] | None = None) -> list[Mention]:
+    """Every place named (capitalised words, 1 to 3 long; residents' names), by position."""
+    out: list[Mention] = []
     i = 0
     while i < len(words):
         word = words[i]
@@ -124,24 +154,54 @@ def find_regions(text: str, regions: RegionSet) -> list[tuple[str, str]]:
                 if ru and n == 1:
                     matches = regions.find_by_name(ru)
             if matches and len(matches) <= _MAX_REGIONS_PER_NAME:
-                found.setdefault(matches[0].code, phrase)
+                out.append(Mention("place", matches[0].code, i, i + n, phrase))
                 i += n
                 hit = True
                 break
         if not hit:
             i += 1
-    return list(found.items())
+    if options is not None:
+        taken = {k for m in out for k in range(m.start, m.end)}
+        for k, opts in enumerate(options):
+            if k in taken:
+                continue
+            place = next((lexicon.DEMONYMS[o] for o in sorted(opts) if o in lexicon.DEMONYMS),
+                         None)
+            if place:
+                matches = regions.find_by_name(place)
+                if matches:
+                    out.append(Mention("place", matches[0].code, k, k + 1, words[k]))
+    out.sort(key=lambda m: m.start)
+    return out
 
 
 _KIND_SEQS = {kind: tuple(tuple(p.split()) for p in phrases)
               for kind, phrases in lexicon.KIND_PHRASES.items()}
 
 
+_KIND_HEADS: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+for _kind, _seqs in _KIND_SEQS.items():
+    for _seq in _seqs:
+        _KIND_HEADS.setdefault(_seq[0], []).append((_kind, _seq))
+
+
+def kind_mentions(options: list[frozenset[str]] | tuple[frozenset[str], ...],
+                  ) -> list[tuple[str, int, int]]:
+    """(kind, start, end) for each kind phrase in the message (lemmas, any case form)."""
+    out: list[tuple[str, int, int]] = []
+    opts = list(options)
+    for i, here in enumerate(opts):
+        for head in here:
+            for kind, seq in _KIND_HEADS.get(head, ()):
+                if lexicon.phrase_at(opts, i, seq):
+                    out.append((kind, i, i + len(seq)))
+    return out
+
+
 def find_kinds(options: list[frozenset[str]]) -> list[str]:
     """Kinds whose words the message uses (in any case form)."""
-    return [kind for kind, seqs in _KIND_SEQS.items()
-            if any(lexicon.phrase_at(options, i, seq)
-                   for seq in seqs for i in range(len(options)))]
+    found = {kind for kind, _, _ in kind_mentions(options)}
+    return [kind for kind in _KIND_SEQS if kind in found]
 
 
 def find_times(text: str, lemmas: list[str], originals: list[str]) -> list[str]:
@@ -156,22 +216,31 @@ def find_times(text: str, lemmas: list[str], originals: list[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def read_claims(text: str, names: IssuerNames, regions: RegionSet) -> Claims:
-    """Everything :class:`Claims` holds, read from ``text``."""
-    toks = tokens(text)
+def read_claims(text: str, names: IssuerNames, regions: RegionSet,
+                view: MessageView | None = None) -> Claims:
+    """Everything :class:`Claims` holds, read from ``text`` (or its :class:`MessageView`)."""
+    view = view or read_message(text)
+    toks = list(view.tokens)
     lems = lexicon.lemmas(toks)
     options = [lexicon.lemma_options(t) for t in toks]
-    originals = _original_words(text)
-    if len(originals) != len(toks):  # pathological splitting: fall back to normal tokens
-        originals = toks
-    issuers = names.find(options, originals)
-    places = find_regions(text, regions)
+    originals = list(view.originals)
+    issuer_mentions = names.mentions(options, originals)
+    places = place_mentions(originals, regions, options)
+    issuers: dict[str, str] = {}
+    for m in issuer_mentions:
+        issuers.setdefault(m.value, m.phrase)
+    where: dict[str, str] = {}
+    for m in places:
+        where.setdefault(m.value, m.phrase)
     return Claims(
-        issuers=tuple(i for i, _ in issuers),
-        issuer_phrases=tuple(p for _, p in issuers),
+        issuers=tuple(issuers),
+        issuer_phrases=tuple(issuers.values()),
         kinds=tuple(find_kinds(options)),
-        regions=tuple(c for c, _ in places),
-        region_phrases=tuple(p for _, p in places),
+        regions=tuple(where),
+        region_phrases=tuple(where.values()),
         times=tuple(find_times(text, lems, originals)),
         lemmas=tuple(lems),
+        mentions=tuple(sorted([*issuer_mentions, *places], key=lambda m: m.start)),
+        options=tuple(options),
+        actionables=tuple((a.fact, a.raw) for a in view.actionables),
     )

@@ -1,59 +1,89 @@
-"""The verdict on a circulating message: authentic, altered, not-issued, denied, unverifiable.
+"""The verdict on a circulating message: authentic, outdated, altered, not-issued, denied,
+unverifiable.
 
-The rules, in the order they are applied:
+The rules, in the order they are applied (issue 11):
 
-1. ``authentic`` only when the message carries a logged alert's words with no
-   material change (or names it by id, link, CAP bytes or proof bundle), the
-   alert's signed statement verifies against the registry *now*, and its log
-   index is covered by the latest signed checkpoint. Otherwise no verdict
-   ever says ``authentic``.
-2. ``denied`` when an issuer's logged, verified denial names the message's
-   normal-form SHA-256, or quotes it with no change of place, time or kind.
-3. ``altered`` when the message lines up with a logged alert but a fact
-   inside the quoted span differs; the differences are the evidence.
-4. ``not-issued`` when the message names a registry issuer and nothing that
-   issuer logged lines up with it.
-5. ``unverifiable`` otherwise, with what the log holds for the named regions.
+1. ``denied`` when an issuer's logged, verified denial names the message's
+   normal-form SHA-256.
+2. ``authentic`` only when every claim in the message is backed by ONE
+   signed, logged alert and the message adds nothing that alert does not say
+   (:mod:`tocsin.check.rule`): same words (excerpts allowed, with what was
+   left out listed), same issuer, places inside its area, no added sentence,
+   link, phone number, app or call to forward; framing only. The message must
+   identify the alert (a place of it, or enough of its words). The alert's
+   signed statement must verify against the registry *now* and its log index
+   be covered by the latest signed checkpoint. ``outdated`` instead when that
+   alert is over: ended by an all-clear, cancelled, updated, or expired.
+3. ``denied`` when a denial quotes the message with no change of place,
+   time or kind.
+4. ``altered`` when the message is a changed copy of a logged alert: each
+   changed or added claim is listed.
+5. ``not-issued`` when the message names a registry issuer and nothing that
+   issuer logged backs it.
+6. ``unverifiable`` otherwise, with the alerts in force for the places (or,
+   when it names no place, the kinds) the message speaks of.
 
 A real alert is never called fake: a message consistent with a logged alert
-but too short to confirm comes back ``unverifiable`` with that alert as a
+but too short to identify it comes back ``unverifiable`` with that alert as a
 lead, never ``not-issued``.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
+from tocsin.cap import CapError, parse_alert
 from tocsin.check.align import Alignment, Difference, align
 from tocsin.check.claims import Claims, IssuerNames, read_claims
 from tocsin.check.index import AlertIndex, Entry
+from tocsin.check.message import MessageView, read_message
 from tocsin.check.normalise import normal_sha256, tokens
 from tocsin.check.report import Evidence, issuer_json, region_json, summary
+from tocsin.check.rule import ALERT_LINK, Context, Judgement, alert_view, judge
 from tocsin.regions import RegionSet
 from tocsin.store.base import AlertRecord
 from tocsin.trust.registry import Registry
 from tocsin.trust.verify import VerifyInputError, verify_alert
 
-Verdict = Literal["authentic", "altered", "not-issued", "denied", "unverifiable"]
-VERDICTS: tuple[Verdict, ...] = ("authentic", "altered", "not-issued", "denied", "unverifiable")
+Verdict = Literal["authentic", "outdated", "altered", "not-issued", "denied", "unverifiable"]
+VERDICTS: tuple[Verdict, ...] = ("authentic", "outdated", "altered", "not-issued", "denied",
+                                 "unverifiable")
 
 MAX_TEXT_CHARS = 20_000  # longer posts are refused: no real alert is this long
+MAX_MESSAGE_WORDS = 1_500  # words compared; a longer message is never authentic (bounded work)
 POSTING_BUDGET = 40_000  # postings visited per check, rarest words first
 RECENT_PER_KEY = 100  # most recent alerts per named region / issuer also considered
 ALIGN_TOP = 16  # candidates aligned word by word
-AUTH_MIN_MATCHED = 6  # words of the alert the message must carry...
-AUTH_MIN_COVERAGE = 0.4  # ...and this share of the alert's text (or AUTH_LONG_QUOTE words)
-AUTH_LONG_QUOTE = 15
-ALTERED_MIN_MATCHED = 3
-ALTERED_MIN_COVERAGE = 0.5
+SHARE_LANE = 4  # ...plus the few most fully carried by the message
+JUDGE_TOP = 8  # of those, judged claim by claim against the rule
 DENIAL_MIN_COVERAGE = 0.8
-LEAD_MIN_MATCHED = 3
-LEAD_MESSAGE_SHARE = 0.6
+CURRENT_LIMIT = 20
+
+
+_LANE = threading.local()
+STEP_ASIDE_SECS = 0.001
+
+
+def set_background_lane() -> None:
+    """Mark the calling worker thread as the long-text lane: its checks step aside often.
+
+    Python threads share one interpreter lock; a long check holding it would slow every
+    short check next to it. A background-lane check sleeps a moment between candidates,
+    so a waiting short check runs at once.
+    """
+    _LANE.background = True
+
+
+def _step_aside() -> None:
+    if getattr(_LANE, "background", False):
+        time.sleep(STEP_ASIDE_SECS)
 
 
 class CheckInputError(ValueError):
@@ -89,7 +119,12 @@ class CheckResult:
 
 
 class Checker:
-    """Checks messages against a read-only view of the hub's logged alerts."""
+    """Checks messages against a read-only view of the hub's logged alerts.
+
+    Thread-safe for concurrent checks: the index is caught up under its lock,
+    then read without it (it only ever grows; readers index lists and look up
+    dict keys, never iterate a dict another thread may grow).
+    """
 
     def __init__(self, index: AlertIndex, *, registry: Callable[[], Registry],
                  regions: RegionSet, log_size: Callable[[], int],
@@ -98,7 +133,7 @@ class Checker:
         self.registry = registry
         self.regions = regions
         self.log_size = log_size
-        self.store = store  # get / list_alerts / log_entries
+        self.store = store  # get / find / list_alerts / log_entries
         self.clock = clock
         self._names: IssuerNames | None = None
 
@@ -109,35 +144,54 @@ class Checker:
             self._names = IssuerNames(registry)
         return self._names
 
+    def _catch_up(self) -> None:
+        with self.index.lock:
+            self.index.refresh()
+
     # -- the public entry points ------------------------------------------------
 
-    def check_text(self, text: str) -> CheckResult:
+    def check_text(self, text: str, hub_hosts: frozenset[str] = frozenset()) -> CheckResult:
         """Check pasted text (a post, a forwarded alert's words)."""
         started = time.perf_counter()
         text = clean_text(text)
-        with self.index.lock:
-            self.index.refresh()
-            result = self._check_words(text, "text")
+        self._catch_up()
+        result = self._check_words(text, "text", hub_hosts)
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result
 
     def check_alert_id(self, alert_id: str, input_kind: str, note: str | None = None,
                        ) -> CheckResult:
-        """Check a message that names a logged alert directly (id, link, CAP, proof)."""
+        """Check a message that names a logged alert directly (id, link, CAP bytes, proof)."""
         started = time.perf_counter()
-        with self.index.lock:
-            self.index.refresh()
-            record = self.store.get(alert_id)
-            evidence = Evidence(regions=self.regions)
-            if note:
-                evidence.notes.append(note)
-            if record is None:
-                evidence.notes.append(f"no logged alert has id {alert_id}")
-                result = CheckResult("unverifiable", evidence, Claims(), input_kind)
-            else:
-                ok = self._prove(record, evidence)
-                result = CheckResult("authentic" if ok else "unverifiable", evidence,
-                                     Claims(), input_kind)
+        self._catch_up()
+        record = self.store.get(alert_id)
+        evidence = Evidence(regions=self.regions)
+        if note:
+            evidence.notes.append(note)
+        if record is None:
+            evidence.notes.append(f"no logged alert has id {alert_id}")
+            result = CheckResult("unverifiable", evidence, Claims(), input_kind)
+        elif self._prove(record, evidence):
+            result = self._final(record, evidence, Claims(), input_kind)
+        else:
+            result = CheckResult("unverifiable", evidence, Claims(), input_kind)
+        result.elapsed_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    def altered_reference(self, alert_id: str, input_kind: str,
+                          differences: Sequence[Difference], notes: Sequence[str],
+                          ) -> CheckResult:
+        """A message that names a real alert but is not it (a foreign link, edited CAP bytes)."""
+        started = time.perf_counter()
+        self._catch_up()
+        record = self.store.get(alert_id)
+        evidence = Evidence(regions=self.regions)
+        evidence.notes.extend(notes)
+        if record is None or not self._prove(record, evidence, role="original"):
+            result = CheckResult("unverifiable", evidence, Claims(), input_kind)
+        else:
+            evidence.differences = list(differences)
+            result = CheckResult("altered", evidence, Claims(), input_kind)
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result
 
@@ -149,10 +203,29 @@ class Checker:
 
     # -- the text path -----------------------------------------------------------
 
-    def _check_words(self, text: str, input_kind: str) -> CheckResult:
+    def _context(self, hub_hosts: frozenset[str]) -> Context:
         registry = self.registry()
-        claims = read_claims(text, self.names, self.regions)
-        words = tokens(text)
+
+        def issuer_name(issuer_id: str) -> str:
+            issuer = registry.issuer(issuer_id)
+            return issuer.name_uk if issuer else issuer_id
+
+        return Context(regions=self.regions, is_place=self._is_place,
+                       is_issuer=self._issuer_word_test(), issuer_name=issuer_name,
+                       hub_hosts=hub_hosts,
+                       alert_exists=lambda alert_id: alert_id in self.index.by_id)
+
+    def _check_words(self, text: str, input_kind: str,
+                     hub_hosts: frozenset[str] = frozenset()) -> CheckResult:
+        registry = self.registry()
+        view = read_message(text)
+        too_long = len(view.tokens) > MAX_MESSAGE_WORDS
+        if too_long:
+            view = _first_words(view, MAX_MESSAGE_WORDS)
+        _step_aside()
+        claims = read_claims(text, self.names, self.regions, view)
+        _step_aside()
+        words = list(view.tokens)
         evidence = Evidence(regions=self.regions)
         evidence.claims = claims
         evidence.claimed_issuers = [issuer_json(registry, i, p)
@@ -162,56 +235,112 @@ class Checker:
                                     for c, p in zip(claims.regions, claims.region_phrases,
                                                     strict=True)]
         evidence.normal_sha256 = normal_sha256(text)
-        is_place = self._is_place
-        is_issuer = self._issuer_word_test()
-        candidates = self._align(words, claims, is_place, is_issuer)
-        clean = [c for c in candidates if c.clean and self._confirms(c)]
-        for cand in clean:
-            record = self.store.get(cand.entry.id)
-            if record is None:
-                continue
-            if claims.issuers and record.issuer_id not in claims.issuers:
-                continue  # the words are real but the message puts them in another's mouth
-            if self._prove(record, evidence, cand):
-                return CheckResult("authentic", evidence, claims, input_kind)
-        denial = self._find_denial(words, evidence.normal_sha256, is_place, is_issuer)
+        if too_long:
+            evidence.notes.append(f"only the first {MAX_MESSAGE_WORDS} words were compared; "
+                                  "a message this long is never confirmed as authentic")
+        denial = self._denial_by_hash(evidence.normal_sha256)
         if denial is not None and self._prove(denial, evidence, role="denial"):
             return CheckResult("denied", evidence, claims, input_kind)
-        altered = [c for c in candidates if not c.clean
-                   and c.alignment.matched >= ALTERED_MIN_MATCHED
-                   and c.alignment.coverage >= ALTERED_MIN_COVERAGE]
-        misattributed = [c for c in clean if claims.issuers
-                         and c.entry.issuer_id not in claims.issuers]
-        if altered or misattributed:
-            best = max(altered + misattributed, key=lambda c: (c.alignment.matched,
-                                                              c.alignment.coverage))
-            record = self.store.get(best.entry.id)
-            if record is not None and self._prove(record, evidence, best, role="original"):
-                evidence.differences = list(best.alignment.material)
-                if best in misattributed and best not in altered:
-                    evidence.differences.append(_issuer_difference(registry, claims, record))
+        ctx = self._context(hub_hosts)
+        judged = self._judge(view, claims, ctx)
+        good = [j for j in judged if j.clean and j.identifying and not too_long]
+        now = self.clock()
+        good.sort(key=lambda j: (j.alert.record.active_at(now), j.matched,
+                                 j.alert.record.sent_ts), reverse=True)
+        for j in good:
+            if self._prove(j.alert.record, evidence, j):
+                evidence.omitted = list(j.omitted)
+                evidence.notes.extend(j.notes)
+                return self._final(j.alert.record, evidence, claims, input_kind)
+        denial = self._denial_by_text(words, ctx)
+        if denial is not None and self._prove(denial, evidence, role="denial"):
+            return CheckResult("denied", evidence, claims, input_kind)
+        derived = [j for j in judged if (not j.clean or too_long) and j.derived]
+        if derived:
+            best = max(derived, key=lambda j: (j.matched, j.coverage))
+            if self._prove(best.alert.record, evidence, best, role="original"):
+                evidence.differences = list(best.differences)
+                if too_long and not best.differences:
+                    evidence.differences.append(Difference(
+                        "added", f"(more than {MAX_MESSAGE_WORDS} words)", ""))
+                evidence.omitted = list(best.omitted)
+                evidence.notes.extend(best.notes)
                 return CheckResult("altered", evidence, claims, input_kind)
         # A lead: a logged alert that says everything the message says, but the
-        # message is too short to confirm it. Then the issuer did publish it.
-        lead = next((c for c in candidates if c.clean and c.alignment.matched >= LEAD_MIN_MATCHED
-                     and c.alignment.matched >= LEAD_MESSAGE_SHARE * c.alignment.message_len),
-                    None)
+        # message is too little to identify it. Then the issuer did publish it.
+        lead = next((j for j in judged if j.clean and j.matched >= 2), None)
         if lead is not None and not claims.issuers:
             evidence.notes.append("the words agree with a logged alert but are too few "
-                                  "to confirm it")
-            evidence.lead = {"id": lead.entry.id, "url": f"/api/v1/alerts/{lead.entry.id}"}
-        if claims.issuers and (lead is None or lead.entry.issuer_id not in claims.issuers):
+                                  "to identify it")
+            evidence.lead = {"id": lead.alert.id, "url": f"/alerts/{lead.alert.id}",
+                             "api": f"/api/v1/alerts/{lead.alert.id}"}
+        if claims.issuers and (lead is None or lead.alert.record.issuer_id not in claims.issuers):
             evidence.issuer_recent = self._issuer_recent(claims)
             return CheckResult("not-issued", evidence, claims, input_kind)
         evidence.current = self._current(claims)
         return CheckResult("unverifiable", evidence, claims, input_kind)
 
-    def _confirms(self, cand: Candidate) -> bool:
-        a = cand.alignment
-        need = min(AUTH_MIN_MATCHED, a.alert_len)
-        return a.matched >= need and (a.coverage >= AUTH_MIN_COVERAGE
-                                      or a.matched >= AUTH_LONG_QUOTE)
+    def _judge(self, view: MessageView, claims: Claims, ctx: Context) -> list[Judgement]:
+        """Judge the best candidates claim by claim (see :mod:`tocsin.check.rule`)."""
+        words = list(view.tokens)
+        is_place, is_issuer = ctx.is_place, ctx.is_issuer
+        out: list[Judgement] = []
+        aligned = sorted(self._align(words, claims, is_place, is_issuer),
+                         key=lambda c: (c.alignment.matched, c.alignment.coverage,
+                                        c.entry.sent_ts), reverse=True)
+        ids = [c.entry.id for c in aligned[:JUDGE_TOP] if c.alignment.matched > 0]
+        for item in view.actionables:  # an alert a link names is judged too
+            link = ALERT_LINK.search(item.raw)
+            if link and link.group(1).lower() in self.index.by_id:
+                ids.insert(0, link.group(1).lower())
+        for alert_id in dict.fromkeys(ids):
+            _step_aside()
+            record = self.store.get(alert_id)
+            if record is None:
+                continue
+            alert = alert_view(record, self.regions)
+            if alert is None:
+                continue
+            j = judge(view, claims, alert, ctx)
+            if j is not None:
+                out.append(j)
+        return out
 
+    def _final(self, record: AlertRecord, evidence: Evidence, claims: Claims,
+               input_kind: str) -> CheckResult:
+        """Authentic, or outdated when the alert is over, or altered when it is not Actual."""
+        if record.status != "Actual":
+            evidence.differences.append(Difference("status", "Actual", record.status))
+            evidence.alerts["original"] = evidence.alerts.pop("match")
+            return CheckResult("altered", evidence, claims, input_kind)
+        over = self._over(record, claims)
+        if over is not None:
+            evidence.over = over
+            evidence.current = self._current(claims)  # what is in force there now
+            return CheckResult("outdated", evidence, claims, input_kind)
+        return CheckResult("authentic", evidence, claims, input_kind)
+
+    def _over(self, record: AlertRecord, claims: Claims) -> dict[str, Any] | None:
+        """How and when the alert ended, if it has (all-clear, cancel, update, expiry)."""
+        now = self.clock()
+        if record.ended_ts is not None:
+            ender = self.store.get(record.ended_by) if record.ended_by else None
+            how = ("cancelled" if ender is not None and ender.msg_type == "Cancel"
+                   else "all-clear" if ender is not None and "all-clear" in ender.kinds
+                   else "updated")
+            return _over_json(how, record.ended_ts, record.ended_by)
+        if record.expires_ts is not None and record.expires_ts <= now:
+            return _over_json("expired", record.expires_ts, None)
+        if "all-clear" in record.kinds or record.msg_type not in ("Alert", "Update"):
+            return None
+        addressed = [self.regions.canonical(c) or c for c in record_codes(record)]
+        named = [c for c in claims.regions
+                 if any(c == t or self.regions.covers(t, c) for t in addressed)]
+        if named and record.targets and not any(
+                c == t or self.regions.covers(t, c)
+                for c in named for t, cov in record.targets.items() if cov == "full"):
+            return _over_json("ended-there", None, None)
+        return None
     def _candidates(self, words: Sequence[str], claims: Claims) -> list[int]:
         """Positions worth aligning: best weighted word overlap, plus recent by region/issuer."""
         index = self.index
@@ -251,14 +380,18 @@ class Checker:
                 best = max(best, (round(shared, 6), round(shared / total, 6) if total else 0.0))
             return best
 
-        ranked = sorted((p for p in pool if not index.entries[p].is_denial),
-                        key=lambda p: (full_score(p), p), reverse=True)
-        return ranked[:ALIGN_TOP]
+        scored = {p: full_score(p) for p in pool if not index.entries[p].is_denial}
+        ranked = sorted(scored, key=lambda p: (scored[p], p), reverse=True)
+        # A short alert the message carries whole ("Повітряна тривога") weighs little
+        # next to long ones sharing more words; a second lane keeps the best few by share.
+        by_share = sorted(scored, key=lambda p: (scored[p][1], p), reverse=True)
+        return list(dict.fromkeys([*ranked[:ALIGN_TOP], *by_share[:SHARE_LANE]]))
 
     def _align(self, words: Sequence[str], claims: Claims, is_place: Callable[[str], bool],
                is_issuer: Callable[[str], bool]) -> list[Candidate]:
         out: list[Candidate] = []
         for pos in self._candidates(words, claims):
+            _step_aside()
             entry = self.index.entries[pos]
             best: Candidate | None = None
             for info in entry.infos:
@@ -278,13 +411,15 @@ class Checker:
         record: AlertRecord | None = self.store.get(alert_id)
         return record
 
-    def _find_denial(self, words: Sequence[str], digest: str, is_place: Callable[[str], bool],
-                     is_issuer: Callable[[str], bool]) -> AlertRecord | None:
-        index = self.index
-        for pos in reversed(index.by_denied_hash.get(digest, [])):
-            record = self._get(index.entries[pos].id)
+    def _denial_by_hash(self, digest: str) -> AlertRecord | None:
+        for pos in reversed(self.index.by_denied_hash.get(digest, [])):
+            record = self._get(self.index.entries[pos].id)
             if record is not None:
                 return record
+        return None
+
+    def _denial_by_text(self, words: Sequence[str], ctx: Context) -> AlertRecord | None:
+        index = self.index
         ids = {t for t in index.token_ids(words) if t >= 0}
         scores: dict[int, int] = {}
         for t in ids:
@@ -294,8 +429,8 @@ class Checker:
             denied = index.entries[pos].denied_text
             if denied is None or not len(denied):
                 continue
-            a = align([index.words[t] for t in denied], words, is_place=is_place,
-                      is_issuer=is_issuer)
+            a = align([index.words[t] for t in denied], words, is_place=ctx.is_place,
+                      is_issuer=ctx.is_issuer)
             facts = {d.fact for d in a.differences}
             if a.coverage >= DENIAL_MIN_COVERAGE and not facts & {"region", "time", "kind"}:
                 record = self._get(index.entries[pos].id)
@@ -305,7 +440,7 @@ class Checker:
 
     # -- proof ---------------------------------------------------------------------
 
-    def _prove(self, record: AlertRecord, evidence: Evidence, cand: Candidate | None = None,
+    def _prove(self, record: AlertRecord, evidence: Evidence, cand: Judgement | None = None,
                role: str = "match") -> bool:
         """Verify the stored alert's signature and log inclusion; record both as evidence."""
         try:
@@ -329,11 +464,23 @@ class Checker:
     # -- context for the other verdicts ----------------------------------------------
 
     def _current(self, claims: Claims) -> list[dict[str, Any]]:
-        if not claims.regions:
+        """Alerts in force now for the places the message names or, naming none, of its kinds."""
+        now = self.clock()
+        if claims.regions:
+            records = self.store.list_alerts(regions=list(claims.regions[:8]), active_at=now,
+                                             limit=CURRENT_LIMIT)
+            return [self._brief(r) for r in records if "denial" not in r.kinds]
+        kinds = set(claims.kinds) - {"denial"}
+        if not kinds:
             return []
-        records = self.store.list_alerts(regions=list(claims.regions[:8]),
-                                         active_at=self.clock(), limit=20)
-        return [_brief(r) for r in records if "denial" not in r.kinds]
+        records = self.store.list_alerts(active_at=now, limit=500)
+        return [self._brief(r) for r in records if kinds & set(r.kinds)][:CURRENT_LIMIT]
+
+    def _brief(self, record: AlertRecord) -> dict[str, Any]:
+        out = _brief(record)
+        out["where"] = [region_json(self.regions, code)
+                        for code, cov in record.targets.items() if cov == "full"][:5]
+        return out
 
     def _issuer_recent(self, claims: Claims) -> list[dict[str, Any]]:
         out = []
@@ -341,7 +488,8 @@ class Checker:
             for pos in reversed(self.index.recent(self.index.by_issuer.get(issuer, ()), 5)):
                 e = self.index.entries[pos]
                 out.append({"id": e.id, "issuer": e.issuer_id, "kinds": list(e.kinds),
-                            "sent": _iso(e.sent_ts), "url": f"/api/v1/alerts/{e.id}"})
+                            "sent": _iso(e.sent_ts), "url": f"/alerts/{e.id}",
+                            "api": f"/api/v1/alerts/{e.id}"})
         return out
 
     def _is_place(self, word: str) -> bool:
@@ -358,6 +506,9 @@ class Checker:
         return words.__contains__
 
 
+KYIV = ZoneInfo("Europe/Kyiv")
+
+
 def _rank(c: Candidate) -> tuple[int, int, float, float]:
     a = c.alignment
     return (1 if c.clean else 0, a.matched, a.coverage, c.entry.sent_ts)
@@ -370,7 +521,35 @@ def _iso(ts: float) -> str:
 def _brief(record: AlertRecord) -> dict[str, Any]:
     return {"id": record.id, "issuer": record.issuer_id, "event": record.event,
             "kinds": list(record.kinds), "sent": record.sent,
-            "url": f"/api/v1/alerts/{record.id}"}
+            "url": f"/alerts/{record.id}", "api": f"/api/v1/alerts/{record.id}"}
+
+
+def record_codes(record: AlertRecord) -> list[str]:
+    """The region codes an alert was addressed to (fully), ended or not."""
+    try:
+        alert = parse_alert(record.cap, strict=False).alert
+    except CapError:
+        return [c for c, cov in record.targets.items() if cov == "full"]
+    return [p.value.strip() for i in alert.info for a in i.area for p in a.geocode]
+
+
+def _over_json(how: str, at: float | None, by: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"how": how, "at": _iso(at) if at is not None else None,
+                           "at_kyiv": _kyiv(at) if at is not None else None, "by": by}
+    if by:
+        out["by_url"] = f"/alerts/{by}"
+    return out
+
+
+def _kyiv(ts: float) -> str:
+    return datetime.fromtimestamp(ts, KYIV).strftime("%d.%m.%Y %H:%M")
+
+
+def _first_words(view: MessageView, n: int) -> MessageView:
+    starts = frozenset(s for s in view.sentence_starts if s <= n)
+    return MessageView(view.text, view.tokens[:n], view.originals[:n], starts,
+                       frozenset(e for e in view.ellipsis_before if e <= n), view.actionables,
+                       tuple(sorted(starts)))
 
 
 def _issuer_difference(registry: Registry, claims: Claims, record: AlertRecord) -> Difference:

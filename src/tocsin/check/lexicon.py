@@ -159,3 +159,42 @@ INSTRUCTION_LEMMAS = _lemma_set(
     "укриття сховище евакуація евакуюватися прямувати залишатися виходити укрытие убежище "
     "эвакуация shelter evacuate stay leave go remain"
 )
+
+# Words whose removal from a sentence changes what it claims: an excerpt may
+# leave out whole sentences or plain words, never these from a sentence it keeps.
+QUALIFIER_LEMMAS = NEGATION_LEMMAS | _lemma_set(
+    "можливий можливо ймовірно ймовірний імовірно імовірний лише тільки щонайменше приблизно "
+    "орієнтовно тимчасово тимчасовий частково якщо поки крім окрім "
+    "возможный возможно вероятно вероятный только лишь минимум приблизительно временно "
+    "временный частично если пока кроме "
+    "potential potentially possible possibly may might likely probably only least "
+    "approximately temporarily temporary partially partly if unless until except"
+)
+# A call to spread the message, and an app or file to install: actionable claims.
+FORWARD_LEMMAS = _lemma_set(
+    "переслати пересилати поширити поширювати розіслати розсилати репостнути "
+    "переслать пересылать распространить распространять разослать поделиться "
+    "forward share repost spread"
+)
+APP_LEMMAS = _lemma_set(
+    "застосунок додаток програма бот завантажити встановити скачати "
+    "приложение программа бот скачать установить загрузить "
+    "app application bot download install apk"
+)
+# A message that says the alert is a drill or a test claims a status.
+STATUS_LEMMAS = _lemma_set(
+    "навчання навчальний тренування тест тестовий учения учебный тренировка "
+    "drill exercise test"
+)
+# Residents' names -> the place the region index knows (lemmas, uk and ru).
+DEMONYMS = {
+    "киянин": "Київ", "киевлянин": "Київ", "одесит": "Одеса", "одессит": "Одеса",
+    "харківянин": "Харків", "харьковчанин": "Харків", "харьковчане": "Харків",
+    "львівянин": "Львів", "львівяна": "Львів", "львовянин": "Львів",
+    "дніпрянин": "Дніпро", "днепрянин": "Дніпро", "криворіжець": "Кривий Ріг",
+    "криворожанин": "Кривий Ріг", "запоріжець": "Запоріжжя", "запорожец": "Запоріжжя",
+    "сумчанин": "Суми", "сумчан": "Суми", "херсонець": "Херсон", "херсонец": "Херсон",
+    "миколаївець": "Миколаїв", "николаевец": "Миколаїв", "вінничанин": "Вінниця",
+    "полтавець": "Полтава", "полтавчанин": "Полтава", "чернігівець": "Чернігів",
+    "житомирянин": "Житомир", "черкащанин": "Черкаси", "харківяни": "Харків",
+}  # fmt: skip

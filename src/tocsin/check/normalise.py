@@ -5,7 +5,10 @@ emoji, bullets, quotes and sometimes look-alike letters (a Latin ``a`` in a
 Cyrillic word, a Cyrillic ``о`` in an English one). A denial must still name
 it, so both the denial and the check hash the *normal form*, defined exactly:
 
-1. Unicode NFKC (full-width, ligatures and compatibility digits fold).
+1. Unicode NFKC (full-width, ligatures and compatibility digits fold);
+   then format characters (Unicode category Cf: zero-width space and joiners,
+   soft hyphen, bidirectional marks, BOM) are removed, so an invisible
+   character inside a word neither splits it nor hides it ("Льв\u200bові").
 2. Case folding (``str.casefold``).
 3. Apostrophes inside words are removed (``обʼєкт``, ``об'єкт``, ``об’єкт``
    all become ``обєкт``).
@@ -58,7 +61,10 @@ def fold_token(token: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """The normal form's tokens (steps 1-5 of the module docstring)."""
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = unicodedata.normalize("NFKC", text)
+    if any(unicodedata.category(c) == "Cf" for c in text):
+        text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    text = text.casefold()
     text = _APOSTROPHES.sub("", text)
     out: list[str] = []
     for raw in _SEPARATORS.sub(" ", text).split():

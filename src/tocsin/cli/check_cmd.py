@@ -5,8 +5,9 @@
 evidence. Exit codes, so scripts can act on the verdict:
 
 ====  ==============================================================
-0     authentic (matches a logged, signature-verified alert)
-10    altered (close to a real alert, a material fact differs)
+0     authentic (every claim is backed by one logged, verified alert)
+14    outdated (a real alert, but over: all-clear, cancelled, expired)
+10    altered (close to a real alert, a claim is changed or added)
 11    not-issued (names an issuer that published nothing like it)
 12    denied (the issuer published a signed denial of it)
 13    unverifiable (names no known issuer, matches no logged alert)
@@ -27,10 +28,10 @@ from tocsin.cli import main
 from tocsin.cli.common import fail, read_input_file, stdout
 
 EXIT_BY_VERDICT = {"authentic": 0, "altered": 10, "not-issued": 11, "denied": 12,
-                   "unverifiable": 13}
+                   "unverifiable": 13, "outdated": 14}
 MAX_STDIN_BYTES = 256 * 1024
-_STYLE = {"authentic": "bold green", "altered": "bold yellow", "not-issued": "bold red",
-          "denied": "bold red", "unverifiable": "bold blue"}
+_STYLE = {"authentic": "bold green", "outdated": "bold dark_orange", "altered": "bold yellow",
+          "not-issued": "bold red", "denied": "bold red", "unverifiable": "bold blue"}
 
 
 def _read_text(text: str) -> str:
@@ -58,12 +59,20 @@ def _print_result(body: dict[str, Any], hub: str) -> None:
                      f"checkpoint size {log.get('checkpoint_size')}, signature "
                      f"{alert['signature']['status']})", markup=False)
         stdout.print(f"proof: {hub}{alert['links']['proof']}", markup=False)
+    over = body.get("over")
+    if over:
+        stdout.print(f"  over: {over['how']}" + (f" at {over['at']}" if over.get("at") else "")
+                     + (f" by {hub}{over['by_url']}" if over.get("by_url") else ""),
+                     markup=False)
     for diff in body.get("differences", []):
         stdout.print(f"  {diff['fact_en']}: message says {diff['message']!r}, "
                      f"the alert says {diff['alert']!r}", markup=False)
+    for part in body.get("omitted", []):
+        stdout.print(f"  left out of the alert: {part!r}", markup=False)
     for item in body.get("issuer_recent", []) + body.get("current_alerts", []):
+        where = ", ".join(w["name_en"] for w in item.get("where", []))
         stdout.print(f"  log: {item['sent']} {item['issuer']} {', '.join(item['kinds'])} "
-                     f"{hub}{item['url']}", markup=False)
+                     f"{hub}{item['url']}" + (f" ({where})" if where else ""), markup=False)
     for note in body.get("notes", []):
         stdout.print(f"  note: {note}", markup=False)
 
@@ -78,7 +87,8 @@ def check(text: str, hub_url: str, as_json: bool) -> None:
 
     TEXT may be a post, a forwarded alert, a CAP document, a proof bundle,
     an alert id or a link to one. Exit code by verdict: 0 authentic,
-    10 altered, 11 not-issued, 12 denied, 13 unverifiable, 2 unusable.
+    14 outdated, 10 altered, 11 not-issued, 12 denied, 13 unverifiable,
+    2 unusable.
     """
     message = _read_text(text)
     hub = hub_url.rstrip("/")

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from tocsin.regions import RegionSet
     from tocsin.tlog.proof import WitnessPolicy
     from tocsin.trust.note import Verifier
 
@@ -70,3 +71,22 @@ def read_policy(path: Path) -> WitnessPolicy:
         return parse_policy(read_input_file(str(path)).decode("utf-8"))
     except (PolicyError, UnicodeDecodeError) as exc:
         fail(escape(f"{path}: {exc}"))
+
+
+regions_option = click.option(
+    "--regions", "regions_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+    envvar="TOCSIN_REGIONS", show_envvar=True,
+    help="Region data directory (units.csv, units.geojson); default: Ukraine, shipped. "
+         "Offline checks must use the hub's region data.")
+
+
+def load_regions(directory: Path | None) -> RegionSet:
+    """The region set for ``--regions`` / ``TOCSIN_REGIONS``, or a clear error (exit 2)."""
+    from tocsin.regions import RegionDataError, region_set_for
+
+    try:
+        regions = region_set_for(directory)
+        regions.require  # noqa: B018 - codes are loaded eagerly; geometry on first use
+    except RegionDataError as exc:
+        fail(f"region data {directory}: {exc}")
+    return regions

@@ -16,10 +16,17 @@ import click
 from rich.markup import escape
 
 from tocsin.cli import main
-from tocsin.cli.common import fail, read_input_file, read_log_key, read_policy, stderr
-from tocsin.regions import default_region_set
-from tocsin.tlog.client import LogClient, LogClientError
-from tocsin.tlog.monitor import MisbehaviourError, Monitor, MonitorConfigError
+from tocsin.cli.common import (
+    fail,
+    load_regions,
+    read_input_file,
+    read_log_key,
+    read_policy,
+    regions_option,
+    stderr,
+)
+from tocsin.services.log_client import LogClient, LogClientError
+from tocsin.services.monitor import MisbehaviourError, Monitor, MonitorConfigError
 
 EXIT_MISBEHAVIOUR = 1
 EXIT_UNREACHABLE = 3
@@ -41,8 +48,10 @@ EXIT_UNREACHABLE = 3
               help="Seconds between polls.")
 @click.option("--evidence", "evidence_file", type=click.Path(path_type=Path), default=None,
               help="Also write the evidence JSON to this file when the log misbehaves.")
+@regions_option
 def monitor(url: str, state_dir: Path, log_key: str | None, origin: str | None, registry_file: Path | None,
-            policy_file: Path | None, once: bool, interval: float, evidence_file: Path | None) -> None:
+            policy_file: Path | None, once: bool, interval: float, evidence_file: Path | None,
+            regions_dir: Path | None = None) -> None:
     """Verify every checkpoint and entry of the log at URL, and keep following it."""
     registry = read_input_file(str(registry_file)) if registry_file is not None else None
     policy = read_policy(policy_file) if policy_file is not None else None
@@ -50,7 +59,7 @@ def monitor(url: str, state_dir: Path, log_key: str | None, origin: str | None, 
     client = LogClient(url)
     try:
         watcher = Monitor(client, state_dir, log_verifier=log_verifier, origin=origin,
-                          registry=registry, regions=default_region_set(), policy=policy)
+                          registry=registry, regions=load_regions(regions_dir), policy=policy)
     except MonitorConfigError as exc:
         fail(escape(str(exc)))
     except OSError as exc:

@@ -12,28 +12,39 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
 
 import click
 
 from tocsin.cli import main
-from tocsin.cli.common import EXIT_INVALID, fail, read_input_file
+from tocsin.cli.common import EXIT_INVALID, fail, load_regions, read_input_file, regions_option
 from tocsin.regions import (
     AreaError,
     CoordinateError,
     OutsideRegionsError,
     Region,
     RegionSet,
-    default_region_set,
 )
 
 
 @main.group("regions")
-def regions() -> None:
+@regions_option
+@click.pass_context
+def regions(ctx: click.Context, regions_dir: Path | None) -> None:
     """Ukraine's oblasts, raions and hromadas (KATOTTG): lookup and CAP area targeting.
 
     Codes may be KATOTTG (UA80000000000093317), ISO 3166-2 (UA-30) or
-    alerts.in.ua oblast UIDs (alerts.in.ua:31 or 31).
+    alerts.in.ua oblast UIDs (alerts.in.ua:31 or 31). With --regions DIR, another
+    country's region data instead (docs/regions.md).
     """
+    ctx.obj = regions_dir
+
+
+def _region_set() -> RegionSet:
+    """The region set the group's ``--regions`` chose (Ukraine by default)."""
+    parent = click.get_current_context().parent
+    directory = parent.obj if parent is not None and isinstance(parent.obj, Path) else None
+    return load_regions(directory)
 
 
 def _row(region: Region, *extra: str) -> str:
@@ -86,7 +97,7 @@ def locate(lat: float, lon: float, as_json: bool) -> None:
     A point on a border or in an overlap prints the units of both sides.
     Kyiv, Sevastopol and Crimea have no finer geometry and print one line.
     """
-    rs = default_region_set()
+    rs = _region_set()
     try:
         found = rs.locate_strict(lat, lon)
     except CoordinateError as exc:
@@ -101,7 +112,7 @@ def locate(lat: float, lon: float, as_json: bool) -> None:
 @_json_option
 def show(code: str, as_json: bool) -> None:
     """Print the region CODE and the regions above it, nearest first."""
-    rs = default_region_set()
+    rs = _region_set()
     region = _require(rs, code)
     _print([region, *rs.ancestors(region.code)], as_json)
 
@@ -111,7 +122,7 @@ def show(code: str, as_json: bool) -> None:
 @_json_option
 def children(code: str, as_json: bool) -> None:
     """Print the regions directly below CODE."""
-    rs = default_region_set()
+    rs = _region_set()
     _print(rs.children(_require(rs, code).code), as_json)
 
 
@@ -122,7 +133,7 @@ def children(code: str, as_json: bool) -> None:
 def find(words: tuple[str, ...], lang: str | None, as_json: bool) -> None:
     """Find regions by name, Ukrainian in any case form or Latin ("у Києві", "Kyivska oblast")."""
     text = " ".join(words)
-    found = default_region_set().find_by_name(text, lang)
+    found = _region_set().find_by_name(text, lang)
     if not found:
         fail(f"no region is named {text!r}", EXIT_INVALID)
     _print(found, as_json)
@@ -141,7 +152,7 @@ def target(file: str, as_json: bool) -> None:
         alert = parse_alert(data, strict=False).alert
     except CapError as exc:
         fail(f"{file}: not valid CAP: {exc.problems[0] if exc.problems else exc}", EXIT_INVALID)
-    rs = default_region_set()
+    rs = _region_set()
     merged: dict[str, str] = {}
     areas = [area for info in alert.info for area in info.area]
     if not areas:

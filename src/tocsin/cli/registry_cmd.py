@@ -15,8 +15,7 @@ import click
 from rich.markup import escape
 
 from tocsin.cli import main
-from tocsin.cli.common import fail, read_input_file, stdout
-from tocsin.regions import default_region_set
+from tocsin.cli.common import fail, load_regions, read_input_file, regions_option, stdout
 from tocsin.trust.keyfiles import KeyFileError, read_signer, read_verifier
 from tocsin.trust.note import Signer, Verifier
 from tocsin.trust.registry import (
@@ -114,14 +113,16 @@ def init(root_key: Path, out_file: Path) -> None:
               help="The issuer's public key file (.pub).")
 @click.option("--not-before", default=None, help="Key valid from (RFC 3339; default now).")
 @click.option("--expires", default=None, help="Key expiry (RFC 3339; default never).")
+@regions_option
 def add_issuer(registry_file: Path, root_key: Path, issuer_id: str, name_uk: str, name_en: str,
                alias_uk: tuple[str, ...], alias_en: tuple[str, ...], kinds: tuple[str, ...],
                regions: tuple[str, ...], senders: tuple[str, ...], pub: Path | None,
-               not_before: str | None, expires: str | None) -> None:
+               not_before: str | None, expires: str | None,
+               regions_dir: Path | None = None) -> None:
     """Add an issuer (or replace the one with this id) and re-sign."""
     root = _root(root_key)
     current = _load(registry_file, root.verifier())
-    region_set = default_region_set()
+    region_set = load_regions(regions_dir)
     jurisdiction: list[str] = []
     for code in regions:
         canonical = NATIONWIDE if code == NATIONWIDE else region_set.canonical(code)

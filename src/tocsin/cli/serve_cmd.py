@@ -36,9 +36,9 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     from tocsin.api.check_routes import check_routes
     from tocsin.api.push_routes import push_routes
     from tocsin.api.server import StreamingHttpProtocol
+    from tocsin.cli.common import load_regions
     from tocsin.compat.alerts_in_ua_routes import alerts_in_ua_routes, compat_listener
     from tocsin.demo import DEMO_ISSUERS, demo_key_path, ensure_demo
-    from tocsin.regions import default_region_set
     from tocsin.runtime import Hub
     from tocsin.web import web_routes
 
@@ -49,7 +49,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         )
     except SettingsError as exc:
         fail(str(exc))
-    regions = default_region_set()
+    regions = load_regions(settings.regions)
     registry_path = settings.registry or settings.data_dir / "registry.json"
     if settings.demo:
         registry_path = ensure_demo(settings.data_dir, regions)

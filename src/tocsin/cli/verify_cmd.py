@@ -15,8 +15,16 @@ import click
 from rich.markup import escape
 
 from tocsin.cli import main
-from tocsin.cli.common import fail, read_input_file, read_log_key, read_policy, stderr, stdout
-from tocsin.regions import default_region_set
+from tocsin.cli.common import (
+    fail,
+    load_regions,
+    read_input_file,
+    read_log_key,
+    read_policy,
+    regions_option,
+    stderr,
+    stdout,
+)
 from tocsin.trust.keyfiles import KeyFileError, read_verifier
 from tocsin.trust.registry import RegistryError, load_registry, parse_time
 from tocsin.trust.verify import VerifyInputError, verify_alert
@@ -46,9 +54,10 @@ STYLE_BY_STATUS = {"authentic": "bold green", "altered": "bold red", "forged": "
               help="The log origin (default: the log key's name).")
 @click.option("--policy", "policy_file", type=click.Path(path_type=Path), default=None,
               help="Witness policy (k-of-n cosignatures) the checkpoint must satisfy.")
+@regions_option
 def verify(cap_file: Path, sig_file: Path | None, registry_file: Path, root_file: Path | None,
            at_text: str | None, proof_file: Path | None, log_key: str | None,
-           origin: str | None, policy_file: Path | None) -> None:
+           origin: str | None, policy_file: Path | None, regions_dir: Path | None = None) -> None:
     """Verify CAP_FILE against its signed statement and the issuer registry."""
     cap_bytes = read_input_file(str(cap_file))
     sig_path = sig_file or cap_file.with_name(cap_file.name + ".sig")
@@ -70,7 +79,7 @@ def verify(cap_file: Path, sig_file: Path | None, registry_file: Path, root_file
         stderr.print("warning: registry root key not pinned (--root); the registry's "
                      "integrity was checked, not who signed it")
     try:
-        verdict = verify_alert(cap_bytes, statement, registry, regions=default_region_set(),
+        verdict = verify_alert(cap_bytes, statement, registry, regions=load_regions(regions_dir),
                                at=at)
     except VerifyInputError as exc:
         fail(escape(f"{sig_path}: {exc}"))

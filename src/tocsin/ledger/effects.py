@@ -42,6 +42,7 @@ class Prior:
     status: str  # CAP status: Actual, Exercise, System, Test, Draft
     ended: bool  # ended entirely (by a reference or by all-clears)
     targets: Mapping[str, Coverage]  # its targets still in force
+    reached: frozenset[str] = frozenset()  # every region it was ever addressed to
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,35 @@ class _Pending:
     seen: set[str] = field(default_factory=set)
 
 
+StateRules = Callable[[Incoming, LedgerView], "Effects | StateRefusal"]
+"""The state rules as a store applies them: what an incoming alert ends, or a refusal."""
+
+
+def state_rules(ancestors: Callable[[str], Sequence[str]]) -> StateRules:
+    """:func:`effects` bound to a region hierarchy (what a store is given)."""
+
+    def rules(alert: Incoming, view: LedgerView) -> Effects | StateRefusal:
+        return effects(alert, view, ancestors)
+
+    return rules
+
+
+def is_active(*, status: str, msg_type: str, kinds: Collection[str], ended: bool,
+              expires_ts: float | None, has_targets: bool, now: float) -> bool:
+    """Whether an alert is in force at ``now`` — the one definition every surface uses.
+
+    In force: an Actual Alert or Update, not ended, not expired, not itself an all-clear,
+    still targeting somewhere.
+    """
+    if status != "Actual" or msg_type not in ("Alert", "Update"):
+        return False
+    if ended or "all-clear" in kinds:
+        return False
+    if expires_ts is not None and expires_ts <= now:
+        return False
+    return has_targets
+
+
 def is_announcement(msg_type: str, kinds: Collection[str]) -> bool:
     """All-clears, cancels, acks and errors end or answer others; they threaten nothing."""
     return msg_type in ANNOUNCEMENT_TYPES or "all-clear" in kinds
@@ -131,7 +161,7 @@ def effects(alert: Incoming, view: LedgerView,
                 return StateRefusal("status_mismatch",
                                     f"a {alert.status} {alert.msg_type} cannot end {ref.status} alert "
                                     f"{ref.id}; tests and exercises never touch real alerts")
-            pending.touched.update(ref.targets)
+            pending.touched.update(ref.reached or ref.targets)
             if not ref.ended and ref.id not in pending.seen:
                 pending.seen.add(ref.id)
                 pending.endings.append(Ending(ref.id, frozenset(ref.targets), entirely=True))

@@ -48,7 +48,6 @@ polygon (4 segments per quarter circle), so the true allowance is within about Â
 300 m for one oblast, and between about 250 and 325 m east-west for a jurisdiction that
 spans all of Ukraine (exact north-south)."""
 KM_PER_DEGREE = 111.195
-REGION_VALUE_NAMES = frozenset({"KATOTTG", "ISO3166-2"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +163,7 @@ def judge_reach(alert: Alert, issuer: Issuer, regions: RegionSet, *,
         for a, area in enumerate(info.area, start=1):
             where = f"info[{i}]/area[{a}] ({area.area_desc!r})"
             for pair in area.geocode:  # a code nobody knows cannot be shown to be inside
-                if pair.value_name.strip().upper() in REGION_VALUE_NAMES \
+                if pair.value_name.strip().upper() in regions.geocode_names \
                         and regions.canonical(pair.value.strip()) is None:
                     return ReachRefusal("unauthorised",
                                         f"{where} names unknown region code {pair.value!r}")

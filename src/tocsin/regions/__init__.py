@@ -25,6 +25,7 @@ from tocsin.regions.hierarchy import (
     RegionSet,
     default_region_set,
     load_region_set,
+    region_set_for,
 )
 
 __all__ = [
@@ -41,4 +42,5 @@ __all__ = [
     "UnknownRegionError",
     "default_region_set",
     "load_region_set",
+    "region_set_for",
 ]

@@ -75,6 +75,7 @@ class RegionSet:
         geometry_path: Path | None = None,
         geometry_code_property: str = "katottg",
         cities_path: Path | None = None,
+        code_scheme: str = "KATOTTG",
     ) -> None:
         tree = _Tree()
         for region in regions:
@@ -105,6 +106,10 @@ class RegionSet:
         self.geometry_path = geometry_path
         self.geometry_code_property = geometry_code_property
         self.cities_path = cities_path
+        #: The CAP geocode valueName of this set's own codes ("KATOTTG" for Ukraine's).
+        self.code_scheme = code_scheme.strip()
+        #: Every geocode valueName that names a region of this set (upper case).
+        self.geocode_names = frozenset({self.code_scheme.upper(), "ISO3166-2"})
         self._names: NameIndex | None = None
         self._geometry: GeometryIndex | None = None
         self._geometry_lock = threading.Lock()
@@ -307,6 +312,16 @@ def load_region_set(
     from tocsin.regions import loading
 
     return loading.load_region_set(code_table, geometry, cities, code_property=code_property)
+
+
+@functools.cache
+def region_set_for(directory: Path | None) -> RegionSet:
+    """The region set a setting chooses: a data directory, or Ukraine when None; cached."""
+    if directory is None:
+        return default_region_set()
+    from tocsin.regions import loading
+
+    return loading.load_region_dir(directory.resolve())
 
 
 @functools.cache

@@ -119,6 +119,7 @@ def load_region_set(
     cities: Path | None = None,
     *,
     code_property: str = "katottg",
+    code_scheme: str = "KATOTTG",
 ) -> RegionSet:
     """Load any country's hierarchy from a code table and (optionally) a GeoJSON file.
 
@@ -137,6 +138,7 @@ def load_region_set(
         geometry_path=geometry,
         geometry_code_property=code_property,
         cities_path=cities,
+        code_scheme=code_scheme,
     )
 
 
@@ -152,3 +154,29 @@ def load_default() -> RegionSet:
         geometry_path=Path(str(data.joinpath(DEFAULT_GEOMETRY))),
         cities_path=Path(str(data.joinpath(DEFAULT_CITIES))),
     )
+
+
+REGION_DIR_TABLE = "units.csv"
+REGION_DIR_GEOMETRY = "units.geojson"
+REGION_DIR_CITIES = "cities.csv"
+REGION_DIR_SCHEME = "scheme.txt"
+
+
+def load_region_dir(directory: Path) -> RegionSet:
+    """Any country's regions from a directory: ``units.csv`` (the code table, as
+    :func:`parse_code_table` reads it), ``units.geojson`` (finest level, one feature per code
+    in its ``code`` property), ``cities.csv``, and ``scheme.txt`` (the CAP geocode valueName
+    of the codes; default ``REGION``); all but the code table optional."""
+    geometry = directory / REGION_DIR_GEOMETRY
+    cities = directory / REGION_DIR_CITIES
+    scheme = directory / REGION_DIR_SCHEME
+    try:
+        code_scheme = scheme.read_text(encoding="utf-8").strip() if scheme.exists() else "REGION"
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegionDataError(f"{scheme}: cannot read ({exc})") from exc
+    if not code_scheme or any(c.isspace() for c in code_scheme):
+        raise RegionDataError(f"{scheme}: the geocode valueName must be one word")
+    return load_region_set(directory / REGION_DIR_TABLE,
+                           geometry if geometry.exists() else None,
+                           cities if cities.exists() else None, code_property="code",
+                           code_scheme=code_scheme)

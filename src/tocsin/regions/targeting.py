@@ -116,10 +116,10 @@ def resolve_area(area: Area, regions: RegionSet) -> ResolvedArea:
     for pair in area.geocode:
         name = pair.value_name.strip()
         value = pair.value.strip()
-        if name.upper() == GEOCODE_KATOTTG:
+        if name.upper() == regions.code_scheme.upper():
             region = regions.get(value)
             if region is None or region.code != value.upper():
-                raise AreaError(f"{label}: geocode KATOTTG={pair.value!r} is not a known code")
+                raise AreaError(f"{label}: geocode {name}={pair.value!r} is not a known code")
             codes.add(region.code)
         elif name.upper() == GEOCODE_ISO:
             region = regions.get(value)
@@ -138,7 +138,8 @@ def resolve_area(area: Area, regions: RegionSet) -> ResolvedArea:
         raise AreaError(f"{label}: {exc}") from exc
     if not codes and not shapes:
         raise AreaError(
-            f"{label}: nothing to target (no {GEOCODE_KATOTTG} or {GEOCODE_ISO} geocode, polygon or circle)"
+            f"{label}: nothing to target (no {regions.code_scheme} or {GEOCODE_ISO} geocode, "
+            "polygon or circle)"
         )
     index = regions.geometry() if shapes else None
     for shape in shapes:

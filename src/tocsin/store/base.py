@@ -23,12 +23,23 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from tocsin.cap.model import Area
+from tocsin.ledger.effects import Incoming, is_active
+from tocsin.tlog.tree import HashReader
 
 Coverage = Literal["full", "partial"]
 
 
 class StoreError(Exception):
     """Base of storage errors the hub turns into catalogued API errors."""
+
+
+class Refused(StoreError):
+    """The rulebook refused the alert (``code`` is in the API error catalogue)."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
 
 
 class Conflict(StoreError):
@@ -91,14 +102,10 @@ class AlertRecord:
     log_index: int | None = None  # position in the transparency log, when logged
 
     def active_at(self, now: float) -> bool:
-        """An alert is active while it is Actual, not ended, not expired, and still targets somewhere."""
-        if self.status != "Actual" or self.msg_type not in ("Alert", "Update"):
-            return False
-        if self.ended_ts is not None or "all-clear" in self.kinds:
-            return False
-        if self.expires_ts is not None and self.expires_ts <= now:
-            return False
-        return bool(self.targets)
+        """Whether it is in force at ``now`` (the rulebook's one definition, :func:`is_active`)."""
+        return is_active(status=self.status, msg_type=self.msg_type, kinds=self.kinds,
+                         ended=self.ended_ts is not None, expires_ts=self.expires_ts,
+                         has_targets=bool(self.targets), now=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +128,40 @@ class StreamEvent:
 
 
 class Store(Protocol):
-    """Durable storage for alerts and stream events (see the module docstring)."""
+    """Durable storage for alerts, stream events and the transparency log (module docstring).
+
+    Writes (:meth:`append_batch`, :meth:`append`, :meth:`append_registry`) come from ONE
+    writer thread; reads may come from any thread and see committed data only.
+    """
+
+    # -- writes ---------------------------------------------------------------
+
+    def append_batch(self, alerts: Sequence[NewAlert]) -> list[AppendResult | StoreError]:
+        """Store several alerts with one commit (one fsync), each atomic on its own.
+
+        MUST ask the rulebook (the ``rules`` the store was built with) what each alert
+        ends, over a view of its own transaction, and persist exactly that answer together
+        with the alert, its targets, its stream event and its log leaf — all or nothing for
+        that alert. A refusal (:class:`Refused`, :class:`Conflict`, or any failure of that
+        alert alone) is returned in its place and leaves no trace; the others still commit.
+        A failure of the storage itself (disk full, I/O) fails the whole batch and stores
+        nothing. When it returns, everything it reports stored is durable.
+        """
+        ...
 
     def append(self, alert: NewAlert) -> AppendResult:
-        """Store an accepted alert atomically and durably (see contract)."""
+        """:meth:`append_batch` of one alert; raises what it would return as a refusal."""
         ...
+
+    def append_registry(self, registry: bytes) -> int | None:
+        """Log a registry version unless it is the newest logged; its leaf index, or None."""
+        ...
+
+    def save_checkpoint(self, size: int, note: bytes, created_ts: float) -> None:
+        """Keep a signed checkpoint of size ``size`` (idempotent; may run beside the writer)."""
+        ...
+
+    # -- reads ----------------------------------------------------------------
 
     def get(self, alert_id: str) -> AlertRecord | None: ...
 
@@ -151,4 +187,31 @@ class Store(Protocol):
 
     def last_event_id(self) -> int: ...
 
+    def log_size(self) -> int:
+        """Number of leaves in the log (alerts and registry versions)."""
+        ...
+
+    def log_entries(self, start: int, end: int) -> list[bytes]:
+        """The exact leaf entries ``start <= index < end``; :class:`StoreError` if any is missing."""
+        ...
+
+    def hash_reader(self) -> HashReader:
+        """The log's stored hashes (RFC 6962 tree), for roots, proofs and tiles."""
+        ...
+
+    def last_logged_registry(self) -> bytes | None:
+        """The exact bytes of the newest registry version in the log."""
+        ...
+
+    def latest_checkpoint(self) -> tuple[int, bytes] | None:
+        """(size, signed note) of the largest checkpoint kept, or None."""
+        ...
+
     def close(self) -> None: ...
+
+
+def incoming(alert: NewAlert) -> Incoming:
+    """The facts the state rules judge, from an alert about to be stored."""
+    return Incoming(id=alert.id, issuer_id=alert.issuer_id, msg_type=alert.msg_type,
+                    status=alert.status, kinds=frozenset(alert.kinds), targets=alert.targets,
+                    references=alert.references)

@@ -5,24 +5,31 @@ worker); readers use their own connections, one per thread, and see committed
 data only. ``append_batch`` commits several alerts with one fsync (group
 commit) while keeping each alert atomic through a savepoint, so one bad alert
 never takes its neighbours down with it.
+
+No acceptance rule lives here: what an alert ends (references, all-clear trimming) is the
+rulebook's answer (:mod:`tocsin.ledger.effects`, given to the store as ``rules``), asked over
+a read-only view of the writer's own transaction; the store persists that answer.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from tocsin.ledger.effects import Ending, LedgerView, Prior, StateRefusal, StateRules
 from tocsin.store.base import (
     AlertRecord,
     AppendResult,
     Conflict,
     Coverage,
     NewAlert,
+    Refused,
     StoreError,
     StreamEvent,
+    incoming,
 )
 from tocsin.tlog.entry import alert_entry, registry_entry
 from tocsin.tlog.tree import append_batch, leaf_hash, stored_hash_count
@@ -90,17 +97,6 @@ _ALERT_COLUMNS = (
 )
 
 
-class UnknownReference(StoreError):
-    """An Update or Cancel references an alert this hub never accepted."""
-
-
-class ForeignReference(StoreError):
-    """An Update or Cancel references an alert of another issuer."""
-
-
-class StatusMismatch(StoreError):
-    """An Update or Cancel references an alert of another status (a Test cancelling an Actual)."""
-
 
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
@@ -113,14 +109,13 @@ def _connect(path: Path) -> sqlite3.Connection:
 class SqliteStore:
     """SQLite implementation of :class:`tocsin.store.base.Store`.
 
-    ``ancestors(code)`` gives a region's ancestors (nearest first); the store
-    uses it to keep *partial* targets consistent when an all-clear ends part of
-    an alert.
+    ``rules`` is the rulebook's state rules (:func:`tocsin.ledger.effects.state_rules`):
+    asked, inside each alert's savepoint, what the alert ends.
     """
 
-    def __init__(self, path: Path, *, ancestors: Callable[[str], Sequence[str]]) -> None:
+    def __init__(self, path: Path, *, rules: StateRules) -> None:
         self.path = path
-        self._ancestors = ancestors
+        self._rules = rules
         self._writer = _connect(path)
         self._writer.executescript(_SCHEMA)
         self._writer.execute(
@@ -257,6 +252,27 @@ class SqliteStore:
 
     # -- writing (single writer thread) ------------------------------------
 
+    def inject_fault(self, step: Literal["leaf", "commit"]) -> None:
+        """Test seam (the contract suite's fault injection): the next batch fails at ``step``.
+
+        ``"leaf"`` refuses the log leaf's INSERT mid-transaction (a crash between steps);
+        ``"commit"`` refuses the COMMIT (a commit or fsync that fails). Done with SQLite's own
+        authorizer on the writer connection, so the real rollback path runs.
+        """
+        fired = False
+
+        def authorize(action: int, arg1: str | None, *_: str | None) -> int:
+            nonlocal fired
+            hit = ((step == "leaf" and action == sqlite3.SQLITE_INSERT and arg1 == "log_entries")
+                   or (step == "commit" and action == sqlite3.SQLITE_TRANSACTION
+                       and arg1 == "COMMIT"))
+            if hit and not fired:
+                fired = True
+                return sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK
+
+        self._writer.set_authorizer(authorize)
+
     def append(self, alert: NewAlert) -> AppendResult:
         result = self.append_batch([alert])[0]
         if isinstance(result, Exception):
@@ -298,10 +314,14 @@ class SqliteStore:
                 return AppendResult(record=existing, created=False)
             raise Conflict(existing.id)
         # Which issuer may use which sender is the signed registry's to say (the ledger
-        # checks it before the alert gets here), never who came first to this hub.
-        ended, touched = self._apply_effects(conn, alert)
+        # checks it before the alert gets here); what the alert ends is the ledger's too.
+        decision = self._rules(incoming(alert), _SqlView(conn))
+        if isinstance(decision, StateRefusal):
+            raise Refused(decision.code, decision.reason)
+        for ending in decision.endings:
+            _persist_ending(conn, ending, alert)
         # Whoever was told about an alert must hear that it was updated or cancelled.
-        regions = ",".join(sorted(set(alert.targets) | touched))
+        regions = ",".join(sorted(set(alert.targets) | decision.touched))
         cursor = conn.execute(
             "INSERT INTO events (kind, alert_id, regions, data) VALUES (?, ?, ?, ?)",
             (alert.stream_kind, alert.id, regions, alert.summary),
@@ -317,9 +337,9 @@ class SqliteStore:
                 alert.event, event_id,
             ),
         )
-        # An all-clear or a cancel is an announcement, not a threat: it ends others
-        # and targets its areas for delivery, but holds no active targets itself.
-        done = self._is_announcement(alert)
+        # An announcement (all-clear, cancel) ends others and addresses its areas for
+        # delivery, but holds no targets in force itself.
+        done = not decision.holds_targets
         conn.executemany(
             "INSERT INTO targets (alert_id, code, coverage, ended_ts, ended_by) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -336,103 +356,8 @@ class SqliteStore:
         record = self._get(conn, "id = ?", (alert.id,))
         if record is None:  # pragma: no cover - just inserted in this transaction
             raise StoreError("alert vanished inside its own transaction")
-        return AppendResult(record=record, created=True, ended=tuple(ended),
+        return AppendResult(record=record, created=True, ended=decision.ended_entirely,
                             regions=tuple(regions.split(",")) if regions else ())
-
-    @staticmethod
-    def _is_announcement(alert: NewAlert) -> bool:
-        return alert.msg_type in ("Cancel", "Ack", "Error") or "all-clear" in alert.kinds
-
-    def _apply_effects(self, conn: sqlite3.Connection, alert: NewAlert) -> tuple[list[str], set[str]]:
-        """End what this alert supersedes; return ids of alerts ended entirely and their regions."""
-        ended: list[str] = []
-        touched: set[str] = set()
-        if alert.msg_type in ("Update", "Cancel"):
-            for sender, identifier in alert.references:
-                ref = self._get(conn, "sender = ? AND identifier = ?", (sender, identifier))
-                if ref is None:
-                    raise UnknownReference(
-                        f"references an alert this hub never accepted: {sender},{identifier}"
-                    )
-                if ref.issuer_id != alert.issuer_id:
-                    raise ForeignReference(
-                        f"references alert {ref.id} of issuer {ref.issuer_id}; "
-                        "an issuer may update or cancel only its own alerts"
-                    )
-                if ref.status != alert.status:
-                    raise StatusMismatch(
-                        f"a {alert.status} {alert.msg_type} cannot end {ref.status} alert {ref.id}; "
-                        "tests and exercises never touch real alerts"
-                    )
-                touched.update(
-                    row[0] for row in conn.execute(
-                        "SELECT code FROM targets WHERE alert_id = ?", (ref.id,))
-                )
-                if ref.ended_ts is None:
-                    self._end_alert(conn, ref.id, alert)
-                    ended.append(ref.id)
-        if "all-clear" in alert.kinds and alert.msg_type != "Cancel":
-            ended.extend(self._apply_all_clear(conn, alert))
-        return ended, touched
-
-    def _end_alert(self, conn: sqlite3.Connection, alert_id: str, by: NewAlert) -> None:
-        conn.execute(
-            "UPDATE targets SET ended_ts = ?, ended_by = ? WHERE alert_id = ? AND ended_ts IS NULL",
-            (by.received_ts, by.id, alert_id),
-        )
-        conn.execute(
-            "UPDATE alerts SET ended_ts = ?, ended_by = ? WHERE id = ? AND ended_ts IS NULL",
-            (by.received_ts, by.id, alert_id),
-        )
-
-    def _apply_all_clear(self, conn: sqlite3.Connection, clear: NewAlert) -> list[str]:
-        """End the issuer's active targets that the all-clear fully covers."""
-        full = [code for code, cov in clear.targets.items() if cov == "full"]
-        if not full:
-            return []
-        marks = ",".join("?" * len(full))
-        touched = [
-            row[0]
-            for row in conn.execute(
-                f"SELECT DISTINCT t.alert_id FROM targets t JOIN alerts a ON a.id = t.alert_id "  # noqa: S608
-                f"WHERE t.ended_ts IS NULL AND t.code IN ({marks}) AND a.issuer_id = ? "
-                "AND a.status = ?",  # a Test all-clear never ends an Actual alert
-                (*full, clear.issuer_id, clear.status),
-            )
-        ]
-        ended: list[str] = []
-        for alert_id in touched:
-            conn.execute(
-                f"UPDATE targets SET ended_ts = ?, ended_by = ? WHERE alert_id = ? "  # noqa: S608
-                f"AND ended_ts IS NULL AND code IN ({marks})",
-                (clear.received_ts, clear.id, alert_id, *full),
-            )
-            still_full = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT code FROM targets WHERE alert_id = ? AND ended_ts IS NULL "
-                    "AND coverage = 'full'",
-                    (alert_id,),
-                )
-            ]
-            if not still_full:
-                self._end_alert(conn, alert_id, clear)
-                ended.append(alert_id)
-                continue
-            # Partial targets stand only for ancestors of what is still fully covered.
-            keep = set(_ancestors_of(still_full, self._ancestors))
-            for (code,) in conn.execute(
-                "SELECT code FROM targets WHERE alert_id = ? AND ended_ts IS NULL "
-                "AND coverage = 'partial'",
-                (alert_id,),
-            ).fetchall():
-                if code not in keep:
-                    conn.execute(
-                        "UPDATE targets SET ended_ts = ?, ended_by = ? "
-                        "WHERE alert_id = ? AND code = ?",
-                        (clear.received_ts, clear.id, alert_id, code),
-                    )
-        return ended
 
     # -- the transparency log ----------------------------------------------
 
@@ -545,8 +470,59 @@ class SqlHashReader:
         return [found[i] for i in indexes]
 
 
-def _ancestors_of(codes: Iterable[str], ancestors: Callable[[str], Sequence[str]]) -> set[str]:
-    found: set[str] = set()
-    for code in codes:
-        found.update(ancestors(code))
-    return found
+class _SqlView(LedgerView):
+    """The rulebook's read-only view of the writer's transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def _prior(self, row: Sequence[Any]) -> Prior:
+        alert_id = str(row[0])
+        targets: dict[str, Coverage] = {}
+        reached: set[str] = set()
+        for code, coverage, ended_ts in self._conn.execute(
+                "SELECT code, coverage, ended_ts FROM targets WHERE alert_id = ?", (alert_id,)):
+            reached.add(code)
+            if ended_ts is None:
+                targets[code] = coverage
+        return Prior(alert_id, str(row[1]), str(row[2]), row[3] is not None, targets,
+                     frozenset(reached))
+
+    def by_reference(self, sender: str, identifier: str) -> Prior | None:
+        row = self._conn.execute(
+            "SELECT id, issuer_id, status, ended_ts FROM alerts WHERE sender = ? AND identifier = ?",
+            (sender, identifier)).fetchone()
+        return None if row is None else self._prior(row)
+
+    def in_force(self, issuer_id: str, status: str, codes: Collection[str]) -> list[Prior]:
+        wanted = sorted(codes)
+        ids: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            ids.update(row[0] for row in self._conn.execute(
+                f"SELECT DISTINCT t.alert_id FROM targets t JOIN alerts a ON a.id = t.alert_id "  # noqa: S608
+                f"WHERE t.ended_ts IS NULL AND t.code IN ({marks}) AND a.issuer_id = ? "
+                "AND a.status = ?", (*chunk, issuer_id, status)))
+        rows = [self._conn.execute("SELECT id, issuer_id, status, ended_ts FROM alerts WHERE id = ?",
+                                   (alert_id,)).fetchone() for alert_id in sorted(ids)]
+        return [self._prior(row) for row in rows if row is not None]
+
+
+def _persist_ending(conn: sqlite3.Connection, ending: Ending, by: NewAlert) -> None:
+    """Carry out the rulebook's answer for one earlier alert."""
+    if ending.entirely:
+        conn.execute(
+            "UPDATE targets SET ended_ts = ?, ended_by = ? WHERE alert_id = ? AND ended_ts IS NULL",
+            (by.received_ts, by.id, ending.alert_id))
+        conn.execute(
+            "UPDATE alerts SET ended_ts = ?, ended_by = ? WHERE id = ? AND ended_ts IS NULL",
+            (by.received_ts, by.id, ending.alert_id))
+        return
+    conn.executemany(
+        "UPDATE targets SET ended_ts = ?, ended_by = ? WHERE alert_id = ? AND code = ? "
+        "AND ended_ts IS NULL",
+        [(by.received_ts, by.id, ending.alert_id, code) for code in sorted(ending.ended)])
+    conn.executemany(
+        "UPDATE targets SET coverage = 'partial' WHERE alert_id = ? AND code = ?",
+        [(ending.alert_id, code) for code in sorted(ending.downgraded)])

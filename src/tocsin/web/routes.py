@@ -5,13 +5,20 @@ Content-Security-Policy holds) whose JavaScript fetches the API; the browser
 checks every signature and proof itself, so the page trusts the hub's JSON
 only for what to show, never for the verdict. Endpoints here:
 
-* ``GET /``, ``/alerts/{id}``, ``/regions/{code}``, ``/issuers``, ``/issuers/{id}`` — pages
+* ``GET /``, ``/alerts/{id}``, ``/regions/{code}``, ``/issuers``, ``/issuers/{id}``, ``/about``
+  — pages, each with the one header (and the demo banner in ``--demo``); an alert, region
+  or issuer that does not exist is an HTML 404, never a page that loads and then fails
+* ``GET /favicon.ico`` — the icon
 * ``GET /static/...`` — scripts, styles, vendored Leaflet, region layers
 * ``GET /api/v1/map/layers/{name}.json`` — simplified boundaries (gzip when accepted)
 * ``GET /api/v1/map/state`` — every active alert and each region's state, one request
 * ``GET /api/v1/regions/{code}/history`` — 30-day timeline and baseline
 * ``GET /api/v1/log/key`` — the log's origin and verifier key (for the proof check)
-* ``GET /api/v1/kinds`` — warning kinds with their Ukrainian and English names
+* ``GET /api/v1/kinds`` — warning kinds with their names and class (threat, notice, ...)
+* ``GET /api/v1/places?q=`` — regions named by ``q`` (any Ukrainian case form, or Latin)
+* anything else — an HTML 404 for a browser, the catalogued JSON error for ``/api/`` and
+  for clients that do not ask for HTML (a catch-all that yields to every route added
+  after it, so the order of ``hub.add_routes`` calls does not matter).
 """
 
 from __future__ import annotations
@@ -25,14 +32,16 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from tocsin.api.errors import ApiError
 from tocsin.api.views import Views, class_filter, over_of
 from tocsin.kinds import KINDS, KindClass
 from tocsin.regions import Level
+from tocsin.web.chrome import error_page, render_page
 from tocsin.web.geometry import GeometryBuildError, level_geojson
 from tocsin.web.history import HISTORY_DAYS, history, window_start_ts
 from tocsin.web.state import map_state
@@ -42,7 +51,12 @@ if TYPE_CHECKING:
 
 STATIC_DIR = Path(__file__).parent / "static"
 PAGES = {"index": "index.html", "alert": "alert.html", "region": "region.html",
-         "issuer": "issuer.html"}
+         "issuer": "issuer.html", "about": "about.html"}
+ALERT_ID_RE = re.compile(r"[0-9a-f]{8,64}")
+MAX_PLACES = 20
+# Paths that are never pages: unknown addresses under them get the API's JSON error.
+API_PREFIXES = ("/api/", "/tile/", "/checkpoint", "/feeds/", "/healthz", "/metrics", "/static/",
+                "/check/")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
        "form-action 'self'")
@@ -57,12 +71,21 @@ def _json(data: Any, *, cache: str = "no-cache") -> Response:
                     headers={"Cache-Control": cache})
 
 
-def _page(name: str) -> Any:
-    async def handler(request: Request) -> Response:
-        return FileResponse(STATIC_DIR / PAGES[name], media_type="text/html; charset=utf-8",
-                            headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"})
+_HTML_HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-cache"}
 
-    return handler
+
+def _page_bytes(name: str) -> bytes:
+    return (STATIC_DIR / PAGES[name]).read_bytes()
+
+
+def html_error(status: int, demo: bool) -> Response:
+    """An HTML error page with ``status`` (the page's language; never served as 200)."""
+    return Response(error_page(status, demo), status_code=status,
+                    media_type="text/html; charset=utf-8", headers=_HTML_HEADERS)
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
 
 
 class _Gzipped:
@@ -97,9 +120,92 @@ class _Gzipped:
         return pair
 
 
+class _LastResort(Route):
+    """A catch-all that yields to every route after it in the app's table.
+
+    Routes are matched in order and other modules add theirs after the web routes
+    (``hub.add_routes``: the compat API, a witness), so a plain catch-all here
+    would hide them. This one matches only when no later route matches the
+    request at all (not even by path with another method, which stays the app's 405).
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match == Match.NONE:
+            return match, child
+        router = scope.get("router")
+        routes = list(getattr(router, "routes", ()))
+        later = routes[routes.index(self) + 1:] if self in routes else []
+        if any(route.matches(scope)[0] != Match.NONE for route in later):
+            return Match.NONE, {}
+        return match, child
+
+
 def web_routes(hub: Hub) -> list[BaseRoute]:
     """Routes of the live map and public pages for ``hub``."""
     layers = _Gzipped()
+    demo = bool(hub.settings.demo)
+
+    def page_response(name: str) -> Response:
+        return Response(render_page(_page_bytes(name), demo), media_type="text/html; charset=utf-8",
+                        headers=_HTML_HEADERS)
+
+    def page(name: str) -> Any:
+        async def handler(request: Request) -> Response:
+            return page_response(name)
+
+        return handler
+
+    async def alert_page(request: Request) -> Response:
+        alert_id = request.path_params["alert_id"]
+        found = ALERT_ID_RE.fullmatch(alert_id) is not None and (
+            await asyncio.to_thread(hub.store.get, alert_id)) is not None
+        return page_response("alert") if found else html_error(404, demo)
+
+    async def region_page(request: Request) -> Response:
+        if hub.regions.canonical(request.path_params["code"]) is None:
+            return html_error(404, demo)
+        return page_response("region")
+
+    async def issuer_page(request: Request) -> Response:
+        if hub.registry.issuer(request.path_params["issuer_id"]) is None:
+            return html_error(404, demo)
+        return page_response("issuer")
+
+    async def favicon(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    async def places(request: Request) -> Response:
+        query = request.query_params.get("q", "").strip()
+        if not query or len(query) > 100:
+            raise ApiError("bad_parameter", "q must be a place name of 1 to 100 characters")
+        found = await asyncio.to_thread(hub.regions.find_by_name, query)
+        return _json({"q": query, "regions": [
+            {"code": r.code, "level": r.level, "name_uk": r.name_uk_full, "name_en": r.name_en,
+             "oblast": r.oblast}
+            for r in found[:MAX_PLACES]]})
+
+    async def not_found(request: Request) -> Response:
+        """Whatever no route took: HTML for a browser, the catalogued JSON error otherwise."""
+        path = request.url.path
+        routes = [r for r in request.app.router.routes if r is not catch_all]
+        if path != "/" and path.endswith("/"):  # what Starlette's redirect_slashes did
+            bare = {**request.scope, "path": path.rstrip("/")}
+            if any(r.matches(bare)[0] == Match.FULL for r in routes):
+                query = f"?{request.url.query}" if request.url.query else ""
+                return RedirectResponse(path.rstrip("/") + query, status_code=307)
+        allowed = [route for route in routes if route.matches(request.scope)[0] == Match.PARTIAL]
+        if allowed:
+            if not path.startswith(API_PREFIXES) and _wants_html(request):
+                return html_error(405, demo)
+            raise ApiError("method_not_allowed", f"{request.method} {path}")
+        if path.startswith(API_PREFIXES) or not _wants_html(request):
+            raise ApiError("not_found", f"{request.method} {path}")
+        return html_error(404, demo)
+
+    catch_all = _LastResort("/{path:path}", not_found,
+                            methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
 
     async def layer(request: Request) -> Response:
         raw, packed = await asyncio.to_thread(layers.get, hub, request.path_params["name"])
@@ -149,7 +255,8 @@ def web_routes(hub: Hub) -> list[BaseRoute]:
         return _json(data)
 
     async def kinds(request: Request) -> Response:
-        return _json({code: {"uk": k.name_uk, "en": k.name_en} for code, k in KINDS.items()},
+        return _json({code: {"uk": k.name_uk, "en": k.name_en, "class": str(k.klass)}
+                      for code, k in KINDS.items()},
                      cache="public, max-age=300")
 
     async def log_key(request: Request) -> Response:
@@ -157,15 +264,19 @@ def web_routes(hub: Hub) -> list[BaseRoute]:
                      cache="public, max-age=300")
 
     return [
-        Route("/", _page("index")),
-        Route("/alerts/{alert_id}", _page("alert")),
-        Route("/regions/{code}", _page("region")),
-        Route("/issuers", _page("issuer")),
-        Route("/issuers/{issuer_id}", _page("issuer")),
+        Route("/", page("index")),
+        Route("/alerts/{alert_id}", alert_page),
+        Route("/regions/{code}", region_page),
+        Route("/issuers", page("issuer")),
+        Route("/issuers/{issuer_id}", issuer_page),
+        Route("/about", page("about")),
+        Route("/favicon.ico", favicon),
+        Route("/api/v1/places", places),
         Route("/api/v1/map/layers/{name}.json", layer),
         Route("/api/v1/map/state", state),
         Route("/api/v1/regions/{code}/history", region_history),
         Route("/api/v1/log/key", log_key),
         Route("/api/v1/kinds", kinds),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="web-static"),
+        catch_all,
     ]

@@ -8,7 +8,7 @@ const V = TocsinVerify;
 const PROOF_RETRIES = 10;
 const PROOF_RETRY_MS = 1500;
 
-const page = { id: "", record: null, capDoc: null, registry: null, kinds: {}, checks: [], verdict: "checking", issuerId: "", logIndex: null };
+const page = { id: "", record: null, over: null, endedBy: null, capDoc: null, registry: null, kinds: {}, checks: [], verdict: "checking", issuerId: "", logIndex: null };
 
 async function fetchBytes(url) {
   const response = await fetch(url);
@@ -32,8 +32,11 @@ function renderTrust() {
   const panel = document.getElementById("trust");
   panel.dataset.verdict = page.verdict;
   const verdict = document.getElementById("verdict");
-  if (page.verdict === "verified") verdict.textContent = t("verified", { issuer: issuerLabel, index: page.logIndex });
-  else if (page.verdict === "verified-pending") verdict.textContent = t("verified_pending", { issuer: issuerLabel });
+  const over = page.over ? " " + t("verified_over") : "";
+  if (page.over) panel.dataset.over = page.over.reason; else delete panel.dataset.over;
+  if (page.verdict === "verified") verdict.textContent = t("verified", { issuer: issuerLabel, index: page.logIndex }) + over;
+  else if (page.verdict === "verified-pending") verdict.textContent = t("verified_pending", { issuer: issuerLabel }) + over;
+  else if (page.verdict === "not-found") verdict.textContent = t("alert_not_found");
   else if (page.verdict === "failed") verdict.textContent = t("failed");
   else if (page.verdict === "unsupported") verdict.textContent = t("no_webcrypto");
   else verdict.textContent = t("checking");
@@ -51,9 +54,13 @@ function settle() {
   renderTrust();
   document.body.dataset.verdict = page.verdict;
   // What the hub says about the alert stays visible, but marked as unconfirmed.
-  const summary = document.getElementById("summary");
-  if (page.verdict === "failed") summary.dataset.untrusted = "true";
-  else delete summary.dataset.untrusted;
+  // A failed check is said at the top too: on a phone the panel is below Where and What to do.
+  document.getElementById("alarm").hidden = page.verdict !== "failed";
+  for (const id of ["summary", "key-facts"]) {
+    const node = document.getElementById(id);
+    if (page.verdict === "failed") node.dataset.untrusted = "true";
+    else delete node.dataset.untrusted;
+  }
 }
 
 function keyValidAt(key, sentMs) {
@@ -160,13 +167,15 @@ function fieldList(node) {
 }
 
 function areaCodes(info) {
-  return (info.area || []).flatMap((a) => (a.geocode || []).filter((g) => g.valueName === "KATOTTG").map((g) => g.value));
+  return (info.area || []).flatMap((a) => (a.geocode || []).map((g) => g.value));
 }
 
-// Regions by name where the area carries codes; the issuer's own description otherwise.
+// Regions by name (KATOTTG and ISO codes alike); the issuer's own description otherwise.
 function areaNames(info) {
+  const named = (page.record.areas || []).filter((a) => a && typeof a === "object" && (a.name_uk || a.name_en));
+  if (named.length) return named.map((a) => a["name_" + currentLang()] || a.name_uk || a.name_en).join(", ");
   return (info.area || []).map((a) => {
-    const codes = (a.geocode || []).filter((g) => g.valueName === "KATOTTG").map((g) => g.value);
+    const codes = (a.geocode || []).map((g) => g.value);
     return codes.length ? codes.map(regionName).join(", ") : a.areaDesc;
   }).join("; ");
 }
@@ -190,18 +199,90 @@ function renderSummary() {
   const record = page.record;
   const info = pickInfo(record.cap.info || []);
   document.getElementById("headline").textContent = info.headline || info.event || record.event;
+  const where = areaNames(info);
+  document.getElementById("where").hidden = !where;
+  document.getElementById("where-text").textContent = where;
+  const todo = document.getElementById("todo");
+  todo.hidden = !info.instruction;
+  document.getElementById("todo-text").textContent = info.instruction || "";
+  if (info.language) document.getElementById("todo-text").setAttribute("lang", info.language);
   const dl = el("dl", {},
     el("dt", { text: t("kind") }), el("dd", { text: record.kinds.map((k) => kindName(page.kinds, k)).join(", ") }),
     el("dt", { text: t("issuer") }), el("dd", {}, el("a", { href: "/issuers/" + record.issuer, text: issuerName(page.registry, record.issuer) })),
-    el("dt", { text: t("areas") }), el("dd", { text: areaNames(info) }),
-    el("dt", { text: t("since") }), el("dd", { text: formatTime(record.sent) }),
-    el("dt", { text: t("until") }), el("dd", { text: info.expires ? formatTime(info.expires) : "—" }),
+    el("dt", { text: t("since") }), el("dd", { text: formatMoment(record.sent) }),
+    el("dt", { text: t("until") }), el("dd", { text: info.expires ? formatMoment(info.expires) : "—" }),
     el("dt", { text: t("severity") }), el("dd", { text: word(info.severity) }),
     el("dt", { text: t("certainty") }), el("dd", { text: word(info.certainty) }),
     el("dt", { text: t("urgency") }), el("dd", { text: word(info.urgency) }));
-  const box = document.getElementById("summary");
-  box.replaceChildren(dl);
-  if (info.instruction) box.append(el("p", { class: "instruction" }, el("strong", { text: t("instruction") + ": " }), info.instruction));
+  document.getElementById("summary").replaceChildren(dl);
+  renderOver();
+}
+
+// -- what is over -------------------------------------------------------------------
+// From the hub's `over` when it gives one; otherwise from `active`, `ended`, `ended_by`
+// and `expires` (an older hub). An alert that expires while the page is open says so then.
+
+function byName(by) {
+  if (!by) return null;
+  if (typeof by === "object") return by["name_" + currentLang()] || by.name_uk || by.name_en || by.id || null;
+  return issuerName(page.registry, by);
+}
+
+async function computeOver(record) {
+  if (record.over && typeof record.over === "object" && record.over.reason) {
+    const o = record.over;
+    return { reason: o.reason, at: o.at_iso || o.at, by: o.by_issuer || null };
+  }
+  const now = Date.now() / 1000;
+  if (record.active === false || (record.expires && record.expires <= now)) {
+    if (record.ended_by) {
+      let ender = null;
+      try { ender = await fetchJSON("/api/v1/alerts/" + encodeURIComponent(record.ended_by)); } catch (e) { ender = null; }
+      return { reason: ender && ender.msgType === "Cancel" ? "cancelled" : "ended",
+        at: record.ended || (ender && ender.sent), by: ender ? ender.issuer : null };
+    }
+    if (record.expires && record.expires <= now) return { reason: "expired", at: record.expires, by: null };
+    if (record.ended) return { reason: "ended", at: record.ended, by: null };
+  }
+  return null;
+}
+
+function renderOver() {
+  const box = document.getElementById("over");
+  const over = page.over;
+  box.hidden = !over;
+  if (!over) { delete box.dataset.reason; box.replaceChildren(); return; }
+  box.dataset.reason = over.reason;
+  const when = over.at ? formatMoment(over.at) : "";
+  const key = over.reason === "cancelled" ? "over_cancelled" : over.reason === "expired" ? "over_expired" : "over_ended";
+  const by = byName(over.by);
+  box.replaceChildren(el("strong", { text: t(key, { when }).replace(/\s+\./, ".") }),
+    by ? t(over.reason === "cancelled" ? "over_cancelled_by" : "over_ended_by", { issuer: by }) + " " : "",
+    t("over_note"));
+  document.body.dataset.over = over.reason;
+}
+
+async function updateOver() {
+  page.over = await computeOver(page.record);
+  renderOver();
+  renderTrust();
+  const info = pickInfo(page.record.cap.info || []);
+  const expires = page.record.expires || (info.expires ? Date.parse(info.expires) / 1000 : null);
+  if (!page.over && expires) {
+    const wait = Math.max(0, expires * 1000 - Date.now()) + 250;
+    if (wait < 2 ** 31 - 1) setTimeout(() => { page.over = { reason: "expired", at: expires, by: null }; renderOver(); renderTrust(); }, wait);
+  }
+}
+
+async function followRecord() {
+  // An all-clear or a cancel may end the alert while the page is open: re-read it now and then.
+  if (page.over) return;
+  try {
+    const fresh = await fetchJSON("/api/v1/alerts/" + encodeURIComponent(page.id));
+    page.record = fresh;
+    const over = await computeOver(fresh);
+    if (over && (!page.over || page.over.reason !== "expired")) { page.over = over; renderOver(); renderTrust(); }
+  } catch (e) { /* kept as it was; the next try may work */ }
 }
 
 async function start() {
@@ -210,12 +291,26 @@ async function start() {
   for (const [id, href] of [["link-cap", base + "/cap"], ["link-statement", base + "/statement"], ["link-proof", base + "/proof"]]) {
     document.getElementById(id).setAttribute("href", href);
   }
-  const [record, registry, kinds] = await Promise.all([fetchJSON(base), loadRegistry(), loadKinds()]);
+  const first = await fetch(base, { headers: { Accept: "application/json" } });
+  if (first.status === 404) {
+    // No such alert: say "not found", never "verification failed".
+    page.verdict = "not-found";
+    document.body.dataset.verdict = "not-found";
+    document.getElementById("headline").textContent = t("alert_not_found");
+    document.getElementById("trust").hidden = true;
+    return;
+  }
+  const [record, registry, kinds] = await Promise.all([first.ok ? first.json() : fetchJSON(base), loadRegistry(), loadKinds()]);
   page.record = record;
   page.registry = registry;
   page.kinds = kinds;
-  await ensureRegionNames((record.cap.info || []).flatMap(areaCodes));
+  // The hub names the places (`areas`); only an older hub's codes are looked up one by one.
+  if (!(record.areas || []).some((a) => a && typeof a === "object" && (a.name_uk || a.name_en))) {
+    await ensureRegionNames((record.cap.info || []).flatMap(areaCodes));
+  }
   renderSummary();
+  await updateOver();
+  setInterval(followRecord, 30000);
   const [capBytes, statementBytes] = await Promise.all([fetchBytes(base + "/cap"), fetchBytes(base + "/statement")]);
   if (!V.webCryptoAvailable()) {
     page.capDoc = parseCap(capBytes);  // shown, but nothing here says it is genuine

@@ -71,20 +71,32 @@ function rememberRegion(code, uk, en) {
 }
 
 function regionName(code) {
-  const names = regionNames.get(code);
+  const names = regionNames.get(canonicalCode(code));
   return names ? (names[currentLang()] || names.uk) : code;
 }
 
-// Names the map has not loaded (a hromada) are fetched once each, a few at a time: a
-// nationwide alert may name every hromada, and thousands of requests at once exhaust the browser.
+// Codes an issuer may write other than KATOTTG (ISO 3166-2 "UA-63", alerts.in.ua ids) are
+// resolved by the hub once each, so both kinds of code are named and drawn alike.
+const aliases = new Map(); // alias -> canonical KATOTTG code
+
+function canonicalCode(code) {
+  return aliases.get(code) || code;
+}
+
+// Names the map has not loaded (a hromada, an ISO code) are fetched once each, a few at a
+// time: a nationwide alert may name every hromada, and thousands of requests at once exhaust
+// the browser.
 const REGION_FETCHES_IN_FLIGHT = 6;
 async function ensureRegionNames(codes) {
-  const wanted = codes.filter((c) => /^UA[0-9]{17}$/.test(c) && !regionNames.has(c));
+  const wanted = [...new Set(codes.filter((c) => typeof c === "string" && c && !regionNames.has(c) && !aliases.has(c)))];
   for (let i = 0; i < wanted.length; i += REGION_FETCHES_IN_FLIGHT) {
     await Promise.all(wanted.slice(i, i + REGION_FETCHES_IN_FLIGHT).map((code) => {
       if (!regionFetches.has(code)) {
         regionFetches.set(code, fetchJSON("/api/v1/regions/" + encodeURIComponent(code))
-          .then((r) => rememberRegion(code, r.name_uk, r.name_en)).catch(() => null));
+          .then((r) => {
+            if (r.code !== code) aliases.set(code, r.code);
+            rememberRegion(r.code, r.name_uk, r.name_en);
+          }).catch(() => null));
       }
       return regionFetches.get(code);
     }));
@@ -92,33 +104,72 @@ async function ensureRegionNames(codes) {
 }
 
 // -- times ----------------------------------------------------------------
+// Always Kyiv time, and said so: a screenshot read elsewhere must not be off by hours.
+
+const ZONE = "Europe/Kyiv";
+
+function locale() {
+  return currentLang() === "uk" ? "uk-UA" : "en-GB";
+}
+
+function toDate(value) {
+  return value instanceof Date ? value : typeof value === "number" ? new Date(value * 1000) : new Date(value);
+}
 
 function formatTime(value) {
-  const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
+  const date = toDate(value);
   if (Number.isNaN(date.getTime())) return String(value);
-  return date.toLocaleString(currentLang() === "uk" ? "uk-UA" : "en-GB",
-    { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  return date.toLocaleString(locale(), { timeZone: ZONE, day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
+}
+
+// "1 грудня 2026 р. о 15:20 за київським часом": a full, unambiguous moment.
+function formatMoment(value) {
+  const date = toDate(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  const day = date.toLocaleDateString(locale(), { timeZone: ZONE, day: "numeric", month: "long", year: "numeric" });
+  return t("moment", { day, time: formatClock(date) });
+}
+
+function formatClock(value) {
+  const date = toDate(value);
+  return date.toLocaleTimeString(locale(), { timeZone: ZONE, hour: "2-digit", minute: "2-digit" });
 }
 
 function formatDate(value) {
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) return String(value);
-  return date.toLocaleString(currentLang() === "uk" ? "uk-UA" : "en-GB",
-    { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+  return formatMoment(date);
+}
+
+// "1 год 5 хв", "45 хв", "2 дн 3 год": short units need no agreement with the number.
+function duration(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
+  const minutes = Math.max(0, Math.round(seconds / 60));
+  const days = Math.floor(minutes / 1440);
+  const hours = Math.floor((minutes % 1440) / 60);
+  const mins = minutes % 60;
+  const parts = [];
+  if (days) parts.push(days + " " + t("days"));
+  if (hours) parts.push(hours + " " + t("hours"));
+  if (mins || !parts.length) parts.push(mins + " " + t("minutes"));
+  return parts.slice(0, 2).join(" ");
+}
+
+// How long something has lasted, for the status line: "щойно", "12 хв", "1 год 5 хв".
+function elapsed(sinceSecs) {
+  const secs = Date.now() / 1000 - sinceSecs;
+  return secs < 60 ? t("just_now") : duration(secs);
+}
+
+// "триває 12 хв" (or "щойно" in its first minute).
+function lasting(sinceSecs) {
+  const secs = Date.now() / 1000 - sinceSecs;
+  return secs < 60 ? t("just_now") : t("lasting") + " " + duration(secs);
 }
 
 function ago(seconds) {
-  const minutes = Math.floor(Math.max(0, Date.now() / 1000 - seconds) / 60);
-  if (minutes < 1) return t("just_now");
-  if (minutes < 120) return minutes + " " + t("minutes_ago");
-  return Math.floor(minutes / 60) + " " + t("hours_ago");
-}
-
-function duration(seconds) {
-  if (seconds === null || seconds === undefined) return "—";
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 90) return minutes + " " + t("minutes");
-  return (minutes / 60).toFixed(1) + " " + t("hours");
+  const secs = Date.now() / 1000 - seconds;
+  return secs < 60 ? t("just_now") : t("ago", { duration: duration(secs) });
 }
 
 function pickInfo(infos) {

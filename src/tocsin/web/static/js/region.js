@@ -9,18 +9,40 @@ function kindsText(kinds) {
   return kinds.map((k) => kindName(region.kinds, k)).join(", ");
 }
 
+function isThreat(a) {
+  if (typeof a.class === "string") return a.class === "threat";
+  const classes = (a.kinds || []).map((k) => region.kinds[k] && region.kinds[k].class);
+  return !classes.includes("denial") && !classes.includes("all-clear") && classes.includes("threat");
+}
+
+function activeItem(a) {
+  return el("li", { "data-coverage": a.coverage },
+    el("a", { href: "/alerts/" + a.id, text: kindsText(a.kinds) + (a.event && a.event !== kindsText(a.kinds) ? " — " + a.event : "") }),
+    " · " + issuerName(region.registry, a.issuer) + " · " + t("since") + " " + formatTime(a.sent) +
+    " (" + lasting(Date.parse(a.sent) / 1000) + ")");
+}
+
 function render() {
   const names = region.info;
   document.getElementById("region-name").textContent = currentLang() === "en" ? names.name_en : names.name_uk;
   document.title = document.getElementById("region-name").textContent + " · Tocsin";
+  // Only threats put a region under alert; notices are listed apart (an older hub counts
+  // everything, so the coverage is recomputed here from the threats alone).
+  const all = region.status.alerts || [];
+  const threats = all.filter(isThreat);
+  const notices = [...(region.status.notices || []), ...all.filter((a) => !isThreat(a) && !(a.kinds || []).some((k) => region.kinds[k] && region.kinds[k].class === "denial"))];
+  const cov = threats.some((a) => a.coverage === "full") ? "full" : threats.length ? "partial" : "none";
   const coverage = document.getElementById("coverage");
-  coverage.dataset.coverage = region.status.coverage;
-  coverage.textContent = t("coverage_" + region.status.coverage);
+  coverage.dataset.coverage = cov;
+  coverage.textContent = t("coverage_" + cov);
   const active = document.getElementById("active");
-  active.replaceChildren(...region.status.alerts.map((a) => el("li", { "data-coverage": a.coverage },
-    el("a", { href: "/alerts/" + a.id, text: kindsText(a.kinds) + (a.event && a.event !== kindsText(a.kinds) ? " — " + a.event : "") }),
-    " · " + issuerName(region.registry, a.issuer) + " · " + t("since") + " " + formatTime(a.sent))));
-  if (!region.status.alerts.length) active.replaceChildren(el("li", { class: "muted", "data-coverage": "none", text: t("no_alerts") }));
+  active.replaceChildren(...threats.map(activeItem));
+  if (!threats.length) active.replaceChildren(el("li", { class: "muted", "data-coverage": "none", text: t("no_alerts") }));
+  const noticeBox = document.getElementById("notices");
+  noticeBox.hidden = notices.length === 0;
+  document.getElementById("notice-items").replaceChildren(...notices.map((a) => el("li", { "data-coverage": "notice", class: "notice" },
+    el("a", { href: "/alerts/" + a.id, text: a.event || kindsText(a.kinds) }),
+    " · " + kindsText(a.kinds) + " · " + issuerName(region.registry, a.issuer) + " · " + t("since") + " " + formatTime(a.sent))));
 
   const h = region.history;
   document.getElementById("today").textContent = t("today_text", { count: h.today.count });
@@ -41,8 +63,9 @@ function render() {
   const timeline = document.getElementById("timeline");
   timeline.replaceChildren(...h.timeline.slice().reverse().map((s) => el("li", { "data-coverage": s.coverage || "ended" },
     el("a", { href: "/alerts/" + s.id, text: kindsText(s.kinds) }),
-    " · " + formatTime(s.start) + " – " + (s.ongoing ? t("ongoing") : formatTime(s.end)) +
-    " (" + duration(s.end - s.start) + ") · " + issuerName(region.registry, s.issuer))));
+    " · " + formatTime(s.start) + " – " + (s.ongoing ? t("timeline_ongoing", { duration: duration(s.end - s.start) })
+      : formatTime(s.end) + " (" + duration(s.end - s.start) + ")") + " · " + issuerName(region.registry, s.issuer) +
+      (s.over && s.over.reason ? " · " + t("over_word_" + s.over.reason) : ""))));
 }
 
 async function load() {
@@ -65,7 +88,7 @@ async function start() {
   const source = new EventSource("/api/v1/stream?regions=" + encodeURIComponent(region.code) +
     "&since=" + encodeURIComponent(region.history.event_id));
   source.addEventListener("open", () => { document.body.dataset.live = "true"; });
-  source.addEventListener("alert", () => load().catch(() => null));
+  for (const type of ["alert", "denial", "notice", "update"]) source.addEventListener(type, () => load().catch(() => null));
 }
 
 onLangChange(() => { if (region.history) render(); });

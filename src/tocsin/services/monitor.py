@@ -50,17 +50,19 @@ from __future__ import annotations
 import base64
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tocsin.cap.model import parse_cap_time
+from tocsin.kinds import alert_kinds
+from tocsin.ledger.effects import Incoming, LedgerView, Prior, StateRefusal, effects
 from tocsin.ledger.limits import MAX_ALERT_BYTES
 from tocsin.regions import RegionSet
+from tocsin.services.log_client import LogClient, LogNotFoundError
 from tocsin.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
-from tocsin.tlog.client import LogClient, LogNotFoundError
 from tocsin.tlog.entry import TYPE_REGISTRY, EntryError, alert_entry, decode_entry
 from tocsin.tlog.proof import ProofVerificationError, WitnessPolicy
 from tocsin.tlog.tiles import TileError
@@ -101,9 +103,35 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS seen (
     sender TEXT NOT NULL, identifier TEXT NOT NULL, leaf INTEGER NOT NULL,
+    issuer_id TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (sender, identifier)
 );
 """
+
+
+class _SeenView(LedgerView):
+    """The rulebook's view of what the monitor has seen in the log (for the reference rules).
+
+    The monitor judges refusals, not trimming: :meth:`in_force` answers nothing, so an
+    all-clear is never refused here (it never is by the hub either). A row seen before the
+    monitor kept issuers and statuses (empty columns) cannot be judged on them: it is taken
+    to agree with the alert that refers to it.
+    """
+
+    def __init__(self, db: sqlite3.Connection, issuer_id: str, status: str) -> None:
+        self._db = db
+        self._unknown_as = (issuer_id, status)
+
+    def by_reference(self, sender: str, identifier: str) -> Prior | None:
+        row = self._db.execute("SELECT leaf, issuer_id, status FROM seen WHERE sender = ? "
+                               "AND identifier = ?", (sender, identifier)).fetchone()
+        if row is None:
+            return None
+        issuer_id, status = (str(row[1]), str(row[2])) if row[1] else self._unknown_as
+        return Prior(f"leaf {row[0]}", issuer_id, status, False, {})
+
+    def in_force(self, issuer_id: str, status: str, codes: Collection[str]) -> Sequence[Prior]:
+        return ()
 
 
 class MonitorConfigError(TlogError):
@@ -160,6 +188,10 @@ class Monitor:
             self._db = sqlite3.connect(str(directory / "monitor.sqlite"), isolation_level=None)
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(seen)")}
+            for column in ("issuer_id", "status"):  # state written before the rule columns
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE seen ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
             self._log = self._pin_log(log_verifier, origin)
         except (sqlite3.Error, KeyFormatError, UnicodeDecodeError) as exc:
             raise MonitorConfigError(f"monitor state in {directory} is unusable: {exc}") from None
@@ -234,7 +266,7 @@ class Monitor:
         """Fetch, verify and store the log's current checkpoint and every new entry.
 
         Raises :class:`MisbehaviourError` (with evidence) on any inconsistency,
-        :class:`~tocsin.tlog.client.LogClientError` if the log cannot be read.
+        :class:`~tocsin.services.log_client.LogClientError` if the log cannot be read.
         """
         new_bytes = self._client.checkpoint()
         old_bytes = self.checkpoint
@@ -375,11 +407,14 @@ class Monitor:
         if seen is not None:
             return (f"alert entry {index} repeats sender {alert.sender!r} identifier "
                     f"{alert.identifier!r} of entry {seen[0]}")
-        for ref in alert.references:
-            found = self._db.execute("SELECT 1 FROM seen WHERE sender = ? AND identifier = ?",
-                                     (ref.sender, ref.identifier)).fetchone()
-            if found is None:
-                return f"alert entry {index} references {ref.text()!r}, which is not earlier in the log"
+        # The state rules (references, status) are the hub's own: the same function, replayed.
+        decision = effects(
+            Incoming(id=f"leaf {index}", issuer_id=claim.issuer, msg_type=alert.msg_type,
+                     status=alert.status, kinds=alert_kinds(alert), targets={},
+                     references=tuple((r.sender, r.identifier) for r in alert.references)),
+            _SeenView(self._db, claim.issuer, alert.status), ancestors=lambda code: ())
+        if isinstance(decision, StateRefusal):
+            return f"alert entry {index} breaks the rule {decision.code}: {decision.reason}"
         try:
             sent = parse_cap_time(alert.sent)
         except ValueError:  # verify_alert already refused unusable times; keep mypy and readers calm
@@ -389,8 +424,9 @@ class Monitor:
                     f"was already seen at {(lower + timedelta(seconds=CLOCK_SKEW_SECS)).isoformat()}")
         if sent > now + timedelta(seconds=CLOCK_SKEW_SECS):
             return f"alert entry {index} is sent in the future: {alert.sent} (now {now.isoformat()})"
-        self._db.execute("INSERT INTO seen (sender, identifier, leaf) VALUES (?, ?, ?)",
-                         (alert.sender, alert.identifier, index))
+        self._db.execute("INSERT INTO seen (sender, identifier, leaf, issuer_id, status) "
+                         "VALUES (?, ?, ?, ?, ?)",
+                         (alert.sender, alert.identifier, index, claim.issuer, alert.status))
         return None
 
 

@@ -1,0 +1,213 @@
+"""The store contract (``tocsin.store.base.Store``), one suite run against every backend.
+
+Backends: SQLite (the embedded default) and memory (the reference); a PostgreSQL store joins
+the ``store`` fixture's parameters when it exists. Faults are injected through each store's
+``inject_fault`` seam: a failure while writing the log leaf (a crash between steps) and a
+failed commit. After every step the suite re-checks the log invariant: one leaf per stored
+alert and registry version, and a root that matches the entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tocsin.ledger.effects import state_rules
+from tocsin.store.base import Conflict, NewAlert, Refused, Store
+from tocsin.store.memory import MemoryStore
+from tocsin.store.sqlite import SqliteStore
+from tocsin.tlog.entry import alert_entry, decode_entry
+from tocsin.tlog.tree import MemoryHashStore, tree_root
+
+# A tiny country: oblast O; raions R1, R2; hromadas H1a, H1b (in R1), H2a (in R2).
+PARENT = {"O": None, "R1": "O", "R2": "O", "H1a": "R1", "H1b": "R1", "H2a": "R2"}
+
+
+def ancestors(code: str) -> list[str]:
+    out, parent = [], PARENT.get(code)
+    while parent is not None:
+        out.append(parent)
+        parent = PARENT[parent]
+    return out
+
+
+def oblast_wide() -> dict[str, Any]:
+    return dict.fromkeys(PARENT, "full")
+
+
+def hromada(code: str) -> dict[str, Any]:
+    return {code: "full", **dict.fromkeys(ancestors(code), "partial")}
+
+
+def alert(n: int, *, issuer: str = "af", msg_type: str = "Alert", status: str = "Actual",
+          kinds: tuple[str, ...] = ("air-raid",), targets: dict[str, Any] | None = None,
+          refs: tuple[tuple[str, str], ...] = (), cap: bytes | None = None) -> NewAlert:
+    return NewAlert(
+        id=f"{n:032x}", cap=cap or f"<alert>{n}</alert>".encode(), statement=f"st{n}".encode(),
+        issuer_id=issuer, key_id="00000000", sender=f"{issuer}@test", identifier=f"id-{n}",
+        sent="2026-12-01T12:00:00+02:00", sent_ts=1000.0 + n, received_ts=1000.0 + n,
+        expires_ts=None, msg_type=msg_type, status=status, kinds=kinds, event="e",
+        targets=targets if targets is not None else oblast_wide(), references=refs,
+        summary=b"{}",
+    )
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    rules = state_rules(ancestors)
+    made: Store = (SqliteStore(tmp_path / "s.sqlite3", rules=rules) if request.param == "sqlite"
+                   else MemoryStore(rules=rules))
+    yield made
+    made.close()
+
+
+def check_log(store: Store) -> None:
+    """The log holds exactly one leaf per alert and registry version, and its root matches."""
+    size = store.log_size()
+    entries = store.log_entries(0, size)
+    fresh = MemoryHashStore()
+    fresh.append_entries(entries)
+    assert tree_root(size, store.hash_reader()) == fresh.root()
+    for entry in entries:
+        decoded = decode_entry(entry)
+        if decoded.type == "alert":
+            alert_id = f"{int(decoded.statement[2:]):032x}"
+            record = store.get(alert_id)
+            assert record is not None and record.cap == decoded.cap
+
+
+def test_append_is_readable_idempotent_and_logged(store: Store) -> None:
+    first = store.append(alert(1))
+    assert first.created and first.record.log_index == 0
+    again = store.append(alert(1))
+    assert not again.created and again.record.event_id == first.record.event_id
+    assert store.log_size() == 1 and store.log_entries(0, 1) == [alert_entry(b"st1", b"<alert>1</alert>")]
+    assert store.find("af@test", "id-1") == store.get(f"{1:032x}")
+    with pytest.raises(Conflict):
+        store.append(alert(1, cap=b"<alert>other bytes</alert>"))
+    check_log(store)
+
+
+def test_event_ids_strictly_increase_and_resume(store: Store) -> None:
+    ids = [store.append(alert(n)).record.event_id for n in range(1, 6)]
+    assert ids == sorted(ids) and len(set(ids)) == 5 and ids[0] > 0
+    assert [e.id for e in store.events_after(ids[1])] == ids[2:]
+    assert store.last_event_id() == ids[-1]
+    assert [e.id for e in store.events_after(0, limit=2)] == ids[:2]
+
+
+def test_references_follow_the_rulebook(store: Store) -> None:
+    store.append(alert(1))
+    store.append(alert(2, issuer="city"))
+    size = store.log_size()
+    with pytest.raises(Refused) as unknown:
+        store.append(alert(3, msg_type="Cancel", kinds=(), refs=(("af@test", "id-99"),)))
+    assert unknown.value.code == "unknown_reference"
+    with pytest.raises(Refused) as foreign:
+        store.append(alert(4, msg_type="Cancel", kinds=(), refs=(("city@test", "id-2"),)))
+    assert foreign.value.code == "foreign_reference"
+    with pytest.raises(Refused) as status:
+        store.append(alert(5, msg_type="Cancel", kinds=(), status="Exercise",
+                           refs=(("af@test", "id-1"),)))
+    assert status.value.code == "status_mismatch"
+    assert store.log_size() == size and store.get(f"{3:032x}") is None  # refusals leave no trace
+    cancel = store.append(alert(6, msg_type="Cancel", kinds=(), refs=(("af@test", "id-1"),)))
+    assert cancel.ended == (f"{1:032x}",)
+    ended = store.get(f"{1:032x}")
+    assert ended is not None and ended.ended_by == f"{6:032x}" and not ended.targets
+    assert set(cancel.regions) == set(PARENT)  # everyone told of the alert hears it ended
+    check_log(store)
+
+
+def test_a_partial_all_clear_is_persisted_by_the_hierarchy_rule(store: Store) -> None:
+    store.append(alert(1))
+    store.append(alert(2, kinds=("all-clear",), targets=hromada("H1a")))
+    record = store.get(f"{1:032x}")
+    assert record is not None and record.ended_ts is None
+    assert record.targets == {"O": "partial", "R1": "partial", "H1b": "full", "R2": "full",
+                              "H2a": "full"}
+    assert [r.id for r in store.list_alerts(regions=["H1a"], active_at=2000.0)] == []
+    assert [r.id for r in store.list_alerts(regions=["H1b"], active_at=2000.0)] == [record.id]
+    store.append(alert(3, kinds=("all-clear",), targets=hromada("H1b")))
+    store.append(alert(4, kinds=("all-clear",), targets=hromada("H2a")))
+    done = store.get(f"{1:032x}")
+    assert done is not None and done.ended_by == f"{4:032x}" and not done.targets
+    assert store.list_alerts(active_at=2000.0) == []
+
+
+def test_one_refusal_never_fails_its_neighbours(store: Store) -> None:
+    results = store.append_batch([
+        alert(1), alert(2, msg_type="Cancel", kinds=(), refs=(("af@test", "nope"),)), alert(3),
+    ])
+    assert [type(r).__name__ for r in results] == ["AppendResult", "Refused", "AppendResult"]
+    assert store.get(f"{2:032x}") is None
+    assert store.log_size() == 2
+    check_log(store)
+
+
+@pytest.mark.parametrize("step", ["leaf", "commit"])
+def test_a_failed_write_stores_nothing_and_the_store_goes_on(store: Store, step: str) -> None:
+    store.append(alert(1))
+    before = (store.log_size(), store.last_event_id())
+    store.inject_fault(step)  # type: ignore[attr-defined]
+    with pytest.raises(Exception) as failed:
+        store.append_batch([alert(2), alert(3, kinds=("all-clear",), targets=hromada("H1a"))])
+    assert not isinstance(failed.value, (Refused, Conflict))  # a storage failure, not a refusal
+    assert (store.log_size(), store.last_event_id()) == before
+    assert store.get(f"{2:032x}") is None and store.get(f"{3:032x}") is None
+    first = store.get(f"{1:032x}")
+    assert first is not None and first.targets == oblast_wide()  # the all-clear left no trace
+    check_log(store)
+    assert store.append(alert(4)).created  # and the store still works
+    check_log(store)
+
+
+def test_registry_versions_are_logged_once_each(store: Store) -> None:
+    assert store.append_registry(b'{"v":1}') == 0
+    assert store.append_registry(b'{"v":1}') is None
+    store.append(alert(1))
+    assert store.append_registry(b'{"v":2}') == 2
+    assert store.last_logged_registry() == b'{"v":2}'
+    check_log(store)
+
+
+def test_checkpoints_keep_the_largest(store: Store) -> None:
+    assert store.latest_checkpoint() is None
+    store.save_checkpoint(1, b"one", 1.0)
+    store.save_checkpoint(3, b"three", 2.0)
+    store.save_checkpoint(1, b"one again", 3.0)
+    assert store.latest_checkpoint() == (3, b"three")
+
+
+def test_list_filters(store: Store) -> None:
+    store.append(alert(1, kinds=("air-raid",), targets=hromada("H1a")))
+    store.append(alert(2, kinds=("facility-closed",), targets=hromada("H2a")))
+    store.append(alert(3, kinds=("denial",), targets={}))
+    ids = lambda records: [int(r.id, 16) for r in records]  # noqa: E731
+    assert ids(store.list_alerts()) == [3, 2, 1]
+    assert ids(store.list_alerts(limit=2)) == [3, 2]
+    assert ids(store.list_alerts(regions=["R1"])) == [1]
+    assert ids(store.list_alerts(kinds_any=["facility-closed", "air-raid"])) == [2, 1]
+    assert ids(store.list_alerts(kinds_none=["denial"])) == [2, 1]
+    assert ids(store.list_alerts(since_ts=1002.0)) == [3, 2]
+
+
+def test_sqlite_keeps_everything_across_a_reopen(tmp_path: Path) -> None:
+    """Durability is the one promise the memory store cannot keep; SQLite must."""
+    rules = state_rules(ancestors)
+    first = SqliteStore(tmp_path / "s.sqlite3", rules=rules)
+    first.append(alert(1))
+    first.append(alert(2, kinds=("all-clear",), targets=hromada("H1a")))
+    last = first.last_event_id()
+    first.close()
+    again = SqliteStore(tmp_path / "s.sqlite3", rules=rules)
+    try:
+        assert again.last_event_id() == last and again.log_size() == 2
+        record = again.get(f"{1:032x}")
+        assert record is not None and record.targets["R1"] == "partial"
+        check_log(again)
+    finally:
+        again.close()
