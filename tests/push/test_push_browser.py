@@ -169,7 +169,7 @@ def test_my_place_by_stubbed_geolocation_stays_on_the_device(hub: HubProcess, co
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url))
     page.goto(hub.url + "/")
-    page.locator("#place-here").click()
+    page.locator("#push-place-here").click()
     page.locator(f"#my-places-list li[data-code='{LVIV}']").wait_for()
     stored = page.evaluate("JSON.parse(localStorage.getItem('tocsin.places'))")
     assert stored[0]["code"] == LVIV and "point" not in stored[0]
@@ -202,3 +202,34 @@ def test_pages_have_the_manifest_and_the_worker_at_the_root(hub: HubProcess) -> 
     worker = httpx.get(f"{hub.url}/sw.js")
     assert worker.status_code == 200 and "javascript" in worker.headers["content-type"]
     assert worker.headers["service-worker-allowed"] == "/"
+
+
+def test_my_places_by_name_with_inflections_and_labels(hub: HubProcess, context: Any) -> None:
+    page = context.new_page()
+    errors = _errors(page)
+    page.goto(hub.url + "/")
+    for query, label, code in (("Києві", "Робота", KYIV), ("Львові", "Батьки", LVIV)):
+        page.fill("#push-place-query", query)  # "in Kyiv", "in Lviv": inflected forms are found
+        page.fill("#push-place-label", label)
+        page.locator("#push-place-search button[type=submit]").click()
+        page.locator(f"#push-place-results button[data-code='{code}']").click()
+        page.locator(f"#my-places-list li[data-code='{code}']").wait_for()
+    stored = page.evaluate("JSON.parse(localStorage.getItem('tocsin.places'))")
+    assert [(p["code"], p["label"]) for p in stored] == [(KYIV, "Робота"), (LVIV, "Батьки")]
+    assert "Батьки" in page.locator("#my-places-list").inner_text()
+    assert errors == []
+
+
+def test_the_maps_own_place_is_the_first_of_my_places(hub: HubProcess, context: Any) -> None:
+    page = context.new_page()
+    errors = _errors(page)
+    page.goto(hub.url + "/")
+    page.fill("#place-input", "у Львові")  # the map page's picker (pages-web)
+    page.click("#place-search")
+    page.locator(f'#place-results button[data-code="{LVIV}"]').click()
+    first = page.locator("#my-places-list li").first
+    first.wait_for()
+    assert first.get_attribute("data-code") == LVIV
+    assert "Моє місце (з мапи)" in first.inner_text()
+    assert page.evaluate("localStorage.getItem('tocsin.places')") is None  # shown, not copied
+    assert errors == []

@@ -238,10 +238,10 @@
     });
     panel.append(list.length ? ul : mk("p", { class: "muted", id: "my-places-none", text: tr("none") }));
 
-    const form = mk("form", { id: "place-search", class: "place-search" });
-    const query = mk("input", { type: "search", id: "place-query", placeholder: tr("search"), "aria-label": tr("search"), required: true });
-    const label = mk("input", { type: "text", id: "place-label", placeholder: tr("label"), "aria-label": tr("label"), maxlength: 40 });
-    const results = mk("ul", { id: "place-results", class: "place-results" });
+    const form = mk("form", { id: "push-place-search", class: "push-place-search" });
+    const query = mk("input", { type: "search", id: "push-place-query", placeholder: tr("search"), "aria-label": tr("search"), required: true });
+    const label = mk("input", { type: "text", id: "push-place-label", placeholder: tr("label"), "aria-label": tr("label"), maxlength: 40 });
+    const results = mk("ul", { id: "push-place-results", class: "push-place-results" });
     form.append(query, label, mk("button", { type: "submit", text: tr("add") }));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -265,8 +265,8 @@
     });
     panel.append(form, results);
 
-    const precise = mk("input", { type: "checkbox", id: "place-precise" });
-    const here = mk("button", { type: "button", id: "place-here", text: tr("here") });
+    const precise = mk("input", { type: "checkbox", id: "push-place-precise" });
+    const here = mk("button", { type: "button", id: "push-place-here", text: tr("here") });
     here.addEventListener("click", () => {
       if (!("geolocation" in navigator)) { say(tr("geo_failed", { why: "geolocation" })); return; }
       navigator.geolocation.getCurrentPosition(async (pos) => {
@@ -339,6 +339,16 @@
       anchor.append(panel);
       render();
       follow();
+      // The map page's own "my place" (pages-web) is the first of my places: when it is
+      // chosen or changed there, show it here and tell the hub (if notifications are on).
+      let mapPlace = JSON.stringify(load(MAP_PLACE_KEY, null));
+      const box = document.getElementById("my-place");
+      if (box) {
+        new MutationObserver(() => {
+          const now = JSON.stringify(load(MAP_PLACE_KEY, null));
+          if (now !== mapPlace) { mapPlace = now; changed(); }
+        }).observe(box, { childList: true, subtree: true, characterData: true, attributes: true });
+      }
     }
     if ("serviceWorker" in navigator) {
       registration().catch(() => null);
