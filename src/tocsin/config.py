@@ -8,6 +8,7 @@ else in Tocsin reads the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import tomllib
@@ -55,8 +56,27 @@ class Settings:
     #: Witness policy file: ``witness NAME VKEY URL`` lines (and ``quorum K``); the hub asks
     #: each witness with a URL to cosign every checkpoint. Demo mode adds a local witness.
     witness_policy: Path | None = None
-    #: Public base URL used in links (feeds, Location headers); default from the request.
+    #: Public base URL used in links (Atom feeds), e.g. ``https://alerts.example.org``. Unset: the
+    #: listen address (``http://HOST:PORT``). Never taken from a request's ``Host`` header.
     public_url: str | None = None
+    #: Checks (``POST /api/v1/check``) one client may send in a burst, and the refill rate per
+    #: second; beyond them ``429 rate_limited`` with ``Retry-After``.
+    check_burst: int = 120
+    check_rate_per_sec: float = 2.0
+    #: Refused writes (``POST /api/v1/alerts`` or ``/api/v1/registry`` answered 4xx) one client may
+    #: make in a burst, and the refill rate per second; once spent, that client's writes get 429
+    #: until a token is back. Accepted writes never count.
+    failed_write_burst: int = 30
+    failed_write_rate_per_sec: float = 0.5
+    #: Comma-separated addresses of reverse proxies whose ``X-Forwarded-For`` names the client.
+    #: Empty (the default): the client is always the TCP peer; the header is ignored.
+    trusted_proxies: str = ""
+    #: Seconds a connection may take to send a request's headers (from connecting, or from the
+    #: first byte of a following request); then it is closed.
+    header_timeout_secs: float = 10.0
+    #: Seconds a request may take to send its body; then ``408 request_timeout`` and the
+    #: connection is closed.
+    body_timeout_secs: float = 30.0
     #: A second TCP port serving the alerts.in.ua-compatible API at its root (``/v1/...``),
     #: for clients that drop a base URL's path (docs/compat.md); 0 = off.
     compat_port: int = 0
@@ -84,14 +104,36 @@ class Settings:
             raise SettingsError(f"compat_port must be 0 (off) or a port other than {self.port}, "
                                 f"got {self.compat_port}")
         for name in ("max_body_bytes", "subscriber_queue_max", "max_subscriptions_per_client",
-                     "max_regions_per_subscription", "max_push_subscriptions"):
+                     "max_regions_per_subscription", "check_burst", "failed_write_burst",
+                     "max_push_subscriptions"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("heartbeat_secs", "max_sent_age_secs", "max_sent_skew_secs"):
+        for name in ("heartbeat_secs", "max_sent_age_secs", "max_sent_skew_secs", "check_rate_per_sec",
+                     "failed_write_rate_per_sec", "header_timeout_secs", "body_timeout_secs"):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise SettingsError(f"{name} must be a positive number of seconds, got {value}")
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise SettingsError(f"public_url must start with http:// or https://, got {self.public_url!r}")
+        for address in self.proxy_addresses:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise SettingsError(f"trusted_proxies: {address!r} is not an IP address") from None
         return self
+
+    @property
+    def proxy_addresses(self) -> frozenset[str]:
+        """The trusted reverse proxies' addresses, parsed from :attr:`trusted_proxies`."""
+        return frozenset(a.strip() for a in self.trusted_proxies.split(",") if a.strip())
+
+    @property
+    def base_url(self) -> str:
+        """The base of every absolute link the hub writes (never from a request header)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}

@@ -31,7 +31,7 @@ from tocsin.tlog.checkpoint import (
     sign_checkpoint,
 )
 from tocsin.tlog.tiles import Tile, encode_entry_bundle, read_tile, tile_within
-from tocsin.tlog.tree import HashReader, TlogError, prove_consistency, tree_root
+from tocsin.tlog.tree import EMPTY_ROOT, HashReader, TlogError, prove_consistency, tree_root
 from tocsin.tlog.witness import format_add_checkpoint
 from tocsin.trust.note import Signer
 
@@ -43,8 +43,46 @@ CHECKPOINT_DELAY_SECS = 0.05
 CHECKPOINT_RETRY_MAX_SECS = 5.0
 
 
+#: The last checkpoint the log key signed, kept beside the key and outside the database.
+CHECKPOINT_FILE = "log.checkpoint"
+
+
+def write_checkpoint_file(path: Path, note: bytes) -> None:
+    """Replace ``path`` with ``note`` atomically and durably (file and directory fsynced).
+
+    Called every time a checkpoint is signed, *before* it is shown to anyone
+    (witnesses, clients): whatever happens to the database afterwards, the
+    data directory remembers the largest tree this key ever signed, and the
+    hub refuses to start on a store that is behind it (a fork).
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(note)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 def load_or_create_log_key(path: Path, origin: str) -> Signer:
-    """The hub's log signing key (named after the log origin), created on first run."""
+    """The hub's log signing key (named after the log origin), created on first run.
+
+    A new key first gets a checkpoint of the empty tree in :data:`CHECKPOINT_FILE`,
+    written before the key itself: from then on a key without that file means
+    the file was lost, never that it was not yet written. The start-up checks
+    (:func:`tocsin.store.integrity.preflight`) have already refused a data
+    directory where a new key would fork an existing log.
+    """
     if path.exists():
         signer = Signer.from_skey(path.read_text(encoding="utf-8").strip())
         if signer.name != origin:
@@ -53,6 +91,8 @@ def load_or_create_log_key(path: Path, origin: str) -> Signer:
         return signer
     signer = Signer.generate(origin)
     path.parent.mkdir(parents=True, exist_ok=True)
+    write_checkpoint_file(path.with_name(CHECKPOINT_FILE),
+                          sign_checkpoint(Checkpoint(origin, 0, EMPTY_ROOT), signer))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(signer.skey + "\n")
@@ -112,8 +152,10 @@ class Checkpointer:
 
     def __init__(self, store: Store, signer: Signer, origin: str,
                  clock: Callable[[], float] = time.time,
-                 witnesses: Sequence[CheckpointWitness] = ()) -> None:
+                 witnesses: Sequence[CheckpointWitness] = (),
+                 checkpoint_file: Path | None = None) -> None:
         self.store = store
+        self.checkpoint_file = checkpoint_file
         self.signer = signer
         self.origin = origin
         self.clock = clock
@@ -127,6 +169,9 @@ class Checkpointer:
             except CheckpointError as exc:
                 raise ValueError(f"the stored checkpoint of size {latest[0]} does not verify with "
                                  f"the log key: {exc}") from None
+        if latest is not None and checkpoint_file is not None and not checkpoint_file.exists():
+            # A data directory from before the file was kept: start keeping it now.
+            write_checkpoint_file(checkpoint_file, latest[1])
         # One tuple, replaced whole: readers never see a size with another size's note.
         self.state: tuple[int, bytes | None] = latest if latest else (-1, None)
         self.failures = 0
@@ -151,10 +196,17 @@ class Checkpointer:
         reader = self.store.hash_reader()
         root = tree_root(size, reader)
         note = sign_checkpoint(Checkpoint(self.origin, size, root), self.signer)
+        if self.checkpoint_file is not None:  # remembered outside the database before anyone sees it
+            write_checkpoint_file(self.checkpoint_file, note)
         for witness in self.witnesses:
             try:
                 note = append_signature_lines(note, witness.cosign(note, reader))
             except (TlogError, CosignatureError, OSError) as exc:
+                if "beyond this checkpoint" in str(exc):  # it saw a larger tree under this key
+                    log.critical("witness %s has cosigned a larger tree than this store's %d: the "
+                                 "store is behind what log.key signed (a fork); stop the hub and "
+                                 "restore the store: %s", witness.name, size, exc)
+                    continue
                 log.warning("witness %s did not cosign size %d: %s", witness.name, size, exc)
         self.store.save_checkpoint(size, note, self.clock())
         self.state = (size, note)

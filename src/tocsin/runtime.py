@@ -11,6 +11,7 @@ import asyncio
 import logging
 import math
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from tocsin.feed import EventFeed
 from tocsin.issue import Issuer
 from tocsin.ledger.effects import state_rules
 from tocsin.logserver import (
+    CHECKPOINT_FILE,
     Checkpointer,
     CheckpointWitness,
     LocalWitness,
@@ -47,6 +49,7 @@ from tocsin.logserver import (
 from tocsin.regions import Region, RegionSet, region_set_for
 from tocsin.services.witness import Witness, witness_app
 from tocsin.store.base import NewAlert, StreamEvent
+from tocsin.store.integrity import StartupRefused, preflight
 from tocsin.store.sqlite import SqliteStore
 from tocsin.tlog.proof import PolicyError, parse_policy
 from tocsin.trust.note import NoteError, Verifier
@@ -90,15 +93,24 @@ class Hub:
         registry_path: Path | None = None,
         regions: RegionSet | None = None,
         clock: Callable[[], float] = time.time,
+        checked: bool = False,
     ) -> None:
+        """Open the hub on ``settings.data_dir``; ``checked``: the caller ran :func:`preflight`."""
         self.settings = settings
         self.clock = clock
         self.regions = regions or region_set_for(settings.regions)
+        # Before anything is written: never continue a log the store does not hold (a fork).
+        if not checked:
+            preflight(settings.data_dir, settings.log_origin)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
         self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
         self._registry_lock = asyncio.Lock()
-        self.store = SqliteStore(settings.db_path, rules=state_rules(self._ancestor_codes))
+        try:
+            self.store = SqliteStore(settings.db_path, rules=state_rules(self._ancestor_codes))
+        except sqlite3.DatabaseError as exc:
+            raise StartupRefused(f"{settings.db_path}: cannot be opened ({exc}); run `tocsin store "
+                                 f"check {settings.data_dir}`") from None
         self.registry_bytes, self.registry = self._registry_in_force(registry_bytes)
         self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
                              per_client_max=settings.max_subscriptions_per_client,
@@ -117,7 +129,7 @@ class Hub:
         self.local_witness: Witness | None = None
         witnesses = self._witnesses()
         self.checkpointer = Checkpointer(self.store, self.log_signer, settings.log_origin, clock,
-                                         witnesses)
+                                         witnesses, settings.data_dir / CHECKPOINT_FILE)
         from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
 
         self.push = push_sender_for(self)  # last: a hub refused above writes no push files
@@ -218,10 +230,9 @@ class Hub:
         """Parse bytes this hub already verified and stored (lenient: never refuses its own)."""
         return parse_alert(cap, strict=False).alert
 
-    def base_url(self, request: Request) -> str:
-        if self.settings.public_url:
-            return self.settings.public_url.rstrip("/")
-        return str(request.base_url).rstrip("/")
+    def base_url(self, request: Request | None = None) -> str:
+        """The configured public URL, else the listen address; never the request's Host header."""
+        return self.settings.base_url
 
     # -- regions ---------------------------------------------------------
 

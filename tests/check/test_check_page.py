@@ -116,6 +116,7 @@ def test_page_cli_and_api_say_the_same_and_outdated_is_amber_in_words(hub: HubPr
             page.check("input[value=en]")
             assert page.text_content("#verdict") == "Outdated: no longer in force"
             assert "ended by the all-clear" in page.text_content("#over")
+            page.check("input[value=uk]")  # the choice is remembered on the device: put it back
         else:
             assert page.is_hidden("#over")
         page.goto("about:blank")

@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tocsin.api.app import ROUTES
 from tocsin.api.errors import CATALOGUE
-from tocsin.api.openapi import alerts_in_ua_paths, openapi_document, push_paths
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 
@@ -15,14 +13,6 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 def test_every_error_code_is_documented() -> None:
     documented = set(re.findall(r'<a id="([a-z_]+)"></a>', DOCS.read_text(encoding="utf-8")))
     assert documented == set(CATALOGUE)
-
-
-def test_openapi_lists_exactly_the_routes() -> None:
-    paths = set(openapi_document()["paths"])
-    routed = {re.sub(r"\{(\w+):path\}", r"{\1}", r.path) for r in ROUTES}  # type: ignore[attr-defined]
-    routed |= set(alerts_in_ua_paths())  # the compat block; tests/compat checks it against its routes
-    routed |= set(push_paths())  # the push block; tests/push checks it against its routes
-    assert routed == paths
 
 
 def test_the_served_error_page_is_the_documented_catalogue() -> None:

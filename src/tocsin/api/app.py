@@ -28,10 +28,11 @@ from starlette.websockets import WebSocket
 
 from tocsin import __version__
 from tocsin.api import streaming
-from tocsin.api.body import read_body
+from tocsin.api.body import decode_json, read_body
 from tocsin.api.docs_pages import errors_html, errors_markdown
 from tocsin.api.errors import ApiError
 from tocsin.api.openapi import openapi_document
+from tocsin.api.ratelimit import RateLimits, TokenBuckets
 from tocsin.api.views import TIME_ZONE, Views, class_filter, is_active, parse_class
 from tocsin.cap import to_json
 from tocsin.delivery.feeds import atom_feed
@@ -39,7 +40,7 @@ from tocsin.issue import IssueError
 from tocsin.kinds import KindClass
 from tocsin.logserver import tile_bytes
 from tocsin.runtime import Hub
-from tocsin.store.base import AlertRecord
+from tocsin.store.base import AlertRecord, StorageFull, StorageUnavailable
 from tocsin.tlog.proof import ProofBundleError, format_proof_bundle, make_proof_bundle
 from tocsin.tlog.tiles import TileError, parse_tile_path
 from tocsin.trust.registry import RegistryError
@@ -77,10 +78,7 @@ async def post_alert(request: Request) -> Response:
     body = await read_body(request, hub.settings.max_body_bytes)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/json":
-        try:
-            doc = msgspec.json.decode(body)
-        except msgspec.DecodeError as exc:
-            raise ApiError("bad_request", f"body is not JSON: {exc}") from None
+        doc = decode_json(body)
         if not isinstance(doc, dict):
             raise ApiError("bad_request", 'body must be a JSON object {"cap": ..., "statement": ...}')
         cap_b64, statement_text = doc.get("cap"), doc.get("statement")
@@ -453,6 +451,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return ApiError(code, f"{request.method} {request.url.path}").response()
 
 
+#: Seconds a client is asked to wait when the disk is full or failing.
+STORAGE_RETRY_AFTER_SECS = 30
+
+
+async def _storage_full(request: Request, exc: Exception) -> Response:
+    log.error("storage full on %s %s: %s", request.method, request.url.path, exc.__cause__ or exc)
+    return ApiError("storage_full", "nothing was stored; free space on the hub's disk",
+                    retry_after=STORAGE_RETRY_AFTER_SECS).response()
+
+
+async def _storage_unavailable(request: Request, exc: Exception) -> Response:
+    log.error("storage failed on %s %s: %s", request.method, request.url.path, exc.__cause__ or exc)
+    return ApiError("storage_unavailable", "nothing was stored",
+                    retry_after=STORAGE_RETRY_AFTER_SECS).response()
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return ApiError("internal").response()
@@ -518,10 +532,20 @@ def create_app(hub: Hub) -> Starlette:
         lifespan=lifespan,
         exception_handlers={
             ApiError: _api_error,
+            StorageFull: _storage_full,
+            StorageUnavailable: _storage_unavailable,
             HTTPException: _http_error,
             Exception: _unexpected,
         },
     )
     app.state.hub = hub
+    app.state.body_timeout_secs = hub.settings.body_timeout_secs
+    settings = hub.settings
+    app.add_middleware(
+        RateLimits,
+        checks=TokenBuckets(settings.check_rate_per_sec, settings.check_burst),
+        failed_writes=TokenBuckets(settings.failed_write_rate_per_sec, settings.failed_write_burst),
+        trusted_proxies=settings.proxy_addresses,
+    )
     app.add_middleware(_Security)
     return app

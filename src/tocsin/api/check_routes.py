@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tocsin.api.body import read_body
+from tocsin.api.body import decode_json, read_body
 from tocsin.api.errors import ApiError
 from tocsin.check.engine import MAX_TEXT_CHARS, Checker, CheckInputError, set_background_lane
 from tocsin.check.index import AlertIndex
@@ -91,10 +91,7 @@ class CheckService:
         body = await read_body(request, MAX_CHECK_BODY_BYTES)
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media == "application/json":
-            try:
-                doc = msgspec.json.decode(body)
-            except msgspec.DecodeError as exc:
-                raise ApiError("bad_request", f"body is not JSON: {exc}") from None
+            doc = decode_json(body)
             if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
                 raise ApiError("bad_request", 'send a JSON object {"text": "..."}')
             text: str = doc["text"]

@@ -29,6 +29,9 @@ _KINDS = (
     # input
     ErrorKind("body_too_large", 413, "The request body is larger than the hub accepts."),
     ErrorKind("bad_request", 400, "The request is malformed."),
+    ErrorKind("request_timeout", 408, "The request body did not arrive in time; the connection is closed."),
+    ErrorKind("rate_limited", 429,
+              "This client sent too many checks or refused writes; retry after Retry-After seconds."),
     ErrorKind("unsupported_media_type", 415, "The request body has a media type the endpoint does not take."),
     ErrorKind("alert_too_large", 413, "The CAP document or its statement is larger than an alert may be."),
     ErrorKind("alert_too_complex", 422, "The alert's areas exceed the hub's cost budget."),
@@ -65,6 +68,10 @@ _KINDS = (
     ErrorKind("proof_pending", 503, "The alert is logged; the checkpoint covering it is not signed yet."),
     # server
     ErrorKind("unavailable", 503, "The hub is shutting down or not ready."),
+    ErrorKind("storage_full", 507,
+              "The hub's disk is full; nothing was stored. Retry after Retry-After seconds."),
+    ErrorKind("storage_unavailable", 503,
+              "The hub's storage failed; nothing was stored. Retry after Retry-After seconds."),
     ErrorKind("internal", 500, "The hub failed unexpectedly; nothing was changed."),
 )
 
@@ -94,6 +101,8 @@ class ApiError(Exception):
         headers = {}
         if "retry_after" in self.extra:
             headers["Retry-After"] = str(self.extra["retry_after"])
+        if self.kind.status == 408:  # the rest of the request never came: end the connection
+            headers["Connection"] = "close"
         return Response(
             msgspec.json.encode({"error": body}),
             status_code=self.kind.status,

@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 document of the hub's HTTP API, kept beside the route table.
 
 Written out rather than generated from docstrings: it is a public contract,
-and a test checks that every route in :data:`tocsin.api.app.ROUTES` appears
-here and every path here is routed.
+and a test (``tests/hub/test_openapi_routes.py``) builds the app exactly as ``tocsin serve``
+does and checks that every machine-readable route it mounts appears here and every path
+here is routed. The log's paths assume the default origin (``tocsin.localhost/log``).
 """
 
 from __future__ import annotations
@@ -213,8 +214,36 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/stream/ws": _get(
                 "Live alerts over a WebSocket (one JSON message per event: type alert or denial)",
                 [*PLACE, DENIALS, _q("since", "Resume after this event id", {"type": "integer"})]),
+            "/api/v1/check": {"post": {
+                "summary": "Is this circulating message real? A verdict about its claims "
+                           "(authentic, outdated, altered, not-issued, denied, unverifiable); "
+                           "docs/check.md",
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {"type": "object", "required": ["text"],
+                                                    "properties": {"text": {"type": "string"}}}},
+                    "text/plain": {"schema": {"type": "string"}}}},
+                "responses": {"200": {"description": "The verdict, the matched alert and the "
+                                                     "differences",
+                                      "content": {"application/json": {}}},
+                              "4XX": _error_ref()}}},
+            "/api/v1/places": _get("Find places by name (Ukrainian in any case form, or Latin)",
+                                   [_q("q", "A place name (1-100 characters)", required=True)]),
+            "/api/v1/map/layers/{name}.json": _get(
+                "Map layer boundaries as GeoJSON (oblast, raion, hromada)",
+                [_p("name", "oblast, raion or hromada")], "application/geo+json"),
+            "/api/v1/map/state": _get("Threat state per region, notices and denials, for the map"),
+            "/api/v1/regions/{code}/history": _get(
+                "A region's timeline of threats and its baseline",
+                [REGION, _q("days", "Days back, 1-90 (default 30)", {"type": "integer"})]),
+            "/api/v1/log/key": _get("The log's public key (C2SP vkey)", content="text/plain"),
+            "/api/v1/kinds": _get("The kinds of warning, their names and classes"),
             "/checkpoint": _get("The newest signed checkpoint (C2SP tlog-checkpoint)",
                                 content="text/plain"),
+            "/log/checkpoint": _get("The same checkpoint, under the path of the log's origin "
+                                    "(docs/tlog.md)", content="text/plain"),
+            "/log/tile/{path}": _get("The same tiles, under the path of the log's origin",
+                                     [_p("path", "e.g. 0/x001/234 or entries/000.p/17")],
+                                     "application/octet-stream"),
             "/tile/{path}": _get("A hash tile or entry bundle (C2SP tlog-tiles)",
                                  [_p("path", "e.g. 0/x001/234 or entries/000.p/17")],
                                  "application/octet-stream"),

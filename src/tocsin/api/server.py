@@ -8,6 +8,16 @@ own httptools protocol that also puts the transport in
 fan-out write pre-encoded chunks straight to it while the subscriber keeps up
 (see :mod:`tocsin.delivery.fanout`). Under any other server the extension is
 absent and streams take the ordinary ASGI path.
+
+It also bounds how long a client may hold a connection without sending a
+request: uvicorn closes idle keep-alive connections but has no deadline for
+*headers*, so a client sending a header byte now and then (slowloris) held
+its connection for ever. Here a connection must complete each request's
+headers within :attr:`StreamingHttpProtocol.header_timeout_secs` of
+connecting or of the request's first byte, and a connection whose response
+is finished while its request body is still arriving reads and drops the
+rest, and is closed if it is not in within :data:`LINGER_SECS` (the body's
+own deadline is enforced where it is read, :mod:`tocsin.api.body`).
 """
 
 from __future__ import annotations
@@ -20,10 +30,95 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 TRANSPORT_EXTENSION = "tocsin.transport"
 
 
+#: Default deadline for a request's headers, in seconds (``Settings.header_timeout_secs``).
+HEADER_TIMEOUT_SECS = 10.0
+#: After answering a request whose body is still arriving, wait this long for the rest (read and
+#: dropped), then close.
+LINGER_SECS = 2.0
+
+
 class StreamingHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, exposing the transport to the app."""
+    """uvicorn's httptools protocol, exposing the transport to the app, with a header deadline."""
+
+    header_timeout_secs: float = HEADER_TIMEOUT_SECS
+    _header_timer: asyncio.TimerHandle | None = None
+    _linger_timer: asyncio.TimerHandle | None = None
+    _lingering: bool = False
+
+    @classmethod
+    def with_timeouts(cls, header_timeout_secs: float) -> type[StreamingHttpProtocol]:
+        """This protocol with another header deadline (uvicorn instantiates the class itself)."""
+        return type(cls.__name__, (cls,), {"header_timeout_secs": header_timeout_secs})
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()  # a connection that never sends a byte is closed too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._header_timer is None:
+            self._arm_header_timer()
+
+    def on_response_complete(self) -> None:
+        # uvicorn internals, read defensively: the cycle whose response just finished is the
+        # current one unless another request is pipelined behind it.
+        cycle = getattr(self, "cycle", None)
+        answered_early = (getattr(cycle, "response_complete", False)
+                          and getattr(cycle, "more_body", False))
+        if answered_early and not self.transport.is_closing():
+            # Answered while the body is still coming (refused before reading it): read and
+            # drop the rest, then carry on as usual; a body that is not in within LINGER_SECS
+            # closes the connection. (Closing at once, with unread bytes, would send a reset
+            # that can destroy the answer before the client reads it.)
+            self._lingering = True
+            self._linger_timer = self.loop.call_later(LINGER_SECS, self._close_now)
+            self.flow.resume_reading()
+            return
+        super().on_response_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        if self._lingering:  # the rest of an answered request's body is in: keep-alive as usual
+            self._lingering = False
+            if self._linger_timer is not None:
+                self._linger_timer.cancel()
+                self._linger_timer = None
+            super().on_response_complete()
+
+    def _close_now(self) -> None:
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def handle_websocket_upgrade(self) -> None:
+        self._cancel_header_timer()  # the transport now belongs to the WebSocket protocol
+        super().handle_websocket_upgrade()
+
+    def _arm_header_timer(self) -> None:
+        self._cancel_header_timer()
+        self._header_timer = self.loop.call_later(self.header_timeout_secs, self._header_timeout)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timeout(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
     def on_headers_complete(self) -> None:
+        self._cancel_header_timer()
         super().on_headers_complete()
         # uvicorn internals: if a release renames them, streams simply take the ASGI path.
         cycle = getattr(self, "cycle", None)

@@ -89,7 +89,7 @@ def _check_link(checker: Checker, link: str, alert_id: str, hosts: frozenset[str
 def _json_alert_id(text: str) -> str | None:
     try:
         doc: Any = msgspec.json.decode(text)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # nested too deeply for the decoder: not an id
         return None
     if isinstance(doc, dict) and isinstance(doc.get("id"), str) and _ID.match(doc["id"]):
         return str(doc["id"])

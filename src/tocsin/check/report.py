@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tocsin.check.align import Difference
 from tocsin.check.claims import Claims
+from tocsin.localtime import kyiv_words
 from tocsin.regions import RegionSet
 from tocsin.store.base import AlertRecord
 from tocsin.trust.registry import Registry
@@ -155,16 +156,17 @@ def summary(verdict: str, ev: Evidence) -> tuple[str, str]:
     """
     alert = ev.alerts.get("match") or ev.alerts.get("original") or {}
     issuer = alert.get("issuer", {})
-    when = alert.get("sent", "")
+    sent = alert.get("sent", "")
+    when_uk, when_en = kyiv_words(sent, "uk"), kyiv_words(sent, "en")
     omitted_uk = omitted_en = ""
     if ev.omitted:
         omitted_uk = f" Повідомлення — уривок: частину тексту пропущено ({len(ev.omitted)})."
         omitted_en = f" The message is an excerpt: parts were left out ({len(ev.omitted)})."
     if verdict == "authentic":
-        return (f"Справжнє попередження. Джерело: «{issuer.get('name_uk')}», надіслано {when}; "
+        return (f"Справжнє попередження. Джерело: «{issuer.get('name_uk')}», надіслано {when_uk}; "
                 f"підпис перевірено, запис №{alert['log']['index']} є в журналі; повідомлення "
                 "не додає нічого, чого немає в попередженні." + omitted_uk,
-                f"Authentic: published by {issuer.get('name_en')} at {when}; signature "
+                f"Authentic: published by {issuer.get('name_en')} on {when_en}; signature "
                 f"verified, entry {alert['log']['index']} is in the log; the message adds "
                 "nothing the alert does not say." + omitted_en)
     if verdict == "outdated":
@@ -174,19 +176,19 @@ def summary(verdict: str, ev: Evidence) -> tuple[str, str]:
         at_uk = f" ({at} за київським часом)" if at else ""
         at_en = f" at {at} Kyiv time" if at else ""
         return (f"Застаріле: це було справжнє попередження (джерело: «{issuer.get('name_uk')}», "
-                f"надіслано {when}), але воно вже не діє — {how_uk}{at_uk}.",
-                f"Outdated: this was a real alert by {issuer.get('name_en')} (sent {when}), "
+                f"надіслано {when_uk}), але воно вже не діє — {how_uk}{at_uk}.",
+                f"Outdated: this was a real alert by {issuer.get('name_en')} (sent {when_en}), "
                 f"but it is over: {how_en}{at_en}.")
     if verdict == "denied":
         d = ev.alerts["denial"]
         return (f"Фейк: джерело «{d['issuer']['name_uk']}» офіційно спростувало це "
-                f"повідомлення ({d['sent']}).",
+                f"повідомлення ({kyiv_words(d['sent'], 'uk')}).",
                 f"Fake: {d['issuer']['name_en']} has published a signed denial of this "
-                f"message ({d['sent']}).")
+                f"message ({kyiv_words(d['sent'], 'en')}).")
     if verdict == "altered":
         return (f"Змінено: схоже на справжнє попередження (джерело: «{issuer.get('name_uk')}», "
-                f"{when}), але повідомлення відрізняється або додає своє: {_facts(ev, 0)}.",
-                f"Altered: close to a real alert by {issuer.get('name_en')} ({when}), but the "
+                f"{when_uk}), але повідомлення відрізняється або додає своє: {_facts(ev, 0)}.",
+                f"Altered: close to a real alert by {issuer.get('name_en')} ({when_en}), but the "
                 f"message changes or adds: {_facts(ev, 1)}.")
     if verdict == "not-issued":
         if len(ev.claimed_issuers) == 1:

@@ -25,6 +25,7 @@ from tocsin.cli import (  # noqa: E402,F401
     registry_cmd,
     serve_cmd,
     sign_cmd,
+    store_cmd,
     verify_cmd,
     witness_cmd,
 )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from tocsin.cli import main
 from tocsin.cli.common import fail, stdout
@@ -25,39 +27,57 @@ SHUTDOWN_GRACE_SECS = 2
               help="Signed issuer registry (default DATA_DIR/registry.json).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="TOML settings file (see docs/configuration.md).")
+@click.option("--public-url", default=None,
+              help="Public base URL for links in feeds (default: http://HOST:PORT).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool | None,
-          registry: Path | None, config_file: Path | None, log_level: str) -> None:
+          registry: Path | None, config_file: Path | None, public_url: str | None,
+          log_level: str) -> None:
     """Run the hub: issue, store, log and deliver alerts."""
     import uvicorn
 
-    from tocsin.api.app import create_app
-    from tocsin.api.check_routes import check_routes
-    from tocsin.api.push_routes import push_routes
     from tocsin.api.server import StreamingHttpProtocol
+    from tocsin.assemble import build_app
     from tocsin.cli.common import load_regions
-    from tocsin.compat.alerts_in_ua_routes import alerts_in_ua_routes, compat_listener
+    from tocsin.compat.alerts_in_ua_routes import compat_listener
     from tocsin.demo import DEMO_ISSUERS, demo_key_path, ensure_demo
     from tocsin.runtime import Hub
-    from tocsin.web import web_routes
+    from tocsin.store.integrity import StartupRefused, preflight
+    from tocsin.trust.note import NoteError
 
     try:
         settings = load_settings(
-            {"host": host, "port": port, "data_dir": data_dir, "demo": demo, "registry": registry},
+            {"host": host, "port": port, "data_dir": data_dir, "demo": demo, "registry": registry,
+             "public_url": public_url},
             config_file=config_file,
         )
     except SettingsError as exc:
         fail(str(exc))
     regions = load_regions(settings.regions)
     registry_path = settings.registry or settings.data_dir / "registry.json"
+    try:  # before anything is written, demo files included: a refusal writes nothing
+        preflight(settings.data_dir, settings.log_origin)
+    except StartupRefused as exc:
+        fail(escape(str(exc)))
+    pinned = settings.data_dir / "registry-root.pub"
+    if settings.demo and not registry_path.exists() and pinned.exists():
+        fail(escape(f"{registry_path} is missing but {pinned} pins a registry: restore registry.json "
+                    "from a backup (a new demo registry would replace the demo issuers' keys)"))
     if settings.demo:
         registry_path = ensure_demo(settings.data_dir, regions)
     if not registry_path.exists():
         fail(f"no issuer registry at {registry_path}; pass --registry FILE, or --demo for demo issuers")
     try:
         hub = Hub(settings, registry_bytes=registry_path.read_bytes(), registry_path=registry_path,
-                  regions=regions)
+                  regions=regions, checked=True)
+    except StartupRefused as exc:
+        fail(escape(str(exc)))
+    except NoteError as exc:  # e.g. the demo witness's key file
+        fail(escape(f"{settings.data_dir}: a key file cannot be read ({exc}); restore it from a backup"))
+    except sqlite3.DatabaseError as exc:  # e.g. the demo witness's database
+        fail(escape(f"{settings.data_dir}: a database cannot be read ({exc}); run `tocsin store check "
+                    f"{settings.data_dir}`"))
     except RegistryError as exc:
         fail(f"{registry_path}: {exc}")
     except OSError as exc:
@@ -76,12 +96,10 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         stdout.print(f"  tocsin issue --hub {url} --key {key} --as {DEMO_ISSUERS[0].id} "
                      "--event 'Повітряна тривога' --area UA80000000000093317 "
                      "--instruction 'Негайно прямуйте до укриття'")
-    hub.add_routes(check_routes)
-    hub.add_routes(push_routes)
-    hub.add_routes(web_routes)
-    hub.add_routes(alerts_in_ua_routes)  # also at the root of compat_port, if set (compat_listener)
     # Live streams never end by themselves: on shutdown give them a moment, then close them
-    # (clients reconnect and resume from their last event id).
-    uvicorn.run(compat_listener(create_app(hub), hub), host=settings.host, port=settings.port,
+    # (clients reconnect and resume from their last event id). The client is the TCP peer:
+    # uvicorn's own X-Forwarded-For handling is off (Settings.trusted_proxies decides).
+    uvicorn.run(compat_listener(build_app(hub), hub), host=settings.host, port=settings.port,
                 log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
-                http=StreamingHttpProtocol, access_log=False, lifespan="on")
+                http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
+                proxy_headers=False, access_log=False, lifespan="on")

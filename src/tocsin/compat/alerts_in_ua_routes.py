@@ -252,7 +252,7 @@ def root_app(hub: Hub) -> Starlette:
                      exception_handlers={HTTPException: _not_found, Exception: _not_found})
 
 
-def _quiet_server(app: ASGIApp) -> Any:
+def _quiet_server(app: ASGIApp, header_timeout_secs: float) -> Any:
     """A uvicorn server that leaves SIGINT/SIGTERM to the hub's main server.
 
     Both run in one event loop; uvicorn would otherwise take the signal handlers over for
@@ -265,7 +265,12 @@ def _quiet_server(app: ASGIApp) -> Any:
         def capture_signals(self) -> Iterator[None]:
             yield  # the main server handles signals and shuts this one down (CompatListener)
 
-    return Server(uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False))
+    from tocsin.api.server import StreamingHttpProtocol
+
+    # The same header deadline as the main port, and the client is the TCP peer (no proxy headers).
+    return Server(uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False,
+                                 http=StreamingHttpProtocol.with_timeouts(header_timeout_secs),
+                                 proxy_headers=False))
 
 
 class CompatListener:
@@ -293,7 +298,7 @@ class CompatListener:
         except OSError:
             sock.close()
             raise
-        self._server = _quiet_server(root_app(self.hub))
+        self._server = _quiet_server(root_app(self.hub), settings.header_timeout_secs)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
 
     async def _stop(self) -> None:

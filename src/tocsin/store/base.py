@@ -215,3 +215,16 @@ def incoming(alert: NewAlert) -> Incoming:
     return Incoming(id=alert.id, issuer_id=alert.issuer_id, msg_type=alert.msg_type,
                     status=alert.status, kinds=frozenset(alert.kinds), targets=alert.targets,
                     references=alert.references)
+
+
+class StorageFull(Exception):
+    """The disk is full: the write was rolled back whole, nothing was stored; retry later.
+
+    Deliberately not a :class:`StoreError` (a refusal of *this* alert): it
+    says nothing about the alert, and the hub answers it ``507`` with
+    ``Retry-After``. The original error is the ``__cause__``.
+    """
+
+
+class StorageUnavailable(Exception):
+    """The storage failed otherwise (an I/O error): rolled back, nothing stored; retry later."""

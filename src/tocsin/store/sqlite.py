@@ -13,6 +13,7 @@ a read-only view of the writer's own transaction; the store persists that answer
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Collection, Sequence
@@ -27,12 +28,16 @@ from tocsin.store.base import (
     Coverage,
     NewAlert,
     Refused,
+    StorageFull,
+    StorageUnavailable,
     StoreError,
     StreamEvent,
     incoming,
 )
 from tocsin.tlog.entry import alert_entry, registry_entry
 from tocsin.tlog.tree import append_batch, leaf_hash, stored_hash_count
+
+log = logging.getLogger("tocsin.store")
 
 SCHEMA_VERSION = 1
 
@@ -96,6 +101,41 @@ _ALERT_COLUMNS = (
     "expires_ts, msg_type, status, kinds, event, event_id, ended_ts, ended_by, log_index"
 )
 
+
+
+def _rolled_back(conn: sqlite3.Connection, exc: BaseException) -> BaseException:
+    """Roll back what is left of a failed write; return the error to raise for it.
+
+    SQLite ends the transaction itself on some errors (a full disk among
+    them), so a bare ROLLBACK would fail with "no transaction is active" and
+    hide the cause. Storage trouble — the disk full, an I/O error — becomes
+    :class:`StorageFull` / :class:`StorageUnavailable`, naming the first
+    SQLite error in the chain; anything else is returned unchanged.
+    """
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as failed:  # the transaction is gone either way
+            log.warning("rollback after %r failed: %s", exc, failed)
+    cause = _first_sqlite_error(exc)
+    if cause is None or isinstance(cause, (sqlite3.IntegrityError, sqlite3.ProgrammingError,
+                                           sqlite3.InterfaceError)):
+        return exc
+    code = getattr(cause, "sqlite_errorcode", 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return StorageFull(f"the disk is full ({cause})")
+    return StorageUnavailable(f"{cause.__class__.__name__}: {cause}")
+
+
+def _first_sqlite_error(exc: BaseException | None) -> sqlite3.Error | None:
+    """The earliest SQLite error among ``exc`` and the errors it was raised while handling."""
+    found: sqlite3.Error | None = None
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, sqlite3.Error):
+            found = exc
+        exc, seen = exc.__context__, seen + 1
+    return found
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -302,9 +342,11 @@ class SqliteStore:
                 finally:
                     conn.execute("RELEASE one")
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        except BaseException as exc:
+            error = _rolled_back(conn, exc)
+            if error is exc:
+                raise
+            raise error from exc
         return results
 
     def _append_one(self, conn: sqlite3.Connection, alert: NewAlert) -> AppendResult:
@@ -392,9 +434,11 @@ class SqliteStore:
                 return None
             index = self._append_leaf(conn, entry, None)
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        except BaseException as exc:
+            error = _rolled_back(conn, exc)
+            if error is exc:
+                raise
+            raise error from exc
         return index
 
     def last_logged_registry(self) -> bytes | None:

@@ -1,0 +1,238 @@
+"""A hub whose store is lost, behind or damaged refuses to start, says why in one line, writes nothing.
+
+Each test runs a real hub, issues alerts, stops it, damages the data directory
+the way an operator's mistake or a failing disk would, and starts ``tocsin
+serve`` again: it must exit 2 with one line naming the file, and leave every
+file in the data directory byte for byte as it was. ``tocsin store check``
+must find the same damage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tocsin.cap import to_xml
+from tocsin.client import issue_request, sign_cap
+from tocsin.testing import HubProcess, free_port
+from tocsin.tlog.checkpoint import open_checkpoint
+from tocsin.trust.note import Verifier
+
+from .conftest import make_alert
+
+pytestmark = pytest.mark.timeout(120)
+
+ORIGIN = "tocsin.localhost/log"
+
+
+def _issue(hub: HubProcess, n: int) -> list[str]:
+    ids = []
+    with httpx.Client(timeout=10) as http:
+        for _ in range(n):
+            cap = to_xml(make_alert())
+            response = http.post(f"{hub.url}/api/v1/alerts",
+                                 json=issue_request(cap, sign_cap(cap, hub.signer("demo-air-force"))))
+            assert response.status_code == 201, response.text
+            ids.append(response.json()["id"])
+    return ids
+
+
+def _wait_checkpoint(hub: HubProcess, size: int) -> bytes:
+    verifier = Verifier.from_vkey((hub.data_dir / "log.pub").read_text().strip())
+    for _ in range(200):
+        note = httpx.get(f"{hub.url}/checkpoint").content
+        if open_checkpoint(note, verifier, ORIGIN)[0].size >= size:
+            return note
+        time.sleep(0.02)  # polling the hub's checkpoint, signed within ~50 ms
+    raise AssertionError(f"no checkpoint of size {size}")
+
+
+@pytest.fixture
+def stopped(tmp_path: Path) -> Iterator[HubProcess]:
+    """A hub that logged its registry and 5 alerts (size 6), signed a checkpoint, and was stopped."""
+    hub = HubProcess(tmp_path / "data")
+    hub.start()
+    _issue(hub, 5)
+    _wait_checkpoint(hub, 6)
+    hub.stop()
+    yield hub
+    hub.stop()
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _serve(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tocsin", "serve", "--demo", "--data-dir", str(data_dir),
+         "--port", str(free_port()), "--log-level", "warning"],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def _store_check(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tocsin", "store", "check", str(data_dir)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def _assert_refused(data_dir: Path, names: str) -> str:
+    before = _snapshot(data_dir)
+    done = _serve(data_dir)
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr  # one clear line, no traceback
+    assert names in lines[0], lines[0]
+    assert "Traceback" not in done.stderr + done.stdout
+    assert _snapshot(data_dir) == before  # a refusal writes nothing
+    return lines[0]
+
+
+def test_the_last_checkpoint_is_kept_outside_the_database(stopped: HubProcess) -> None:
+    kept = (stopped.data_dir / "log.checkpoint").read_bytes()
+    verifier = Verifier.from_vkey((stopped.data_dir / "log.pub").read_text().strip())
+    checkpoint, _ = open_checkpoint(kept, verifier, ORIGIN)
+    assert checkpoint.size == 6
+    done = _store_check(stopped.data_dir)
+    assert done.returncode == 0, done.stdout + done.stderr
+    stopped.start()  # an intact store starts again and continues the same log
+    assert len(_issue(stopped, 1)) == 1
+    _wait_checkpoint(stopped, 7)
+
+
+@pytest.mark.parametrize("how", ["deleted", "emptied"])
+def test_a_lost_store_refuses_to_start_a_fork(stopped: HubProcess, how: str) -> None:
+    for path in stopped.data_dir.glob("tocsin.sqlite3*"):
+        if how == "deleted":
+            path.unlink()
+        else:
+            path.write_bytes(b"")
+    line = _assert_refused(stopped.data_dir, "tocsin.sqlite3")
+    assert "6" in line  # the size the key signed
+
+
+def test_a_store_restored_from_an_older_backup_refuses(stopped: HubProcess, tmp_path: Path) -> None:
+    backup = tmp_path / "backup"
+    shutil.copytree(stopped.data_dir, backup)
+    stopped.start()
+    _issue(stopped, 2)
+    _wait_checkpoint(stopped, 8)
+    stopped.stop()
+    for path in stopped.data_dir.glob("tocsin.sqlite3*"):
+        path.unlink()
+    for path in backup.glob("tocsin.sqlite3*"):
+        shutil.copy(path, stopped.data_dir / path.name)
+    _assert_refused(stopped.data_dir, "tocsin.sqlite3")
+
+
+def test_a_missing_log_key_refuses_and_writes_no_new_key(stopped: HubProcess) -> None:
+    (stopped.data_dir / "log.key").unlink()
+    _assert_refused(stopped.data_dir, "log.key")
+    assert not (stopped.data_dir / "log.key").exists()
+
+
+def test_a_garbled_log_key_gets_one_line(stopped: HubProcess) -> None:
+    (stopped.data_dir / "log.key").write_text("PRIVATE+KEY+tocsin.localhost/log+garbage\n")
+    _assert_refused(stopped.data_dir, "log.key")
+
+
+def test_a_half_truncated_store_gets_one_line(stopped: HubProcess) -> None:
+    db = stopped.data_dir / "tocsin.sqlite3"
+    size = db.stat().st_size
+    with open(db, "r+b") as handle:
+        handle.truncate(size // 2)
+    _assert_refused(stopped.data_dir, "tocsin.sqlite3")
+    assert _store_check(stopped.data_dir).returncode != 0
+
+
+def test_a_garbled_page_gets_one_line(stopped: HubProcess) -> None:
+    db = stopped.data_dir / "tocsin.sqlite3"
+    page = sqlite3.connect(db).execute("PRAGMA page_size").fetchone()[0]
+    pages = db.stat().st_size // page
+    assert pages >= 4
+    with open(db, "r+b") as handle:
+        handle.seek(page * (pages // 2))
+        handle.write(os.urandom(page))
+    _assert_refused(stopped.data_dir, "tocsin.sqlite3")
+    done = _store_check(stopped.data_dir)
+    assert done.returncode != 0
+    assert "integrity" in done.stdout.lower()
+
+
+def test_store_check_finds_an_altered_leaf(stopped: HubProcess) -> None:
+    db = stopped.data_dir / "tocsin.sqlite3"
+    with sqlite3.connect(db) as conn:
+        entry = conn.execute("SELECT entry FROM log_entries WHERE idx = 3").fetchone()[0]
+        conn.execute("UPDATE log_entries SET entry = ? WHERE idx = 3", (bytes(entry[:-1]) + b"X",))
+    conn.close()
+    before = _snapshot(stopped.data_dir)
+    done = _store_check(stopped.data_dir)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "leaf 3" in done.stdout
+    assert _snapshot(stopped.data_dir) == before  # checking writes nothing
+
+
+def test_store_check_of_a_missing_directory(tmp_path: Path) -> None:
+    done = _store_check(tmp_path / "nowhere")
+    assert done.returncode == 2
+    assert "nowhere" in done.stderr
+
+
+def test_an_older_consistent_backup_is_refused_on_the_witness_evidence(
+        stopped: HubProcess, tmp_path: Path) -> None:
+    """Database and log.checkpoint restored together from an old backup agree with each other;
+    the demo witness in the data directory has cosigned more, so the hub still refuses."""
+    backup = tmp_path / "backup"
+    shutil.copytree(stopped.data_dir, backup)
+    stopped.start()
+    _issue(stopped, 2)
+    _wait_checkpoint(stopped, 8)
+    stopped.stop()
+    for path in stopped.data_dir.glob("tocsin.sqlite3*"):
+        path.unlink()
+    for path in [*backup.glob("tocsin.sqlite3*"), backup / "log.checkpoint"]:
+        shutil.copy(path, stopped.data_dir / path.name)
+    line = _assert_refused(stopped.data_dir, "witness")
+    assert "cosigned size 8" in line
+
+
+def test_a_missing_demo_registry_is_not_silently_recreated(stopped: HubProcess) -> None:
+    (stopped.data_dir / "registry.json").unlink()
+    _assert_refused(stopped.data_dir, "registry.json")  # the demo issuers' keys are untouched
+
+
+def test_store_check_beside_a_running_hub_under_writes(stopped: HubProcess) -> None:
+    """The check opens a live store read-only and agrees with it while alerts are committed.
+
+    (The race it guards against — entries and hashes read from different snapshots — is
+    narrow on a small log; this run shows the live case works, not that the race is gone.)
+    """
+    import threading
+
+    stopped.start()
+    stop = threading.Event()
+
+    def issue() -> None:
+        while not stop.is_set():
+            _issue(stopped, 1)
+
+    writer = threading.Thread(target=issue, daemon=True)
+    writer.start()
+    try:
+        for _ in range(3):
+            done = _store_check(stopped.data_dir)
+            assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        stop.set()
+        writer.join(10)
