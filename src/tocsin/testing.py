@@ -149,3 +149,33 @@ class HubProcess:
 
     def client(self) -> HubClient:
         return HubClient(self.url)
+
+
+TINY_COUNTRY_TABLE = """code,level,name,parent,iso_3166_2
+XW,oblast,West,,XX-W
+XE,oblast,East,,XX-E
+XW1,hromada,West One,XW,
+XW2,hromada,West Two,XW,
+XE1,hromada,East One,XE,
+"""
+
+
+def write_tiny_country(directory: Path) -> Path:
+    """A made-up country as a region data directory (``units.csv`` + ``units.geojson``).
+
+    Provinces ``XW`` (lon 0..1) and ``XE`` (lon 1..2), lat 0..1; ``XW`` holds municipalities
+    ``XW1`` and ``XW2`` split at lon 0.5, ``XE`` one, ``XE1``. It proves nothing assumes Ukraine.
+    """
+    import json
+
+    def square(code: str, west: float, east: float) -> dict[str, object]:
+        ring = [[west, 0.0], [east, 0.0], [east, 1.0], [west, 1.0], [west, 0.0]]
+        return {"type": "Feature", "properties": {"code": code},
+                "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "units.csv").write_text(TINY_COUNTRY_TABLE, encoding="utf-8")
+    features = [square("XW1", 0, 0.5), square("XW2", 0.5, 1), square("XE1", 1, 2)]
+    (directory / "units.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    return directory

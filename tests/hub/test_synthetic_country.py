@@ -8,7 +8,6 @@ verify`` and ``tocsin monitor`` all run on it.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -22,22 +21,8 @@ import pytest
 from tocsin.client import HubClient
 from tocsin.compose import AlertFacts, compose_alert
 from tocsin.regions.loading import load_region_dir
-from tocsin.testing import HubProcess
+from tocsin.testing import HubProcess, write_tiny_country
 from tocsin.trust.note import Signer
-
-TABLE = """code,level,name,parent,iso_3166_2
-XW,oblast,West,,XX-W
-XE,oblast,East,,XX-E
-XW1,hromada,West One,XW,
-XW2,hromada,West Two,XW,
-XE1,hromada,East One,XE,
-"""
-
-
-def _square(code: str, west: float, east: float) -> dict[str, object]:
-    ring = [[west, 0.0], [east, 0.0], [east, 1.0], [west, 1.0], [west, 0.0]]
-    return {"type": "Feature", "properties": {"code": code},
-            "geometry": {"type": "Polygon", "coordinates": [ring]}}
 
 
 def _tocsin(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -48,12 +33,7 @@ def _tocsin(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProce
 
 @pytest.fixture
 def country(tmp_path: Path) -> Iterator[tuple[HubProcess, Path, dict[str, str]]]:
-    data = tmp_path / "regions"
-    data.mkdir()
-    (data / "units.csv").write_text(TABLE, encoding="utf-8")
-    features = [_square("XW1", 0, 0.5), _square("XW2", 0.5, 1), _square("XE1", 1, 2)]
-    (data / "units.geojson").write_text(json.dumps({"type": "FeatureCollection",
-                                                    "features": features}))
+    data = write_tiny_country(tmp_path / "regions")
     env = {"TOCSIN_REGIONS": str(data)}
     keys, registry = tmp_path / "keys", tmp_path / "registry.json"
     for args in (

@@ -11,35 +11,14 @@ from tocsin.cap.model import Area, Circle, ValuePair
 from tocsin.regions import RegionDataError, load_region_set
 from tocsin.regions.subscriptions import PointIndex
 from tocsin.regions.targeting import target_area
-
-# Two provinces side by side (lon 0..1 and 1..2, lat 0..1); the west one has two
-# municipalities split at lon 0.5; the east one is a single municipality.
-TABLE = """code,level,name,parent,iso_3166_2
-XW,oblast,West,,XX-W
-XE,oblast,East,,XX-E
-XW1,hromada,West One,XW,
-XW2,hromada,West Two,XW,
-XE1,hromada,East One,XE,
-"""
-
-
-def _square(code: str, west: float, east: float) -> dict[str, object]:
-    ring = [[west, 0.0], [east, 0.0], [east, 1.0], [west, 1.0], [west, 0.0]]
-    return {
-        "type": "Feature",
-        "properties": {"code": code},
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-    }
+from tocsin.testing import write_tiny_country
 
 
 @pytest.fixture
 def country(tmp_path: Path) -> tuple[Path, Path]:
-    table = tmp_path / "units.csv"
-    table.write_text(TABLE, encoding="utf-8")
-    shapes = tmp_path / "units.geojson"
-    features = [_square("XW1", 0, 0.5), _square("XW2", 0.5, 1), _square("XE1", 1, 2)]
-    shapes.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
-    return table, shapes
+    """The tiny made-up country of ``tocsin.testing`` (two provinces, three municipalities)."""
+    folder = write_tiny_country(tmp_path / "country")
+    return folder / "units.csv", folder / "units.geojson"
 
 
 def test_generic_country(country: tuple[Path, Path]) -> None:
@@ -64,7 +43,9 @@ def test_generic_country(country: tuple[Path, Path]) -> None:
 def test_geometry_codes_must_be_in_the_table(tmp_path: Path, country: tuple[Path, Path]) -> None:
     table, shapes = country
     data = json.loads(shapes.read_text())
-    data["features"].append(_square("ZZ9", 2, 3))
+    ring = [[2.0, 0.0], [3.0, 0.0], [3.0, 1.0], [2.0, 1.0], [2.0, 0.0]]
+    data["features"].append({"type": "Feature", "properties": {"code": "ZZ9"},
+                             "geometry": {"type": "Polygon", "coordinates": [ring]}})
     shapes.write_text(json.dumps(data))
     rs = load_region_set(table, shapes, code_property="code")
     assert rs.get("XW1") is not None  # codes load without geometry

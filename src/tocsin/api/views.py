@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo
 from tocsin.cap import parse_alert
 from tocsin.cap.model import Alert
 from tocsin.kinds import KINDS, KindClass, kind_class
+from tocsin.ledger.effects import is_active as ledger_is_active
+from tocsin.ledger.effects import is_announcement
 from tocsin.regions import RegionSet
 from tocsin.store.base import AlertRecord
 from tocsin.trust.registry import Registry
@@ -48,11 +50,6 @@ def record_class(record: AlertRecord) -> KindClass:
     return kind_class(record.kinds)
 
 
-def is_announcement(msg_type: str, klass: KindClass) -> bool:
-    """An all-clear, Cancel, Ack or Error: it ends or answers others and is never in force itself."""
-    return msg_type in ("Cancel", "Ack", "Error") or klass is KindClass.ALL_CLEAR
-
-
 def over_of(record: AlertRecord, now: float, ender: AlertRecord | None) -> dict[str, Any] | None:
     """Why and when ``record`` stopped being in force, or None while it is (or never can be).
 
@@ -60,7 +57,7 @@ def over_of(record: AlertRecord, now: float, ender: AlertRecord | None) -> dict[
     earlier of its ending and its expiry wins: an all-clear sent after an alert had already
     expired does not make it "ended".
     """
-    if is_announcement(record.msg_type, record_class(record)):
+    if is_announcement(record.msg_type, record.kinds):
         return None
     expired = record.expires_ts is not None and record.expires_ts <= now
     if record.ended_ts is not None and not (expired and record.expires_ts < record.ended_ts):  # type: ignore[operator]
@@ -74,11 +71,7 @@ def over_of(record: AlertRecord, now: float, ender: AlertRecord | None) -> dict[
 
 
 def is_active(record: AlertRecord, now: float) -> bool:
-    """In force now. A denial targets no place, so it is in force while Actual and not over."""
-    if record_class(record) is KindClass.DENIAL:
-        return (record.status == "Actual" and record.msg_type in ("Alert", "Update")
-                and record.ended_ts is None
-                and (record.expires_ts is None or record.expires_ts > now))
+    """In force now: the rulebook's one definition (denials included)."""
     return record.active_at(now)
 
 
@@ -206,11 +199,10 @@ def payload_view(*, alert: Alert, alert_id: str, issuer_id: str, key_id: str, se
     view = _common(alert=alert, alert_id=alert_id, issuer_id=issuer_id, key_id=key_id,
                    sent_ts=sent_ts, received=received, expires=expires, kinds=kinds,
                    regions=regions, registry=registry)
-    klass = kind_class(tuple(kinds))
-    in_force = (alert.status == "Actual" and alert.msg_type in ("Alert", "Update")
-                and not is_announcement(alert.msg_type, klass))
     view.update({
-        "active": in_force and (bool(targets) or klass is KindClass.DENIAL),
+        "active": ledger_is_active(status=alert.status, msg_type=alert.msg_type, kinds=kinds,
+                                   ended=False, expires_ts=expires, has_targets=bool(targets),
+                                   now=received),
         "over": None,
         "ended": None,
         "ended_by": None,

@@ -29,6 +29,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from tocsin.kinds import KindClass, kind_class
+
 Coverage = Literal["full", "partial"]
 ANNOUNCEMENT_TYPES = frozenset({"Cancel", "Ack", "Error"})
 
@@ -124,7 +126,8 @@ def is_active(*, status: str, msg_type: str, kinds: Collection[str], ended: bool
     """Whether an alert is in force at ``now`` — the one definition every surface uses.
 
     In force: an Actual Alert or Update, not ended, not expired, not itself an all-clear,
-    still targeting somewhere.
+    still targeting somewhere — except a denial, which is about a message, not a place, and
+    is in force without any target.
     """
     if status != "Actual" or msg_type not in ("Alert", "Update"):
         return False
@@ -132,7 +135,7 @@ def is_active(*, status: str, msg_type: str, kinds: Collection[str], ended: bool
         return False
     if expires_ts is not None and expires_ts <= now:
         return False
-    return has_targets
+    return has_targets or kind_class(frozenset(kinds)) is KindClass.DENIAL
 
 
 def is_announcement(msg_type: str, kinds: Collection[str]) -> bool:

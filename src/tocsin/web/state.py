@@ -80,9 +80,7 @@ def map_state(hub: Hub, records: list[AlertRecord], now: float, event_id: int,
     by_class: dict[KindClass, list[dict[str, Any]]] = {k: [] for k in KindClass}
     for record in sorted(active, key=lambda r: (-r.sent_ts, r.id)):
         by_class[record_class(record)].append(_entry(views, record))
-    live_denials = [r for r in denials if record_class(r) is KindClass.DENIAL
-                    and r.status == "Actual" and r.ended_ts is None
-                    and (r.expires_ts is None or r.expires_ts > now)]
+    live_denials = [r for r in denials if record_class(r) is KindClass.DENIAL and r.active_at(now)]
     threats = [r for r in active if record_class(r) is KindClass.THREAT]
     notices = [r for r in active if record_class(r) is KindClass.NOTICE]
     return {
