@@ -30,6 +30,7 @@ import os
 import platform
 import random
 import secrets
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -221,6 +222,7 @@ def main() -> None:
         hub.stop()
         service.kill()
         service.wait()
+        shutil.rmtree(work, ignore_errors=True)  # 100,000 subscriptions and the device keys
     bare = bare_loop(20_000, public)
     rate_core = args.n / cpu
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
