@@ -82,7 +82,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         fail(f"{registry_path}: {exc}")
     except OSError as exc:
         fail(f"cannot open the data directory {settings.data_dir}: {exc}")
-    except (ValueError, SettingsError) as exc:  # e.g. a log key that does not match its log
+    except (ValueError, SettingsError) as exc:  # a log key not matching its log, a bad vapid.key
         fail(f"{settings.data_dir}: {exc}")
     url = f"http://{settings.host}:{settings.port}"
     stdout.print(f"Tocsin hub on {url}  (data: {settings.data_dir.resolve()})")
