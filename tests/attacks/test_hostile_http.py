@@ -148,6 +148,21 @@ def test_a_flood_of_refused_writes_gets_429_and_honest_issuers_go_on(hub: HubPro
     assert len(stored_ids(hub)) == len(before) + 15
 
 
+def test_an_issuer_behind_the_same_address_as_a_flood_is_never_locked_out(hub: HubProcess) -> None:
+    """An independent review locked the Air Force out with 40 bad posts from its address (a
+    reverse proxy or NAT makes every client one address). Over the limit, an alert signed by a
+    registry key is still taken; an unsigned one is still refused with 429."""
+    with httpx.Client(timeout=10) as http:
+        statuses = [http.post(f"{hub.url}/api/v1/alerts", json={"cap": "eA==", "statement": "y"})
+                    .status_code for _ in range(40)]  # the default burst is 30
+        assert statuses[-1] == 429, statuses
+        with _from("127.0.0.1") as same:
+            for _ in range(5):
+                assert honest_post(hub, same).status_code == 201
+        again = http.post(f"{hub.url}/api/v1/alerts", json=forged_request())
+        assert again.status_code == 429 and error_code(again) == "rate_limited"
+
+
 @pytest.mark.parametrize("hub", [LIMITS], indirect=True)
 def test_an_early_answer_waits_for_the_body_before_closing(hub: HubProcess) -> None:
     """A 429 sent before the body arrived must reach the client: the hub reads and drops the rest
