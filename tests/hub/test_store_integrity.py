@@ -272,3 +272,9 @@ def test_a_lost_checkpoint_file_is_adopted_only_explicitly(stopped: HubProcess) 
     assert open_checkpoint(kept, verifier, ORIGIN)[0].size == 6
     stopped.start()
     assert len(_issue(stopped, 1)) == 1
+
+
+def test_a_garbled_demo_witness_key_gets_one_line(stopped: HubProcess) -> None:
+    key = next((stopped.data_dir / "witness").glob("*.key"))
+    key.write_text("junk\n")
+    _assert_refused(stopped.data_dir, "key file")
