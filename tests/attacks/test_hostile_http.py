@@ -450,3 +450,25 @@ def test_a_full_disk_answers_every_request_and_loses_nothing(small_disk: Path) -
     finally:
         hub.stop()
         shutil.rmtree(small_disk / "data", ignore_errors=True)
+
+
+def test_huge_headers_get_431_and_the_connection_closes(hub: HubProcess) -> None:
+    """An independent review streamed 103 MB of one header in 10 s (RSS +170 MB)."""
+    sock = socket.create_connection(("127.0.0.1", hub.port))
+    sock.settimeout(10)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")
+    answer = b""
+    try:
+        for _ in range(64):  # 2 MiB at most: the hub must stop reading long before
+            sock.sendall(b"a" * 32768)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    try:
+        while chunk := sock.recv(4096):
+            answer += chunk
+    except (ConnectionResetError, TimeoutError):
+        pass
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:80]
+    assert b'"headers_too_large"' in answer
+    assert httpx.get(f"{hub.url}/healthz").status_code == 200  # and the hub goes on

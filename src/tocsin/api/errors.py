@@ -29,6 +29,8 @@ _KINDS = (
     # input
     ErrorKind("body_too_large", 413, "The request body is larger than the hub accepts."),
     ErrorKind("bad_request", 400, "The request is malformed."),
+    ErrorKind("headers_too_large", 431,
+              "The request line and headers are larger than the hub accepts; the connection is closed."),
     ErrorKind("request_timeout", 408, "The request body did not arrive in time; the connection is closed."),
     ErrorKind("rate_limited", 429,
               "This client sent too many checks or refused writes; retry after Retry-After seconds."),
