@@ -278,3 +278,21 @@ def test_a_garbled_demo_witness_key_gets_one_line(stopped: HubProcess) -> None:
     key = next((stopped.data_dir / "witness").glob("*.key"))
     key.write_text("junk\n")
     _assert_refused(stopped.data_dir, "key file")
+
+
+def test_store_check_finds_what_the_start_up_check_refuses(stopped: HubProcess, tmp_path: Path) -> None:
+    """An independent review found `store check` passing a directory the hub refused: an older
+    database and checkpoint file restored together, contradicted by the demo witness."""
+    backup = tmp_path / "backup"
+    shutil.copytree(stopped.data_dir, backup)
+    stopped.start()
+    _issue(stopped, 2)
+    _wait_checkpoint(stopped, 8)
+    stopped.stop()
+    for path in stopped.data_dir.glob("tocsin.sqlite3*"):
+        path.unlink()
+    for path in [*backup.glob("tocsin.sqlite3*"), backup / "log.checkpoint"]:
+        shutil.copy(path, stopped.data_dir / path.name)
+    done = _store_check(stopped.data_dir)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "tocsin serve would refuse" in done.stdout and "witness" in done.stdout

@@ -300,6 +300,15 @@ def check_store(data_dir: Path, origin: str | None = None) -> StoreReport:
             _check_all(conn, db, report, verifier, origin or "", cp_path, kept)
     except sqlite3.DatabaseError as exc:
         report.problems.append(f"{db}: cannot be read ({exc})")
+    if origin and not report.problems:
+        # Whatever the hub's own start-up check refuses (the witness's evidence, the key and
+        # its public half) is a problem here too, in the same words.
+        try:
+            preflight(data_dir, origin)
+        except StartupRefused as exc:
+            report.problems.append(f"tocsin serve would refuse: {exc}")
+        except sqlite3.DatabaseError as exc:
+            report.problems.append(f"tocsin serve would refuse: a database cannot be read ({exc})")
     return report
 
 
