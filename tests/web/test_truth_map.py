@@ -154,6 +154,7 @@ def test_connection_is_connecting_then_live_then_visibly_stale(
     tab = open_tab(browser, problems, screen)
     held: list[Any] = []
     tab.route("**/api/v1/stream**", lambda route: held.append(route))  # never answered yet
+    tab.add_init_script(f"localStorage.setItem('tocsin.place', JSON.stringify({{code: '{KYIV}'}}))")
     tab.goto(hub.url + "/?stale=3")
     tab.wait_for_selector("body[data-ready=true]")
     conn = tab.locator("#conn")
@@ -170,6 +171,10 @@ def test_connection_is_connecting_then_live_then_visibly_stale(
     text = conn.inner_text()
     assert text.startswith("Може бути застарілим — останнє оновлення "), text
     assert tab.evaluate("getComputedStyle(document.getElementById('map')).filter").startswith("grayscale")
+    # my place, the first thing the page says, says it too (an independent review found it
+    # still bold red and "just now" on a stale page)
+    assert tab.locator("#my-place").get_attribute("data-stale") == "true"
+    assert "Може бути застарілим" in tab.locator("#my-place").inner_text()
     screenshot(tab, f"32-stale-{screen}")
     hub.start()
     tab.wait_for_selector("#conn[data-state=live]", timeout=20000)

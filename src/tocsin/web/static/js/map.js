@@ -603,6 +603,13 @@ function renderPlace() {
     node.textContent = name + ": " + t("place_clear") +
       (notices.length ? " · " + t("notice_short") + ": " + notices.map((n) => n.event || kindsText(n.kinds)).join(", ") : "");
   }
+  // Without the stream the state of my place may have changed: say so, on the line itself.
+  if (view.conn === "stale") {
+    node.dataset.stale = "true";
+    node.append(" — " + t("stale", { time: view.lastUpdate ? formatClock(view.lastUpdate) : "—" }));
+  } else {
+    delete node.dataset.stale;
+  }
 }
 
 async function refreshPlace() {
@@ -700,6 +707,9 @@ function setConn(state) {
   node.hidden = false;
   node.dataset.state = state;
   document.body.dataset.conn = state;
+  const wasStale = node.dataset.shown === "stale";
+  node.dataset.shown = state;
+  if ((state === "stale") !== wasStale && document.getElementById("my-place")) renderPlace();
   if (state === "live") node.textContent = "● " + t("live");
   else if (state === "stale") node.textContent = t("stale", { time: view.lastUpdate ? formatClock(view.lastUpdate) : "—" });
   else if (state === "reconnecting") node.textContent = t("reconnecting");
