@@ -85,3 +85,11 @@ def test_a_trailing_slash_still_leads_to_the_page(hub: HubProcess) -> None:
     response = httpx.get(hub.url + "/issuers/?x=1", headers={"Accept": "text/html"})
     assert response.status_code == 307
     assert response.headers["location"] == "/issuers?x=1"
+
+
+def test_a_mistyped_check_address_is_an_html_404(hub: HubProcess) -> None:
+    """An independent review found /check/x answering raw JSON to a browser."""
+    page = httpx.get(f"{hub.url}/check/x", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    api = httpx.get(f"{hub.url}/check/x")
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"

@@ -131,6 +131,10 @@ async def page(request: Request) -> Response:
 async def asset(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in PAGE_FILES:
+        if "text/html" in request.headers.get("accept", ""):  # a mistyped page address
+            from tocsin.web.routes import html_error
+
+            return html_error(404, bool(request.app.state.hub.settings.demo))
         raise ApiError("not_found", f"/check/{name}")
     return Response(_asset(name), media_type=PAGE_FILES[name],
                     headers={"Content-Security-Policy": PAGE_CSP})
