@@ -7,6 +7,7 @@ browser, and is woken by an Air Force alert for Lviv; the all-clear replaces it.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
 from pathlib import Path
@@ -194,9 +195,24 @@ def test_subscription_api_refuses_and_updates(hub: HubProcess) -> None:
         refused({**base, "points": [{"lat": 24.03, "lon": 49.84}]}, "unknown_region", 404)  # swapped
         assert httpx.post(url, content=b"{not json").json()["error"]["code"] == "bad_push_subscription"
 
+        for endpoint in ("https://faß.evil.test/push", "https://[64:ff9b::7f00:1]/push",
+                         "https://[2002:7f00:1::]/push", "https://[::7f00:1]/push",
+                         "https://192.0.0.8/push", "https://8.8.8.8:0/push",
+                         "https://push.example/a\r\nb"):  # found by an independent review
+            refused({**base, "subscription": {**sub, "endpoint": endpoint}}, "push_endpoint_refused", 422)
+        deep = ('{"subscription": ' + json.dumps(sub) + ', "regions": ' + "[" * 5000 + "]" * 5000
+                + "}").encode()
+        answer = httpx.post(url, content=deep, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == "bad_push_subscription"
+        refused({**base, "points": [{"lat": 10 ** 400, "lon": 30}]}, "bad_push_subscription", 400)
+
         first = httpx.post(url, json=base)
         assert first.status_code == 201
-        again = httpx.post(url, json={**base, "regions": [LVIV]})  # re-posting updates it
+        # knowing the endpoint is not enough to take the subscription over
+        taken = httpx.post(url, json={**base, "regions": [LVIV]})
+        assert taken.status_code == 401 and taken.json()["error"]["code"] == "bad_push_secret"
+        again = httpx.post(url, json={**base, "regions": [LVIV]},  # re-posting with its secret updates it
+                           headers={"Authorization": f"Bearer {first.json()['secret']}"})
         assert again.status_code == 200
         assert again.json()["id"] == first.json()["id"]
         assert again.json()["secret"] != first.json()["secret"]

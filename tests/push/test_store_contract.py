@@ -10,7 +10,7 @@ import pytest
 
 from tocsin.api.openapi import push_paths
 from tocsin.api.push_routes import push_routes
-from tocsin.push.store import PushStore, PushSubscription, SqlitePushStore
+from tocsin.push.store import EndpointTaken, PushStore, PushSubscription, SqlitePushStore
 
 STORES: dict[str, Callable[[Path], PushStore]] = {
     "sqlite": lambda tmp: SqlitePushStore(tmp / "push.sqlite3"),
@@ -33,7 +33,13 @@ def _sub(endpoint: str = "https://push.example/abc", regions: tuple[str, ...] = 
 def test_one_subscription_per_endpoint_and_a_new_secret_each_time(store: PushStore) -> None:
     first, secret1, created1 = store.upsert(_sub(), start_after=7)
     assert created1 and first.last_event == 7 and first.id
-    again, secret2, created2 = store.upsert(_sub(regions=("UA46060250000025047",)), start_after=9)
+    for wrong in (None, "not-the-secret"):  # knowing an endpoint does not let anyone take it over
+        with pytest.raises(EndpointTaken):
+            store.upsert(_sub(regions=("UA63000000000041885",)), start_after=9, current_secret=wrong)
+    kept = store.get(first.id)
+    assert kept is not None and kept.regions != ("UA63000000000041885",)
+    again, secret2, created2 = store.upsert(_sub(regions=("UA46060250000025047",)), start_after=9,
+                                            current_secret=secret1)
     assert not created2 and again.id == first.id and secret2 != secret1
     assert again.last_event == 7  # an update keeps its place in the feed
     stored = store.get(first.id)

@@ -281,7 +281,8 @@ def push_paths() -> dict[str, Any]:
                                          "properties": {"publicKey": {"type": "string"}}}),
         "/api/v1/push/subscriptions": {"post": {
             "summary": "Subscribe a browser's push subscription to places (re-posting the same "
-                       "endpoint updates it: 200 with a new secret)",
+                       "endpoint with Authorization: Bearer <its secret> updates it: 200 with a "
+                       "new secret; without it: 401)",
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": _ref("PushSubscriptionRequest")}}},
             "responses": {"201": created, "200": created, "4XX": _error_ref(), "503": _error_ref()},

@@ -3,8 +3,9 @@
 * ``GET /api/v1/push/key`` — ``{"publicKey": <VAPID application server key, base64url>}``
 * ``POST /api/v1/push/subscriptions`` — ``{"subscription": <PushSubscription JSON>,
   "regions": [codes], "points": [{"lat", "lon"}], "language": "uk"|"en"}`` → 201
-  ``{"id", "secret"}`` (200 with a new secret when the endpoint was already subscribed:
-  re-posting updates it)
+  ``{"id", "secret"}`` (re-posting the same endpoint with ``Authorization: Bearer <secret>``
+  updates it: 200 with a new secret; without its secret: 401 ``bad_push_secret``, nothing
+  changes — knowing an endpoint never lets anyone take its subscription over)
 * ``DELETE /api/v1/push/subscriptions/{id}`` with ``Authorization: Bearer <secret>`` → 204
 * ``GET /sw.js`` and ``GET /manifest.webmanifest`` — the service worker (served at the
   root so its scope is the whole site) and the web app manifest
@@ -25,12 +26,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from tocsin.api.body import read_body
+from tocsin.api.body import decode_json, read_body
 from tocsin.api.errors import ApiError
 from tocsin.push.crypto import PushKeyError, check_keys
 from tocsin.push.endpoints import EndpointRefused, check_endpoint
 from tocsin.push.messages import LANGUAGES
-from tocsin.push.store import PushSubscription
+from tocsin.push.store import EndpointTaken, PushSubscription
 from tocsin.push.vapid import b64url_decode
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def parse_subscription(hub: Hub, data: Any) -> PushSubscription:
             raise ApiError("bad_push_subscription", "each point must be {lat, lon}")
         lat, lon = point.get("lat"), point.get("lon")
         if isinstance(lat, bool) or isinstance(lon, bool) or not isinstance(lat, int | float) \
-                or not isinstance(lon, int | float) or not math.isfinite(lat) or not math.isfinite(lon):
+                or not isinstance(lon, int | float) or not _finite(lat) or not _finite(lon):
             raise ApiError("bad_push_subscription", "each point must be {lat: number, lon: number}")
         hub.locate(float(lat), float(lon))  # the same precise errors as a live point stream
         points.append((float(lat), float(lon)))
@@ -103,6 +104,14 @@ def parse_subscription(hub: Hub, data: Any) -> PushSubscription:
                             regions=tuple(regions), points=tuple(points), language=language)
 
 
+def _finite(value: float) -> bool:
+    """A finite number that fits a float (a 400-digit integer does not: OverflowError)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def push_routes(hub: Hub) -> list[BaseRoute]:
     """The push API and the installable app's root files for ``hub``."""
 
@@ -112,9 +121,9 @@ def push_routes(hub: Hub) -> list[BaseRoute]:
     async def subscribe(request: Request) -> Response:
         body = await read_body(request, min(MAX_PUSH_BODY, hub.settings.max_body_bytes))
         try:
-            data = msgspec.json.decode(body)
-        except msgspec.DecodeError as exc:
-            raise ApiError("bad_push_subscription", f"the body is not JSON: {exc}") from None
+            data = decode_json(body)
+        except ApiError as exc:
+            raise ApiError("bad_push_subscription", f"the body is not usable JSON: {exc.detail}") from None
         sub = parse_subscription(hub, data)
         try:  # now resolving the host (off the event loop): public addresses only
             await asyncio.to_thread(check_endpoint, sub.endpoint, hub.push.allowed_hosts)
@@ -124,8 +133,13 @@ def push_routes(hub: Hub) -> list[BaseRoute]:
                 and not hub.push.has_endpoint(sub.endpoint):
             raise ApiError("too_many_push_subscriptions",
                            f"limit {hub.settings.max_push_subscriptions}")
-        stored, secret, created = await asyncio.to_thread(hub.push.store.upsert, sub,
-                                                          hub.push.feed.last_id)
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        current = given.strip() if scheme.lower() == "bearer" and given.strip() else None
+        try:
+            stored, secret, created = await asyncio.to_thread(hub.push.store.upsert, sub,
+                                                              hub.push.feed.last_id, current)
+        except EndpointTaken as exc:
+            raise ApiError("bad_push_secret", str(exc)) from None
         hub.push.track(stored)
         return _json({"id": stored.id, "secret": secret}, 201 if created else 200)
 

@@ -47,10 +47,26 @@ def origin_of(endpoint: str) -> tuple[str, str]:
     return f"{parts.scheme}://{netloc}", host
 
 
+#: Ranges Python 3.11's ``is_global`` lets through that still reach private or loopback
+#: addresses: IPv4-compatible IPv6, NAT64 (well-known and local-use), 6to4, and the IETF
+#: protocol assignments.
+_NOT_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
+    "::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "192.0.0.0/24"))
+
+
 def check_endpoint(endpoint: str, allowed: Collection[str], *, resolve: bool = True) -> str:
-    """The endpoint's origin if the hub may call it; else :class:`EndpointRefused`."""
+    """The endpoint's origin if the hub may call it; else :class:`EndpointRefused`.
+
+    The host must be written in ASCII (``xn--`` for international names): the resolver
+    checked here and the HTTP client that connects encode non-ASCII names by different IDNA
+    rules (``faß`` → ``fass`` or ``xn--fa-hia``), so a check of one name would let the
+    connection go to another.
+    """
     if not isinstance(endpoint, str) or not endpoint:
         raise EndpointRefused("subscription.endpoint must be a URL")
+    if not endpoint.isascii() or any(ord(c) < 0x21 or ord(c) == 0x7F for c in endpoint):
+        raise EndpointRefused("subscription.endpoint must be a plain ASCII URL (no spaces or "
+                              "control characters; international host names in xn-- form)")
     if len(endpoint) > MAX_ENDPOINT_CHARS:
         raise EndpointRefused(f"subscription.endpoint is longer than {MAX_ENDPOINT_CHARS} characters")
     try:
@@ -59,6 +75,8 @@ def check_endpoint(endpoint: str, allowed: Collection[str], *, resolve: bool = T
     except ValueError as exc:
         raise EndpointRefused(f"subscription.endpoint is not a URL: {exc}") from None
     host = (parts.hostname or "").lower()
+    if parts.port == 0:
+        raise EndpointRefused("subscription.endpoint has port 0")
     if parts.scheme not in ("https", "http") or not host:
         raise EndpointRefused("subscription.endpoint must be an https:// URL")
     if parts.username is not None or parts.password is not None:
@@ -90,6 +108,7 @@ def check_public(host: str, port: int) -> None:
     for address in addresses:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
+        if any(address in net for net in _NOT_PUBLIC if net.version == address.version) \
+                or not address.is_global or address.is_multicast:
             raise EndpointRefused(f"the push service host {host!r} is at a non-public address "
                                   f"({address}); only public push services are called")

@@ -71,10 +71,14 @@ class PushSubscription:
 class PushStore(Protocol):
     """What the push sender and the API need from durable storage (see module docstring)."""
 
-    def upsert(self, sub: PushSubscription, start_after: int) -> tuple[PushSubscription, str, bool]:
+    def upsert(self, sub: PushSubscription, start_after: int,
+               current_secret: str | None = None) -> tuple[PushSubscription, str, bool]:
         """Store ``sub`` by endpoint; returns (stored, new secret, created).
 
-        A new subscription starts after event ``start_after`` (never sent older events).
+        A new subscription starts after event ``start_after`` (never sent older events). An
+        endpoint already subscribed is updated only with its current secret (compared in
+        constant time); otherwise :class:`EndpointTaken` and nothing changes — knowing an
+        endpoint must not let anyone take its subscription over.
         """
         ...
 
@@ -97,6 +101,10 @@ class PushStore(Protocol):
     def save_progress(self, position: int | None, served: Sequence[tuple[str, int]]) -> None: ...
 
     def close(self) -> None: ...
+
+
+class EndpointTaken(Exception):
+    """An endpoint already subscribed was re-posted without its subscription's secret."""
 
 
 def secret_hash(secret: str) -> bytes:
@@ -128,14 +136,19 @@ class SqlitePushStore:
 
     _COLUMNS = "id, endpoint, p256dh, auth, regions, points, language, last_event"
 
-    def upsert(self, sub: PushSubscription, start_after: int) -> tuple[PushSubscription, str, bool]:
+    def upsert(self, sub: PushSubscription, start_after: int,
+               current_secret: str | None = None) -> tuple[PushSubscription, str, bool]:
         secret = secrets.token_urlsafe(32)
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                row = conn.execute("SELECT id, last_event FROM push_subscriptions WHERE endpoint = ?",
-                                   (sub.endpoint,)).fetchone()
+                row = conn.execute("SELECT id, last_event, secret_sha256 FROM push_subscriptions "
+                                   "WHERE endpoint = ?", (sub.endpoint,)).fetchone()
+                if row is not None and (current_secret is None or not hmac.compare_digest(
+                        bytes(row[2]), secret_hash(current_secret))):
+                    raise EndpointTaken("this endpoint is already subscribed: update it with its "
+                                        "secret (Authorization: Bearer <secret>)")
                 created = row is None
                 sub_id = secrets.token_urlsafe(16) if created else str(row[0])
                 last = start_after if created else int(row[1])

@@ -154,8 +154,12 @@
     await sendPlaces(sub);
   }
   async function sendPlaces(sub) {
+    // An endpoint already subscribed is updated only with its secret (the hub refuses anyone else).
+    const held = load(PUSH_KEY, null);
+    const headers = { "Content-Type": "application/json" };
+    if (held && held.secret) headers.Authorization = "Bearer " + held.secret;
     const response = await fetch("/api/v1/push/subscriptions", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(pushBody(sub)),
+      method: "POST", headers, body: JSON.stringify(pushBody(sub)),
     });
     const body = await response.json();
     if (!response.ok) throw new Error((body.error && (body.error.detail || body.error.message)) || response.status);
