@@ -52,6 +52,7 @@ class StreamingHttpProtocol(HttpToolsProtocol):
     header_timeout_secs: float = HEADER_TIMEOUT_SECS
     _header_timer: asyncio.TimerHandle | None = None
     _header_bytes: int = 0
+    _header_tail: bytes = b""
     _linger_timer: asyncio.TimerHandle | None = None
     _lingering: bool = False
 
@@ -69,7 +70,13 @@ class StreamingHttpProtocol(HttpToolsProtocol):
         # While a request's headers are coming (the header timer runs), count their bytes:
         # the parser would otherwise buffer a header of any size (memory, not just time).
         if self._header_timer is not None:
-            self._header_bytes += len(data)
+            # Only the bytes up to the blank line that ends the headers are headers; the rest
+            # of the chunk is body (the terminator may straddle two chunks: keep a short tail).
+            joined = self._header_tail + data
+            end = joined.find(b"\r\n\r\n")
+            counted = len(data) if end < 0 else max(0, end + 4 - len(self._header_tail))
+            self._header_tail = joined[-3:] if end < 0 else b""
+            self._header_bytes += counted
             if self._header_bytes > MAX_HEADER_BYTES:
                 self._cancel_header_timer()
                 if not self.transport.is_closing():
@@ -144,6 +151,7 @@ class StreamingHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._cancel_header_timer()
         self._header_bytes = 0
+        self._header_tail = b""
         super().on_headers_complete()
         # uvicorn internals: if a release renames them, streams simply take the ASGI path.
         cycle = getattr(self, "cycle", None)
