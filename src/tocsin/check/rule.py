@@ -54,7 +54,7 @@ DERIVED_MIN_MATCHED = 3  # a changed copy: at least this many of the alert's wor
 DERIVED_MIN_COVERAGE = 0.5  # ...and this share of it (or DERIVED_LONG words)
 DERIVED_LONG = 8
 MAX_DIFFERENCES = 24  # a judgement stops listing here: it is not clean either way
-REPEAT_MAX_WORDS = 1  # commentary that only repeats this many of the alert's own words
+REPEAT_MAX_WORDS = 0  # a lone word said again ("Вдома!", "Метро!") is a claim
 GENERIC_THREAT_KINDS = frozenset({"air-raid", "threat-notice"})  # "Тривога!", "Загроза!"
 _ALERT_LINK = re.compile(r"/(?:api/v1/alerts|alerts|check/alert)/([0-9a-f]{32})(?![0-9a-f])", re.I)
 
@@ -277,6 +277,15 @@ def _judge_omissions(j: Judgement, info: InfoView, kept: set[int],
                     "cut", " ".join(words[x] if x in kept else "…" for x in range(s, e)
                                     ).replace("… …", "…"),
                     " ".join(words[s:e])))
+        spliced = _splice(toks, kept, sentence_of, a0, a1)
+        if spliced is not None and spliced not in cut_reported:
+            cut_reported.add(spliced)
+            s, e = spliced
+            j.differences.append(Difference(
+                "cut", " ".join(words[x] if x in kept else "…" for x in range(s, e)
+                                ).replace("… …", "…"),
+                " ".join(words[s:e])))
+            continue
         if not marked:
             # Unmarked: whole sentences may go; a fact cut from a kept sentence may not.
             partial = [toks[k] for k in range(a0, a1) if (sentence := sentence_of.get(k))
@@ -289,6 +298,35 @@ def _judge_omissions(j: Judgement, info: InfoView, kept: set[int],
         j.omitted.append(text)
 
 
+def _cuts_meaning(opts: frozenset[str], word: str) -> bool:
+    return bool(word.isdigit() or opts & (lexicon.QUALIFIER_LEMMAS | lexicon.TIME_LEMMAS))
+
+
+def _splice(toks: Sequence[str], kept: set[int], sentence_of: dict[int, tuple[int, int]],
+            a0: int, a1: int) -> tuple[int, int] | None:
+    """The alert sentence an omission of ``toks[a0:a1]`` changes the meaning of, if any.
+
+    An omission may drop whole sentences, or the end of a sentence. Inside a sentence
+    that is kept on the far side of the cut, it may not take out a negation, a qualifier,
+    a time or a number (the words kept after it would then say something else:
+    "Сьогодні … до 18:00", "Прямуйте … вдома"); nor may it leave a negation kept
+    without the word it negates ("Не … прямуйте").
+    """
+    for k in range(a0, a1):
+        sentence = sentence_of.get(k)
+        if sentence is None:
+            continue
+        if any(x in kept for x in range(k + 1, sentence[1])) and _cuts_meaning(
+                lexicon.lemma_options(toks[k]), toks[k]):
+            return sentence
+    before = a0 - 1
+    if before in kept and (sentence := sentence_of.get(before)) is not None \
+            and before + 1 < sentence[1] \
+            and lexicon.lemma_options(toks[before]) & lexicon.NEGATION_LEMMAS:
+        return sentence
+    return None
+
+
 def _judge_commentary(j: Judgement, msg: MessageView, claims: Claims, alert: AlertView,
                       info: InfoView, outside: list[int], ctx: Context,
                       kinds: list[tuple[str, int, int]]) -> None:
@@ -296,7 +334,8 @@ def _judge_commentary(j: Judgement, msg: MessageView, claims: Claims, alert: Ale
         return
     out = set(outside)
     explained: set[int] = set(i for i in outside if msg.tokens[i] in FUNCTION_WORDS)
-    explained |= framing_spans(msg.tokens) & out
+    framing = framing_spans(msg.tokens) & out
+    explained |= framing
     for m in claims.mentions:
         rng = set(range(m.start, m.end))
         if not rng & out:
@@ -332,7 +371,10 @@ def _judge_commentary(j: Judgement, msg: MessageView, claims: Claims, alert: Ale
             j.notes.append("more of the message differs than is listed here")
             break
         words = [msg.tokens[i] for i in rest]
-        if _repeats(words, alert, info):
+        # The clause's own words (framing aside), said again as the alert says them:
+        # "Удар по енергетиці!" repeats "…удар по енергетиці…" (a kind word and all).
+        said = [msg.tokens[i] for i in range(s, e) if i in out and i not in framing]
+        if _repeats(words, alert, info) or (len(said) >= 2 and _repeats(said, alert, info)):
             continue
         fact = _added_fact(words, ctx)
         j.differences.append(Difference(fact, " ".join(msg.originals[s:e]), ""))
@@ -348,8 +390,7 @@ def _repeats(words: list[str], alert: AlertView, info: InfoView) -> bool:
     n = len(words)
     if n >= 2:
         for p in range(len(toks) - n + 1):
-            if list(toks[p:p + n]) == words and not (
-                    p > 0 and lexicon.lemma_options(toks[p - 1]) & lexicon.QUALIFIER_LEMMAS):
+            if list(toks[p:p + n]) == words and not _negated(info.view, p):
                 return True
     if len(words) > REPEAT_MAX_WORDS:
         return False
@@ -360,6 +401,17 @@ def _repeats(words: list[str], alert: AlertView, info: InfoView) -> bool:
         if not opts & alert.lemmas:
             return False
     return True
+
+
+def _negated(view: MessageView, p: int) -> bool:
+    """Whether alert word ``p`` sits after a negation or qualifier in its clause.
+
+    ("не залишайтеся вдома біля вікон": "вдома біля вікон" said again alone says the
+    opposite of the alert.)
+    """
+    start, _ = view.clause_of(p)
+    return any(lexicon.lemma_options(view.tokens[k]) & lexicon.QUALIFIER_LEMMAS
+               for k in range(start, p))
 
 
 def _added_fact(words: list[str], ctx: Context) -> str:
