@@ -125,6 +125,7 @@ def test_a_cut_time_qualifier_is_a_cut(hub: HubProcess, alerts: dict[str, Any]) 
 def test_decorative_emoji_stay_framing(hub: HubProcess, alerts: dict[str, Any]) -> None:
     assert verdict(hub, "Повітряна тривога в Києві 🚨🙏")["verdict"] == "authentic"
     assert verdict(hub, f"{A1_TEXT} 🙏❤️")["verdict"] == "authentic"
+    assert verdict(hub, "⚠️ Повітряна тривога в Києві 🇺🇦")["verdict"] == "authentic"  # its country
 
 
 # 6. a real alert with its place written in the middle

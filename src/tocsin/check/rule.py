@@ -42,6 +42,7 @@ from tocsin.cap import CapError, parse_alert
 from tocsin.check import lexicon
 from tocsin.check.align import Difference, classify
 from tocsin.check.claims import Claims, kind_mentions
+from tocsin.check.emoji import emoji_claims
 from tocsin.check.framing import FUNCTION_WORDS, UNIT_WORDS, framing_spans
 from tocsin.check.index import info_text_fields
 from tocsin.check.message import MessageView, read_message
@@ -208,6 +209,7 @@ def _judge_info(msg: MessageView, claims: Claims, alert: AlertView, info: InfoVi
         bare.place_ok = any(m.kind == "place" and _within(ctx, m.value, alert.targets)
                             for m in claims.mentions)
         _judge_actionables(bare, msg, alert, ctx)
+        _judge_emoji(bare, msg, alert)
         return bare
     ops, first, last = found
     matched = sum(op[2] - op[1] for op in ops[first:last + 1] if op[0] == "equal")
@@ -242,8 +244,9 @@ def _judge_info(msg: MessageView, claims: Claims, alert: AlertView, info: InfoVi
     # 4. Places named anywhere: one inside the alert's area identifies it.
     j.place_ok = any(m.kind == "place" and _within(ctx, m.value, alert.targets)
                      for m in claims.mentions)
-    # 5. Links and phone numbers.
+    # 5. Links and phone numbers; emoji that state something (a "no", a hazard, a flag).
     _judge_actionables(j, msg, alert, ctx)
+    _judge_emoji(j, msg, alert)
     return j
 
 
@@ -474,6 +477,23 @@ def _judge_actionables(j: Judgement, msg: MessageView, alert: AlertView, ctx: Co
         if item.raw.casefold() in alert.raw:
             continue
         j.differences.append(Difference("link", item.raw, ""))
+
+
+_EMOJI_SAYS = {"prohibition": "a prohibition or “no” sign", "hazard": "a hazard sign",
+               "flag": "a flag (a place)", "kind": "a kind of threat"}
+
+
+def _judge_emoji(j: Judgement, msg: MessageView, alert: AlertView) -> None:
+    """Emoji that state a claim (:mod:`tocsin.check.emoji`) must be the alert's too."""
+    countries = {code[:2] for code in alert.targets if len(code) >= 2 and code[:2].isalpha()}
+    claims = emoji_claims(msg.text, alert_text=alert.raw, kinds=alert.record.kinds,
+                          countries=countries)
+    for claim in claims[:8]:
+        j.differences.append(Difference("emoji", claim.emoji, ""))
+    if claims:
+        j.notes.append("emoji that say something are claims: "
+                       + ", ".join(dict.fromkeys(f"{c.emoji} ({_EMOJI_SAYS[c.what]})"
+                                                 for c in claims[:8])))
 
 
 def _host(url: str) -> str:
