@@ -228,6 +228,8 @@ def _judge_info(msg: MessageView, claims: Claims, alert: AlertView, info: InfoVi
             omitted_runs.append((a0, a1, m0 in msg.ellipsis_before))
             continue
         removed, added = a_toks[a0:a1], m_toks[m0:m1]
+        if tag == "insert" and _backed_place(claims, m0, m1, m_toks, alert, ctx):
+            continue  # "Загроза ударних БпЛА. Харківська область. …": a place it targets
         fact = classify([*removed, *added], ctx.is_place, ctx.is_issuer)
         j.differences.append(Difference(fact, " ".join(msg.originals[m0:m1]),
                                         " ".join(info.view.originals[a0:a1])))
@@ -241,6 +243,9 @@ def _judge_info(msg: MessageView, claims: Claims, alert: AlertView, info: InfoVi
     # 3. Outside the span: commentary, clause by clause.
     outside = [i for i in range(len(m_toks)) if not span[0] <= i < span[1]]
     _judge_commentary(j, msg, claims, alert, info, outside, ctx, kinds)
+    # 3b. Words joined to the quote across a marked omission, where the quote stops (or
+    # starts) inside an alert sentence: "удар по … Києву" makes Kyiv the target.
+    _judge_splices(j, msg, info, span, (a_first, a_last), ctx)
     # 4. Places named anywhere: one inside the alert's area identifies it.
     j.place_ok = any(m.kind == "place" and _within(ctx, m.value, alert.targets)
                      for m in claims.mentions)
@@ -248,6 +253,64 @@ def _judge_info(msg: MessageView, claims: Claims, alert: AlertView, info: InfoVi
     _judge_actionables(j, msg, alert, ctx)
     _judge_emoji(j, msg, alert)
     return j
+
+
+def _judge_splices(j: Judgement, msg: MessageView, info: InfoView, span: tuple[int, int],
+                   alert_edges: tuple[int, int], ctx: Context) -> None:
+    """Message words joined to a quote cut mid-sentence by a marked omission are a change.
+
+    Commentary after a quote is judged clause by clause, and a place inside the alert's
+    area is backed there ("Повітряна тривога… Київ"). But when the quote stops inside an
+    alert sentence at "…" and the message goes on with words of its own, those words finish
+    the alert's sentence: "…масований удар по … Києву" names a target the alert never
+    named. The same at the start ("Києву … масований удар по енергетичній …").
+    """
+    a_toks, starts = info.view.tokens, info.view.sentence_starts
+    m_toks = msg.tokens
+    a_first, a_last = alert_edges
+    sides = []
+    if span[1] < len(m_toks) and span[1] in msg.ellipsis_before and 0 < a_last < len(a_toks) \
+            and a_last not in starts:
+        end = next((k for k in range(span[1] + 1, len(m_toks) + 1)
+                    if k in msg.sentence_starts or k == len(m_toks)), len(m_toks))
+        alert_end = next((k for k in sorted(starts | {len(a_toks)}) if k > a_last), len(a_toks))
+        sides.append((span[1], end, a_last, alert_end))
+    if span[0] > 0 and span[0] in msg.ellipsis_before and 0 < a_first and a_first not in starts:
+        begin = max((k for k in msg.sentence_starts if k < span[0]), default=0)
+        alert_begin = max((k for k in starts if k < a_first), default=0)
+        sides.append((begin, span[0], alert_begin, a_first))
+    framing = framing_spans(m_toks)
+    for m0, m1, a0, a1 in sides:
+        own = [k for k in range(m0, m1) if k not in framing and m_toks[k] not in FUNCTION_WORDS]
+        if not own:
+            continue
+        fact = classify([m_toks[k] for k in own], ctx.is_place, ctx.is_issuer)
+        j.differences.append(Difference("added" if fact == "wording" else fact,
+                                        " ".join(msg.originals[m0:m1]),
+                                        " ".join(info.view.originals[a0:a1])))
+        j.notes.append("words of the message's own are joined across an omission to a "
+                       "sentence of the alert cut short there")
+
+
+def _backed_place(claims: Claims, m0: int, m1: int, m_toks: Sequence[str], alert: AlertView,
+                  ctx: Context) -> bool:
+    """Whether message words ``[m0, m1)`` only name places inside the alert's area.
+
+    A place the alert targets is a claim it backs wherever the message writes it (in the
+    headline, between sentences, in any inflection); unit and function words around the
+    name ("у", "область") go with it. A place outside the area is never backed.
+    """
+    covered: set[int] = set()
+    for m in claims.mentions:
+        if m.kind != "place" or m.end <= m0 or m.start >= m1:
+            continue
+        if m.start < m0 or m.end > m1 or not _within(ctx, m.value, alert.targets):
+            return False
+        covered.update(range(m.start, m.end))
+    if not covered:
+        return False
+    return all(k in covered or m_toks[k] in FUNCTION_WORDS or m_toks[k] in UNIT_WORDS
+               for k in range(m0, m1))
 
 
 def _linked_ids(msg: MessageView) -> set[str]:
