@@ -28,11 +28,10 @@ A1_INSTR = "Не нехтуйте сигналами тривоги. Пряму�
 A1_TEXT = f"{A1_HEAD}. {A1_DESC} {A1_INSTR}"
 HUR2 = ("ГУР МО отримало інформацію про можливий масований удар по енергетичній "
         "інфраструктурі у ніч на 25 листопада. Не ігноруйте сигнали повітряної тривоги.")
-EMB_DESC = ("The Embassy has received specific information of a potential significant air "
-            "attack on November 20. Out of an abundance of caution, the Embassy will be "
-            "closed, and Embassy employees are being instructed to shelter in place.")
-EMB_INSTR = ("U.S. citizens should be prepared to immediately shelter in the event an air "
-             "alert is announced.")
+EMB_DESC = ("The embassy has received specific information of a potential significant air "
+            "attack on November 20. Out of an abundance of caution, the embassy will be "
+            "closed, and employees are instructed to shelter in place.")
+EMB_INSTR = "U.S. citizens should be prepared to immediately shelter in the event of an air alert."
 EMB_TEXT = f"Embassy closed on November 20. {EMB_DESC} {EMB_INSTR}"
 
 

@@ -10,7 +10,8 @@ off*, "☢️" *a nuclear hazard*, "🇷🇺" *a Russian place or speaker*):
 * hazard signs (☢ ☣ ☠): a kind of danger no alert here states by emoji;
 * flags (two regional-indicator letters, or a tag sequence): a place. A flag of the
   country an alert's area lies in (🇺🇦 for a Ukrainian region code) is backed;
-* kind emoji (🚀 missile, 🛸 🛩 drone): backed when the alert is of that kind.
+* kind emoji (🚀 missile, 🛸 🛩 drone): backed when the alert is of that kind;
+* mockery (😂 🤣 😆 😹 🤡 🙄): calls the alert a joke, as "лол" or "Фейк!" would.
 
 Each is backed when the alert's own text has it. Everything else (🚨 ⚠️ 🙏 ❤️ 😱 🏠 …)
 stays framing: an object alone ("🏠") says nothing the words around it do not.
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 PROHIBITION = frozenset("🚫❌⛔🛑✖❎🙅📵🔇🔕🚷🚳🚯🚱🔞")
 HAZARD = frozenset("☢☣☠")
+MOCKERY = frozenset("😂🤣😆😹🤡🙄")  # "лол": calling the alert a joke, like "Фейк!"
 KIND_EMOJI = {"🚀": frozenset({"missile"}), "🛸": frozenset({"drone"}),
               "🛩": frozenset({"drone"})}
 _RI_FIRST, _RI_LAST = 0x1F1E6, 0x1F1FF  # regional indicator letters A..Z
@@ -32,7 +34,7 @@ _TAG_FLAG = "\U0001F3F4"  # 🏴 + tag letters (subdivision flags)
 
 @dataclass(frozen=True, slots=True)
 class EmojiClaim:
-    what: str  # "prohibition", "hazard", "flag", "kind"
+    what: str  # "prohibition", "hazard", "flag", "kind", "mockery"
     emoji: str
     country: str = ""  # for a flag: its two letters
 
@@ -64,6 +66,8 @@ def emoji_claims(text: str, *, alert_text: str, kinds: Iterable[str],
             out.append((pos, EmojiClaim("prohibition", char)))
         elif char in HAZARD:
             out.append((pos, EmojiClaim("hazard", char)))
+        elif char in MOCKERY:
+            out.append((pos, EmojiClaim("mockery", char)))
         elif char in KIND_EMOJI and not KIND_EMOJI[char] & kinds:
             out.append((pos, EmojiClaim("kind", char)))
         elif char == _TAG_FLAG and pos + 1 < len(text) and 0xE0000 <= ord(text[pos + 1]) <= 0xE007F:

@@ -450,23 +450,31 @@ def _repeats(words: list[str], alert: AlertView, info: InfoView) -> bool:
     """Commentary that only repeats the alert's own words (a headline said twice, "В укриття!").
 
     A run of two or more words counts only as the alert says it: not when the alert has a
-    negation or qualifier right before it ("можливі відключення" repeated as "відключення").
+    negation or qualifier before it in its clause ("можливі відключення" repeated as
+    "відключення", "не залишайтеся вдома" as "Вдома!"), not when the run holds a negation
+    or qualifier but stops before its clause ends, and never with a time or a number. A
+    lone content word said again ("Метро!", "Immediately.") is a claim (REPEAT_MAX_WORDS).
     """
     toks = info.view.tokens
     n = len(words)
+    opts = [lexicon.lemma_options(w) for w in words]
+    if any(w.isdigit() or o & lexicon.TIME_LEMMAS for w, o in zip(words, opts, strict=True)):
+        return False  # a time or a number said again alone is a claim ("18:00!", "До 18:00.")
+    qualified = any(o & lexicon.QUALIFIER_LEMMAS for o in opts)
     if n >= 2:
         for p in range(len(toks) - n + 1):
-            if list(toks[p:p + n]) == words and not _negated(info.view, p):
-                return True
+            if list(toks[p:p + n]) != words or _negated(info.view, p):
+                continue
+            # a negation or qualifier repeated must keep all it governs, to its clause's end
+            # ("Прямуйте до укриття, не залишайтеся." drops what not to stay near)
+            if qualified and p + n != info.view.clause_of(p)[1]:
+                continue
+            return True
+    if qualified:
+        return False
     if len(words) > REPEAT_MAX_WORDS:
         return False
-    for w in words:
-        opts = lexicon.lemma_options(w)
-        if w.isdigit() or opts & (lexicon.QUALIFIER_LEMMAS | lexicon.TIME_LEMMAS):
-            return False
-        if not opts & alert.lemmas:
-            return False
-    return True
+    return all(lexicon.lemma_options(w) & alert.lemmas for w in words)
 
 
 def _negated(view: MessageView, p: int) -> bool:
@@ -543,7 +551,8 @@ def _judge_actionables(j: Judgement, msg: MessageView, alert: AlertView, ctx: Co
 
 
 _EMOJI_SAYS = {"prohibition": "a prohibition or “no” sign", "hazard": "a hazard sign",
-               "flag": "a flag (a place)", "kind": "a kind of threat"}
+               "flag": "a flag (a place)", "kind": "a kind of threat",
+               "mockery": "mockery: calls the alert a joke"}
 
 
 def _judge_emoji(j: Judgement, msg: MessageView, alert: AlertView) -> None:
