@@ -108,6 +108,22 @@ def test_edited_alert_json_is_never_authentic(hub: HubProcess, alerts: dict[str,
     "☢️ Повітряна тривога в Києві",
     "Повітряна тривога в Києві 🇷🇺",
     f"{A1_HEAD}. Сьогодні … до 18:00.",
+    # the same classes, written by the fixer (not the reviewer's texts)
+    "ГУР МО отримало інформацію про можливий масований удар по Києву",
+    "ГУР МО отримало інформацію про можливий масований удар по Києву енергетичній "
+    "інфраструктурі у ніч на 25 листопада.",
+    f"{A1_TEXT} Залишайтеся вдома!",
+    f"{A1_TEXT} Укриття!",
+    f"{A1_TEXT} До 18:00.",
+    f"{A1_TEXT} Прямуйте до укриття, не залишайтеся.",
+    f"{EMB_TEXT} Shelter!",
+    f"{A1_HEAD}. … залишайтеся вдома біля вікон.",
+    f"{A1_HEAD}. Сьогодні з 15:00 … загроза масованого ракетного удару.",
+    "The embassy has received … information of a potential significant air attack on November "
+    "20.",
+    "Повітряна тривога в Києві ⛔",
+    "Повітряна тривога в Києві 🤡",
+    "Повітряна тривога в Києві 🇧🇾",
 ])
 def test_an_added_or_spliced_claim_is_not_authentic(hub: HubProcess, alerts: dict[str, Any],
                                                     text: str) -> None:
@@ -119,6 +135,20 @@ def test_a_cut_time_qualifier_is_a_cut(hub: HubProcess, alerts: dict[str, Any]) 
     body = verdict(hub, f"{A1_HEAD}. Сьогодні … до 18:00.")
     assert body["verdict"] == "altered", body
     assert "cut" in {d["fact"] for d in body["differences"]}
+
+
+@pytest.mark.parametrize("text", [
+    f"{A1_TEXT} Прямуйте до укриття!",  # the alert's own instruction, whole, said again
+    f"{A1_HEAD}. … Прямуйте до укриття, не залишайтеся вдома біля вікон.",
+    "The embassy has received specific information of a potential significant air attack … Out "
+    "of an abundance of caution, the embassy will be closed …",
+    "ГУР МО отримало інформацію про можливий масований удар по енергетичній інфраструктурі у ніч "
+    "на 25 листопада. Київ.",
+])
+def test_honest_copies_and_excerpts_stay_authentic(hub: HubProcess, alerts: dict[str, Any],
+                                                   text: str) -> None:
+    body = verdict(hub, text)
+    assert body["verdict"] == "authentic", body
 
 
 def test_decorative_emoji_stay_framing(hub: HubProcess, alerts: dict[str, Any]) -> None:

@@ -228,8 +228,12 @@ def _judge_info(msg: MessageView, claims: Claims, alert: AlertView, info: InfoVi
             omitted_runs.append((a0, a1, m0 in msg.ellipsis_before))
             continue
         removed, added = a_toks[a0:a1], m_toks[m0:m1]
-        if tag == "insert" and _backed_place(claims, m0, m1, m_toks, alert, ctx):
-            continue  # "Загроза ударних БпЛА. Харківська область. …": a place it targets
+        if tag == "insert" and a0 in info.view.sentence_starts \
+                and _backed_place(claims, m0, m1, m_toks, alert, ctx):
+            # "Загроза ударних БпЛА. Харківська область. …", "… БпЛА у Харкові. …": a place
+            # it targets, between two of its sentences (inside one it would change the
+            # sentence: "удар по Києву енергетичній…")
+            continue
         fact = classify([*removed, *added], ctx.is_place, ctx.is_issuer)
         j.differences.append(Difference(fact, " ".join(msg.originals[m0:m1]),
                                         " ".join(info.view.originals[a0:a1])))
@@ -257,25 +261,28 @@ def _judge_info(msg: MessageView, claims: Claims, alert: AlertView, info: InfoVi
 
 def _judge_splices(j: Judgement, msg: MessageView, info: InfoView, span: tuple[int, int],
                    alert_edges: tuple[int, int], ctx: Context) -> None:
-    """Message words joined to a quote cut mid-sentence by a marked omission are a change.
+    """Message words that finish (or begin) an alert sentence the quote cuts short: a change.
 
     Commentary after a quote is judged clause by clause, and a place inside the alert's
     area is backed there ("Повітряна тривога… Київ"). But when the quote stops inside an
-    alert sentence at "…" and the message goes on with words of its own, those words finish
-    the alert's sentence: "…масований удар по … Києву" names a target the alert never
-    named. The same at the start ("Києву … масований удар по енергетичній …").
+    alert sentence and the message goes on in the same sentence, or past a "…", with
+    words of its own, those words finish the alert's sentence: "…масований удар по …
+    Києву" (or "…удар по Києву") names a target the alert never named. The same at the
+    start ("Києву … масований удар по енергетичній …").
     """
     a_toks, starts = info.view.tokens, info.view.sentence_starts
     m_toks = msg.tokens
     a_first, a_last = alert_edges
     sides = []
-    if span[1] < len(m_toks) and span[1] in msg.ellipsis_before and 0 < a_last < len(a_toks) \
+    joined_after = span[1] in msg.ellipsis_before or span[1] not in msg.sentence_starts
+    joined_before = span[0] in msg.ellipsis_before or span[0] not in msg.sentence_starts
+    if span[1] < len(m_toks) and joined_after and 0 < a_last < len(a_toks) \
             and a_last not in starts:
         end = next((k for k in range(span[1] + 1, len(m_toks) + 1)
                     if k in msg.sentence_starts or k == len(m_toks)), len(m_toks))
         alert_end = next((k for k in sorted(starts | {len(a_toks)}) if k > a_last), len(a_toks))
         sides.append((span[1], end, a_last, alert_end))
-    if span[0] > 0 and span[0] in msg.ellipsis_before and 0 < a_first and a_first not in starts:
+    if span[0] > 0 and joined_before and 0 < a_first and a_first not in starts:
         begin = max((k for k in msg.sentence_starts if k < span[0]), default=0)
         alert_begin = max((k for k in starts if k < a_first), default=0)
         sides.append((begin, span[0], alert_begin, a_first))
