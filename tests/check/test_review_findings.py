@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.check.conftest import KYIV, HubProcess, make_alert
+from tests.check.conftest import HubProcess, make_alert
 
 from tocsin.cap import to_xml
 

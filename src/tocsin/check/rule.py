@@ -282,7 +282,7 @@ def _judge_splices(j: Judgement, msg: MessageView, info: InfoView, span: tuple[i
                     if k in msg.sentence_starts or k == len(m_toks)), len(m_toks))
         alert_end = next((k for k in sorted(starts | {len(a_toks)}) if k > a_last), len(a_toks))
         sides.append((span[1], end, a_last, alert_end))
-    if span[0] > 0 and joined_before and 0 < a_first and a_first not in starts:
+    if span[0] > 0 and joined_before and a_first > 0 and a_first not in starts:
         begin = max((k for k in msg.sentence_starts if k < span[0]), default=0)
         alert_begin = max((k for k in starts if k < a_first), default=0)
         sides.append((begin, span[0], alert_begin, a_first))
