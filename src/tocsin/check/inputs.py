@@ -9,9 +9,13 @@ anything else is checked as text.
   ``/alerts/ID`` and the API ``/api/v1/alerts/ID`` are both recognised. A link
   on another host naming a real alert id is ``altered``: the id is real, the
   site is not this hub.
+* An alert's JSON with more than its ``id`` is ``authentic`` (or ``outdated``)
+  only when every field equals the hub's own view of that alert; otherwise
+  ``altered``, listing the fields.
 * A CAP document is ``authentic`` (or ``outdated``) only as the exact signed
-  bytes. Anything else that names a logged alert (its sender and identifier,
-  or failing that its words) is ``altered``, with the CAP fields that differ.
+  bytes (SHA-256 equal: not even a newline more or less). Anything else that
+  names a logged alert (its sender and identifier, or failing that its words)
+  is ``altered``, with the CAP fields that differ.
 """
 
 from __future__ import annotations

@@ -8,14 +8,20 @@ and its :class:`~tocsin.check.claims.Claims`) with one logged alert
   on runs of two or more equal words); inside the quoted span, any word
   replaced or inserted is a difference;
 * words the message leaves out are *omissions*: allowed, and listed, unless
-  a negation or qualifier ("не", "можливі", "potential", "only") is cut out
-  of a sentence that is otherwise kept, or the omission is unmarked and
-  carries a fact (a number, a place, a time);
+  a negation, qualifier ("не", "можливі", "potential", "only"), time or
+  number is cut out of a sentence whose later words are kept, a negation is
+  kept without the word it negates, or the omission is unmarked and carries a
+  fact (a number, a place, a time);
+* words of the message's own that finish (or begin) an alert sentence the
+  quote cuts short are a change ("удар по … Києву"); a place the alert
+  targets, inserted between two of its sentences, is backed;
 * everything outside the quoted span is judged clause by clause: an issuer
   named must be the alert's issuer, a place must lie inside the alert's area,
   a kind word must be of the alert's class; framing
   (:mod:`tocsin.check.framing`) is allowed; anything else left is an added
-  claim unless it only repeats the alert's own words;
+  claim unless it repeats a run of the alert's own words as the alert says
+  them (never a lone word, a time, or words from a negated clause);
+* emoji that state something (:mod:`tocsin.check.emoji`) must be backed;
 * every link and phone number must be in the alert; a link to this hub's
   page of this very alert is allowed; a link naming an alert on another
   host is a difference (the site is not this hub);
