@@ -192,6 +192,9 @@ def test_a_cap_with_whitespace_changed_is_altered(hub: HubProcess,
         body = verdict(hub, changed)
         assert body["verdict"] == "altered", body
         assert any("whitespace at the end" in n for n in body["notes"]), body
+    body = verdict(hub, "\n" + cap)
+    assert body["verdict"] == "altered", body
+    assert any("whitespace at the start" in n for n in body["notes"]), body
 
 
 def test_zero_width_only_text_is_empty_input(hub: HubProcess) -> None:

@@ -188,10 +188,16 @@ def _check_cap(checker: Checker, raw: str, hosts: frozenset[str]) -> CheckResult
     for candidate in dict.fromkeys((body, body + "\n", body + "\r\n", body + "\n\n")):
         alert_id = alert_id_for(candidate.encode("utf-8"))
         if checker.store.get(alert_id) is not None:
+            signed = candidate
+            where = " and ".join(w for w, differs in (
+                ("at the start", raw[:len(raw) - len(raw.lstrip())] !=
+                 signed[:len(signed) - len(signed.lstrip())]),
+                ("at the end", raw[len(raw.rstrip()):] != signed[len(signed.rstrip()):]))
+                if differs) or "around the document"
             return checker.altered_reference(
-                alert_id, "cap", [Difference("cap", "(whitespace at the end)",
+                alert_id, "cap", [Difference("cap", f"(whitespace {where})",
                                              "(the signed bytes)")],
-                ["the bytes differ: whitespace at the end; only the exact signed bytes are "
+                [f"the bytes differ: whitespace {where}; only the exact signed bytes are "
                  f"alert {alert_id}"])
     data = raw.strip().encode("utf-8")
     try:
