@@ -83,6 +83,15 @@ class Settings:
     #: Token the alerts.in.ua-compatible API requires (``Authorization: Bearer``); unset:
     #: any token is accepted and ignored. A secret: never logged.
     compat_token: str | None = None
+    #: Hosts (comma-separated names or addresses) whose push endpoints may be plain
+    #: ``http`` or at private addresses, e.g. ``127.0.0.1`` for a test push service. Empty:
+    #: only public HTTPS push services are called (docs/push.md).
+    push_allowed_hosts: str = ""
+    #: The VAPID ``sub`` contact push services may reach the operator at (``mailto:`` or
+    #: ``https:`` URL).
+    push_contact: str = "mailto:tocsin@localhost"
+    #: Push subscriptions the hub holds at most (a new one beyond is refused).
+    max_push_subscriptions: int = 1_000_000
 
     @property
     def db_path(self) -> Path:
@@ -95,7 +104,8 @@ class Settings:
             raise SettingsError(f"compat_port must be 0 (off) or a port other than {self.port}, "
                                 f"got {self.compat_port}")
         for name in ("max_body_bytes", "subscriber_queue_max", "max_subscriptions_per_client",
-                     "max_regions_per_subscription", "check_burst", "failed_write_burst"):
+                     "max_regions_per_subscription", "check_burst", "failed_write_burst",
+                     "max_push_subscriptions"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("heartbeat_secs", "max_sent_age_secs", "max_sent_skew_secs", "check_rate_per_sec",

@@ -130,6 +130,9 @@ class Hub:
         witnesses = self._witnesses()
         self.checkpointer = Checkpointer(self.store, self.log_signer, settings.log_origin, clock,
                                          witnesses, settings.data_dir / CHECKPOINT_FILE)
+        from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
+
+        self.push = push_sender_for(self)  # last: a hub refused above writes no push files
 
     def _witnesses(self) -> list[CheckpointWitness]:
         """Witnesses from the policy file; in demo mode, one local witness of our own."""
@@ -153,8 +156,10 @@ class Hub:
         """Log the registry version in force (if new) and publish a first checkpoint."""
         await self.issuer.writer.run(self.store.append_registry, self.registry_bytes)
         await self.checkpointer.start()
+        await self.push.start()
 
     async def stop(self) -> None:
+        await self.push.stop()
         await self.checkpointer.stop()
         if self.local_witness is not None:
             self.local_witness.close()

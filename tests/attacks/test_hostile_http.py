@@ -148,6 +148,21 @@ def test_a_flood_of_refused_writes_gets_429_and_honest_issuers_go_on(hub: HubPro
     assert len(stored_ids(hub)) == len(before) + 15
 
 
+def test_an_issuer_behind_the_same_address_as_a_flood_is_never_locked_out(hub: HubProcess) -> None:
+    """An independent review locked the Air Force out with 40 bad posts from its address (a
+    reverse proxy or NAT makes every client one address). Over the limit, an alert signed by a
+    registry key is still taken; an unsigned one is still refused with 429."""
+    with httpx.Client(timeout=10) as http:
+        statuses = [http.post(f"{hub.url}/api/v1/alerts", json={"cap": "eA==", "statement": "y"})
+                    .status_code for _ in range(40)]  # the default burst is 30
+        assert statuses[-1] == 429, statuses
+        with _from("127.0.0.1") as same:
+            for _ in range(5):
+                assert honest_post(hub, same).status_code == 201
+        again = http.post(f"{hub.url}/api/v1/alerts", json=forged_request())
+        assert again.status_code == 429 and error_code(again) == "rate_limited"
+
+
 @pytest.mark.parametrize("hub", [LIMITS], indirect=True)
 def test_an_early_answer_waits_for_the_body_before_closing(hub: HubProcess) -> None:
     """A 429 sent before the body arrived must reach the client: the hub reads and drops the rest
@@ -435,3 +450,25 @@ def test_a_full_disk_answers_every_request_and_loses_nothing(small_disk: Path) -
     finally:
         hub.stop()
         shutil.rmtree(small_disk / "data", ignore_errors=True)
+
+
+def test_huge_headers_get_431_and_the_connection_closes(hub: HubProcess) -> None:
+    """An independent review streamed 103 MB of one header in 10 s (RSS +170 MB)."""
+    sock = socket.create_connection(("127.0.0.1", hub.port))
+    sock.settimeout(10)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")
+    answer = b""
+    try:
+        for _ in range(64):  # 2 MiB at most: the hub must stop reading long before
+            sock.sendall(b"a" * 32768)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    try:
+        while chunk := sock.recv(4096):
+            answer += chunk
+    except (ConnectionResetError, TimeoutError):
+        pass
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:80]
+    assert b'"headers_too_large"' in answer
+    assert httpx.get(f"{hub.url}/healthz").status_code == 200  # and the hub goes on

@@ -121,10 +121,11 @@ def test_on_a_fresh_hub_a_squatter_cannot_take_a_sender_first(fresh_hub: HubProc
     assert own["sender"] == "demo-air-force@tocsin"
 
 
-def test_monitor_catches_a_hub_that_skipped_the_reference_rule(fresh_hub: HubProcess,
-                                                               tmp_path: Path) -> None:
-    """A hub whose rulebook was patched to skip the state rules let Kyiv City update the
-    Air Force's alert; the monitor replays the same rules over the log and reports it."""
+def test_monitor_catches_a_hub_that_skipped_the_state_rules(fresh_hub: HubProcess,
+                                                            tmp_path: Path) -> None:
+    """A hub whose rulebook was patched to skip the state rules let an Exercise update end the
+    Air Force's real alert; the monitor replays the same rules over the log and reports it.
+    (Every signature, sender and place in it is in order: only the state rule is broken.)"""
     from tocsin.cap.model import Reference
     from tocsin.ledger.effects import Effects
 
@@ -139,7 +140,7 @@ def test_monitor_catches_a_hub_that_skipped_the_reference_rule(fresh_hub: HubPro
     assert _tocsin(*monitor).returncode == 0
 
     hub.stop()
-    hijack = alert("demo-kyiv-city", [geocode_area(KYIV)], msg_type="Update",
+    hijack = alert("demo-air-force", [geocode_area(KYIV)], msg_type="Update", status="Exercise",
                    references=(Reference(sender=record["sender"], identifier=record["identifier"],
                                          sent=record["sent"]),))
     cap = to_xml(hijack)
@@ -150,13 +151,13 @@ def test_monitor_catches_a_hub_that_skipped_the_reference_rule(fresh_hub: HubPro
         alert_id = alert_id_for(cap)
         targets = {KYIV: "full"}
         skip_state_rules.append(NewAlert(
-            id=alert_id, cap=cap, statement=sign_cap(cap, hub.signer("demo-kyiv-city")),
-            issuer_id="demo-kyiv-city", key_id=f"{hub.signer('demo-kyiv-city').key_id:08x}",
+            id=alert_id, cap=cap, statement=sign_cap(cap, hub.signer("demo-air-force")),
+            issuer_id="demo-air-force", key_id=f"{hub.signer('demo-air-force').key_id:08x}",
             sender=hijack.sender, identifier=hijack.identifier, sent=hijack.sent, sent_ts=now,
-            received_ts=now, expires_ts=None, msg_type="Update", status="Actual",
+            received_ts=now, expires_ts=None, msg_type="Update", status="Exercise",
             kinds=("air-raid",), event=hijack.info[0].event, targets=targets,  # type: ignore[arg-type]
             references=((record["sender"], record["identifier"]),),
-            summary=summary_json(hijack, alert_id, "demo-kyiv-city", targets,  # type: ignore[arg-type]
+            summary=summary_json(hijack, alert_id, "demo-air-force", targets,  # type: ignore[arg-type]
                                  frozenset({"air-raid"}), regions=default_region_set())))
     finally:
         skip_state_rules.close()
@@ -165,5 +166,5 @@ def test_monitor_catches_a_hub_that_skipped_the_reference_rule(fresh_hub: HubPro
     caught = _tocsin(*monitor, "--evidence", tmp_path / "evidence.json")
     assert caught.returncode == 1, caught.stdout + caught.stderr
     evidence = json.loads(caught.stdout)
-    assert evidence["kind"] == "bad-entry" and "foreign_reference" in evidence["reason"], evidence
+    assert evidence["kind"] == "bad-entry" and "status_mismatch" in evidence["reason"], evidence
     assert "the log holds this entry" in confirm_evidence(evidence, read_verifier(hub.data_dir / "log.pub"))

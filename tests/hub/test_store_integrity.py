@@ -236,3 +236,63 @@ def test_store_check_beside_a_running_hub_under_writes(stopped: HubProcess) -> N
     finally:
         stop.set()
         writer.join(10)
+
+
+def test_an_older_store_with_the_checkpoint_file_and_witness_lost_refuses(
+        stopped: HubProcess, tmp_path: Path) -> None:
+    """An independent review forked the log this way: an older database restored, and
+    log.checkpoint and the witness's state lost with it. A key without its checkpoint file
+    is refused; nothing else knows how far the key has signed."""
+    backup = tmp_path / "backup"
+    shutil.copytree(stopped.data_dir, backup)
+    stopped.start()
+    _issue(stopped, 2)
+    _wait_checkpoint(stopped, 8)
+    stopped.stop()
+    for path in stopped.data_dir.glob("tocsin.sqlite3*"):
+        path.unlink()
+    for path in backup.glob("tocsin.sqlite3*"):
+        shutil.copy(path, stopped.data_dir / path.name)
+    (stopped.data_dir / "log.checkpoint").unlink()
+    shutil.rmtree(stopped.data_dir / "witness")
+    line = _assert_refused(stopped.data_dir, "log.checkpoint")
+    assert "--adopt" in line
+
+
+def test_a_lost_checkpoint_file_is_adopted_only_explicitly(stopped: HubProcess) -> None:
+    (stopped.data_dir / "log.checkpoint").unlink()
+    _assert_refused(stopped.data_dir, "log.checkpoint")
+    adopted = subprocess.run([sys.executable, "-m", "tocsin", "store", "check",
+                              str(stopped.data_dir), "--adopt"],
+                             capture_output=True, text=True, timeout=60)
+    assert adopted.returncode == 0, adopted.stdout + adopted.stderr
+    assert "adopted" in adopted.stdout
+    verifier = Verifier.from_vkey((stopped.data_dir / "log.pub").read_text().strip())
+    kept = (stopped.data_dir / "log.checkpoint").read_bytes()
+    assert open_checkpoint(kept, verifier, ORIGIN)[0].size == 6
+    stopped.start()
+    assert len(_issue(stopped, 1)) == 1
+
+
+def test_a_garbled_demo_witness_key_gets_one_line(stopped: HubProcess) -> None:
+    key = next((stopped.data_dir / "witness").glob("*.key"))
+    key.write_text("junk\n")
+    _assert_refused(stopped.data_dir, "key file")
+
+
+def test_store_check_finds_what_the_start_up_check_refuses(stopped: HubProcess, tmp_path: Path) -> None:
+    """An independent review found `store check` passing a directory the hub refused: an older
+    database and checkpoint file restored together, contradicted by the demo witness."""
+    backup = tmp_path / "backup"
+    shutil.copytree(stopped.data_dir, backup)
+    stopped.start()
+    _issue(stopped, 2)
+    _wait_checkpoint(stopped, 8)
+    stopped.stop()
+    for path in stopped.data_dir.glob("tocsin.sqlite3*"):
+        path.unlink()
+    for path in [*backup.glob("tocsin.sqlite3*"), backup / "log.checkpoint"]:
+        shutil.copy(path, stopped.data_dir / path.name)
+    done = _store_check(stopped.data_dir)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "tocsin serve would refuse" in done.stdout and "witness" in done.stdout

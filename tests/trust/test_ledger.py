@@ -167,3 +167,34 @@ def test_size_and_cost_budget() -> None:
     assert cost_refusal(alert_of("a@x", many)) is not None
     wide = Area(area_desc="c", circle=(Circle(lat=50.4, lon=30.5, radius_km=2400, text="-"),))
     assert "radius" in (cost_refusal(alert_of("a@x", wide)) or Refusal("", "")).reason
+
+
+# -- what an independent review found: the hub refused these, offline verification did not ----
+
+
+@pytest.mark.parametrize("with_targets", [True, False])
+def test_a_shape_within_the_tolerance_that_meets_no_unit_of_the_jurisdiction_is_refused(
+        with_targets: bool) -> None:
+    """A point circle 250 m beyond Kyiv's eastern edge: inside the 300 m tolerance, yet it
+    meets only a Kyiv-oblast hromada, so it warns nobody Kyiv City may warn. The hub refused
+    it (no target); offline verification (which skips computing targets) called it authentic."""
+    kyiv = issuer("ua.kmva", (KYIV_CITY,))
+    point = Area(area_desc="p", circle=(Circle(lat=50.404100, lon=30.829940, radius_km=0, text="-"),))
+    decision = authorise(alert_of("ua.kmva@x", point), kyiv, REGIONS, with_targets=with_targets)
+    assert isinstance(decision, Refusal) and decision.code == "invalid_cap", decision
+
+
+@pytest.mark.parametrize("msg_type", ["Update", "Cancel"])
+def test_an_update_or_cancel_of_another_issuers_sender_is_refused_offline(msg_type: str) -> None:
+    from tocsin.cap.model import Reference
+
+    kyiv = issuer("ua.kmva", (KYIV_CITY,))
+    base = alert_of("ua.kmva@x", Area(area_desc="k", geocode=(
+        ValuePair(value_name="KATOTTG", value=KYIV_CITY),)))
+    theirs = msgspec.structs.replace(base, msg_type=msg_type, references=(
+        Reference(sender="ua.af@x", identifier="A-1", sent="2026-12-01T10:00:00+02:00"),))
+    decision = authorise(theirs, kyiv, REGIONS)
+    assert isinstance(decision, Refusal) and decision.code == "foreign_reference", decision
+    own = msgspec.structs.replace(theirs, references=(
+        Reference(sender="ua.kmva@x", identifier="A-1", sent="2026-12-01T10:00:00+02:00"),))
+    assert isinstance(authorise(own, kyiv, REGIONS), Decision)

@@ -56,6 +56,19 @@ def test_the_alert_page_opens_with_where_and_what_to_do(tab: Any, hub: HubProces
     screenshot(tab, f"41-alert-live-{screen}")
 
 
+def test_a_test_or_exercise_alert_says_so_at_the_top(tab: Any, hub: HubProcess, screen: str) -> None:
+    """An independent review found a Test air raid's page looked exactly like a live one."""
+    for status, words in (("Test", "ТЕСТ"), ("Exercise", "НАВЧАННЯ")):
+        drill = hub.issue((KYIV,), status=status, instruction="Негайно прямуйте до укриття")
+        open_alert(tab, hub, drill["id"])
+        over = tab.locator("#over")
+        assert over.get_attribute("data-reason") == "not-actual"
+        assert over.inner_text().startswith(words) and "не справжня тривога" in over.inner_text()
+        assert above_the_fold(tab, "#over", screen)
+        assert "не справжня тривога" in tab.locator("#verdict").inner_text()
+        assert tab.locator("#trust").get_attribute("data-over") == "not-actual"
+
+
 def test_a_cancelled_alert_says_cancelled(tab: Any, hub: HubProcess, screen: str) -> None:
     first = hub.issue((KYIV,), issuer="demo-kyiv-city", identifier="kyiv-cancel-1")
     ref = Reference(sender=first["sender"], identifier=first["identifier"], sent=first["sent"])

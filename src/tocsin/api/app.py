@@ -32,7 +32,7 @@ from tocsin.api.body import decode_json, read_body
 from tocsin.api.docs_pages import errors_html, errors_markdown
 from tocsin.api.errors import ApiError
 from tocsin.api.openapi import openapi_document
-from tocsin.api.ratelimit import RateLimits, TokenBuckets
+from tocsin.api.ratelimit import LIMITED, RateLimits, TokenBuckets, limited_error
 from tocsin.api.views import TIME_ZONE, Views, class_filter, is_active, parse_class
 from tocsin.cap import to_json
 from tocsin.delivery.feeds import atom_feed
@@ -44,6 +44,7 @@ from tocsin.store.base import AlertRecord, StorageFull, StorageUnavailable
 from tocsin.tlog.proof import ProofBundleError, format_proof_bundle, make_proof_bundle
 from tocsin.tlog.tiles import TileError, parse_tile_path
 from tocsin.trust.registry import RegistryError
+from tocsin.trust.verify import signed_by_registry
 
 log = logging.getLogger("tocsin.api")
 
@@ -106,6 +107,9 @@ async def post_alert(request: Request) -> Response:
                        f"got {media or 'no Content-Type'}; send application/json or application/cap+xml")
     if not cap:
         raise ApiError("invalid_cap", "the CAP document is empty")
+    limited = request.scope.get(LIMITED)
+    if limited and not await asyncio.to_thread(signed_by_registry, statement, hub.registry):
+        raise limited_error(float(limited))
     try:
         outcome = await hub.issuer.issue(cap, statement)
     except IssueError as exc:

@@ -29,6 +29,8 @@ _KINDS = (
     # input
     ErrorKind("body_too_large", 413, "The request body is larger than the hub accepts."),
     ErrorKind("bad_request", 400, "The request is malformed."),
+    ErrorKind("headers_too_large", 431,
+              "The request line and headers are larger than the hub accepts; the connection is closed."),
     ErrorKind("request_timeout", 408, "The request body did not arrive in time; the connection is closed."),
     ErrorKind("rate_limited", 429,
               "This client sent too many checks or refused writes; retry after Retry-After seconds."),
@@ -59,6 +61,12 @@ _KINDS = (
     ErrorKind("status_mismatch", 422, "An Update or Cancel must have the status of the alert it ends."),
     ErrorKind("too_many_subscriptions", 429, "This client holds too many live subscriptions."),
     ErrorKind("too_many_regions", 400, "A subscription names too many regions."),
+    ErrorKind("bad_push_subscription", 400, "The push subscription request is malformed."),
+    ErrorKind("push_endpoint_refused", 422,
+              "The push endpoint is not a public HTTPS URL this hub may send to."),
+    ErrorKind("push_subscription_not_found", 404, "No push subscription has this id."),
+    ErrorKind("bad_push_secret", 401, "The push subscription's secret is missing or wrong."),
+    ErrorKind("too_many_push_subscriptions", 503, "The hub holds as many push subscriptions as it may."),
     ErrorKind("proof_pending", 503, "The alert is logged; the checkpoint covering it is not signed yet."),
     # server
     ErrorKind("unavailable", 503, "The hub is shutting down or not ready."),

@@ -251,9 +251,11 @@ def openapi_document() -> dict[str, Any]:
             "/feeds/regions/{code}": _get("CAP Atom feed for one region (code.atom)", [REGION],
                                           "application/atom+xml"),
             **alerts_in_ua_paths(),
+            **push_paths(),
         },
         "components": {"schemas": {
             **_schemas(),
+            **PUSH_SCHEMAS,
             "IssueRequest": {"type": "object", "required": ["cap", "statement"], "properties": {
                 "cap": {"type": "string", "contentEncoding": "base64"},
                 "statement": {"type": "string"}}},
@@ -263,6 +265,52 @@ def openapi_document() -> dict[str, Any]:
                 "docs": {"type": "string"}}}}},
         }},
     }
+
+
+# -- Web Push (docs/push.md): routes from tocsin.api.push_routes, added with hub.add_routes --
+
+
+def push_paths() -> dict[str, Any]:
+    """The Web Push API and the installable app's root files."""
+    sub_id = _p("sub_id", "The subscription's id (from its creation)")
+    created = {"description": "Stored durably: {id, secret} (keep the secret to delete it)",
+               "content": {"application/json": {"schema": _ref("PushCreated")}}}
+    return {
+        "/api/v1/push/key": _get("The hub's VAPID application server key (RFC 8292), base64url",
+                                 schema={"type": "object", "required": ["publicKey"],
+                                         "properties": {"publicKey": {"type": "string"}}}),
+        "/api/v1/push/subscriptions": {"post": {
+            "summary": "Subscribe a browser's push subscription to places (re-posting the same "
+                       "endpoint updates it: 200 with a new secret)",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": _ref("PushSubscriptionRequest")}}},
+            "responses": {"201": created, "200": created, "4XX": _error_ref(), "503": _error_ref()},
+        }},
+        "/api/v1/push/subscriptions/{sub_id}": {"delete": {
+            "summary": "Delete a push subscription (Authorization: Bearer <secret>); nothing is kept",
+            "parameters": [sub_id],
+            "responses": {"204": {"description": "Deleted"}, "4XX": _error_ref()},
+        }},
+        "/sw.js": _get("The service worker (scope: the whole site)", content="text/javascript"),
+        "/manifest.webmanifest": _get("The web app manifest", content="application/manifest+json"),
+    }
+
+
+PUSH_SCHEMAS: dict[str, Any] = {
+    "PushSubscriptionRequest": {"type": "object", "required": ["subscription"], "properties": {
+        "subscription": {"type": "object", "required": ["endpoint", "keys"], "properties": {
+            "endpoint": {"type": "string", "format": "uri",
+                         "description": "A public https URL (or a host in push_allowed_hosts)"},
+            "keys": {"type": "object", "required": ["p256dh", "auth"], "properties": {
+                "p256dh": {"type": "string"}, "auth": {"type": "string"}}}}},
+        "regions": {"type": "array", "items": {"type": "string"}},
+        "points": {"type": "array", "maxItems": 10, "items": {
+            "type": "object", "required": ["lat", "lon"],
+            "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}}}},
+        "language": {"type": "string", "enum": ["uk", "en"], "default": "uk"}}},
+    "PushCreated": {"type": "object", "required": ["id", "secret"], "properties": {
+        "id": {"type": "string"}, "secret": {"type": "string"}}},
+}
 
 
 # -- the alerts.in.ua-compatible read API (docs/compat.md) --------------------------------

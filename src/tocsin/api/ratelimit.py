@@ -94,7 +94,10 @@ def client_key(scope: Scope, trusted_proxies: frozenset[str]) -> str:
 #: ``(method, path)`` of the checker, limited per request.
 CHECK = ("POST", "/api/v1/check")
 #: ``(method, path)`` of writes, limited by how many of a client's were refused.
-WRITES = frozenset({("POST", "/api/v1/alerts"), ("POST", "/api/v1/registry")})
+ALERTS = ("POST", "/api/v1/alerts")
+WRITES = frozenset({ALERTS, ("POST", "/api/v1/registry")})
+LIMITED = "tocsin.refused_writes_wait"
+"""Scope key: set (to the seconds to wait) on an alert post from a client over its limit."""
 
 
 class RateLimits:
@@ -120,9 +123,14 @@ class RateLimits:
         elif route in WRITES:
             key = client_key(scope, self.trusted_proxies)
             wait = self.failed_writes.wait(key)
-            if wait:
+            if wait and route != ALERTS:
                 await _refuse(scope, receive, send, wait, "refused writes")
                 return
+            if wait:
+                # Over the limit, an alert is still taken if its statement is signed by a
+                # registry key (one cheap check in the handler): an issuer behind a shared
+                # address (a proxy, a NAT) is never locked out by another client's failures.
+                scope[LIMITED] = wait
             status: list[int] = []
 
             async def watch(message: Message) -> None:
@@ -135,6 +143,13 @@ class RateLimits:
                 self.failed_writes.charge(key)
             return
         await self.app(scope, receive, send)
+
+
+def limited_error(wait: float) -> ApiError:
+    """The 429 for a client over its refused-writes limit whose alert is not signed."""
+    seconds = max(1, math.ceil(wait))
+    return ApiError("rate_limited", f"too many refused writes from this client; retry in {seconds} s "
+                    "(an alert signed by a registry key is still taken)", retry_after=seconds)
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, wait: float, what: str) -> None:

@@ -30,6 +30,15 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 TRANSPORT_EXTENSION = "tocsin.transport"
 
 
+#: Largest request line plus headers accepted, in bytes; beyond it: 431 and the connection closes.
+MAX_HEADER_BYTES = 64 * 1024
+_TOO_LARGE_BODY = (b'{"error":{"code":"headers_too_large","message":"The request line and headers '
+                   b'are larger than the hub accepts; the connection is closed.",'
+                   b'"docs":"/docs/errors#headers_too_large"}}')
+HEADERS_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(_TOO_LARGE_BODY)
+                     + _TOO_LARGE_BODY)
+
 #: Default deadline for a request's headers, in seconds (``Settings.header_timeout_secs``).
 HEADER_TIMEOUT_SECS = 10.0
 #: After answering a request whose body is still arriving, wait this long for the rest (read and
@@ -42,6 +51,7 @@ class StreamingHttpProtocol(HttpToolsProtocol):
 
     header_timeout_secs: float = HEADER_TIMEOUT_SECS
     _header_timer: asyncio.TimerHandle | None = None
+    _header_bytes: int = 0
     _linger_timer: asyncio.TimerHandle | None = None
     _lingering: bool = False
 
@@ -52,7 +62,21 @@ class StreamingHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._header_bytes = 0
         self._arm_header_timer()  # a connection that never sends a byte is closed too
+
+    def data_received(self, data: bytes) -> None:
+        # While a request's headers are coming (the header timer runs), count their bytes:
+        # the parser would otherwise buffer a header of any size (memory, not just time).
+        if self._header_timer is not None:
+            self._header_bytes += len(data)
+            if self._header_bytes > MAX_HEADER_BYTES:
+                self._cancel_header_timer()
+                if not self.transport.is_closing():
+                    self.transport.write(HEADERS_TOO_LARGE)
+                    self.transport.close()
+                return
+        super().data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
@@ -119,6 +143,7 @@ class StreamingHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._cancel_header_timer()
+        self._header_bytes = 0
         super().on_headers_complete()
         # uvicorn internals: if a release renames them, streams simply take the ASGI path.
         cycle = getattr(self, "cycle", None)

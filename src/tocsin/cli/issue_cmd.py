@@ -71,7 +71,7 @@ def issue(hub: str, key_file: Path, issuer: str, event: str | None, kind: str | 
     """Build, sign and submit an alert; print its id."""
     from tocsin.cap import CapError, parse_alert, to_xml
     from tocsin.cap.model import Reference
-    from tocsin.trust.statement import Statement
+    from tocsin.trust.statement import Statement, StatementError
 
     signer = _load_signer(key_file, issuer)
     try:
@@ -103,8 +103,11 @@ def issue(hub: str, key_file: Path, issuer: str, event: str | None, kind: str | 
         alert = parse_alert(cap, strict=False).alert
     except (ComposeError, CapError) as exc:
         fail(str(exc))
-    statement = Statement.for_cap(cap, issuer=issuer, key_id=signer.key_id,
-                                  identifier=alert.identifier, sender=alert.sender,
-                                  sent=alert.sent).sign(signer)
+    try:
+        statement = Statement.for_cap(cap, issuer=issuer, key_id=signer.key_id,
+                                      identifier=alert.identifier, sender=alert.sender,
+                                      sent=alert.sent).sign(signer)
+    except StatementError as exc:  # e.g. a <sender> with spaces around it cannot be signed for
+        fail(f"cannot sign this alert: {exc}")
     body = _submit(hub, cap, statement)
     stdout.print(str(body["id"]))

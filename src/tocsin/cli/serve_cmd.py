@@ -44,6 +44,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     from tocsin.demo import DEMO_ISSUERS, demo_key_path, ensure_demo
     from tocsin.runtime import Hub
     from tocsin.store.integrity import StartupRefused, preflight
+    from tocsin.tlog.checkpoint import CosignatureError
     from tocsin.trust.note import NoteError
 
     try:
@@ -73,7 +74,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
                   regions=regions, checked=True)
     except StartupRefused as exc:
         fail(escape(str(exc)))
-    except NoteError as exc:  # e.g. the demo witness's key file
+    except (NoteError, CosignatureError) as exc:  # e.g. the demo witness's key file
         fail(escape(f"{settings.data_dir}: a key file cannot be read ({exc}); restore it from a backup"))
     except sqlite3.DatabaseError as exc:  # e.g. the demo witness's database
         fail(escape(f"{settings.data_dir}: a database cannot be read ({exc}); run `tocsin store check "
@@ -82,7 +83,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         fail(f"{registry_path}: {exc}")
     except OSError as exc:
         fail(f"cannot open the data directory {settings.data_dir}: {exc}")
-    except (ValueError, SettingsError) as exc:  # e.g. a log key that does not match its log
+    except (ValueError, SettingsError) as exc:  # a log key not matching its log, a bad vapid.key
         fail(f"{settings.data_dir}: {exc}")
     url = f"http://{settings.host}:{settings.port}"
     stdout.print(f"Tocsin hub on {url}  (data: {settings.data_dir.resolve()})")

@@ -26,9 +26,12 @@ def store() -> None:
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.option("--origin", default=None,
               help="The log's origin (default: the name of DATA_DIR/log.key or log.pub).")
-def check(data_dir: Path, origin: str | None) -> None:
+@click.option("--adopt", is_flag=True,
+              help="Once, for a data directory from before log.checkpoint existed: when every "
+                   "other check agrees, write log.checkpoint from the store's last checkpoint.")
+def check(data_dir: Path, origin: str | None, adopt: bool) -> None:
     """SQLite integrity, every leaf rehashed against the tree, every checkpoint against the store."""
-    from tocsin.store.integrity import StartupRefused, check_store
+    from tocsin.store.integrity import StartupRefused, adopt_checkpoint_file, check_store
 
     if not data_dir.is_dir():
         fail(escape(f"{data_dir}: no such data directory"))
@@ -40,8 +43,15 @@ def check(data_dir: Path, origin: str | None) -> None:
         stdout.print(escape(f"ok: {fact}"))
     for problem in report.problems:
         stdout.print(escape(f"PROBLEM: {problem}"))
-    if not report.ok:
+    missing_file_only = adopt and all("log.checkpoint" in p and "missing" in p for p in report.problems)
+    if not report.ok and not missing_file_only:
         stdout.print(escape(f"{len(report.problems)} problem(s): keep a copy of {data_dir}, restore the "
                             "store from a backup, and run this check again before serving it"))
         raise click.exceptions.Exit(EXIT_INVALID)
     stdout.print("the store, its log and the last signed checkpoint agree")
+    if adopt:
+        try:
+            written = adopt_checkpoint_file(data_dir, origin)
+        except StartupRefused as exc:
+            fail(escape(str(exc)))
+        stdout.print(escape(f"adopted: {written}"))

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from tocsin.store.base import StreamEvent
 
@@ -127,6 +127,93 @@ class TooManySubscriptions(Exception):
     """A client asked for more live subscriptions than it may hold."""
 
 
+K = TypeVar("K", bound=Hashable)
+
+
+class PlaceIndex(Generic[K]):
+    """Who an event reaches by place: region codes, points, or everything.
+
+    The one matcher of live delivery, shared by the fan-out (live streams) and the push
+    sender, so both reach exactly the same places. Keys are anything hashable (a live
+    :class:`Subscriber`, a push subscription id). A key holds region codes (``None``:
+    every region) and at most one point; a point is matched exactly against an alert's
+    shapes when the areas are given, else by the hromadas holding it.
+    """
+
+    def __init__(self, regions: RegionSet | None = None) -> None:
+        self._regions = regions
+        self._points: PointIndex[K] | None = None
+        self._by_region: dict[str, set[K]] = {}
+        self._everything: set[K] = set()
+        self._codes: dict[K, frozenset[str]] = {}  # own codes plus a point's hromadas
+        self._point_keys: set[K] = set()
+
+    def __len__(self) -> int:
+        return len(self._codes) + len(self._everything)
+
+    def points(self) -> PointIndex[K]:
+        """The point index, built on first use (it loads the region geometry)."""
+        if self._points is None:
+            from tocsin.regions.subscriptions import PointIndex
+
+            self._points = PointIndex(self._regions)
+        return self._points
+
+    def add(self, key: K, codes: Iterable[str] | None,
+            point: tuple[float, float] | None = None) -> frozenset[str] | None:
+        """Index ``key``; returns the codes it matches by (None: everything).
+
+        A point outside every region raises the region module's errors and adds nothing.
+        """
+        own = frozenset(codes) if codes is not None else None
+        matched = own
+        if point is not None:
+            leaves = self.points().add(key, *point)
+            matched = (own or frozenset()) | frozenset(leaves)
+            self._point_keys.add(key)
+        if matched is None:
+            self._everything.add(key)
+            return None
+        for code in own or ():
+            self._by_region.setdefault(code, set()).add(key)
+        self._codes[key] = matched
+        return matched
+
+    def remove(self, key: K) -> None:
+        self._everything.discard(key)
+        if key in self._point_keys and self._points is not None:
+            self._points.remove(key)
+            self._point_keys.discard(key)
+        for code in self._codes.pop(key, ()):
+            keys = self._by_region.get(code)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_region[code]
+
+    def match(self, regions: Sequence[str], areas: Sequence[Area] = ()) -> set[K]:
+        """Every key an event for ``regions`` (its targets) reaches.
+
+        ``areas`` are the alert's CAP areas (exact point matching); without them points
+        are matched by their hromadas among ``regions``.
+        """
+        found: set[K] = set(self._everything)
+        by_region = self._by_region
+        for code in regions:
+            keys = by_region.get(code)
+            if keys:
+                found |= keys
+        if self._points is not None and len(self._points):
+            if areas:
+                for area in areas:
+                    found |= self._points.match(area)
+            else:
+                codes = self._codes
+                found |= {k for k in self._points.match(regions)
+                          if not codes[k].isdisjoint(regions)}
+        return found
+
+
 class Fanout:
     """Routes each published event to the subscribers of its regions, or at its points.
 
@@ -142,10 +229,7 @@ class Fanout:
                  regions: RegionSet | None = None) -> None:
         self.queue_max = queue_max
         self.per_client_max = per_client_max
-        self._regions = regions
-        self._points: PointIndex[Subscriber] | None = None
-        self._by_region: dict[str, set[Subscriber]] = {}
-        self._everything: set[Subscriber] = set()
+        self._index: PlaceIndex[Subscriber] = PlaceIndex(regions)
         self._denials: set[Subscriber] = set()
         self._per_client: dict[str, int] = {}
         self.last_published = 0
@@ -157,11 +241,7 @@ class Fanout:
 
     def points(self) -> PointIndex[Subscriber]:
         """The point index, built on first use (it loads the region geometry)."""
-        if self._points is None:
-            from tocsin.regions.subscriptions import PointIndex
-
-            self._points = PointIndex(self._regions)
-        return self._points
+        return self._index.points()
 
     def subscribe(self, regions: Iterable[str] | None, client: str,
                   point: tuple[float, float] | None = None, denials: bool = False) -> Subscriber:
@@ -180,14 +260,7 @@ class Fanout:
         codes = frozenset(regions) if regions is not None else None
         sub = Subscriber(codes, client, self.queue_max, point, last_id=self.last_published,
                          denials=denials)
-        if point is not None:
-            leaves = self.points().add(sub, *point)
-            sub.regions = (codes or frozenset()) | frozenset(leaves)
-        if sub.regions is None:
-            self._everything.add(sub)
-        else:
-            for code in codes or ():
-                self._by_region.setdefault(code, set()).add(sub)
+        sub.regions = self._index.add(sub, codes, point)
         if denials:
             self._denials.add(sub)
         self._per_client[client] = held + 1
@@ -195,17 +268,7 @@ class Fanout:
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self._denials.discard(sub)
-        if sub.point is not None and self._points is not None:
-            self._points.remove(sub)
-        if sub.regions is None:
-            self._everything.discard(sub)
-        else:
-            for code in sub.regions:
-                subs = self._by_region.get(code)
-                if subs is not None:
-                    subs.discard(sub)
-                    if not subs:
-                        del self._by_region[code]
+        self._index.remove(sub)
         left = self._per_client.get(sub.client, 0) - 1
         if left > 0:
             self._per_client[sub.client] = left
@@ -222,18 +285,7 @@ class Fanout:
         if event.kind == DENIAL:
             targets: set[Subscriber] = set(self._denials)
         else:
-            targets = set(self._everything)
-            by_region = self._by_region
-            for code in event.regions:
-                subs = by_region.get(code)
-                if subs:
-                    targets |= subs
-        if event.kind != DENIAL and self._points is not None and len(self._points):
-            if areas:
-                for area in areas:
-                    targets |= self._points.match(area)
-            else:
-                targets |= {s for s in self._points.match(event.regions) if s.wants(event)}
+            targets = self._index.match(event.regions, areas)
         # The hot loop: at 10,000 subscribers every call per subscriber shows. A subscriber
         # that keeps up (live, nothing queued, its task not mid-send, its connection's buffer
         # small) gets the pre-chunked frame written straight to its connection; any other

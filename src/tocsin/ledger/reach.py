@@ -155,6 +155,7 @@ def judge_reach(alert: Alert, issuer: Issuer, regions: RegionSet, *,
     zone = None if nationwide else _zone(regions, codes, has_shapes)
     merged: dict[str, Coverage] = {}
     shapes_inside = True
+    reaches_somewhere = False  # some area names a region, or a shape meets one it may warn
     for i, info in enumerate(alert.info, start=1):
         if not info.area and not nationwide \
                 and _info_kinds_class(alert, i - 1) != KindClass.DENIAL:
@@ -181,6 +182,13 @@ def judge_reach(alert: Alert, issuer: Issuer, regions: RegionSet, *,
                     if problem is not None:
                         return ReachRefusal("unauthorised", f"{where}: {problem}, outside the "
                                             f"jurisdiction of issuer {issuer.id!r} ({scope})")
+            if resolved.geocodes:
+                reaches_somewhere = True
+            elif resolved.shape is not None and not reaches_somewhere:
+                index = regions.geometry()
+                met = index.tree.query(resolved.shape, predicate="intersects")
+                reaches_somewhere = any(zone is None or index.codes[int(n)] in zone.leaves
+                                        for n in met)
             if not with_targets:
                 continue
             if zone is not None and resolved.shape is not None and shapes_inside:
@@ -195,6 +203,12 @@ def judge_reach(alert: Alert, issuer: Issuer, regions: RegionSet, *,
             for code, coverage in found.items():
                 if merged.get(code) != "full":
                     merged[code] = coverage
+    if not reaches_somewhere and any(info.area for info in alert.info) \
+            and alert.msg_type in ("Alert", "Update"):
+        # A shape within the border tolerance yet meeting no unit of the jurisdiction warns
+        # nobody the issuer may warn: the hub would store an alert with no target.
+        return ReachRefusal("invalid_cap", "the alert names no area inside the region set "
+                            f"that issuer {issuer.id!r} may warn ({scope})")
     if zone is not None:
         for code, coverage in sorted(merged.items()):
             if code in zone.inside or (coverage == "partial" and code in zone.above):

@@ -10,7 +10,8 @@ order, cheapest first:
 1. **sender** — the registry binds CAP senders to issuers
    (:meth:`tocsin.trust.registry.Issuer.may_send_as`) → ``sender_not_allowed``;
 2. **notices without info** — a bare Cancel/Ack/Error may only reference the
-   sender's own alerts → ``unauthorised``;
+   sender's own alerts → ``unauthorised``; an Update or Cancel may only reference
+   senders the registry binds to the issuer → ``foreign_reference``;
 3. **kinds** — at least one declared, all allowed for the issuer → ``unauthorised``;
 4. **cost budget** (:func:`tocsin.ledger.limits.cost_refusal`), before any
    geometry → ``alert_too_complex``;
@@ -75,6 +76,13 @@ def authorise(alert: Alert, issuer: Issuer, regions: RegionSet, *,
                            "only the sender's own alerts"
                            + (f" (not {foreign[0]})" if foreign else ""))
         return Decision(kinds, {}, f"{alert.msg_type} of the sender's own alert(s)")
+    if alert.msg_type in ("Update", "Cancel"):
+        # An issuer updates or cancels only its own alerts; the registry says whose a sender
+        # is, so this holds offline too (the hub also checks the referenced alert's issuer).
+        foreign = [r.text() for r in alert.references if not issuer.may_send_as(r.sender)]
+        if foreign:
+            return Refusal("foreign_reference", f"issuer {issuer.id!r} may not {alert.msg_type.lower()} "
+                           f"{foreign[0]!r}: its sender is not one the registry binds to this issuer")
     if not kinds:
         return Refusal("unauthorised",
                        "the alert declares no warning kind (eventCode valueName TOCSIN)")

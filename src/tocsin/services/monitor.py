@@ -395,7 +395,8 @@ class Monitor:
         except VerifyInputError as exc:
             return f"alert entry {index}: {exc}"
         if not verdict.authentic or verdict.alert is None or verdict.statement is None:
-            return f"alert entry {index} is {verdict.status}: {verdict.reason}"
+            code = f" ({verdict.code})" if verdict.code and verdict.code != verdict.status else ""
+            return f"alert entry {index} is {verdict.status}{code}: {verdict.reason}"
         alert, claim = verdict.alert, verdict.statement
         issuer = self._registry.issuer(claim.issuer)
         key = issuer.key(claim.key_id) if issuer is not None else None

@@ -143,6 +143,14 @@ def preflight(data_dir: Path, origin: str) -> None:
     signer = read_log_key(key_path, origin)
     verifier = signer.verifier()
     kept = read_checkpoint_file(cp_path, verifier, origin)
+    if kept is None:
+        # A key is created with its first checkpoint file, so a key without the file means the
+        # file was lost — and with it the only local record of how far the key has signed. An
+        # older store would then be continued as if nothing had been published: a fork.
+        raise StartupRefused(f"{cp_path} is missing beside {key_path}: it records the last checkpoint "
+                             "the key signed; restore it from a backup at least as new as the store. "
+                             "A data directory from before log.checkpoint existed is adopted once, "
+                             f"explicitly: `tocsin store check {data_dir} --adopt`")
     if pub_path.exists():
         with contextlib.suppress(OSError, UnicodeDecodeError):
             if pub_path.read_text(encoding="utf-8").strip() != verifier.vkey:
@@ -292,6 +300,15 @@ def check_store(data_dir: Path, origin: str | None = None) -> StoreReport:
             _check_all(conn, db, report, verifier, origin or "", cp_path, kept)
     except sqlite3.DatabaseError as exc:
         report.problems.append(f"{db}: cannot be read ({exc})")
+    if origin and not report.problems:
+        # Whatever the hub's own start-up check refuses (the witness's evidence, the key and
+        # its public half) is a problem here too, in the same words.
+        try:
+            preflight(data_dir, origin)
+        except StartupRefused as exc:
+            report.problems.append(f"tocsin serve would refuse: {exc}")
+        except sqlite3.DatabaseError as exc:
+            report.problems.append(f"tocsin serve would refuse: a database cannot be read ({exc})")
     return report
 
 
@@ -397,3 +414,35 @@ def _check_checkpoint(note: bytes, what: str, verifier: Verifier, origin: str, r
                         "entries")
         return False
     return True
+
+
+def adopt_checkpoint_file(data_dir: Path, origin: str | None = None) -> Path:
+    """Write ``log.checkpoint`` from the store's last checkpoint, for a data directory from
+    before the file existed; refuse if the file exists or the store has no verifying checkpoint.
+
+    An explicit, one-time act (``tocsin store check DATA_DIR --adopt``): the hub itself never
+    recreates a lost file, because it cannot tell a lost file from a restored older store.
+    """
+    from tocsin.logserver import write_checkpoint_file
+
+    cp_path, db = data_dir / CHECKPOINT_FILE, data_dir / DB_FILE
+    if cp_path.exists():
+        raise StartupRefused(f"{cp_path} exists: nothing to adopt")
+    from tocsin.trust.note import NoteError, Signer
+
+    key_path = data_dir / KEY_FILE
+    try:
+        signer = Signer.from_skey(key_path.read_text(encoding="utf-8").strip())
+    except (OSError, UnicodeDecodeError, NoteError) as exc:
+        raise StartupRefused(f"{key_path}: cannot be read ({exc})") from None
+    with open_readonly(db) as conn:
+        row = conn.execute("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+    if row is None:
+        raise StartupRefused(f"{db} holds no signed checkpoint to adopt")
+    note = bytes(row[1])
+    try:
+        open_checkpoint(note, signer.verifier(), origin or signer.name)
+    except CheckpointError as exc:
+        raise StartupRefused(f"{db}: its last checkpoint does not verify with {key_path} ({exc})") from None
+    write_checkpoint_file(cp_path, note)
+    return cp_path

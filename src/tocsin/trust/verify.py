@@ -25,6 +25,7 @@ from tocsin.trust.note import (
     AmbiguousKeyError,
     InvalidSignatureError,
     MalformedNoteError,
+    NoteError,
     UnverifiedNoteError,
     open_note,
 )
@@ -58,6 +59,19 @@ class Verdict:
     @property
     def authentic(self) -> bool:
         return self.status == "authentic"
+
+
+def signed_by_registry(statement: bytes, registry: Registry) -> bool:
+    """Whether ``statement`` is a signed note carrying a valid signature by a registry key.
+
+    Cheap (one Ed25519 verification, no CAP parsing): the hub uses it to tell an issuer's
+    alert from the flood of another client behind the same address, never to accept one.
+    """
+    try:
+        open_note(statement, registry.verifiers(), max_bytes=MAX_STATEMENT_BYTES)
+    except NoteError:
+        return False
+    return True
 
 
 def verify_alert(

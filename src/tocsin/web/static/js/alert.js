@@ -32,7 +32,7 @@ function renderTrust() {
   const panel = document.getElementById("trust");
   panel.dataset.verdict = page.verdict;
   const verdict = document.getElementById("verdict");
-  const over = page.over ? " " + t("verified_over") : "";
+  const over = page.over ? " " + t(page.over.reason === "not-actual" ? "verified_not_actual" : "verified_over") : "";
   if (page.over) panel.dataset.over = page.over.reason; else delete panel.dataset.over;
   if (page.verdict === "verified") verdict.textContent = t("verified", { issuer: issuerLabel, index: page.logIndex }) + over;
   else if (page.verdict === "verified-pending") verdict.textContent = t("verified_pending", { issuer: issuerLabel }) + over;
@@ -253,6 +253,11 @@ function renderOver() {
   box.hidden = !over;
   if (!over) { delete box.dataset.reason; box.replaceChildren(); return; }
   box.dataset.reason = over.reason;
+  if (over.reason === "not-actual") {  // a Test, Exercise, System or Draft message: never a real alarm
+    box.replaceChildren(el("strong", { text: t("not_actual_" + over.status) }), t("not_actual_note"));
+    document.body.dataset.over = over.reason;
+    return;
+  }
   const when = over.at ? formatMoment(over.at) : "";
   const key = over.reason === "cancelled" ? "over_cancelled" : over.reason === "expired" ? "over_expired" : "over_ended";
   const by = byName(over.by);
@@ -263,7 +268,8 @@ function renderOver() {
 }
 
 async function updateOver() {
-  page.over = await computeOver(page.record);
+  const status = page.record.status || (page.record.cap && page.record.cap.status) || "Actual";
+  page.over = status !== "Actual" ? { reason: "not-actual", status } : await computeOver(page.record);
   renderOver();
   renderTrust();
   const info = pickInfo(page.record.cap.info || []);

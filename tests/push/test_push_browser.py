@@ -1,0 +1,235 @@
+"""The browser side of issue 15 in Chromium: the service worker shows what the hub sends.
+
+Headless Chromium cannot reach a real push service here, so the payloads the hub really
+sent (captured and decrypted by the test push service) are delivered to the page's
+service worker with the DevTools protocol's ``ServiceWorker.deliverPushMessage``; the
+notifications it shows are read back with ``registration.getNotifications()``.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tocsin.testing import HubProcess, chromium
+
+from .conftest import KYIV, LVIV, LVIV_OBLAST, hub_key, issue, subscribe
+from .push_service import push_service
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as instance:
+        yield instance
+
+
+@pytest.fixture
+def context(browser: Any, hub: HubProcess) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="uk-UA",
+                              geolocation={"latitude": 49.8397, "longitude": 24.0297})
+    ctx.grant_permissions(["notifications", "geolocation"], origin=hub.url)
+    yield ctx
+    ctx.close()
+
+
+def _errors(page: Any) -> list[str]:
+    found: list[str] = []
+    page.on("console", lambda m: found.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: found.append(str(e)))
+    return found
+
+
+def _ready(page: Any) -> None:
+    """Until the service worker controls the page (it claims it once its shell is cached).
+
+    Waits are promises evaluated in the page, not polled string predicates (the pages'
+    CSP forbids eval, which Playwright's polling uses).
+    """
+    page.evaluate("""() => new Promise((resolve) => {
+        if (navigator.serviceWorker.controller) return resolve(true);
+        navigator.serviceWorker.addEventListener("controllerchange", () => resolve(true));
+    })""")
+
+
+def _wait_notifications(page: Any, title_part: str) -> None:
+    page.evaluate("""async (part) => {
+        const reg = await navigator.serviceWorker.ready;
+        for (;;) {
+            const shown = await reg.getNotifications();
+            if (shown.length === 1 && shown[0].title.includes(part)) return true;
+            await new Promise((r) => setTimeout(r, 20));
+        }
+    }""", title_part)
+
+
+def _registration_id(cdp: Any, page: Any) -> str:
+    found: list[dict[str, Any]] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: found.extend(e["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    for _ in range(100):
+        live = [r for r in found if not r["isDeleted"]]
+        if live:
+            return str(live[-1]["registrationId"])
+        page.wait_for_timeout(50)  # CDP events arrive on Playwright's loop; yield to it
+    raise AssertionError("no service worker registration reported")
+
+
+def _notifications(page: Any) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = page.evaluate("""async () => {
+        const reg = await navigator.serviceWorker.ready;
+        return (await reg.getNotifications()).map(n => ({title: n.title, body: n.body, tag: n.tag,
+            requireInteraction: n.requireInteraction, data: n.data}));
+    }""")
+    return result
+
+
+def test_the_service_worker_shows_the_hubs_pushes_and_the_all_clear_replaces_the_alert(
+        hub: HubProcess, context: Any) -> None:
+    with push_service(hub_key(hub)) as service:
+        phone = service.device()
+        assert subscribe(hub, phone.subscription(), [KYIV, LVIV]).status_code == 201
+        alert = issue(hub, "demo-air-force", (LVIV_OBLAST,), instruction="Негайно прямуйте до укриття")
+        issue(hub, "demo-air-force", (LVIV_OBLAST,), kind="all-clear")
+        woken, cleared = service.wait_delivered(phone, 2)
+
+    page = context.new_page()
+    errors = _errors(page)
+    page.goto(hub.url + "/")
+    _ready(page)
+    cdp = context.new_cdp_session(page)
+    registration = _registration_id(cdp, page)
+
+    cdp.send("ServiceWorker.deliverPushMessage", {"origin": hub.url, "registrationId": registration,
+                                                  "data": json.dumps(woken.payload)})
+    _wait_notifications(page, "Повітряна тривога")
+    [shown] = _notifications(page)
+    assert shown["title"] == woken.payload["title"]
+    assert "Львівська територіальна громада" in shown["title"]
+    assert "Негайно прямуйте до укриття" in shown["body"]
+    assert shown["tag"] == f"tocsin-{LVIV}"
+    assert shown["requireInteraction"] is True
+    assert shown["data"]["url"] == f"/alerts/{alert['id']}"  # tapping opens the verifying page
+
+    cdp.send("ServiceWorker.deliverPushMessage", {"origin": hub.url, "registrationId": registration,
+                                                  "data": json.dumps(cleared.payload)})
+    _wait_notifications(page, "Відбій")
+    [replaced] = _notifications(page)  # the same tag: the all-clear replaced the alert on screen
+    assert replaced["tag"] == shown["tag"]
+    assert replaced["title"] == cleared.payload["title"]
+    assert errors == []
+
+
+def test_installable_and_starts_offline_with_the_last_update_shown(hub: HubProcess, context: Any) -> None:
+    manifest = httpx.get(f"{hub.url}/manifest.webmanifest")
+    assert manifest.headers["content-type"].startswith("application/manifest+json")
+    data = manifest.json()
+    assert data["start_url"] == "/" and data["display"] == "standalone"
+    for icon in data["icons"]:
+        png = httpx.get(hub.url + icon["src"]).content
+        width, height = struct.unpack("!II", png[16:24])
+        assert f"{width}x{height}" == icon["sizes"]
+    page = context.new_page()
+    errors = _errors(page)
+    page.goto(hub.url + "/")
+    _ready(page)
+    cdp = context.new_cdp_session(page)
+    reported = cdp.send("Page.getAppManifest")
+    assert reported["errors"] == [], reported["errors"]
+    assert json.loads(reported["data"])["name"].startswith("Tocsin")
+    installability = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+    # Playwright's contexts are incognito, which alone blocks installing; nothing else may.
+    assert [e for e in installability if e["errorId"] != "in-incognito"] == [], installability
+    assert page.locator("#offline-note").count() == 0  # online: no notice
+
+    context.set_offline(True)
+    page.reload()
+    note = page.locator("#offline-note")
+    note.wait_for()
+    assert note.inner_text().startswith("Офлайн: показано останній відомий стан, оновлено ")
+    page.locator("#map").wait_for()  # the map page itself came from the cache
+    page.goto(hub.url + "/check")  # the check page too, with the same notice
+    page.locator("#offline-note").wait_for()
+    page.locator("#check-form").wait_for()
+    context.set_offline(False)
+    assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e and "Failed to fetch" not in e
+            and "EventSource" not in e and "net::" not in e] == []
+
+
+def test_my_place_by_stubbed_geolocation_stays_on_the_device(hub: HubProcess, context: Any) -> None:
+    page = context.new_page()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.goto(hub.url + "/")
+    page.locator("#push-place-here").click()
+    page.locator(f"#my-places-list li[data-code='{LVIV}']").wait_for()
+    stored = page.evaluate("JSON.parse(localStorage.getItem('tocsin.places'))")
+    assert stored[0]["code"] == LVIV and "point" not in stored[0]
+    assert not [u for u in asked if "49.83" in u or "24.02" in u]  # the position never left the page
+
+
+def test_sound_toggle_plays_an_alarm_for_a_threat_and_another_tone_for_the_all_clear(
+        hub: HubProcess, context: Any) -> None:
+    page = context.new_page()
+    page.goto(hub.url + "/")
+    page.evaluate(f"localStorage.setItem('tocsin.places', JSON.stringify([{{code: '{LVIV}', "
+                  "name_uk: 'Львів', name_en: 'Lviv', label: 'Дім'}]))")
+    page.reload()
+    assert page.evaluate("document.body.dataset.lastSound") is None
+    page.locator("#sound-toggle").check()  # the click is the gesture that unlocks audio
+    for _ in range(200):
+        if httpx.get(f"{hub.url}/healthz").json()["subscribers"] >= 2:  # the map's and the sound's
+            break
+        page.wait_for_timeout(25)
+    issue(hub, "demo-air-force", (LVIV_OBLAST,))
+    page.locator("body[data-last-sound='alarm']").wait_for(state="attached")
+    issue(hub, "demo-air-force", (LVIV_OBLAST,), kind="all-clear")
+    page.locator("body[data-last-sound='all-clear']").wait_for(state="attached")
+    assert page.evaluate("document.body.dataset.soundCount") == "2"
+
+
+def test_pages_have_the_manifest_and_the_worker_at_the_root(hub: HubProcess) -> None:
+    index = (Path(__file__).resolve().parents[2] / "src/tocsin/web/static/index.html").read_text()
+    assert '<link rel="manifest" href="/manifest.webmanifest">' in index
+    worker = httpx.get(f"{hub.url}/sw.js")
+    assert worker.status_code == 200 and "javascript" in worker.headers["content-type"]
+    assert worker.headers["service-worker-allowed"] == "/"
+
+
+def test_my_places_by_name_with_inflections_and_labels(hub: HubProcess, context: Any) -> None:
+    page = context.new_page()
+    errors = _errors(page)
+    page.goto(hub.url + "/")
+    for query, label, code in (("Києві", "Робота", KYIV), ("Львові", "Батьки", LVIV)):
+        page.fill("#push-place-query", query)  # "in Kyiv", "in Lviv": inflected forms are found
+        page.fill("#push-place-label", label)
+        page.locator("#push-place-search button[type=submit]").click()
+        page.locator(f"#push-place-results button[data-code='{code}']").click()
+        page.locator(f"#my-places-list li[data-code='{code}']").wait_for()
+    stored = page.evaluate("JSON.parse(localStorage.getItem('tocsin.places'))")
+    assert [(p["code"], p["label"]) for p in stored] == [(KYIV, "Робота"), (LVIV, "Батьки")]
+    assert "Батьки" in page.locator("#my-places-list").inner_text()
+    assert errors == []
+
+
+def test_the_maps_own_place_is_the_first_of_my_places(hub: HubProcess, context: Any) -> None:
+    page = context.new_page()
+    errors = _errors(page)
+    page.goto(hub.url + "/")
+    page.fill("#place-input", "у Львові")  # the map page's picker (pages-web)
+    page.click("#place-search")
+    page.locator(f'#place-results button[data-code="{LVIV}"]').click()
+    first = page.locator("#my-places-list li").first
+    first.wait_for()
+    assert first.get_attribute("data-code") == LVIV
+    assert "Моє місце (з мапи)" in first.inner_text()
+    assert page.evaluate("localStorage.getItem('tocsin.places')") is None  # shown, not copied
+    assert errors == []
