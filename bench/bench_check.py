@@ -227,6 +227,9 @@ def main() -> None:
     parser.add_argument("--flood", action="store_true",
                         help="measure a person's check latency while 4 clients flood")
     parser.add_argument("--person-checks", type=int, default=200)
+    parser.add_argument("--only-alerts", metavar="FILE",
+                        help="issue only this file's alerts and denials (under eval/check), "
+                             "e.g. review_alerts.json for review.jsonl")
     parser.add_argument("--set", dest="sets", action="append",
                         help="message file(s) under eval/check (default: messages.jsonl, then "
                              "holdout.jsonl, reported separately)")
@@ -241,6 +244,9 @@ def main() -> None:
                 for level in ("oblast", "raion", "hromada")}
     spec = json.loads((EVAL_DIR / "alerts.json").read_text(encoding="utf-8"))
     adversarial = json.loads((EVAL_DIR / "adversarial_alerts.json").read_text(encoding="utf-8"))
+    if args.only_alerts:
+        spec = json.loads((EVAL_DIR / args.only_alerts).read_text(encoding="utf-8"))
+        adversarial = {"alerts": []}
     sets = {name: [json.loads(line) for line in
                    (EVAL_DIR / name).read_text(encoding="utf-8").splitlines() if line]
             for name in args.sets or ("messages.jsonl", "holdout.jsonl", "adversarial.jsonl")}
@@ -426,6 +432,10 @@ def _at(alert: Alert, sent: datetime) -> Alert:
 def report(messages: list[dict[str, Any]], got: dict[str, str], latencies: list[float], *,
            show_errors: bool) -> None:
     truth = {m["id"]: m["label"] for m in messages}
+    # A message may accept more than one verdict ("altered|not-issued|unverifiable": the
+    # reviewer's cases that must not be authentic); any of them counts as its label.
+    got = {k: truth[k] if v in next(m.get("accept", ()) for m in messages if m["id"] == k)
+           else v for k, v in got.items()}
     print(f"messages: {len(messages)}  "
           + "  ".join(f"{k}={v}" for k, v in sorted(Counter(truth.values()).items())))
     print(f"{'verdict':<14}{'labelled':>9}{'returned':>9}{'correct':>8}{'precision':>10}"

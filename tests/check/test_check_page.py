@@ -120,3 +120,12 @@ def test_page_cli_and_api_say_the_same_and_outdated_is_amber_in_words(hub: HubPr
         else:
             assert page.is_hidden("#over")
         page.goto("about:blank")
+
+
+def test_invisible_characters_alone_are_an_empty_box(hub: HubProcess, page: Any) -> None:
+    page.goto(hub.url + "/check")
+    page.fill("#text", "\u200b\u200b\u2060 \ufeff")
+    page.click("#submit")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "поле порожнє" in page.text_content("#error")
+    assert page.is_hidden("#result")

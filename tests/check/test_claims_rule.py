@@ -388,7 +388,8 @@ def test_check_texts_over_the_limit_are_refused_not_truncated(hub: HubProcess) -
     ("Відбій! " + HUR_TEXT, "altered"),  # an all-clear word on a warning
     ("Фейк! " + HUR_TEXT, "altered"),  # calling the real alert fake is a claim too
     ("Тривога! " + KHARKIV_TEXT, "outdated"),  # the alert's own kind: allowed (and over)
-    ("Всі в укриття! " + HUR_TEXT, "authentic"),  # the alert's own word, said again
+    # one alert word made an order: the alert says plan ahead, not "everyone to shelter!"
+    ("Всі в укриття! " + HUR_TEXT, "altered"),
     ("Удар по енергетиці! " + HUR_TEXT, "authentic"),  # the alert's own words, in order
     (HUR_TEXT + " Удар по Львову!", "altered"),  # ...but not moved to another place
 ])

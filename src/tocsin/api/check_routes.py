@@ -35,6 +35,7 @@ from starlette.routing import BaseRoute, Route
 
 from tocsin.api.body import decode_json, read_body
 from tocsin.api.errors import ApiError
+from tocsin.cap import to_json
 from tocsin.check.engine import MAX_TEXT_CHARS, Checker, CheckInputError, set_background_lane
 from tocsin.check.index import AlertIndex
 from tocsin.check.inputs import check_input
@@ -77,7 +78,19 @@ class CheckService:
             return
 
     def check(self, text: str, hub_hosts: frozenset[str] = frozenset()) -> dict[str, Any]:
-        return check_input(self.checker, text, hub_hosts).to_json()
+        return check_input(self.checker, text, hub_hosts, self.view_of).to_json()
+
+    def view_of(self, alert_id: str) -> dict[str, Any] | None:
+        """The hub's own view of a logged alert, as ``GET /api/v1/alerts/ID`` gives it."""
+        from tocsin.api.app import record_json  # the one view GET /api/v1/alerts/ID sends
+
+        record = self.hub.store.get(alert_id)
+        if record is None:
+            return None
+        body = record_json(self.hub, record, self.hub.clock())
+        body["cap"] = msgspec.json.decode(to_json(self.hub.parse_stored(record.cap)))
+        body["statement"] = record.statement.decode("utf-8", "replace")
+        return body
 
     def hosts(self, request: Request) -> frozenset[str]:
         """The host[:port] names of this hub: the one asked, and the public URL's."""

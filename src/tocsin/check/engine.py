@@ -558,6 +558,12 @@ def _issuer_difference(registry: Registry, claims: Claims, record: AlertRecord) 
                       issuer.name_uk if issuer else record.issuer_id)
 
 
+# Characters that show nothing: text made only of these (and spaces) is empty.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060"
+                                   "\u2061\u2062\u2063\u2064\ufeff\u202a\u202b\u202c"
+                                   "\u202d\u202e\u2066\u2067\u2068\u2069\u3164"))
+
+
 def clean_text(text: str) -> str:
     """Refuse what cannot be a message; drop control characters (keep line breaks)."""
     if len(text) > MAX_TEXT_CHARS:
@@ -565,8 +571,8 @@ def clean_text(text: str) -> str:
     if "\x00" in text:
         raise CheckInputError("the text contains NUL bytes: it looks binary, not a message")
     kept = "".join(c for c in text if c in "\n\t" or (c >= " " and c != "\x7f"))
-    if not kept.strip():
-        raise CheckInputError("the text is empty")
+    if not kept.translate(_INVISIBLE).strip():
+        raise CheckInputError("the text is empty (it has only spaces or invisible characters)")
     return kept
 
 

@@ -10,8 +10,9 @@ narrow set of words is *framing*, allowed around an exact copy:
 * attention and well-wishes: "Увага!", "Важливо", "Бережіть себе",
   "Stay safe", "Держитесь", "Не ігноруйте";
 * addressing the reader: "Друзі", "Сусіди", "рідні", "everyone";
-* small function words ("і", "це", "the", "вот"), emoji and punctuation
-  (which are never tokens).
+* small function words ("і", "це", "the", "вот"), decorative emoji and
+  punctuation (which are never tokens). Emoji that state something — a "no"
+  sign, a hazard, a flag, mockery — are claims (:mod:`tocsin.check.emoji`).
 
 Everything else — a verb telling people to do something, a place, a time,
 a number, a negation, a link, a phone number, an app, "перешліть усім" — is

@@ -9,15 +9,20 @@ anything else is checked as text.
   ``/alerts/ID`` and the API ``/api/v1/alerts/ID`` are both recognised. A link
   on another host naming a real alert id is ``altered``: the id is real, the
   site is not this hub.
+* An alert's JSON with more than its ``id`` is ``authentic`` (or ``outdated``)
+  only when every field equals the hub's own view of that alert; otherwise
+  ``altered``, listing the fields.
 * A CAP document is ``authentic`` (or ``outdated``) only as the exact signed
-  bytes. Anything else that names a logged alert (its sender and identifier,
-  or failing that its words) is ``altered``, with the CAP fields that differ.
+  bytes (SHA-256 equal: not even a newline more or less). Anything else that
+  names a logged alert (its sender and identifier, or failing that its words)
+  is ``altered``, with the CAP fields that differ.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -42,11 +47,14 @@ _CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 
 
 def check_input(checker: Checker, raw: str,
-                hub_hosts: frozenset[str] | set[str] | tuple[str, ...] = ()) -> CheckResult:
+                hub_hosts: frozenset[str] | set[str] | tuple[str, ...] = (),
+                view_of: Callable[[str], dict[str, Any] | None] | None = None) -> CheckResult:
     """Check anything a person may paste (see module docstring).
 
     ``hub_hosts``: the ``host[:port]`` names this hub answers to; a link to any
-    other host is never this hub's.
+    other host is never this hub's. ``view_of``: the hub's own JSON view of a
+    logged alert (``GET /api/v1/alerts/ID``), to compare pasted alert JSON with;
+    without it, alert JSON carrying more than the id is never authentic.
     """
     hosts = frozenset(h.lower() for h in hub_hosts)
     text = clean_text(raw)
@@ -65,9 +73,9 @@ def check_input(checker: Checker, raw: str,
     if _CAP_NAMESPACE in stripped and "<" in stripped:
         return _check_cap(checker, raw, hosts)
     if stripped.startswith("{"):
-        alert_id = _json_alert_id(stripped)
-        if alert_id is not None:
-            return checker.check_alert_id(alert_id, "alert-json")
+        found = _json_alert(stripped)
+        if found is not None:
+            return _check_json(checker, found[0], found[1], view_of)
     return checker.check_text(text, hosts)
 
 
@@ -86,14 +94,61 @@ def _check_link(checker: Checker, link: str, alert_id: str, hosts: frozenset[str
     return result
 
 
-def _json_alert_id(text: str) -> str | None:
+def _json_alert(text: str) -> tuple[str, dict[str, Any]] | None:
     try:
         doc: Any = msgspec.json.decode(text)
     except (msgspec.DecodeError, RecursionError):  # nested too deeply for the decoder: not an id
         return None
     if isinstance(doc, dict) and isinstance(doc.get("id"), str) and _ID.match(doc["id"]):
-        return str(doc["id"])
+        return str(doc["id"]), doc
     return None
+
+
+# Fields of the hub's view that change with time: a copy saved earlier may differ in these
+# alone, and then says nothing false about the alert itself.
+_STATE_FIELDS = frozenset({"active", "over", "ended", "ended_by", "log"})
+
+
+def _check_json(checker: Checker, alert_id: str, doc: dict[str, Any],
+                view_of: Callable[[str], dict[str, Any] | None] | None) -> CheckResult:
+    """Alert JSON: authentic only as the id alone or as the hub's own view of that alert.
+
+    Every field besides the id is compared with the hub's view (``GET /api/v1/alerts/ID``);
+    a field changed, added or left out is a difference (``altered``). Only the fields that
+    change with time (:data:`_STATE_FIELDS`) may differ, and only when the alert is over now
+    (a view saved while it was in force; the verdict then says ``outdated``).
+    """
+    if set(doc) == {"id"}:
+        return checker.check_alert_id(alert_id, "alert-json")
+    record = checker.store.get(alert_id)
+    if record is None:
+        return checker.unverifiable("alert-json", f"no logged alert has id {alert_id}")
+    view = view_of(alert_id) if view_of is not None else None
+    if view is None:
+        return checker.altered_reference(
+            alert_id, "alert-json", [Difference("field", "(fields besides the id)",
+                                                "(this hub's view of the alert)")],
+            ["this JSON cannot be compared with the hub's view here: only the id is checked, "
+             "and the other fields are not vouched for"])
+    view = msgspec.json.decode(msgspec.json.encode(view))  # as a client would read it
+    diffs: list[Difference] = []
+    state: list[Difference] = []
+    for key in dict.fromkeys([*view, *doc]):
+        if key == "id":
+            continue
+        found: list[Difference] = []
+        _diff(doc.get(key), view.get(key), key, found)
+        if key in _STATE_FIELDS and key in doc:
+            state.extend(found)
+        elif key not in _STATE_FIELDS:
+            diffs.extend(found)
+    if not diffs and (not state or view.get("active") is False):
+        return checker.check_alert_id(alert_id, "alert-json")
+    fields = [Difference("field", d.message, d.alert) for d in (diffs + state)[:40]]
+    return checker.altered_reference(
+        alert_id, "alert-json", fields,
+        [f"this JSON names logged alert {alert_id} but its fields are not the hub's: "
+         "it was changed"])
 
 
 def _check_proof(checker: Checker, text: str) -> CheckResult:
@@ -126,10 +181,24 @@ def _check_proof(checker: Checker, text: str) -> CheckResult:
 
 
 def _check_cap(checker: Checker, raw: str, hosts: frozenset[str]) -> CheckResult:
-    for candidate in dict.fromkeys((raw, raw.strip(), raw.strip() + "\n")):
+    exact = alert_id_for(raw.encode("utf-8"))
+    if checker.store.get(exact) is not None:  # the exact signed bytes (SHA-256 equal)
+        return checker.check_alert_id(exact, "cap")
+    body = raw.strip()
+    for candidate in dict.fromkeys((body, body + "\n", body + "\r\n", body + "\n\n")):
         alert_id = alert_id_for(candidate.encode("utf-8"))
         if checker.store.get(alert_id) is not None:
-            return checker.check_alert_id(alert_id, "cap")
+            signed = candidate
+            where = " and ".join(w for w, differs in (
+                ("at the start", raw[:len(raw) - len(raw.lstrip())] !=
+                 signed[:len(signed) - len(signed.lstrip())]),
+                ("at the end", raw[len(raw.rstrip()):] != signed[len(signed.rstrip()):]))
+                if differs) or "around the document"
+            return checker.altered_reference(
+                alert_id, "cap", [Difference("cap", f"(whitespace {where})",
+                                             "(the signed bytes)")],
+                [f"the bytes differ: whitespace {where}; only the exact signed bytes are "
+                 f"alert {alert_id}"])
     data = raw.strip().encode("utf-8")
     try:
         alert = parse_alert(data, strict=False).alert

@@ -168,7 +168,11 @@ QUALIFIER_LEMMAS = NEGATION_LEMMAS | _lemma_set(
     "возможный возможно вероятно вероятный только лишь минимум приблизительно временно "
     "временный частично если пока кроме "
     "potential potentially possible possibly may might likely probably only least "
-    "approximately temporarily temporary partially partly if unless until except"
+    "approximately temporarily temporary partially partly if unless until except "
+    # how sure, how specific, why: "specific information", "out of an abundance of caution"
+    "specific unconfirmed reportedly caution precaution precautionary "
+    "конкретний непідтверджений обережність запобіжний "
+    "конкретный неподтвержденный осторожность"
 )
 # A call to spread the message, and an app or file to install: actionable claims.
 FORWARD_LEMMAS = _lemma_set(

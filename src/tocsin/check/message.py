@@ -28,7 +28,9 @@ _HANDLE = re.compile(r"(?<![\w@])@[A-Za-z][A-Za-z0-9_]{3,}")
 _PHONE = re.compile(r"(?<![\w:.,/])\+?\(?\d[\d \-()]{6,}\d(?![\w:/])")
 _TRAILING = ".,;:!?)»\"'’”"
 ELLIPSIS = r"\[\s*(?:…|\.{2,})\s*\]|\(\s*(?:…|\.{2,})\s*\)|…|\.{2,}"
-_BOUNDARY = re.compile(rf"({ELLIPSIS})|([.!?;:\n«»\"“”„()\[\]]+)")
+# "." and ":" between two digits ("18:00", "25.11") are part of a time or date, not a boundary.
+_BOUNDARY = re.compile(
+    rf"({ELLIPSIS})|((?:[!?;\n«»\"“”„()\[\]]|(?<!\d)[.:]|[.:](?!\d))+)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,8 @@ FACT_NAMES = {
     "app": ("застосунок або файл", "app or file"),
     "forward": ("заклик поширити", "call to forward"), "status": ("статус", "status"),
     "cap": ("поле CAP", "CAP field"),
+    "field": ("поле JSON", "JSON field"),
+    "emoji": ("емодзі зі змістом", "emoji with a meaning"),
     "statement": ("рядок підписаної заяви", "signed statement line"),
 }
 OVER_WORDS = {  # how an alert ended: (uk, en)

@@ -8,14 +8,20 @@ and its :class:`~tocsin.check.claims.Claims`) with one logged alert
   on runs of two or more equal words); inside the quoted span, any word
   replaced or inserted is a difference;
 * words the message leaves out are *omissions*: allowed, and listed, unless
-  a negation or qualifier ("не", "можливі", "potential", "only") is cut out
-  of a sentence that is otherwise kept, or the omission is unmarked and
-  carries a fact (a number, a place, a time);
+  a negation, qualifier ("не", "можливі", "potential", "only"), time or
+  number is cut out of a sentence whose later words are kept, a negation is
+  kept without the word it negates, or the omission is unmarked and carries a
+  fact (a number, a place, a time);
+* words of the message's own that finish (or begin) an alert sentence the
+  quote cuts short are a change ("удар по … Києву"); a place the alert
+  targets, inserted between two of its sentences, is backed;
 * everything outside the quoted span is judged clause by clause: an issuer
   named must be the alert's issuer, a place must lie inside the alert's area,
   a kind word must be of the alert's class; framing
   (:mod:`tocsin.check.framing`) is allowed; anything else left is an added
-  claim unless it only repeats the alert's own words;
+  claim unless it repeats a run of the alert's own words as the alert says
+  them (never a lone word, a time, or words from a negated clause);
+* emoji that state something (:mod:`tocsin.check.emoji`) must be backed;
 * every link and phone number must be in the alert; a link to this hub's
   page of this very alert is allowed; a link naming an alert on another
   host is a difference (the site is not this hub);
@@ -42,6 +48,7 @@ from tocsin.cap import CapError, parse_alert
 from tocsin.check import lexicon
 from tocsin.check.align import Difference, classify
 from tocsin.check.claims import Claims, kind_mentions
+from tocsin.check.emoji import emoji_claims
 from tocsin.check.framing import FUNCTION_WORDS, UNIT_WORDS, framing_spans
 from tocsin.check.index import info_text_fields
 from tocsin.check.message import MessageView, read_message
@@ -54,7 +61,7 @@ DERIVED_MIN_MATCHED = 3  # a changed copy: at least this many of the alert's wor
 DERIVED_MIN_COVERAGE = 0.5  # ...and this share of it (or DERIVED_LONG words)
 DERIVED_LONG = 8
 MAX_DIFFERENCES = 24  # a judgement stops listing here: it is not clean either way
-REPEAT_MAX_WORDS = 1  # commentary that only repeats this many of the alert's own words
+REPEAT_MAX_WORDS = 0  # a lone word said again ("Вдома!", "Метро!") is a claim
 GENERIC_THREAT_KINDS = frozenset({"air-raid", "threat-notice"})  # "Тривога!", "Загроза!"
 _ALERT_LINK = re.compile(r"/(?:api/v1/alerts|alerts|check/alert)/([0-9a-f]{32})(?![0-9a-f])", re.I)
 
@@ -208,6 +215,7 @@ def _judge_info(msg: MessageView, claims: Claims, alert: AlertView, info: InfoVi
         bare.place_ok = any(m.kind == "place" and _within(ctx, m.value, alert.targets)
                             for m in claims.mentions)
         _judge_actionables(bare, msg, alert, ctx)
+        _judge_emoji(bare, msg, alert)
         return bare
     ops, first, last = found
     matched = sum(op[2] - op[1] for op in ops[first:last + 1] if op[0] == "equal")
@@ -226,6 +234,12 @@ def _judge_info(msg: MessageView, claims: Claims, alert: AlertView, info: InfoVi
             omitted_runs.append((a0, a1, m0 in msg.ellipsis_before))
             continue
         removed, added = a_toks[a0:a1], m_toks[m0:m1]
+        if tag == "insert" and a0 in info.view.sentence_starts \
+                and _backed_place(claims, m0, m1, m_toks, alert, ctx):
+            # "Загроза ударних БпЛА. Харківська область. …", "… БпЛА у Харкові. …": a place
+            # it targets, between two of its sentences (inside one it would change the
+            # sentence: "удар по Києву енергетичній…")
+            continue
         fact = classify([*removed, *added], ctx.is_place, ctx.is_issuer)
         j.differences.append(Difference(fact, " ".join(msg.originals[m0:m1]),
                                         " ".join(info.view.originals[a0:a1])))
@@ -239,12 +253,77 @@ def _judge_info(msg: MessageView, claims: Claims, alert: AlertView, info: InfoVi
     # 3. Outside the span: commentary, clause by clause.
     outside = [i for i in range(len(m_toks)) if not span[0] <= i < span[1]]
     _judge_commentary(j, msg, claims, alert, info, outside, ctx, kinds)
+    # 3b. Words joined to the quote across a marked omission, where the quote stops (or
+    # starts) inside an alert sentence: "удар по … Києву" makes Kyiv the target.
+    _judge_splices(j, msg, info, span, (a_first, a_last), ctx)
     # 4. Places named anywhere: one inside the alert's area identifies it.
     j.place_ok = any(m.kind == "place" and _within(ctx, m.value, alert.targets)
                      for m in claims.mentions)
-    # 5. Links and phone numbers.
+    # 5. Links and phone numbers; emoji that state something (a "no", a hazard, a flag).
     _judge_actionables(j, msg, alert, ctx)
+    _judge_emoji(j, msg, alert)
     return j
+
+
+def _judge_splices(j: Judgement, msg: MessageView, info: InfoView, span: tuple[int, int],
+                   alert_edges: tuple[int, int], ctx: Context) -> None:
+    """Message words that finish (or begin) an alert sentence the quote cuts short: a change.
+
+    Commentary after a quote is judged clause by clause, and a place inside the alert's
+    area is backed there ("Повітряна тривога… Київ"). But when the quote stops inside an
+    alert sentence and the message goes on in the same sentence, or past a "…", with
+    words of its own, those words finish the alert's sentence: "…масований удар по …
+    Києву" (or "…удар по Києву") names a target the alert never named. The same at the
+    start ("Києву … масований удар по енергетичній …").
+    """
+    a_toks, starts = info.view.tokens, info.view.sentence_starts
+    m_toks = msg.tokens
+    a_first, a_last = alert_edges
+    sides = []
+    joined_after = span[1] in msg.ellipsis_before or span[1] not in msg.sentence_starts
+    joined_before = span[0] in msg.ellipsis_before or span[0] not in msg.sentence_starts
+    if span[1] < len(m_toks) and joined_after and 0 < a_last < len(a_toks) \
+            and a_last not in starts:
+        end = next((k for k in range(span[1] + 1, len(m_toks) + 1)
+                    if k in msg.sentence_starts or k == len(m_toks)), len(m_toks))
+        alert_end = next((k for k in sorted(starts | {len(a_toks)}) if k > a_last), len(a_toks))
+        sides.append((span[1], end, a_last, alert_end))
+    if span[0] > 0 and joined_before and a_first > 0 and a_first not in starts:
+        begin = max((k for k in msg.sentence_starts if k < span[0]), default=0)
+        alert_begin = max((k for k in starts if k < a_first), default=0)
+        sides.append((begin, span[0], alert_begin, a_first))
+    framing = framing_spans(m_toks)
+    for m0, m1, a0, a1 in sides:
+        own = [k for k in range(m0, m1) if k not in framing and m_toks[k] not in FUNCTION_WORDS]
+        if not own:
+            continue
+        fact = classify([m_toks[k] for k in own], ctx.is_place, ctx.is_issuer)
+        j.differences.append(Difference("added" if fact == "wording" else fact,
+                                        " ".join(msg.originals[m0:m1]),
+                                        " ".join(info.view.originals[a0:a1])))
+        j.notes.append("words of the message's own are joined across an omission to a "
+                       "sentence of the alert cut short there")
+
+
+def _backed_place(claims: Claims, m0: int, m1: int, m_toks: Sequence[str], alert: AlertView,
+                  ctx: Context) -> bool:
+    """Whether message words ``[m0, m1)`` only name places inside the alert's area.
+
+    A place the alert targets is a claim it backs wherever the message writes it (in the
+    headline, between sentences, in any inflection); unit and function words around the
+    name ("у", "область") go with it. A place outside the area is never backed.
+    """
+    covered: set[int] = set()
+    for m in claims.mentions:
+        if m.kind != "place" or m.end <= m0 or m.start >= m1:
+            continue
+        if m.start < m0 or m.end > m1 or not _within(ctx, m.value, alert.targets):
+            return False
+        covered.update(range(m.start, m.end))
+    if not covered:
+        return False
+    return all(k in covered or m_toks[k] in FUNCTION_WORDS or m_toks[k] in UNIT_WORDS
+               for k in range(m0, m1))
 
 
 def _linked_ids(msg: MessageView) -> set[str]:
@@ -277,6 +356,15 @@ def _judge_omissions(j: Judgement, info: InfoView, kept: set[int],
                     "cut", " ".join(words[x] if x in kept else "…" for x in range(s, e)
                                     ).replace("… …", "…"),
                     " ".join(words[s:e])))
+        spliced = _splice(toks, kept, sentence_of, a0, a1)
+        if spliced is not None and spliced not in cut_reported:
+            cut_reported.add(spliced)
+            s, e = spliced
+            j.differences.append(Difference(
+                "cut", " ".join(words[x] if x in kept else "…" for x in range(s, e)
+                                ).replace("… …", "…"),
+                " ".join(words[s:e])))
+            continue
         if not marked:
             # Unmarked: whole sentences may go; a fact cut from a kept sentence may not.
             partial = [toks[k] for k in range(a0, a1) if (sentence := sentence_of.get(k))
@@ -289,6 +377,35 @@ def _judge_omissions(j: Judgement, info: InfoView, kept: set[int],
         j.omitted.append(text)
 
 
+def _cuts_meaning(opts: frozenset[str], word: str) -> bool:
+    return bool(word.isdigit() or opts & (lexicon.QUALIFIER_LEMMAS | lexicon.TIME_LEMMAS))
+
+
+def _splice(toks: Sequence[str], kept: set[int], sentence_of: dict[int, tuple[int, int]],
+            a0: int, a1: int) -> tuple[int, int] | None:
+    """The alert sentence an omission of ``toks[a0:a1]`` changes the meaning of, if any.
+
+    An omission may drop whole sentences, or the end of a sentence. Inside a sentence
+    that is kept on the far side of the cut, it may not take out a negation, a qualifier,
+    a time or a number (the words kept after it would then say something else:
+    "Сьогодні … до 18:00", "Прямуйте … вдома"); nor may it leave a negation kept
+    without the word it negates ("Не … прямуйте").
+    """
+    for k in range(a0, a1):
+        sentence = sentence_of.get(k)
+        if sentence is None:
+            continue
+        if any(x in kept for x in range(k + 1, sentence[1])) and _cuts_meaning(
+                lexicon.lemma_options(toks[k]), toks[k]):
+            return sentence
+    before = a0 - 1
+    if before in kept and (sentence := sentence_of.get(before)) is not None \
+            and before + 1 < sentence[1] \
+            and lexicon.lemma_options(toks[before]) & lexicon.NEGATION_LEMMAS:
+        return sentence
+    return None
+
+
 def _judge_commentary(j: Judgement, msg: MessageView, claims: Claims, alert: AlertView,
                       info: InfoView, outside: list[int], ctx: Context,
                       kinds: list[tuple[str, int, int]]) -> None:
@@ -296,7 +413,8 @@ def _judge_commentary(j: Judgement, msg: MessageView, claims: Claims, alert: Ale
         return
     out = set(outside)
     explained: set[int] = set(i for i in outside if msg.tokens[i] in FUNCTION_WORDS)
-    explained |= framing_spans(msg.tokens) & out
+    framing = framing_spans(msg.tokens) & out
+    explained |= framing
     for m in claims.mentions:
         rng = set(range(m.start, m.end))
         if not rng & out:
@@ -332,7 +450,10 @@ def _judge_commentary(j: Judgement, msg: MessageView, claims: Claims, alert: Ale
             j.notes.append("more of the message differs than is listed here")
             break
         words = [msg.tokens[i] for i in rest]
-        if _repeats(words, alert, info):
+        # The clause's own words (framing aside), said again as the alert says them:
+        # "Удар по енергетиці!" repeats "…удар по енергетиці…" (a kind word and all).
+        said = [msg.tokens[i] for i in range(s, e) if i in out and i not in framing]
+        if _repeats(words, alert, info) or (len(said) >= 2 and _repeats(said, alert, info)):
             continue
         fact = _added_fact(words, ctx)
         j.differences.append(Difference(fact, " ".join(msg.originals[s:e]), ""))
@@ -342,24 +463,42 @@ def _repeats(words: list[str], alert: AlertView, info: InfoView) -> bool:
     """Commentary that only repeats the alert's own words (a headline said twice, "В укриття!").
 
     A run of two or more words counts only as the alert says it: not when the alert has a
-    negation or qualifier right before it ("можливі відключення" repeated as "відключення").
+    negation or qualifier before it in its clause ("можливі відключення" repeated as
+    "відключення", "не залишайтеся вдома" as "Вдома!"), not when the run holds a negation
+    or qualifier but stops before its clause ends, and never with a time or a number. A
+    lone content word said again ("Метро!", "Immediately.") is a claim (REPEAT_MAX_WORDS).
     """
     toks = info.view.tokens
     n = len(words)
+    opts = [lexicon.lemma_options(w) for w in words]
+    if any(w.isdigit() or o & lexicon.TIME_LEMMAS for w, o in zip(words, opts, strict=True)):
+        return False  # a time or a number said again alone is a claim ("18:00!", "До 18:00.")
+    qualified = any(o & lexicon.QUALIFIER_LEMMAS for o in opts)
     if n >= 2:
         for p in range(len(toks) - n + 1):
-            if list(toks[p:p + n]) == words and not (
-                    p > 0 and lexicon.lemma_options(toks[p - 1]) & lexicon.QUALIFIER_LEMMAS):
-                return True
+            if list(toks[p:p + n]) != words or _negated(info.view, p):
+                continue
+            # a negation or qualifier repeated must keep all it governs, to its clause's end
+            # ("Прямуйте до укриття, не залишайтеся." drops what not to stay near)
+            if qualified and p + n != info.view.clause_of(p)[1]:
+                continue
+            return True
+    if qualified:
+        return False
     if len(words) > REPEAT_MAX_WORDS:
         return False
-    for w in words:
-        opts = lexicon.lemma_options(w)
-        if w.isdigit() or opts & (lexicon.QUALIFIER_LEMMAS | lexicon.TIME_LEMMAS):
-            return False
-        if not opts & alert.lemmas:
-            return False
-    return True
+    return all(lexicon.lemma_options(w) & alert.lemmas for w in words)
+
+
+def _negated(view: MessageView, p: int) -> bool:
+    """Whether alert word ``p`` sits after a negation or qualifier in its clause.
+
+    ("не залишайтеся вдома біля вікон": "вдома біля вікон" said again alone says the
+    opposite of the alert.)
+    """
+    start, _ = view.clause_of(p)
+    return any(lexicon.lemma_options(view.tokens[k]) & lexicon.QUALIFIER_LEMMAS
+               for k in range(start, p))
 
 
 def _added_fact(words: list[str], ctx: Context) -> str:
@@ -422,6 +561,24 @@ def _judge_actionables(j: Judgement, msg: MessageView, alert: AlertView, ctx: Co
         if item.raw.casefold() in alert.raw:
             continue
         j.differences.append(Difference("link", item.raw, ""))
+
+
+_EMOJI_SAYS = {"prohibition": "a prohibition or “no” sign", "hazard": "a hazard sign",
+               "flag": "a flag (a place)", "kind": "a kind of threat",
+               "mockery": "mockery: calls the alert a joke"}
+
+
+def _judge_emoji(j: Judgement, msg: MessageView, alert: AlertView) -> None:
+    """Emoji that state a claim (:mod:`tocsin.check.emoji`) must be the alert's too."""
+    countries = {code[:2] for code in alert.targets if len(code) >= 2 and code[:2].isalpha()}
+    claims = emoji_claims(msg.text, alert_text=alert.raw, kinds=alert.record.kinds,
+                          countries=countries)
+    for claim in claims[:8]:
+        j.differences.append(Difference("emoji", claim.emoji, ""))
+    if claims:
+        j.notes.append("emoji that say something are claims: "
+                       + ", ".join(dict.fromkeys(f"{c.emoji} ({_EMOJI_SAYS[c.what]})"
+                                                 for c in claims[:8])))
 
 
 def _host(url: str) -> str:

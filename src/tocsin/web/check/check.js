@@ -264,7 +264,8 @@ document.addEventListener("DOMContentLoaded", () => {
   const textarea = document.getElementById("text");
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    if (textarea.value.trim()) {
+    // Invisible characters alone (zero-width spaces, joiners) are an empty box too.
+    if (textarea.value.replace(/[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff\u202a-\u202e\u2066-\u2069\u3164]/g, "").trim()) {
       document.getElementById("error").hidden = true;
       runCheck(textarea.value);
     } else {
