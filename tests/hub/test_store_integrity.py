@@ -296,3 +296,23 @@ def test_store_check_finds_what_the_start_up_check_refuses(stopped: HubProcess, 
     done = _store_check(stopped.data_dir)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "tocsin serve would refuse" in done.stdout and "witness" in done.stdout
+
+
+def test_a_garbled_registry_is_refused_before_the_store_is_touched(tmp_path: Path) -> None:
+    """An independent review: after a kill -9 (a WAL left behind), a refusal for a damaged
+    registry folded the WAL into the database — a refusal must write nothing."""
+    hub = HubProcess(tmp_path / "data")
+    hub.start()
+    _issue(hub, 2)
+    hub.kill()  # SIGKILL: the WAL stays
+    registry = hub.data_dir / "registry.json"
+    registry.write_text(registry.read_text().replace("demo-embassy@tocsin", "demo-air-force@tocsin"))
+    # Reading a WAL database (the start-up check does, read-only) maintains its "-shm"
+    # shared-memory index; the data — database and WAL — must stay byte for byte.
+    data = [p for p in sorted(hub.data_dir.rglob("*")) if p.is_file() and not p.name.endswith("-shm")]
+    before = {p: p.read_bytes() for p in data}
+    assert (hub.data_dir / "tocsin.sqlite3-wal").exists()
+    done = _serve(hub.data_dir)
+    assert done.returncode == 2 and "registry.json" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert {p: p.read_bytes() for p in data if p.exists()} == before and all(p.exists() for p in data)

@@ -11,7 +11,7 @@ from rich.markup import escape
 from tocsin.cli import main
 from tocsin.cli.common import fail, stdout
 from tocsin.config import SettingsError, load_settings
-from tocsin.trust.registry import RegistryError
+from tocsin.trust.registry import RegistryError, load_registry
 
 SHUTDOWN_GRACE_SECS = 2
 
@@ -69,6 +69,10 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         registry_path = ensure_demo(settings.data_dir, regions)
     if not registry_path.exists():
         fail(f"no issuer registry at {registry_path}; pass --registry FILE, or --demo for demo issuers")
+    try:  # read before the store is opened: a refusal writes nothing, not even a WAL fold
+        load_registry(registry_path.read_bytes())
+    except (OSError, RegistryError) as exc:
+        fail(escape(f"{registry_path}: {exc}"))
     try:
         hub = Hub(settings, registry_bytes=registry_path.read_bytes(), registry_path=registry_path,
                   regions=regions, checked=True)
