@@ -87,6 +87,24 @@ def _store_check(data_dir: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60)
 
 
+def _restore_older_store(hub: HubProcess, tmp_path: Path, *, with_checkpoint_file: bool = False) -> None:
+    """Back up the stopped hub (size 6), let it grow to size 8, then put the size-6 database
+    (and, if asked, its log.checkpoint) back in place, as an operator restoring a backup would."""
+    backup = tmp_path / "backup"
+    shutil.copytree(hub.data_dir, backup)
+    hub.start()
+    _issue(hub, 2)
+    _wait_checkpoint(hub, 8)
+    hub.stop()
+    for path in hub.data_dir.glob("tocsin.sqlite3*"):
+        path.unlink()
+    restored = [*backup.glob("tocsin.sqlite3*")]
+    if with_checkpoint_file:
+        restored.append(backup / "log.checkpoint")
+    for path in restored:
+        shutil.copy(path, hub.data_dir / path.name)
+
+
 def _assert_refused(data_dir: Path, names: str) -> str:
     before = _snapshot(data_dir)
     done = _serve(data_dir)
@@ -123,16 +141,7 @@ def test_a_lost_store_refuses_to_start_a_fork(stopped: HubProcess, how: str) -> 
 
 
 def test_a_store_restored_from_an_older_backup_refuses(stopped: HubProcess, tmp_path: Path) -> None:
-    backup = tmp_path / "backup"
-    shutil.copytree(stopped.data_dir, backup)
-    stopped.start()
-    _issue(stopped, 2)
-    _wait_checkpoint(stopped, 8)
-    stopped.stop()
-    for path in stopped.data_dir.glob("tocsin.sqlite3*"):
-        path.unlink()
-    for path in backup.glob("tocsin.sqlite3*"):
-        shutil.copy(path, stopped.data_dir / path.name)
+    _restore_older_store(stopped, tmp_path)
     _assert_refused(stopped.data_dir, "tocsin.sqlite3")
 
 
@@ -193,16 +202,7 @@ def test_an_older_consistent_backup_is_refused_on_the_witness_evidence(
         stopped: HubProcess, tmp_path: Path) -> None:
     """Database and log.checkpoint restored together from an old backup agree with each other;
     the demo witness in the data directory has cosigned more, so the hub still refuses."""
-    backup = tmp_path / "backup"
-    shutil.copytree(stopped.data_dir, backup)
-    stopped.start()
-    _issue(stopped, 2)
-    _wait_checkpoint(stopped, 8)
-    stopped.stop()
-    for path in stopped.data_dir.glob("tocsin.sqlite3*"):
-        path.unlink()
-    for path in [*backup.glob("tocsin.sqlite3*"), backup / "log.checkpoint"]:
-        shutil.copy(path, stopped.data_dir / path.name)
+    _restore_older_store(stopped, tmp_path, with_checkpoint_file=True)
     line = _assert_refused(stopped.data_dir, "witness")
     assert "cosigned size 8" in line
 
@@ -243,16 +243,7 @@ def test_an_older_store_with_the_checkpoint_file_and_witness_lost_refuses(
     """An independent review forked the log this way: an older database restored, and
     log.checkpoint and the witness's state lost with it. A key without its checkpoint file
     is refused; nothing else knows how far the key has signed."""
-    backup = tmp_path / "backup"
-    shutil.copytree(stopped.data_dir, backup)
-    stopped.start()
-    _issue(stopped, 2)
-    _wait_checkpoint(stopped, 8)
-    stopped.stop()
-    for path in stopped.data_dir.glob("tocsin.sqlite3*"):
-        path.unlink()
-    for path in backup.glob("tocsin.sqlite3*"):
-        shutil.copy(path, stopped.data_dir / path.name)
+    _restore_older_store(stopped, tmp_path)
     (stopped.data_dir / "log.checkpoint").unlink()
     shutil.rmtree(stopped.data_dir / "witness")
     line = _assert_refused(stopped.data_dir, "log.checkpoint")
@@ -283,16 +274,7 @@ def test_a_garbled_demo_witness_key_gets_one_line(stopped: HubProcess) -> None:
 def test_store_check_finds_what_the_start_up_check_refuses(stopped: HubProcess, tmp_path: Path) -> None:
     """An independent review found `store check` passing a directory the hub refused: an older
     database and checkpoint file restored together, contradicted by the demo witness."""
-    backup = tmp_path / "backup"
-    shutil.copytree(stopped.data_dir, backup)
-    stopped.start()
-    _issue(stopped, 2)
-    _wait_checkpoint(stopped, 8)
-    stopped.stop()
-    for path in stopped.data_dir.glob("tocsin.sqlite3*"):
-        path.unlink()
-    for path in [*backup.glob("tocsin.sqlite3*"), backup / "log.checkpoint"]:
-        shutil.copy(path, stopped.data_dir / path.name)
+    _restore_older_store(stopped, tmp_path, with_checkpoint_file=True)
     done = _store_check(stopped.data_dir)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "tocsin serve would refuse" in done.stdout and "witness" in done.stdout
