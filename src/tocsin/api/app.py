@@ -205,22 +205,28 @@ def _since_param(request: Request) -> float | None:
                        f"since must be POSIX seconds or a time with offset, got {raw!r}") from None
 
 
+def _active_and_limit(request: Request) -> tuple[bool, int]:
+    """The ``active`` (true/false/1/0) and ``limit`` (1-1000, default 100) of a listing."""
+    active = request.query_params.get("active", "").lower()
+    if active not in ("", "true", "false", "1", "0"):
+        raise ApiError("bad_parameter", f"active must be true or false, got {active!r}")
+    limit_raw = request.query_params.get("limit", "100")
+    if not (limit_raw.isascii() and limit_raw.isdigit()) or not (1 <= int(limit_raw) <= 1000):
+        raise ApiError("bad_parameter", "limit must be an integer from 1 to 1000")
+    return active in ("true", "1"), int(limit_raw)
+
+
 async def list_alerts(request: Request) -> Response:
     hub = hub_of(request)
     params = request.query_params
     codes = hub.region_params(params.get("region"), params.get("lat"), params.get("lon"))
-    active = params.get("active", "").lower()
-    if active not in ("", "true", "false", "1", "0"):
-        raise ApiError("bad_parameter", f"active must be true or false, got {active!r}")
-    limit_raw = params.get("limit", "100")
-    if not (limit_raw.isascii() and limit_raw.isdigit()) or not (1 <= int(limit_raw) <= 1000):
-        raise ApiError("bad_parameter", "limit must be an integer from 1 to 1000")
+    active, limit = _active_and_limit(request)
     try:
         klass = parse_class(params.get("class"))
     except ValueError as exc:
         raise ApiError("bad_parameter", str(exc)) from None
-    return _json(await _listing(hub, codes=codes, active=active in ("true", "1"), klass=klass,
-                                since=_since_param(request), limit=int(limit_raw)))
+    return _json(await _listing(hub, codes=codes, active=active, klass=klass,
+                                since=_since_param(request), limit=limit))
 
 
 async def _listing(hub: Hub, *, codes: list[str] | None, active: bool, klass: KindClass | None,
@@ -246,15 +252,9 @@ async def _listing(hub: Hub, *, codes: list[str] | None, active: bool, klass: Ki
 async def list_denials(request: Request) -> Response:
     """Signed denials of fake messages (``/api/v1/alerts?class=denial``)."""
     hub = hub_of(request)
-    params = request.query_params
-    active = params.get("active", "").lower()
-    if active not in ("", "true", "false", "1", "0"):
-        raise ApiError("bad_parameter", f"active must be true or false, got {active!r}")
-    limit_raw = params.get("limit", "100")
-    if not (limit_raw.isascii() and limit_raw.isdigit()) or not (1 <= int(limit_raw) <= 1000):
-        raise ApiError("bad_parameter", "limit must be an integer from 1 to 1000")
-    return _json(await _listing(hub, codes=None, active=active in ("true", "1"),
-                                klass=KindClass.DENIAL, since=None, limit=int(limit_raw)))
+    active, limit = _active_and_limit(request)
+    return _json(await _listing(hub, codes=None, active=active, klass=KindClass.DENIAL, since=None,
+                                limit=limit))
 
 
 async def hub_info(request: Request) -> Response:
