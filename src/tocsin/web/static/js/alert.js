@@ -123,6 +123,14 @@ async function verifyProof(capBytes, statementBytes) {
   setCheck("checkpoint", "pending");
   setCheck("inclusion", "pending");
   settle();
+  // A new alert is delivered before the checkpoint covering it is signed (well under a second):
+  // wait for the record to say "proven" instead of asking for a proof the hub cannot give yet.
+  for (let attempt = 0; attempt < 40; attempt++) {  // 10 s at most
+    let record = null;
+    try { record = await fetchJSON("/api/v1/alerts/" + encodeURIComponent(page.id)); } catch (e) { break; }
+    if (!record || !record.log || record.log.status !== "pending") break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
   for (let attempt = 0; attempt < PROOF_RETRIES; attempt++) {
     const response = await fetch("/api/v1/alerts/" + encodeURIComponent(page.id) + "/proof");
     if (response.status === 503) { await new Promise((r) => setTimeout(r, PROOF_RETRY_MS)); continue; }
