@@ -18,13 +18,12 @@ import websockets
 from click.testing import CliRunner
 from lxml import etree
 
-from tocsin.cap import to_xml
 from tocsin.cap.model import Reference
 from tocsin.cli import main
-from tocsin.client import ServerEvent, follow, issue_request, sign_cap
+from tocsin.client import ServerEvent, follow
 from tocsin.compose import compose_cancel
 
-from .conftest import KYIV, KYIV_OBLAST, HubProcess, make_alert
+from .conftest import KYIV, KYIV_OBLAST, HubProcess, issue_async, make_alert, wait_subscribers
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -36,25 +35,6 @@ async def _next_event(url: str, **kw: Any) -> ServerEvent:
     async for event in follow(url, **kw):
         return event
     raise AssertionError("the stream ended")
-
-
-async def _wait_subscribers(hub: HubProcess, n: int) -> None:
-    async with httpx.AsyncClient() as http:
-        for _ in range(400):
-            if (await http.get(f"{hub.url}/healthz")).json()["subscribers"] >= n:
-                return
-            await asyncio.sleep(0.01)
-    raise AssertionError(f"{n} subscribers never connected")
-
-
-async def _issue(hub: HubProcess, issuer: str, areas: tuple[str, ...], **kw: Any) -> dict[str, Any]:
-    cap = to_xml(make_alert(issuer, areas, **kw))
-    async with httpx.AsyncClient() as http:
-        response = await http.post(f"{hub.url}/api/v1/alerts",
-                                   json=issue_request(cap, sign_cap(cap, hub.signer(issuer))))
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def _deny(hub: HubProcess, *extra: str) -> str:
@@ -74,7 +54,7 @@ async def test_a_denial_colours_nothing_and_reaches_only_denial_subscribers(
     kyiv = asyncio.create_task(_next_event(hub.url, regions=[KYIV]))
     everything = asyncio.create_task(_next_event(hub.url))
     denials = asyncio.create_task(_next_event(hub.url, denials=True))
-    await _wait_subscribers(hub, 3)
+    await wait_subscribers(hub, 3)
 
     denial_id = await asyncio.to_thread(_deny, hub)
     event = await asyncio.wait_for(denials, 10)
@@ -104,7 +84,7 @@ async def test_a_denial_colours_nothing_and_reaches_only_denial_subscribers(
     # The region and everything subscribers were not sent the denial: their first event is
     # the next threat.
     assert not kyiv.done() and not everything.done()
-    raid = await _issue(hub, "demo-air-force", (KYIV,))
+    raid = await issue_async(hub, "demo-air-force", (KYIV,))
     for task in (kyiv, everything):
         first = await asyncio.wait_for(task, 10)
         assert first.event == "alert"
@@ -113,7 +93,7 @@ async def test_a_denial_colours_nothing_and_reaches_only_denial_subscribers(
 
 async def test_a_region_subscriber_resuming_is_not_replayed_a_denial(hub: HubProcess) -> None:
     denial_id = await asyncio.to_thread(_deny, hub)
-    raid = await _issue(hub, "demo-air-force", (KYIV,))
+    raid = await issue_async(hub, "demo-air-force", (KYIV,))
     replayed = await asyncio.wait_for(_next_event(hub.url, regions=[KYIV], last_event_id=0), 10)
     assert replayed.json()["id"] == raid["id"]
     everything = await asyncio.wait_for(_next_event(hub.url, last_event_id=0), 10)
@@ -124,7 +104,7 @@ async def test_a_region_subscriber_resuming_is_not_replayed_a_denial(hub: HubPro
 
 async def test_the_websocket_sends_denials_only_to_a_denial_subscription(hub: HubProcess) -> None:
     denial_id = await asyncio.to_thread(_deny, hub)
-    raid = await _issue(hub, "demo-air-force", (KYIV,))
+    raid = await issue_async(hub, "demo-air-force", (KYIV,))
     base = hub.url.replace("http", "ws") + "/api/v1/stream/ws?since=0"
     async with websockets.connect(base + f"&regions={KYIV}") as ws:
         first = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -249,8 +229,8 @@ def test_ended_cancelled_and_expired_say_so_with_who_and_when(hub: HubProcess) -
 def test_views_and_stream_payloads_name_places_and_carry_class(hub: HubProcess) -> None:
     async def scenario() -> tuple[ServerEvent, dict[str, Any]]:
         follower = asyncio.create_task(_next_event(hub.url, regions=["UA-63"]))
-        await _wait_subscribers(hub, 1)
-        issued = await _issue(hub, "demo-air-force", ("UA-63",))
+        await wait_subscribers(hub, 1)
+        issued = await issue_async(hub, "demo-air-force", ("UA-63",))
         return await asyncio.wait_for(follower, 10), issued
 
     event, issued = asyncio.run(scenario())

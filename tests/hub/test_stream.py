@@ -18,7 +18,7 @@ from tocsin.delivery.fanout import Fanout
 from tocsin.store.base import StreamEvent
 from tocsin.testing import HubProcess, free_port
 
-from .conftest import KYIV, KYIV_OBLAST, LVIV_OBLAST, make_alert
+from .conftest import KYIV, KYIV_OBLAST, LVIV_OBLAST, issue_async, make_alert, wait_subscribers
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -34,53 +34,34 @@ async def _collect(url: str, n: int, **kw: object) -> list[ServerEvent]:
     return got
 
 
-async def _wait_subscribers(hub: HubProcess, n: int) -> None:
-    async with httpx.AsyncClient() as http:
-        for _ in range(400):
-            if (await http.get(f"{hub.url}/healthz")).json()["subscribers"] >= n:
-                return
-            await asyncio.sleep(0.01)
-    raise AssertionError(f"{n} subscribers never connected")
-
-
-async def _issue(hub: HubProcess, issuer: str, areas: tuple[str, ...]) -> dict[str, object]:
-    cap = to_xml(make_alert(issuer, areas))
-    async with httpx.AsyncClient() as http:
-        response = await http.post(f"{hub.url}/api/v1/alerts",
-                                   json=issue_request(cap, sign_cap(cap, hub.signer(issuer))))
-    assert response.status_code == 201, response.text
-    body: dict[str, object] = response.json()
-    return body
-
-
 async def test_sse_delivers_by_region_including_containing_areas(hub: HubProcess) -> None:
     hromada = httpx.get(f"{hub.url}/api/v1/regions/locate",
                         params={"lat": 50.544, "lon": 30.212}).json()["regions"][0]["code"]  # Bucha
     in_oblast = asyncio.create_task(_collect(hub.url, 1, regions=[hromada]))
     in_lviv = asyncio.create_task(_collect(hub.url, 1, regions=[LVIV_OBLAST]))
-    await _wait_subscribers(hub, 2)
-    await _issue(hub, "demo-air-force", (KYIV,))  # Kyiv city: not the Bucha subscriber's
-    oblast = await _issue(hub, "demo-air-force", (KYIV_OBLAST,))  # contains the hromada
+    await wait_subscribers(hub, 2)
+    await issue_async(hub, "demo-air-force", (KYIV,))  # Kyiv city: not the Bucha subscriber's
+    oblast = await issue_async(hub, "demo-air-force", (KYIV_OBLAST,))  # contains the hromada
     [event] = await asyncio.wait_for(in_oblast, 10)
     assert event.event == "alert"
     assert event.json()["id"] == oblast["id"]
     assert event.id == oblast["event_id"]
     assert not in_lviv.done()
-    lviv = await _issue(hub, "demo-air-force", (LVIV_OBLAST,))
+    lviv = await issue_async(hub, "demo-air-force", (LVIV_OBLAST,))
     [other] = await asyncio.wait_for(in_lviv, 10)
     assert other.json()["id"] == lviv["id"]
 
 
 async def test_point_subscription(hub: HubProcess) -> None:
     at_point = asyncio.create_task(_collect(hub.url, 1, lat=50.4501, lon=30.5234))  # Kyiv centre
-    await _wait_subscribers(hub, 1)
-    issued = await _issue(hub, "demo-kyiv-city", (KYIV,))
+    await wait_subscribers(hub, 1)
+    issued = await issue_async(hub, "demo-kyiv-city", (KYIV,))
     [event] = await asyncio.wait_for(at_point, 10)
     assert event.json()["id"] == issued["id"]
 
 
 async def test_resume_with_last_event_id_has_no_gap_and_no_duplicate(hub: HubProcess) -> None:
-    ids = [await _issue(hub, "demo-air-force", (KYIV,)) for _ in range(3)]
+    ids = [await issue_async(hub, "demo-air-force", (KYIV,)) for _ in range(3)]
     first_event = int(ids[0]["event_id"])  # type: ignore[call-overload]
     replay = await asyncio.wait_for(
         _collect(hub.url, 2, regions=[KYIV], last_event_id=first_event), 10)
@@ -88,8 +69,8 @@ async def test_resume_with_last_event_id_has_no_gap_and_no_duplicate(hub: HubPro
     # Resume from the newest id, then get only what comes next.
     follower = asyncio.create_task(
         _collect(hub.url, 1, regions=[KYIV], last_event_id=int(ids[2]["event_id"])))  # type: ignore[call-overload]
-    await _wait_subscribers(hub, 1)
-    newer = await _issue(hub, "demo-air-force", (KYIV,))
+    await wait_subscribers(hub, 1)
+    newer = await issue_async(hub, "demo-air-force", (KYIV,))
     [event] = await asyncio.wait_for(follower, 10)
     assert event.json()["id"] == newer["id"]
 
@@ -114,7 +95,7 @@ def test_too_many_subscriptions_from_one_client(tmp_path: Path) -> None:
     try:
         async def scenario() -> None:
             tasks = [asyncio.create_task(_collect(hub.url, 1, regions=[KYIV])) for _ in range(2)]
-            await _wait_subscribers(hub, 2)
+            await wait_subscribers(hub, 2)
             async with httpx.AsyncClient() as http:
                 third = await http.get(f"{hub.url}/api/v1/stream", params={"regions": KYIV})
             assert third.status_code == 429
@@ -127,14 +108,14 @@ def test_too_many_subscriptions_from_one_client(tmp_path: Path) -> None:
 
 
 async def test_websocket_stream_and_resume(hub: HubProcess) -> None:
-    first = await _issue(hub, "demo-air-force", (KYIV,))
+    first = await issue_async(hub, "demo-air-force", (KYIV,))
     ws_url = hub.url.replace("http", "ws") + f"/api/v1/stream/ws?regions={KYIV}&since=0"
     async with websockets.connect(ws_url) as ws:
         replayed = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert replayed["type"] == "alert"
         assert replayed["data"]["id"] == first["id"]
-        await _issue(hub, "demo-air-force", (KYIV_OBLAST,))  # the city is not in the oblast
-        second = await _issue(hub, "demo-kyiv-city", (KYIV,))
+        await issue_async(hub, "demo-air-force", (KYIV_OBLAST,))  # the city is not in the oblast
+        second = await issue_async(hub, "demo-kyiv-city", (KYIV,))
         live = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert live["data"]["id"] == second["id"]
         assert live["id"] > replayed["id"]
@@ -213,7 +194,7 @@ def test_kill_9_mid_stream_loses_nothing_acknowledged(crashable: HubProcess) -> 
 
     reader = threading.Thread(target=run_subscriber, daemon=True)
     reader.start()
-    asyncio.run(_wait_subscribers(hub, 1))  # it must see the stream from the first alert
+    asyncio.run(wait_subscribers(hub, 1))  # it must see the stream from the first alert
     issuer = _Issuer(hub)
     issuer.start()
     deadline = 200
@@ -313,7 +294,7 @@ async def test_point_subscribers_get_exactly_the_shapes_that_contain_them(hub: H
         base, info=tuple(msgspec.structs.replace(i, area=(area,)) for i in base.info))
     inside = asyncio.create_task(_collect(hub.url, 1, lat=centre[0], lon=centre[1]))
     outside = asyncio.create_task(_collect(hub.url, 1, lat=elsewhere[0], lon=elsewhere[1]))
-    await _wait_subscribers(hub, 2)
+    await wait_subscribers(hub, 2)
     cap = to_xml(alert)
     async with httpx.AsyncClient() as http:
         response = await http.post(f"{hub.url}/api/v1/alerts", json=issue_request(
@@ -323,7 +304,7 @@ async def test_point_subscribers_get_exactly_the_shapes_that_contain_them(hub: H
     assert event.json()["id"] == response.json()["id"]
     assert response.json()["targets"][KYIV] == "partial"
     # The other point is in the same hromada but outside the shape: nothing for it.
-    later = await _issue(hub, "demo-kyiv-city", (KYIV,))
+    later = await issue_async(hub, "demo-kyiv-city", (KYIV,))
     [first_for_outside] = await asyncio.wait_for(outside, 10)
     assert first_for_outside.json()["id"] == later["id"]
 
@@ -378,7 +359,7 @@ def test_a_stuck_reader_is_told_to_resync_and_others_keep_up(tmp_path: Path) -> 
 
         async def scenario() -> None:
             reader = asyncio.create_task(_collect(hub.url, 60, regions=[KYIV]))
-            await _wait_subscribers(hub, 2)
+            await wait_subscribers(hub, 2)
             signer = hub.signer("demo-air-force")
             async with httpx.AsyncClient(timeout=30) as http:
                 for _ in range(60):
@@ -411,8 +392,8 @@ def test_a_stuck_reader_is_told_to_resync_and_others_keep_up(tmp_path: Path) -> 
 
 async def test_a_resume_id_from_the_future_does_not_silence_the_stream(hub: HubProcess) -> None:
     follower = asyncio.create_task(_collect(hub.url, 1, regions=[KYIV], last_event_id=999_999_999))
-    await _wait_subscribers(hub, 1)
-    issued = await _issue(hub, "demo-air-force", (KYIV,))
+    await wait_subscribers(hub, 1)
+    issued = await issue_async(hub, "demo-air-force", (KYIV,))
     [event] = await asyncio.wait_for(follower, 10)
     assert event.json()["id"] == issued["id"]
 
@@ -425,7 +406,7 @@ def test_head_on_the_stream_carries_no_body(hub: HubProcess) -> None:
     sock.settimeout(5)
     head = sock.recv(4096)
     assert head.startswith(b"HTTP/1.1 200")
-    asyncio.run(_issue(hub, "demo-air-force", (KYIV,)))
+    asyncio.run(issue_async(hub, "demo-air-force", (KYIV,)))
     sock.settimeout(1)
     try:
         extra = sock.recv(4096)
