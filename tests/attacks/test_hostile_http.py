@@ -161,6 +161,12 @@ def test_an_issuer_behind_the_same_address_as_a_flood_is_never_locked_out(hub: H
                 assert honest_post(hub, same).status_code == 201
         again = http.post(f"{hub.url}/api/v1/alerts", json=forged_request())
         assert again.status_code == 429 and error_code(again) == "rate_limited"
+        # a real statement (public in the log) carrying other bytes is not let past the limit
+        real = make_cap()
+        statement = sign_cap(real, hub.signer("demo-air-force"))
+        other = issue_request(make_cap(), statement)
+        smuggled = http.post(f"{hub.url}/api/v1/alerts", json=other)
+        assert smuggled.status_code == 429 and error_code(smuggled) == "rate_limited"
 
 
 @pytest.mark.parametrize("hub", [LIMITS], indirect=True)

@@ -108,7 +108,7 @@ async def post_alert(request: Request) -> Response:
     if not cap:
         raise ApiError("invalid_cap", "the CAP document is empty")
     limited = request.scope.get(LIMITED)
-    if limited and not await asyncio.to_thread(signed_by_registry, statement, hub.registry):
+    if limited and not await asyncio.to_thread(signed_by_registry, cap, statement, hub.registry):
         raise limited_error(float(limited))
     try:
         outcome = await hub.issuer.issue(cap, statement)

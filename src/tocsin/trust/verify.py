@@ -61,17 +61,20 @@ class Verdict:
         return self.status == "authentic"
 
 
-def signed_by_registry(statement: bytes, registry: Registry) -> bool:
-    """Whether ``statement`` is a signed note carrying a valid signature by a registry key.
+def signed_by_registry(cap_bytes: bytes, statement: bytes, registry: Registry) -> bool:
+    """Whether ``statement`` is signed by a registry key and names exactly ``cap_bytes``.
 
-    Cheap (one Ed25519 verification, no CAP parsing): the hub uses it to tell an issuer's
-    alert from the flood of another client behind the same address, never to accept one.
+    Cheap (one Ed25519 verification and one SHA-256, no CAP parsing): the hub uses it to tell
+    an issuer's alert from the flood of another client behind the same address, never to
+    accept one. Requiring the CAP's hash means a statement copied from the public log cannot
+    carry other bytes past the limit.
     """
     try:
-        open_note(statement, registry.verifiers(), max_bytes=MAX_STATEMENT_BYTES)
-    except NoteError:
+        note = open_note(statement, registry.verifiers(), max_bytes=MAX_STATEMENT_BYTES)
+        claim = parse_statement(note.text)
+    except (NoteError, StatementError):
         return False
-    return True
+    return hmac.compare_digest(hashlib.sha256(cap_bytes).hexdigest(), claim.sha256)
 
 
 def verify_alert(
