@@ -59,15 +59,42 @@ def _ready(page: Any) -> None:
     })""")
 
 
-def _wait_notifications(page: Any, title_part: str) -> None:
-    page.evaluate("""async (part) => {
+def _wait_notifications(page: Any, title_part: str, seconds: float = 10.0) -> bool:
+    """Whether exactly one notification whose title has ``title_part`` shows within ``seconds``."""
+    shown: bool = page.evaluate("""async ([part, ms]) => {
         const reg = await navigator.serviceWorker.ready;
-        for (;;) {
+        const until = Date.now() + ms;
+        while (Date.now() < until) {
             const shown = await reg.getNotifications();
             if (shown.length === 1 && shown[0].title.includes(part)) return true;
             await new Promise((r) => setTimeout(r, 20));
         }
-    }""", title_part)
+        return false;
+    }""", [title_part, seconds * 1000])
+    return shown
+
+
+def _deliver(cdp: Any, page: Any, origin: str, registration: str, payload: dict[str, Any],
+             title_part: str) -> None:
+    """Hand a payload the hub really sent to the worker, as a push service would.
+
+    ``ServiceWorker.deliverPushMessage`` is the emulated part: on a loaded machine
+    Chromium dropped a delivery made while the worker was still starting
+    (seen once in CI; never locally in 5 runs). A push service redelivers until it is acknowledged, so the
+    harness does too, a bounded number of times; a worker that never shows the
+    notification still fails.
+    """
+    page.evaluate("""() => navigator.serviceWorker.ready.then((reg) => new Promise((resolve) => {
+        const worker = reg.active;
+        if (worker.state === "activated") return resolve(true);
+        worker.addEventListener("statechange", () => worker.state === "activated" && resolve(true));
+    }))""")
+    for _ in range(3):
+        cdp.send("ServiceWorker.deliverPushMessage", {"origin": origin, "registrationId": registration,
+                                                      "data": json.dumps(payload)})
+        if _wait_notifications(page, title_part):
+            return
+    raise AssertionError(f"no notification titled {title_part!r} after three deliveries")
 
 
 def _registration_id(cdp: Any, page: Any) -> str:
@@ -108,9 +135,7 @@ def test_the_service_worker_shows_the_hubs_pushes_and_the_all_clear_replaces_the
     cdp = context.new_cdp_session(page)
     registration = _registration_id(cdp, page)
 
-    cdp.send("ServiceWorker.deliverPushMessage", {"origin": hub.url, "registrationId": registration,
-                                                  "data": json.dumps(woken.payload)})
-    _wait_notifications(page, "Повітряна тривога")
+    _deliver(cdp, page, hub.url, registration, woken.payload, "Повітряна тривога")
     [shown] = _notifications(page)
     assert shown["title"] == woken.payload["title"]
     assert "Львівська територіальна громада" in shown["title"]
@@ -119,9 +144,7 @@ def test_the_service_worker_shows_the_hubs_pushes_and_the_all_clear_replaces_the
     assert shown["requireInteraction"] is True
     assert shown["data"]["url"] == f"/alerts/{alert['id']}"  # tapping opens the verifying page
 
-    cdp.send("ServiceWorker.deliverPushMessage", {"origin": hub.url, "registrationId": registration,
-                                                  "data": json.dumps(cleared.payload)})
-    _wait_notifications(page, "Відбій")
+    _deliver(cdp, page, hub.url, registration, cleared.payload, "Відбій")
     [replaced] = _notifications(page)  # the same tag: the all-clear replaced the alert on screen
     assert replaced["tag"] == shown["tag"]
     assert replaced["title"] == cleared.payload["title"]
