@@ -78,11 +78,11 @@ def _deliver(cdp: Any, page: Any, origin: str, registration: str, payload: dict[
              title_part: str) -> None:
     """Hand a payload the hub really sent to the worker, as a push service would.
 
-    ``ServiceWorker.deliverPushMessage`` is the emulated part: on a loaded machine
-    Chromium dropped a delivery made while the worker was still starting
-    (seen once in CI; never locally in 5 runs). A push service redelivers until it is acknowledged, so the
-    harness does too, a bounded number of times; a worker that never shows the
-    notification still fails.
+    ``ServiceWorker.deliverPushMessage`` is the emulated part. One CI run waited forever
+    for the first notification (never seen locally in 5 runs); the likely cause is a
+    delivery made while the worker was still starting. So the harness waits for the
+    worker to be activated and, as a push service does until acknowledged, redelivers a
+    bounded number of times; a worker that never shows the notification still fails.
     """
     page.evaluate("""() => navigator.serviceWorker.ready.then((reg) => new Promise((resolve) => {
         const worker = reg.active;
