@@ -133,6 +133,9 @@ class Hub:
         from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
 
         self.push = push_sender_for(self)  # last: a hub refused above writes no push files
+        from tocsin.org.hub import organisations_for  # organisations (issue 17): their own store
+
+        self.orgs = organisations_for(self)
 
     def _witnesses(self) -> list[CheckpointWitness]:
         """Witnesses from the policy file; in demo mode, one local witness of our own."""
@@ -157,8 +160,10 @@ class Hub:
         await self.issuer.writer.run(self.store.append_registry, self.registry_bytes)
         await self.checkpointer.start()
         await self.push.start()
+        await self.orgs.start()
 
     async def stop(self) -> None:
+        await self.orgs.stop()
         await self.push.stop()
         await self.checkpointer.stop()
         if self.local_witness is not None:

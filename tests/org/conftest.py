@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,17 +42,26 @@ class SmsReceiver:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self._arrived = threading.Condition()
 
     def app(self) -> Starlette:
         async def post(request: Request) -> JSONResponse:
             body = json.loads(await request.body())
-            self.received.append(body)
-            self.headers.append(dict(request.headers))
+            with self._arrived:
+                self.received.append(body)
+                self.headers.append(dict(request.headers))
+                self._arrived.notify_all()
             if body["to"].endswith("9"):
                 return JSONResponse({"error": "no such number"}, status_code=400)
             return JSONResponse({"status": "delivered" if body["to"].endswith("1") else "accepted"})
 
         return Starlette(routes=[Route("/sms", post, methods=["POST"])])
+
+    def wait(self, n: int, timeout: float = 30.0) -> None:
+        """Return once ``n`` messages arrived (from another thread), or fail."""
+        with self._arrived:
+            assert self._arrived.wait_for(lambda: len(self.received) >= n, timeout), \
+                f"{len(self.received)} of {n} SMS arrived"
 
     def link_for(self, phone: str) -> str:
         [text] = [m["text"] for m in self.received if m["to"] == phone]
