@@ -2,100 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
 import httpx
-import pytest
 
 from tocsin.org.signing import check_message
-from tocsin.testing import HubProcess, free_port, serve_asgi
 
-from .authenticator import SoftAuthenticator
-from .conftest import SmsReceiver
+from .conftest import Admin, OrgHub
 
 KYIV = "UA80000000000093317"
 LVIV_OBLAST = "UA46000000000026241"
-
-
-@dataclass
-class OrgHub:
-    hub: HubProcess
-    sms: SmsReceiver
-    origin: str
-
-    def create_org(self, name: str, email: str) -> str:
-        out = subprocess.run([sys.executable, "-m", "tocsin", "org", "create", name, "--admin-email", email,
-                              "--data-dir", str(self.hub.data_dir), "--public-url", self.origin],
-                             capture_output=True, text=True, check=True).stdout
-        return out.strip().splitlines()[-1]
-
-
-@pytest.fixture
-def org_hub(tmp_path: Path) -> Iterator[OrgHub]:
-    sms = SmsReceiver()
-    with serve_asgi(sms.app()) as sms_url:
-        port = free_port()
-        origin = f"http://localhost:{port}"
-        hub = HubProcess(tmp_path / "data", port=port,
-                         env={"TOCSIN_PUBLIC_URL": origin, "TOCSIN_PUSH_ALLOWED_HOSTS": "127.0.0.1",
-                              "TOCSIN_ORG_SMS_GATEWAY_URL": sms_url + "/sms"})
-        made = OrgHub(hub, sms, origin)
-        yield made
-        hub.stop()
-
-
-class Admin:
-    """One admin's browser: its session cookie and CSRF token, sent by hand."""
-
-    def __init__(self, org_hub: OrgHub) -> None:
-        self.url = org_hub.hub.url
-        self.origin = org_hub.origin
-        self.cookie = ""
-        self.csrf = ""
-        self.org = ""
-        self.passkey = SoftAuthenticator(org_hub.origin)
-
-    def _take_cookie(self, response: httpx.Response) -> None:
-        value = response.headers["set-cookie"]
-        assert "HttpOnly" in value and "SameSite=Strict" in value
-        self.cookie = value.split(";", 1)[0]
-
-    def enrol(self, link: str) -> list[str]:
-        token = link.rsplit("/", 1)[1]
-        options = httpx.post(f"{self.url}/api/v1/org/enrol/options", json={"token": token}).json()
-        done = httpx.post(f"{self.url}/api/v1/org/enrol/finish",
-                          json={"ceremony": options["ceremony"],
-                                "credential": self.passkey.create(options["options"])})
-        assert done.status_code == 200, done.text
-        self._take_cookie(done)
-        self.refresh()
-        codes: list[str] = done.json()["recovery_codes"]
-        return codes
-
-    def login(self) -> httpx.Response:
-        options = httpx.post(f"{self.url}/api/v1/org/login/options").json()
-        done = httpx.post(f"{self.url}/api/v1/org/login/finish",
-                          json={"ceremony": options["ceremony"],
-                                "credential": self.passkey.get(options["options"])})
-        if done.status_code == 200:
-            self._take_cookie(done)
-            self.refresh()
-        return done
-
-    def refresh(self) -> None:
-        session = httpx.get(f"{self.url}/api/v1/org/session", headers={"Cookie": self.cookie}).json()
-        self.csrf, self.org = session["csrf"], session["org"]["id"]
-
-    def request(self, method: str, path: str, *, csrf: bool = True, **kw: Any) -> httpx.Response:
-        headers = {"Cookie": self.cookie, **kw.pop("headers", {})}
-        if csrf:
-            headers["X-CSRF-Token"] = self.csrf
-        return httpx.request(method, f"{self.url}{path}", headers=headers, timeout=30, **kw)
 
 
 PEOPLE = (f"id,name,language,sms,home,groups\n"
