@@ -328,7 +328,8 @@ class OrgService:
         answers = self.store.answers(org_id, message_id)
         deliveries = self.store.deliveries(org_id, message_id)
         recipients = self.store.recipients(org_id, message_id)
-        people = {p.id: p for p in self.store.people(org_id)}
+        people = {p.id: p for p in (self.store.people(org_id) if only is None
+                                    else self.store.people_by_ids(org_id, only))}
         counts = {"safe": 0, "need_help": 0, "away": 0, "not_answered": 0}
         rows: list[dict[str, Any]] = []
         order = {"need_help": 0, "not_answered": 1, "away": 2, "safe": 3}

@@ -429,6 +429,16 @@ class OrgStore:
         return [self._person_row(r) for r in self._read(self._PERSON + "WHERE org_id = ? ORDER BY rowid",
                                                         (org_id,))]
 
+    def people_by_ids(self, org_id: str, ids: Iterable[str]) -> list[Person]:
+        wanted = list(ids)
+        found: list[Person] = []
+        for n in range(0, len(wanted), 500):
+            chunk = wanted[n:n + 500]
+            marks = ",".join("?" * len(chunk))
+            found.extend(self._person_row(r) for r in self._read(
+                self._PERSON + f"WHERE org_id = ? AND id IN ({marks})", (org_id, *chunk)))
+        return found
+
     def person(self, org_id: str, person_id: str) -> Person | None:
         rows = self._read(self._PERSON + "WHERE org_id = ? AND id = ?", (org_id, person_id))
         return self._person_row(rows[0]) if rows else None
