@@ -36,7 +36,8 @@ def test_cli_prints_a_one_time_enrolment_link(tmp_path: Path) -> None:
     store = OrgStore(tmp_path / FILE_NAME)
     admin = store.admin_by_enrolment(token)
     assert admin is not None and admin.email == "consul@example.org" and admin.role is Role.OWNER
-    # only the hash is kept: the token itself is nowhere in the file
+    # only the hash is kept: the token itself is nowhere in the file, readable by its owner only
+    assert (tmp_path / FILE_NAME).stat().st_mode & 0o777 == 0o600
     assert token.encode() not in (tmp_path / FILE_NAME).read_bytes()
     [o] = store.orgs()
     assert o.name == "Посольство Тестляндії"

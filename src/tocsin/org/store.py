@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -143,6 +144,8 @@ class OrgStore:
     def __init__(self, path: Path, *, clock: Any = time.time) -> None:
         self.path = path
         self.clock = clock
+        if not path.exists():  # it holds people's data and the organisations' signing keys
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
