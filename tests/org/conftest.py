@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from tocsin.org.channels import Outgoing
 from tocsin.org.model import DeliveryStatus
+from tocsin.org.service import OrgService
 from tocsin.testing import HubProcess, free_port, serve_asgi
 
 from .authenticator import SoftAuthenticator
@@ -32,15 +33,33 @@ class RecordingChannel:
     def __init__(self, name: str = "sms") -> None:
         self.name = name
         self.sent: list[Outgoing] = []
-        self.arrived = asyncio.Event()
+        self._arrived = asyncio.Condition()
 
     async def send(self, out: Outgoing) -> tuple[DeliveryStatus, str]:
-        self.sent.append(out)
-        self.arrived.set()
+        async with self._arrived:
+            self.sent.append(out)
+            self._arrived.notify_all()
         return DeliveryStatus.SENT, ""
+
+    async def wait(self, n: int, timeout: float = 60.0) -> None:
+        async with asyncio.timeout(timeout), self._arrived:
+            await self._arrived.wait_for(lambda: len(self.sent) >= n)
 
     async def close(self) -> None:
         return None
+
+
+async def until(service: OrgService, org_id: str, message_id: str, condition: Callable[[], bool],
+                timeout: float = 30.0) -> None:
+    """Return once ``condition()`` holds, re-checked each time the message's dashboard is woken."""
+    listener = service.listen(org_id, message_id)
+    try:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                await listener.wake.wait()
+                listener.wake.clear()
+    finally:
+        service.unlisten(listener)
 
 
 class SmsReceiver:

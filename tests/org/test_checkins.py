@@ -16,7 +16,7 @@ from tocsin.org.store import FILE_NAME, OrgStore
 from tocsin.regions import region_set_for
 from tocsin.trust.note import NoteError
 
-from .conftest import RecordingChannel, SmsReceiver
+from .conftest import RecordingChannel, SmsReceiver, until
 
 KYIV = "UA80000000000093317"
 LVIV_OBLAST = "UA46000000000026241"
@@ -27,14 +27,6 @@ def people(n: int, place: str = KYIV, group: str = "staff") -> list[Person]:
     return [Person(id="", org_id="", ref=f"{group}{i}", name=f"Person {i}", language="uk" if i % 2 else "en",
                    channels={"sms": f"+38050{i:07d}"}, places=(Place("home", place),), groups=(group,))
             for i in range(n)]
-
-
-async def wait_for(condition: object, what: str) -> None:
-    for _ in range(2000):
-        if condition():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"{what} never happened")
 
 
 async def test_a_signed_check_in_through_an_sms_gateway(tmp_path: Path, sms: tuple[SmsReceiver, str]) -> None:
@@ -52,7 +44,7 @@ async def test_a_signed_check_in_through_an_sms_gateway(tmp_path: Path, sms: tup
         message = await service.send(org, "admin", texts={"uk": "Залишайтеся в укритті", "en": "Shelter"},
                                      audience=Audience(regions=(KYIV,)), checkin=True)
         assert message.recipients == 4  # the three staff in Kyiv and the bad number; not Lviv
-        await wait_for(lambda: len(receiver.received) == 4, "four SMS")
+        await asyncio.to_thread(receiver.wait, 4)
         assert receiver.headers[0]["authorization"] == "Bearer gw-secret"
         # the organisation's key signs it; another organisation's key does not verify it
         text = check_message(message.note, org.public_vkey)
@@ -75,9 +67,9 @@ async def test_a_signed_check_in_through_an_sms_gateway(tmp_path: Path, sms: tup
             await service.answer(second.id, token, "safe", "")
         assert elsewhere.value.code == "checkin_token_invalid"
         assert store.refusals(org.id)[-1][2].startswith(f"check-in token of message {message.id}")
-        await wait_for(lambda: sorted(s for d in store.deliveries(org.id, message.id).values()
-                                      for s in d.values()) == ["delivered", "failed", "sent", "sent"],
-                       "every SMS result stored")
+        await until(service, org.id, message.id,
+                    lambda: sorted(s for d in store.deliveries(org.id, message.id).values()
+                                   for s in d.values()) == ["delivered", "failed", "sent", "sent"])
         board = service.dashboard(org.id, message.id)
         assert board["counts"] == {"safe": 0, "need_help": 1, "away": 0, "not_answered": 3}
         first = board["people"][0]
@@ -101,7 +93,7 @@ async def test_ten_thousand_answers_each_recorded_once(tmp_path: Path) -> None:
         started = time.perf_counter()
         message = await service.send(org, "admin", texts={"uk": "Тест"}, audience=Audience(everyone=True),
                                      checkin=True)
-        await wait_for(lambda: len(channel.sent) == 10_000, "10,000 deliveries")
+        await channel.wait(10_000)
         queued = time.perf_counter()
         listener = service.listen(org.id, message.id)
         tokens = [out.link.rsplit("/", 1)[1] for out in channel.sent]
