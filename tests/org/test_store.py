@@ -103,3 +103,12 @@ def test_a_taken_admin_email_is_refused(store: OrgStore) -> None:
     org, _, _ = store.create_org("A", new_signer, "a@a.org")
     with pytest.raises(StoreConflict):
         store.add_admin(org.id, "a@a.org", Role.ADMIN, "x")
+
+
+def test_session_cookies_are_secure_on_https(store: OrgStore) -> None:
+    from tocsin.org.auth import Passkeys
+
+    https = Passkeys(store, "https://alerts.example.org").cookie_header("t")
+    assert https == "tocsin_org=t; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict; Secure"
+    assert "Secure" not in Passkeys(store, "http://localhost:8000").cookie_header("t")
+    assert Passkeys(store, "https://alerts.example.org/base").rp_id == "alerts.example.org"
