@@ -211,7 +211,8 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
         return _json({"admin": {"id": admin.id, "email": admin.email, "role": admin.role.value},
                       "org": {"id": org.id, "name": org.name, "key": org.public_vkey,
                               "retention_days": org.retention_days, "rule_enabled": org.rule_enabled,
-                              "rule_text": org.rule_text},
+                              "rule_text": org.rule_text, "reminder_minutes": org.reminder_minutes,
+                              "escalate_minutes": org.escalate_minutes},
                       "csrf": csrf, "templates": {k: {"uk": v[0], "en": v[1]} for k, v in TEMPLATES.items()}})
 
     async def passkey_options(request: Request) -> Response:
@@ -417,8 +418,15 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
         text = data.get("rule_text", "")
         if not isinstance(text, str) or len(text) > 500:
             raise ApiError("bad_org_request", "rule_text is a text of at most 500 characters")
+        minutes: dict[str, int | None] = {}
+        for name in ("reminder_minutes", "escalate_minutes"):
+            value = data.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or not 1 <= value <= 1440):
+                raise ApiError("bad_org_request", f"{name} is a number of minutes (1..1440) or null")
+            minutes[name] = value
         await asyncio.to_thread(store.set_settings, admin.org_id, admin.id, retention_days=days,
-                                rule_enabled=data.get("rule_enabled") is True, rule_text=text)
+                                rule_enabled=data.get("rule_enabled") is True, rule_text=text, **minutes)
         return _json({"saved": True})
 
     async def org_key(request: Request) -> Response:

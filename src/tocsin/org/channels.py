@@ -52,10 +52,11 @@ class Outgoing:
     text: str  # in the person's language, without the link
     link: str  # the personal link (message, signature, check-in)
     note: bytes  # the signed note: recipients may check it with the org's key
+    record_as: str = ""  # the delivery record's channel name, if not ``channel`` ("contact-sms")
 
     @property
     def short(self) -> str:
-        return f"{self.org_name}: {self.text}\n{self.link}"
+        return f"{self.org_name}: {self.text}\n{self.link}" if self.link else f"{self.org_name}: {self.text}"
 
 
 class Channel(Protocol):

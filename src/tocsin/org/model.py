@@ -75,6 +75,8 @@ class Org:
     retention_days: int | None = None  # answers and deliveries older than this are deleted
     rule_enabled: bool = False  # public threats covering a person's place -> check-in
     rule_text: str = ""
+    reminder_minutes: int | None = None  # remind who has not answered a check-in after this
+    escalate_minutes: int | None = None  # then tell their second contact (and flag them)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,12 @@ LIVE_EVERY_SECS = 0.25
 ANSWER_BATCH = 1000
 WORKERS = 32
 RETENTION_EVERY_SECS = 3600.0
+FOLLOW_UP_EVERY_SECS = 30.0
+FOLLOW_UP_WINDOW_SECS = 24 * 3600.0  # check-ins older than a day get no more reminders
+REMINDER = ("Нагадування", "Reminder")
+ESCALATION = ("{name} не відповідає на запит «{org}» про безпеку. Будь ласка, зв'яжіться з ними.",
+              "{name} has not answered {org}'s safety check. Please check on them.")
+_PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
 MAX_NOTE_CHARS = 500
 
 #: Message templates: (Ukrainian, English). The admin picks one or writes free text.
@@ -119,6 +126,7 @@ class OrgService:
                            for n in range(self.workers))
         self._tasks.append(asyncio.create_task(self._flush_loop(), name="org-deliveries"))
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="org-retention"))
+        self._tasks.append(asyncio.create_task(self._follow_up_loop(), name="org-follow-up"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -220,7 +228,8 @@ class OrgService:
             except Exception as exc:  # a channel bug must not stop the others
                 log.exception("org channel %s failed", out.channel)
                 status, detail = DeliveryStatus.FAILED, f"internal error ({type(exc).__name__})"
-            self._results.append((out.org_id, out.message_id, out.person_id, out.channel, status, detail))
+            self._results.append((out.org_id, out.message_id, out.person_id, out.record_as or out.channel,
+                                  status, detail))
 
     @property
     def outbox_size(self) -> int:
@@ -333,6 +342,8 @@ class OrgService:
         counts = {"safe": 0, "need_help": 0, "away": 0, "not_answered": 0}
         rows: list[dict[str, Any]] = []
         order = {"need_help": 0, "not_answered": 1, "away": 2, "safe": 3}
+        reminded = self.store.followed_up(org_id, message_id, "reminder")
+        escalated = self.store.followed_up(org_id, message_id, "escalation")
         for pid in recipients:
             got = answers.get(pid)
             state = got[0].value if got else "not_answered"
@@ -345,7 +356,8 @@ class OrgService:
                          "places": [{"label": pl.label, "place": pl.text,
                                      "name": self._place_name(pl.text)} for pl in person.places]
                          if person else [],
-                         "delivery": deliveries.get(pid, {})})
+                         "delivery": deliveries.get(pid, {}),
+                         "reminded": pid in reminded, "escalated": pid in escalated})
         rows.sort(key=lambda r: (order[r["answer"]], r["name"]))
         return {"message": {"id": message.id, "created": message.created, "texts": texts_of(message),
                             "checkin": message.checkin, "closed": message.closed,
@@ -362,6 +374,74 @@ class OrgService:
             if found:
                 return f"{found[0].name_uk_full} ({text})"
         return text
+
+    # -- reminders and escalation ---------------------------------------------
+
+    async def follow_up(self) -> dict[str, int]:
+        """Remind, once, each person who has not answered an open check-in after the
+        organisation's ``reminder_minutes`` (a fresh link to the same request, on their
+        channels); after ``escalate_minutes`` tell their second contact (an SMS number) and
+        flag them on the dashboard. Both are audited."""
+        now = self.clock()
+        done = {"reminders": 0, "escalations": 0}
+        for org in await asyncio.to_thread(self.store.orgs):
+            if org.reminder_minutes is None and org.escalate_minutes is None:
+                continue
+            messages = await asyncio.to_thread(self.store.open_checkins, org.id, now - FOLLOW_UP_WINDOW_SECS)
+            for message in messages:
+                age = now - message.created
+                if org.reminder_minutes is not None and age >= org.reminder_minutes * 60:
+                    done["reminders"] += await self._follow(org, message, "reminder")
+                if org.escalate_minutes is not None and age >= org.escalate_minutes * 60:
+                    done["escalations"] += await self._follow(org, message, "escalation")
+        return done
+
+    async def _follow(self, org: Org, message: Message, kind: str) -> int:
+        def waiting() -> list[Person]:
+            answered = set(self.store.answers(org.id, message.id))
+            done = self.store.followed_up(org.id, message.id, kind)
+            ids = [p for p in self.store.recipients(org.id, message.id)
+                   if p not in answered and p not in done]
+            return self.store.people_by_ids(org.id, ids)
+
+        people = await asyncio.to_thread(waiting)
+        if not people:
+            return 0
+        texts = texts_of(message)
+        if kind == "reminder":
+            tokens = {p.id: new_token() for p in people}
+            hashes = [(pid, token_hash(t)) for pid, t in tokens.items()]
+            await asyncio.to_thread(self.store.record_followups, org.id, message.id, kind,
+                                    [p.id for p in people], hashes, "follow-up")
+            marked = {lang: f"{REMINDER[0 if lang == 'uk' else 1]}: {text}" for lang, text in texts.items()}
+            self.queue_deliveries(org, message, people, tokens, marked)
+            return len(people)
+        await asyncio.to_thread(self.store.record_followups, org.id, message.id, kind, [p.id for p in people],
+                                [], "follow-up")
+        assert self._outbox is not None
+        for person in people:
+            contact = person.contact.replace(" ", "").replace("-", "")
+            if not _PHONE.fullmatch(contact):
+                continue  # no number to call: the dashboard flags them for the admins
+            text = ESCALATION[0 if person.language == "uk" else 1].format(name=person.name, org=org.name)
+            if "sms" not in self.channels:
+                self._results.append((org.id, message.id, person.id, "contact-sms", DeliveryStatus.FAILED,
+                                      "the sms channel is not configured on this hub"))
+                continue
+            self._outbox.put_nowait(Outgoing(
+                org_id=org.id, org_name=org.name, message_id=message.id, person_id=person.id,
+                channel="sms", address=contact, language=person.language, text=text, link="",
+                note=message.note, record_as="contact-sms"))
+            self._results.append((org.id, message.id, person.id, "contact-sms", DeliveryStatus.QUEUED, ""))
+        return len(people)
+
+    async def _follow_up_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FOLLOW_UP_EVERY_SECS)  # a periodic task, not a wait for a result
+            try:
+                await self.follow_up()
+            except Exception:
+                log.exception("org follow-up failed")
 
     # -- retention -----------------------------------------------------------
 

@@ -60,7 +60,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orgs (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, created REAL NOT NULL, skey TEXT NOT NULL,
     vkey TEXT NOT NULL, retention_days INTEGER, rule_enabled INTEGER NOT NULL DEFAULT 0,
-    rule_text TEXT NOT NULL DEFAULT '');
+    rule_text TEXT NOT NULL DEFAULT '', reminder_minutes INTEGER, escalate_minutes INTEGER);
 CREATE TABLE IF NOT EXISTS admins (
     id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), email TEXT NOT NULL,
     role TEXT NOT NULL, created REAL NOT NULL, enrol_hash BLOB UNIQUE, enrol_expires REAL,
@@ -105,6 +105,9 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 CREATE TABLE IF NOT EXISTS refusals (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, org_id TEXT NOT NULL, at REAL NOT NULL,
     actor TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS followups (
+    org_id TEXT NOT NULL, message_id TEXT NOT NULL, person_id TEXT NOT NULL, kind TEXT NOT NULL,
+    at REAL NOT NULL, PRIMARY KEY (message_id, person_id, kind));
 CREATE TABLE IF NOT EXISTS positions (name TEXT PRIMARY KEY, event_id INTEGER NOT NULL);
 """
 
@@ -259,14 +262,15 @@ class OrgStore:
             return self._add_admin(conn, org_id, email, role, actor)
 
     def org(self, org_id: str) -> Org | None:
-        rows = self._read("SELECT id, name, created, vkey, retention_days, rule_enabled, rule_text, skey "
-                          "FROM orgs WHERE id = ?", (org_id,))
+        rows = self._read("SELECT id, name, created, vkey, retention_days, rule_enabled, rule_text, skey, "
+                          "reminder_minutes, escalate_minutes FROM orgs WHERE id = ?", (org_id,))
         if not rows:
             return None
         r = rows[0]
         name = str(r[7]).split("+")[2]
         return Org(str(r[0]), str(r[1]), float(r[2]), name, str(r[3]),
-                   None if r[4] is None else int(r[4]), bool(r[5]), str(r[6]))
+                   None if r[4] is None else int(r[4]), bool(r[5]), str(r[6]),
+                   None if r[8] is None else int(r[8]), None if r[9] is None else int(r[9]))
 
     def orgs(self) -> list[Org]:
         return [o for (oid,) in self._read("SELECT id FROM orgs ORDER BY created")
@@ -277,12 +281,16 @@ class OrgStore:
         return Signer.from_skey(str(rows[0][0]))
 
     def set_settings(self, org_id: str, actor: str, *, retention_days: int | None,
-                     rule_enabled: bool, rule_text: str) -> None:
+                     rule_enabled: bool, rule_text: str, reminder_minutes: int | None = None,
+                     escalate_minutes: int | None = None) -> None:
         with self._tx() as conn:
-            conn.execute("UPDATE orgs SET retention_days = ?, rule_enabled = ?, rule_text = ? "
-                         "WHERE id = ?", (retention_days, int(rule_enabled), rule_text, org_id))
+            conn.execute("UPDATE orgs SET retention_days = ?, rule_enabled = ?, rule_text = ?, "
+                         "reminder_minutes = ?, escalate_minutes = ? WHERE id = ?",
+                         (retention_days, int(rule_enabled), rule_text, reminder_minutes,
+                          escalate_minutes, org_id))
             self._audit(conn, org_id, actor, "settings.change",
-                        {"retention_days": retention_days, "rule_enabled": rule_enabled})
+                        {"retention_days": retention_days, "rule_enabled": rule_enabled,
+                         "reminder_minutes": reminder_minutes, "escalate_minutes": escalate_minutes})
 
     def _admin_row(self, row: Sequence[Any]) -> Admin:
         return Admin(str(row[0]), str(row[1]), str(row[2]), Role(str(row[3])), float(row[4]),
@@ -455,7 +463,7 @@ class OrgStore:
             cur = conn.execute("DELETE FROM people WHERE org_id = ? AND id = ?", (org_id, person_id))
             if cur.rowcount == 0:
                 return False
-            for table in ("answers", "deliveries", "checkin_tokens"):
+            for table in ("answers", "deliveries", "checkin_tokens", "followups"):
                 conn.execute(f"DELETE FROM {table} WHERE org_id = ? AND person_id = ?",  # noqa: S608
                              (org_id, person_id))
             self._audit(conn, org_id, actor, "person.delete", {"person": person_id})
@@ -534,8 +542,32 @@ class OrgStore:
         return {str(r[0]): (Answer(str(r[1])), str(r[2]), float(r[3])) for r in rows}
 
     def recipients(self, org_id: str, message_id: str) -> list[str]:
-        return [str(r[0]) for r in self._read("SELECT person_id FROM checkin_tokens WHERE org_id = ? "
-                                              "AND message_id = ? ORDER BY rowid", (org_id, message_id))]
+        """Each recipient once (a reminder gives a person a second link to the same request)."""
+        return [str(r[0]) for r in self._read(
+            "SELECT person_id FROM checkin_tokens WHERE org_id = ? AND message_id = ? "
+            "GROUP BY person_id ORDER BY MIN(rowid)", (org_id, message_id))]
+
+    def open_checkins(self, org_id: str, since: float) -> list[Message]:
+        return [self._message_row(r) for r in self._read(
+            self._MESSAGE + "WHERE org_id = ? AND checkin = 1 AND closed IS NULL AND created >= ?",
+            (org_id, since))]
+
+    def followed_up(self, org_id: str, message_id: str, kind: str) -> set[str]:
+        return {str(r[0]) for r in self._read("SELECT person_id FROM followups WHERE org_id = ? AND "
+                                              "message_id = ? AND kind = ?", (org_id, message_id, kind))}
+
+    def record_followups(self, org_id: str, message_id: str, kind: str, person_ids: Sequence[str],
+                         tokens: Sequence[tuple[str, bytes]], actor: str) -> None:
+        """Mark people reminded or escalated (once each), with any new check-in link hashes."""
+        now = self.clock()
+        with self._tx() as conn:
+            conn.executemany("INSERT OR IGNORE INTO followups (org_id, message_id, person_id, kind, at) "
+                             "VALUES (?, ?, ?, ?, ?)",
+                             [(org_id, message_id, p, kind, now) for p in person_ids])
+            conn.executemany("INSERT INTO checkin_tokens (hash, org_id, message_id, person_id) "
+                             "VALUES (?, ?, ?, ?)", [(h, org_id, message_id, p) for p, h in tokens])
+            self._audit(conn, org_id, actor, f"checkin.{kind}", {"message": message_id,
+                                                                 "people": len(person_ids)})
 
     # -- deliveries ------------------------------------------------------------
 
@@ -574,7 +606,7 @@ class OrgStore:
                     "deliveries d WHERE d.message_id = messages.id) OR EXISTS (SELECT 1 FROM answers a "
                     "WHERE a.message_id = messages.id))", (org_id, cutoff))]
                 for mid in ids:
-                    for table in ("answers", "deliveries", "checkin_tokens"):
+                    for table in ("answers", "deliveries", "checkin_tokens", "followups"):
                         conn.execute(f"DELETE FROM {table} WHERE org_id = ? AND message_id = ?",  # noqa: S608
                                      (org_id, mid))
                 if ids:

@@ -50,7 +50,8 @@ function render(board) {
   body.replaceChildren();
   for (const p of sorted.slice(0, 2000)) {
     const tr = document.createElement("tr"); tr.className = p.answer; tr.dataset.person = p.id;
-    cell(tr, p.name); cell(tr, LABEL[p.answer], "answer"); cell(tr, p.note || "");
+    const followed = [p.reminded ? "reminded" : "", p.escalated ? "escalated" : ""].filter(Boolean).join(", ");
+    cell(tr, p.name); cell(tr, LABEL[p.answer] + (followed ? ` (${followed})` : ""), "answer"); cell(tr, p.note || "");
     cell(tr, p.places.map((pl) => `${pl.label}: ${pl.name}`).join("; "));
     cell(tr, Object.entries(p.delivery).map(([c, s]) => `${c}: ${s}`).join(", "), "delivery");
     body.appendChild(tr);
@@ -87,6 +88,8 @@ async function start() {
     f.retention_days.value = session.org.retention_days || "";
     f.rule_enabled.checked = session.org.rule_enabled;
     f.rule_text.value = session.org.rule_text;
+    f.reminder_minutes.value = session.org.reminder_minutes || "";
+    f.escalate_minutes.value = session.org.escalate_minutes || "";
   }
   await Promise.all([loadPeople(), loadMessages()]);
 }
@@ -129,7 +132,9 @@ $("settings").addEventListener("submit", async (event) => {
   const f = event.target;
   try {
     await call("PUT", "/settings", {retention_days: f.retention_days.value ? Number(f.retention_days.value) : null,
-                                     rule_enabled: f.rule_enabled.checked, rule_text: f.rule_text.value});
+                                     rule_enabled: f.rule_enabled.checked, rule_text: f.rule_text.value,
+                                     reminder_minutes: f.reminder_minutes.value ? Number(f.reminder_minutes.value) : null,
+                                     escalate_minutes: f.escalate_minutes.value ? Number(f.escalate_minutes.value) : null});
     $("settings-result").textContent = "Saved.";
   } catch (e) { $("settings-result").textContent = e.message; }
 });
