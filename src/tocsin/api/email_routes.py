@@ -48,7 +48,7 @@ CONFIRM_TTL_SECS = 24 * 3600.0
 #: Subscription requests one client may make in a burst, and the refill (one a minute).
 REQUEST_BURST = 10
 REQUEST_RATE_PER_SEC = 1 / 60
-_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+_PAGE_HEADERS = {"Cache-Control": "no-store",  # (every answer is no-referrer: tocsin.api.app)
                  "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                                             "form-action 'self'; frame-ancestors 'none'"}
 

@@ -12,7 +12,7 @@ Invariants:
 
 * **No header injection.** :func:`build_message` refuses a subject, name or extra header
   value holding a control character (CR, LF, ...) with :class:`HeaderRefused` before writing
-  anything, and writes addresses through :mod:`email.headerregistry` (quoted, encoded).
+  anything, and writes names and non-ASCII text as RFC 2047 encoded words.
 * **Temporary or not.** :class:`SmtpFailure` says whether trying again later can help: a
   4xx reply, a refused or dropped connection, a timeout, a relay refusing our credentials
   (an operator can fix that) are temporary; a 5xx reply to the sender, a recipient or the
@@ -27,12 +27,14 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import email.policy
 import email.utils
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -89,23 +91,41 @@ def _checked(name: str, value: str) -> str:
     return value
 
 
+def _header(value: str) -> str | Header:
+    """ASCII as it is; anything else as RFC 2047 encoded words (UTF-8)."""
+    return value if value.isascii() else Header(value, "utf-8")
+
+
 def build_message(*, sender: Address, to: Address, subject: str, text: str, html: str | None = None,
-                  headers: Mapping[str, str] | None = None) -> EmailMessage:
-    """A ``multipart/alternative`` message (plain text first, then HTML), UTF-8, ready to send."""
+                  headers: Mapping[str, str] | None = None) -> Message:
+    """A ``multipart/alternative`` message (plain text first, then HTML), UTF-8, ready to send.
+
+    Written with the ``compat32`` MIME classes: the newer folder of Python 3.11 drops the
+    space between two encoded words when it folds a long non-ASCII subject. (``aiosmtplib``
+    writes such a message with ``compat32`` too, which may fold a long header such as
+    ``List-Unsubscribe`` before its value: folding whitespace, allowed there by RFC 2369.)
+    """
     for what, address in (("From", sender), ("To", to)):
         _checked(what, address.display_name)
         _checked(what, address.addr_spec)
-    message = EmailMessage(policy=email.policy.SMTP)
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = _checked("Subject", subject)
+    _checked("Subject", subject)
+    for name, value in (headers or {}).items():
+        _checked("header name", name)
+        _checked(name, value)
+    message: Message
+    if html is None:
+        message = MIMEText(text, "plain", "utf-8")
+    else:
+        message = MIMEMultipart("alternative")
+        message.attach(MIMEText(text, "plain", "utf-8"))
+        message.attach(MIMEText(html, "html", "utf-8"))
+    message["From"] = email.utils.formataddr((sender.display_name, sender.addr_spec), charset="utf-8")
+    message["To"] = email.utils.formataddr((to.display_name, to.addr_spec), charset="utf-8")
+    message["Subject"] = _header(subject)  # type: ignore[assignment]  # (a Header is taken)
     message["Date"] = email.utils.formatdate(usegmt=True)
     message["Message-ID"] = email.utils.make_msgid(domain=sender.domain or None)
     for name, value in (headers or {}).items():
-        message[_checked("header name", name)] = _checked(name, value)
-    message.set_content(text, charset="utf-8")
-    if html is not None:
-        message.add_alternative(html, subtype="html", charset="utf-8")
+        message[name] = _header(value)  # type: ignore[assignment]
     return message
 
 
@@ -131,7 +151,7 @@ class Mailer:
                                start_tls=True if relay.security == "starttls" else False,  # noqa: SIM210
                                username=relay.username, password=relay.password)
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         """Hand ``message`` to the relay for every recipient, or raise :class:`SmtpFailure`."""
         async with self._lock:
             reused = self._smtp is not None and self._smtp.is_connected
@@ -152,7 +172,7 @@ class Mailer:
                 await self._drop()
                 raise _failure(exc) from None
 
-    async def _send(self, message: EmailMessage) -> None:
+    async def _send(self, message: Message) -> None:
         if self._smtp is None or not self._smtp.is_connected:
             self._smtp = self._client()
             await self._smtp.connect()
