@@ -103,6 +103,9 @@ class Settings:
     #: Credentials for the relay, if it asks for them. The password is a secret: never logged.
     email_smtp_username: str = ""
     email_smtp_password: str = field(default="", repr=False)
+    #: CA certificates (PEM) the relay's TLS certificate is verified by; unset: the system's.
+    #: The certificate is always verified, host name included.
+    email_smtp_ca_file: Path | None = None
     #: Seconds any one SMTP step (connect, a command, the data) may take.
     email_smtp_timeout_secs: float = 30.0
     #: The ``From`` of every email: ``Name <address>`` or an address.

@@ -68,13 +68,14 @@ class Inbox:
 class Relay:
     """An aiosmtpd server on a fixed 127.0.0.1 port that can be stopped and started again."""
 
-    def __init__(self) -> None:
+    def __init__(self, **smtp: Any) -> None:
         self.port = free_port()
         self.inbox = Inbox()
+        self.smtp = smtp  # aiosmtpd.smtp.SMTP options: tls_context, require_starttls, authenticator
         self._controller: Controller | None = None
 
     def start(self) -> None:
-        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, **self.smtp)
         self._controller.start()
 
     def stop(self) -> None:
@@ -84,7 +85,7 @@ class Relay:
 
     def env(self) -> dict[str, str]:
         return {"TOCSIN_EMAIL_SMTP_HOST": "127.0.0.1", "TOCSIN_EMAIL_SMTP_PORT": str(self.port),
-                "TOCSIN_EMAIL_SMTP_SECURITY": "none",
+                "TOCSIN_EMAIL_SMTP_SECURITY": "none", "TOCSIN_EMAIL_SMTP_TIMEOUT_SECS": "10",
                 "TOCSIN_EMAIL_FROM": "Tocsin test <alerts@tocsin.example.org>"}
 
 
@@ -171,3 +172,30 @@ def until(check: Callable[[], bool], what: str, tries: int = 600) -> None:
             return
         time.sleep(0.05)  # polling another process's counter, not waiting for a result
     raise AssertionError(f"never: {what}")
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, as PEM files."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test relay")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "relay.pem", directory / "relay.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path

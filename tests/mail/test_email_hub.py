@@ -27,6 +27,7 @@ from .conftest import (
     link_in,
     metric,
     query,
+    self_signed,
     subscribe,
     text_of,
     until,
@@ -161,3 +162,47 @@ async def test_relay_down_then_up_mail_arrives_later_and_live_streams_never_wait
         assert late["Subject"] == "[DEMO] Air raid alert — Lvivska Hromada"
         assert f"{hub.url}/alerts/{alert['id']}" in text_of(late, "plain")
         assert subscribe(hub, JOHN, [KYIV]).status_code == 202  # the refused request held nothing
+
+
+def test_starttls_and_credentials_the_password_never_logged_and_mail_resumes_after_restart(
+        tmp_path: Path) -> None:
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    password = "pw-Zq8xv1-never-logged"
+
+    def authenticator(server: object, session: object, envelope: object, mechanism: str,
+                      data: object) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and data.login == b"hub" and data.password == password.encode()
+        return AuthResult(success=ok, handled=False)  # (handled=False: aiosmtpd answers 535)
+
+    relay = Relay(tls_context=context, require_starttls=True, auth_required=True,
+                  authenticator=authenticator, auth_exclude_mechanism=["LOGIN"])
+    relay.start()
+    data = tmp_path / "data"
+    tls = {"TOCSIN_EMAIL_SMTP_SECURITY": "starttls", "TOCSIN_EMAIL_SMTP_CA_FILE": str(cert),
+           "TOCSIN_EMAIL_SMTP_USERNAME": "hub"}
+    try:
+        with hub_with(relay, data, **tls, TOCSIN_EMAIL_SMTP_PASSWORD=password) as hub:
+            assert subscribe(hub, OLENA, [LVIV], "en").status_code == 202
+            confirm(hub, relay, OLENA)
+
+        wrong = "wrong-Pq3-also-never-logged"
+        with hub_with(relay, data, **tls, TOCSIN_EMAIL_SMTP_PASSWORD=wrong) as hub:
+            alert = issue(hub, "demo-air-force", (LVIV_OBLAST,))
+            until(lambda: metric(hub, "tocsin_email_retried_total") >= 1, "the relay refused the login")
+        assert hub.proc is not None and hub.proc.stdout is not None
+        output = hub.proc.stdout.read().decode()
+        assert "refused our credentials: 535" in output  # the failure is logged ...
+        assert wrong not in output and password not in output  # ... the password never
+        assert len(relay.inbox.to(OLENA)) == 1
+
+        with hub_with(relay, data, **tls, TOCSIN_EMAIL_SMTP_PASSWORD=password) as hub:
+            [_, late] = relay.inbox.wait_for(OLENA, 2)  # resumed from the saved position
+            assert f"{hub.url}/alerts/{alert['id']}" in text_of(late, "plain")
+    finally:
+        relay.stop()

@@ -58,6 +58,7 @@ class Relay:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
+    ca_file: str | None = None  # CA certificates to verify the relay by (None: the system's)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Relay | None:
@@ -67,7 +68,8 @@ class Relay:
                    security=settings.email_smtp_security,
                    username=settings.email_smtp_username or None,
                    password=settings.email_smtp_password or None,
-                   timeout=settings.email_smtp_timeout_secs)
+                   timeout=settings.email_smtp_timeout_secs,
+                   ca_file=str(settings.email_smtp_ca_file) if settings.email_smtp_ca_file else None)
 
 
 class HeaderRefused(ValueError):
@@ -149,7 +151,8 @@ class Mailer:
         return aiosmtplib.SMTP(hostname=relay.host, port=relay.port, timeout=relay.timeout,
                                use_tls=relay.security == "tls",
                                start_tls=True if relay.security == "starttls" else False,  # noqa: SIM210
-                               username=relay.username, password=relay.password)
+                               username=relay.username, password=relay.password,
+                               cert_bundle=relay.ca_file)
 
     async def send(self, message: Message) -> None:
         """Hand ``message`` to the relay for every recipient, or raise :class:`SmtpFailure`."""
