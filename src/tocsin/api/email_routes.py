@@ -140,7 +140,7 @@ def email_routes(hub: Hub) -> list[BaseRoute]:
     requests = TokenBuckets(REQUEST_RATE_PER_SEC, REQUEST_BURST)
 
     def sender() -> EmailSender:
-        found: EmailSender | None = getattr(hub, "email", None)
+        found = hub.email
         if found is None:
             raise ApiError("email_unavailable", "this hub has no SMTP relay configured "
                            "(email_smtp_host)")

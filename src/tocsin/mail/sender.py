@@ -178,17 +178,21 @@ class EmailSender:
         return len(self._subs)
 
     def track(self, sub: EmailSubscription) -> None:
-        """Serve a confirmed subscription (again, with new places, if it was served already)."""
-        old = self._subs.get(sub.id)
-        state = SubState(sub=sub, last_event=sub.last_event)
-        if old is not None:
-            self._forget(old)
-            state.last_event = max(state.last_event, old.last_event)
-            state.queue, old.queue = old.queue, deque()  # queued mail for it still goes, in order
-            state.scheduled, old.scheduled = old.scheduled, False
+        """Serve a confirmed subscription; one served already keeps its queue with its new places.
+
+        The same :class:`SubState` is kept for a subscription whose places or language changed,
+        so a message queued or in flight for it is neither lost nor sent out of order.
+        """
+        state = self._subs.get(sub.id)
+        if state is None:
+            state = self._subs[sub.id] = SubState(sub=sub, last_event=sub.last_event)
+        else:
+            for code in state.sub.regions:
+                self.index.remove((sub.id, code))
+            state.sub = sub
+            state.last_event = max(state.last_event, sub.last_event)
         for code in sub.regions:
             self.index.add((sub.id, code), (code,))
-        self._subs[sub.id] = state
         self._schedule(state)
 
     def _forget(self, state: SubState) -> None:
