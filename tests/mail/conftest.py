@@ -41,11 +41,16 @@ class Inbox:
 
     received: list[Received] = field(default_factory=list)
     changed: threading.Condition = field(default_factory=threading.Condition)
+    refusals: list[str] = field(default_factory=list)  # replies to the next DATA, in order
+    refused: list[str] = field(default_factory=list)  # subjects of the messages refused
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self.changed:
+            if self.refusals:
+                self.refused.append(str(message["Subject"]))
+                return self.refusals.pop(0)
             self.received.append(Received(list(envelope.rcpt_tos), message))
             self.changed.notify_all()
         return "250 Message accepted"

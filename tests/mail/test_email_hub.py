@@ -163,6 +163,20 @@ async def test_relay_down_then_up_mail_arrives_later_and_live_streams_never_wait
         assert f"{hub.url}/alerts/{alert['id']}" in text_of(late, "plain")
         assert subscribe(hub, JOHN, [KYIV]).status_code == 202  # the refused request held nothing
 
+        # A 4xx reply to a message is retried; a 5xx drops that message only.
+        relay.inbox.refusals[:] = ["451 4.3.0 Try again later"]
+        drone = await asyncio.to_thread(issue, hub, "demo-air-force", (LVIV_OBLAST,), kind="drone")
+        [*_, retried] = await asyncio.to_thread(relay.inbox.wait_for, OLENA, 3)
+        assert f"/alerts/{drone['id']}" in text_of(retried, "plain")
+        relay.inbox.refusals[:] = ["550 5.1.1 No such user"]
+        await asyncio.to_thread(issue, hub, "demo-air-force", (LVIV_OBLAST,), kind="missile")
+        clear = await asyncio.to_thread(issue, hub, "demo-air-force", (LVIV_OBLAST,), kind="all-clear")
+        [*_, last] = await asyncio.to_thread(relay.inbox.wait_for, OLENA, 4)
+        assert f"/alerts/{clear['id']}" in text_of(last, "plain")
+        assert relay.inbox.refused == ["[DEMO] Drone threat — Lvivska Hromada",
+                                       "[DEMO] Missile threat — Lvivska Hromada"]
+        assert metric(hub, 'tocsin_email_failed_total{reason="smtp_550"}') == 1
+
 
 def test_starttls_and_credentials_the_password_never_logged_and_mail_resumes_after_restart(
         tmp_path: Path) -> None:
