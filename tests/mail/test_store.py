@@ -45,6 +45,8 @@ def test_one_pending_confirmation_per_address_per_hour(tmp_path: Path) -> None:
     with pytest.raises(ConfirmationPending) as refused:
         ask(store, now=T0 + HOUR - 10)
     assert 9 <= refused.value.retry_after <= 10
+    with pytest.raises(ConfirmationPending):  # the same mailbox in other letter case
+        ask(store, "A@Example.org", now=T0 + 5)
     ask(store, "b@example.org", now=T0 + 1)  # another address is not held up
     second = ask(store, now=T0 + HOUR)
     assert second.id == first.id

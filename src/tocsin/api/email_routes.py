@@ -81,8 +81,10 @@ def _wants_html(request: Request) -> bool:
 
 def _page(page: str, language: str, *, button: bool = False, status: int = 200) -> HTMLResponse:
     title, text = _PAGES[page][language if language in LANGUAGES else "en"]
-    form = (f'<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
-            f'<button type="submit">{html.escape(title)}</button></form>') if button else ""
+    field = ('<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+             if page == "unsubscribe" else "")
+    form = (f'<form method="post">{field}<button type="submit">{html.escape(title)}</button>'
+            "</form>") if button else ""
     body = (f'<!DOCTYPE html><html lang="{language}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width"><title>{html.escape(title)}</title>'
             f'</head><body style="font-family:sans-serif;max-width:40em"><h1>{html.escape(title)}</h1>'

@@ -167,7 +167,7 @@ def alert_mail(*, view: dict[str, Any], alert: Alert, kind: str, language: str,
     plain += [part for part in (headline, instruction, description) if part]
     plain += [""] + [f"{label}: {value}" for label, value in facts]
     plain += ["", f"{text['verify']}: {page}", text["verify_note"], f"{text['cap']}: {cap}",
-              "", "--", text["why"], f"{text['unsubscribe']}: {unsubscribe_url}", ""]
+              "", "-- ", text["why"], f"{text['unsubscribe']}: {unsubscribe_url}", ""]
 
     body = [f"<h1 style=\"font-size:1.3em\">{_e(subject)}</h1>"]
     if headline:

@@ -384,7 +384,7 @@ class EmailSender:
                 self.metrics.retried.inc()
                 return 0.0  # the worker that takes it next waits out the relay's backoff
             if not exc.temporary:
-                log.info("email to subscription %s refused for good: %s", sub.id, exc)
+                log.info("email to subscription %s refused for good: %s", sub.id, exc.code)
                 self._fail(state, f"smtp_{exc.code}" if exc.code else "refused")
                 return None
             job.attempts += 1

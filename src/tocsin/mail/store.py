@@ -1,7 +1,8 @@
 """Durable email subscriptions, their pending confirmations, and the email sender's position.
 
-One row per address. A row is *confirmed* once its owner followed a confirmation link; until
-then nothing is sent to it but that one confirmation email. A request for an address already
+One row per address (compared without case: :func:`address_key`). A row is *confirmed* once
+its owner followed a confirmation link; until then nothing is sent to it but that one
+confirmation email. A request for an address already
 confirmed (other places, another language) is held as *pending* on the row and takes effect
 only when confirmed from that address too — so nobody can change, or learn, what someone
 else's address receives.
@@ -41,7 +42,8 @@ FILE_NAME = "email.sqlite3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS email_subscriptions (
     id TEXT PRIMARY KEY,
-    address TEXT NOT NULL UNIQUE,
+    address TEXT NOT NULL,
+    address_key TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
     regions TEXT NOT NULL,
     language TEXT NOT NULL,
@@ -85,6 +87,12 @@ class Request:
     name: str
 
 
+def address_key(address: str) -> str:
+    """One row per mailbox: addresses that differ only in case are one (as nearly every
+    provider treats them), so changing the case cannot get around the one-request-an-hour rule."""
+    return address.lower()
+
+
 class ConfirmationPending(Exception):
     """A confirmation was sent to this address less than ``resend_secs`` ago."""
 
@@ -117,18 +125,18 @@ class SqliteEmailStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 self._prune(now)
-                row = conn.execute("SELECT id, token_sent FROM email_subscriptions WHERE address = ?",
-                                   (address,)).fetchone()
+                row = conn.execute("SELECT id, token_sent FROM email_subscriptions "
+                                   "WHERE address_key = ?", (address_key(address),)).fetchone()
                 if row is not None and row[1] is not None and now - float(row[1]) < resend_secs:
                     raise ConfirmationPending(resend_secs - (now - float(row[1])))
                 pending = (name, ",".join(regions), language, token_hash(token), now, now + ttl_secs)
                 if row is None:
                     sub_id = secrets.token_urlsafe(16)
-                    conn.execute("INSERT INTO email_subscriptions (id, address, name, regions, "
-                                 "language, confirmed, pending_name, pending_regions, "
+                    conn.execute("INSERT INTO email_subscriptions (id, address, address_key, name, "
+                                 "regions, language, confirmed, pending_name, pending_regions, "
                                  "pending_language, token_sha256, token_sent, token_expires, "
-                                 "last_event) VALUES (?, ?, '', '', ?, 0, ?, ?, ?, ?, ?, ?, 0)",
-                                 (sub_id, address, language, *pending))
+                                 "last_event) VALUES (?, ?, ?, '', '', ?, 0, ?, ?, ?, ?, ?, ?, 0)",
+                                 (sub_id, address, address_key(address), language, *pending))
                 else:
                     sub_id = str(row[0])
                     conn.execute("UPDATE email_subscriptions SET pending_name = ?, pending_regions = ?, "
@@ -236,8 +244,8 @@ class SqliteEmailStore:
 
     def has_address(self, address: str) -> bool:
         with self._lock:
-            return self._conn.execute("SELECT 1 FROM email_subscriptions WHERE address = ?",
-                                      (address,)).fetchone() is not None
+            return self._conn.execute("SELECT 1 FROM email_subscriptions WHERE address_key = ?",
+                                      (address_key(address),)).fetchone() is not None
 
     def delete(self, sub_id: str) -> bool:
         """Delete the row (confirmed or not) and everything it held."""
