@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import html
 import logging
@@ -65,6 +66,7 @@ BACKOFF_MAX_SECS = 300.0
 FLUSH_EVERY_SECS = 0.2
 PRUNE_EVERY_SECS = 600.0
 ENQUEUE_SLICE = 2000
+CONFIRM_TIMEOUT_SECS = 10.0  # each SMTP step of a confirmation, sent while its request waits
 DENIAL = "denial"
 UNSUBSCRIBE_PATH = "/api/v1/email/unsubscribe"
 CONFIRM_PATH = "/api/v1/email/confirm"
@@ -146,6 +148,7 @@ class EmailSender:
         self._relay_failures = 0
         self._relay_back_at = 0.0  # monotonic: the relay is not tried before this
         self._tasks: list[asyncio.Task[Any]] = []
+        self._confirming = asyncio.Semaphore(workers)  # confirmation connections open at once
         self.metrics = EmailMetrics(registry, self.queue_age, lambda: len(self._subs))
 
     # -- lifecycle -------------------------------------------------------
@@ -230,7 +233,8 @@ class EmailSender:
         message = build_message(sender=self.from_address, to=Address(request.name, addr_spec=address),
                                 subject=rendered.subject, text=rendered.text, html=rendered.html,
                                 headers={"Auto-Submitted": "auto-generated"})
-        async with Mailer(self.relay) as mailer:
+        relay = dataclasses.replace(self.relay, timeout=min(self.relay.timeout, CONFIRM_TIMEOUT_SECS))
+        async with self._confirming, Mailer(relay) as mailer:  # a person is waiting for the answer
             await mailer.send(message)
         self.metrics.sent.labels("confirmation").inc()
 
