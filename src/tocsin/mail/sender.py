@@ -353,7 +353,9 @@ class EmailSender:
                 else:
                     self._requeue(state)
         finally:
-            await mailer.close()
+            with contextlib.suppress(Exception):  # a hung relay must not hold up shutdown
+                async with asyncio.timeout(2.0):
+                    await mailer.close()
 
     async def _send_head(self, state: SubState, mailer: Mailer) -> float | None:
         """Send the subscription's oldest message; seconds until a retry, or None."""
