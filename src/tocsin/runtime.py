@@ -136,6 +136,9 @@ class Hub:
         from tocsin.org.hub import organisations_for  # organisations (issue 17): their own store
 
         self.orgs = organisations_for(self)
+        from tocsin.mail.sender import EmailSender, email_sender_for  # email alerts (docs/email.md)
+
+        self.email: EmailSender | None = email_sender_for(self)  # None: no SMTP relay set
 
     def _witnesses(self) -> list[CheckpointWitness]:
         """Witnesses from the policy file; in demo mode, one local witness of our own."""
@@ -161,9 +164,13 @@ class Hub:
         await self.checkpointer.start()
         await self.push.start()
         await self.orgs.start()
+        if self.email is not None:
+            await self.email.start()
 
     async def stop(self) -> None:
         await self.orgs.stop()
+        if self.email is not None:
+            await self.email.stop()
         await self.push.stop()
         await self.checkpointer.stop()
         if self.local_witness is not None:
