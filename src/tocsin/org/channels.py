@@ -15,6 +15,9 @@ Outbound HTTP goes only where the SSRF rule of :mod:`tocsin.push.endpoints` allo
   ``sent``, or ``delivered`` when the gateway answers ``{"status": "delivered"}``.
 * :class:`WebPushChannel` — the person's browser push subscription, encrypted (RFC 8291)
   and authorised (VAPID) with the hub's own push parts (:mod:`tocsin.push`).
+* :class:`EmailChannel` — through the hub's SMTP relay with the email alerts' own parts
+  (:mod:`tocsin.mail.smtp`: header-injection-safe messages, one connection per worker); the
+  signed note is attached as text so a recipient can check it. Webhooks are not built yet.
 """
 
 from __future__ import annotations
@@ -24,10 +27,13 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from typing import Protocol
 
 import aiohttp
 
+from tocsin.mail.smtp import Mailer, Relay, SmtpFailure, build_message
 from tocsin.org.model import DeliveryStatus
 from tocsin.push.crypto import encrypt
 from tocsin.push.endpoints import RECHECK_SECS, EndpointRefused, check_endpoint
@@ -181,3 +187,36 @@ class WebPushChannel:
     async def close(self) -> None:
         if self._client is not None:
             await self._client.close()
+
+
+class EmailChannel:
+    """Email through the hub's SMTP relay (module docstring); ``workers`` connections at most."""
+
+    name = "email"
+
+    def __init__(self, relay: Relay, sender: Address, workers: int = 4) -> None:
+        self.sender = sender
+        self._mailers = [Mailer(relay) for _ in range(max(1, workers))]
+        self._next = 0
+
+    async def send(self, out: Outgoing) -> tuple[DeliveryStatus, str]:
+        try:
+            to = Address(addr_spec=out.address)
+            body = f"{out.text}\n\n{out.link}\n" if out.link else f"{out.text}\n"
+            if out.link:
+                body += ("\n-- Підписано ключем організації / signed with the organisation's key --\n"
+                         + out.note.decode("utf-8"))
+            message = build_message(sender=self.sender, to=to, subject=out.org_name, text=body)
+        except (ValueError, HeaderParseError) as exc:
+            return DeliveryStatus.FAILED, f"not sendable as email ({type(exc).__name__})"
+        mailer = self._mailers[self._next % len(self._mailers)]
+        self._next += 1
+        try:
+            await mailer.send(message)
+        except SmtpFailure as exc:
+            return DeliveryStatus.FAILED, f"relay: {exc}"[:200]
+        return DeliveryStatus.SENT, ""
+
+    async def close(self) -> None:
+        for mailer in self._mailers:
+            await mailer.close()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tocsin.org.auth import Passkeys
-from tocsin.org.channels import Channel, SmsGateway, WebPushChannel
+from tocsin.org.channels import Channel, EmailChannel, SmsGateway, WebPushChannel
 from tocsin.org.rules import RuleEngine
 from tocsin.org.service import OrgService
 from tocsin.org.store import FILE_NAME, OrgStore
@@ -43,6 +43,12 @@ def organisations_for(hub: Hub) -> Organisations:
     allowed = parse_allowed_hosts(settings.push_allowed_hosts)
     store = OrgStore(settings.data_dir / FILE_NAME, clock=hub.clock)
     channels: list[Channel] = [WebPushChannel(hub.push.signer, allowed)]
+    from tocsin.mail.addresses import from_address_of
+    from tocsin.mail.smtp import Relay
+
+    relay = Relay.from_settings(settings)
+    if relay is not None:  # the email alerts' relay serves organisations too
+        channels.append(EmailChannel(relay, from_address_of(settings.email_from), settings.email_workers))
     if settings.org_sms_gateway_url:
         channels.append(SmsGateway(settings.org_sms_gateway_url, settings.org_sms_gateway_token, allowed))
     service = OrgService(store, hub.regions, base_url=settings.base_url, channels=channels, clock=hub.clock)
