@@ -228,3 +228,9 @@ class StorageFull(Exception):
 
 class StorageUnavailable(Exception):
     """The storage failed otherwise (an I/O error): rolled back, nothing stored; retry later."""
+
+
+class NotLeader(StorageUnavailable):
+    """This store does not lead the writers (never did, or another writer took over): nothing
+    was stored. The fencing check of a shared store (PostgreSQL) raises it inside the commit's
+    own transaction, so a stale leader's write can never land; the hub answers ``503``."""
