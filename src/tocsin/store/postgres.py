@@ -76,6 +76,9 @@ POOL_TIMEOUT_SECS = 3.0
 #: Seconds a new connection may take (a server that does not answer is unavailable).
 CONNECT_TIMEOUT_SECS = 3
 POOL_MAX = 16
+#: Seconds the pool keeps retrying one lost connection in the background before it gives up
+#: (a request that finds no connection starts a new attempt at once).
+RECONNECT_GIVE_UP_SECS = 1.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -195,7 +198,10 @@ class PostgresStore:
             dsn, min_size=1, max_size=pool_max, timeout=POOL_TIMEOUT_SECS, open=True,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECS},
             check=ConnectionPool.check_connection, name="tocsin-store",
-            reconnect_timeout=24 * 3600.0,  # keep trying for a day: PostgreSQL comes back
+            # Give up a background reconnection quickly: the next request then starts a fresh
+            # one at once, instead of waiting out psycopg-pool's doubling backoff (a long
+            # outage would otherwise delay recovery by about as long again).
+            reconnect_timeout=RECONNECT_GIVE_UP_SECS,
         )
 
     @contextmanager
