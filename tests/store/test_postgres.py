@@ -17,6 +17,7 @@ from tocsin.testing_postgres import PostgresServer
 from .test_contract import alert, ancestors, check_log, hromada
 
 RULES = state_rules(ancestors)
+RECOVERY_SECS = 15.0
 
 
 @pytest.fixture
@@ -131,5 +132,49 @@ def test_a_restart_fails_writes_and_reads_cleanly_then_recovers(own_server: Post
         assert store.append(alert(2)).created  # the same store, no reopen
         assert store.get(f"{2:032x}") is not None and store.log_size() == 2
         check_log(store)
+    finally:
+        store.close()
+
+
+async def test_a_feed_follower_rides_out_a_restart(own_server: PostgresServer,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """A follower that reads while PostgreSQL is away keeps following when it returns."""
+    import asyncio
+    import time
+
+    from tocsin.feed import EventFeed
+
+    caplog.set_level("WARNING", logger="tocsin.feed")
+    store = PostgresStore(own_server.create_database(), rules=RULES, pool_timeout_secs=0.3)
+    try:
+        assert store.acquire_leadership()
+        first = store.append(alert(1)).record.event_id
+        feed = EventFeed(store)
+        got: list[int] = []
+
+        async def follow() -> None:
+            async for event in feed.follow(0):
+                got.append(event.id)
+                if len(got) == 2:
+                    return
+
+        task = asyncio.create_task(follow())
+        own_server.stop()
+        feed.notify(first)  # the follower reads now, with the server away
+        deadline = time.monotonic() + RECOVERY_SECS
+        while not task.done() and not any("unavailable" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "the follower never read"
+            await asyncio.sleep(0.05)  # polling for the follower's failed read
+        assert not task.done(), task.exception()  # it did not die of it
+        await asyncio.to_thread(own_server.start)
+        while True:  # the pool reconnects within about a second; a writer retries meanwhile
+            try:
+                second = (await asyncio.to_thread(store.append, alert(2))).record.event_id
+                break
+            except StorageUnavailable:
+                assert time.monotonic() < deadline, "the store never recovered"
+        feed.notify(second)
+        await asyncio.wait_for(task, RECOVERY_SECS)
+        assert got == [first, second]
     finally:
         store.close()

@@ -178,7 +178,8 @@ class PostgresStore:
     Writes need leadership (:meth:`acquire_leadership`); reads never do.
     """
 
-    def __init__(self, dsn: str, *, rules: StateRules, pool_max: int = POOL_MAX) -> None:
+    def __init__(self, dsn: str, *, rules: StateRules, pool_max: int = POOL_MAX,
+                 pool_timeout_secs: float = POOL_TIMEOUT_SECS) -> None:
         self.dsn = dsn
         self._rules = rules
         self._fault: Literal["leaf", "commit"] | None = None
@@ -195,7 +196,7 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise storage_error(exc) from exc
         self._pool: ConnectionPool[Conn] = ConnectionPool(
-            dsn, min_size=1, max_size=pool_max, timeout=POOL_TIMEOUT_SECS, open=True,
+            dsn, min_size=1, max_size=pool_max, timeout=pool_timeout_secs, open=True,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECS},
             check=ConnectionPool.check_connection, name="tocsin-store",
             # Give up a background reconnection quickly: the next request then starts a fresh
