@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from tocsin.cap import to_xml
 from tocsin.client import ServerEvent, follow, issue_request, sign_cap
+from tocsin.store.postgres import WRITER_LOCK_KEY
 from tocsin.testing import HubProcess
 from tocsin.testing_postgres import PostgresServer
 from tocsin.tlog.checkpoint import open_checkpoint
@@ -52,6 +54,14 @@ def _proven(hub: HubProcess, body: dict[str, object], cap: bytes, statement: byt
     proven = verify_proof_bundle(bundle.content, origin=ORIGIN, entry=alert_entry(statement, cap),
                                  log_verifier=verifier)
     assert proven.index == index
+
+
+def _writer_lock_held(dsn: str) -> bool:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND ((classid::bigint << 32) | objid::bigint) = %s", (WRITER_LOCK_KEY,)).fetchone()
+    return bool(row and row[0])
 
 
 @pytest.fixture
@@ -98,8 +108,10 @@ def test_a_hub_on_postgresql_issues_serves_and_proves(postgres: PostgresServer, 
 
 
 async def test_postgresql_restarts_under_a_running_hub(pg_server: PostgresServer, tmp_path: Path) -> None:
-    hub = HubProcess(tmp_path / "data", args=("--store", pg_server.create_database()))
+    dsn = pg_server.create_database()
+    hub = HubProcess(tmp_path / "data", args=("--store", dsn))
     hub.start()
+    assert _writer_lock_held(dsn)
     received: list[ServerEvent] = []
     arrived = asyncio.Event()
 
@@ -144,6 +156,10 @@ async def test_postgresql_restarts_under_a_running_hub(pg_server: PostgresServer
             assert [e.json()["id"] for e in received] == [first.json()["id"], retried.json()["id"]]
             assert received[1].id == received[0].id + 1  # type: ignore[operator]
             assert (await http.get(f"{hub.url}/api/v1/alerts/{first.json()['id']}")).status_code == 200
+        # The hub took its writer lock back by itself (the restart had freed it).
+        while not await asyncio.to_thread(_writer_lock_held, dsn):
+            assert time.monotonic() < deadline, "the hub never took its writer lock back"
+            await asyncio.sleep(0.1)  # polling for the hub's lease check
         await asyncio.to_thread(_proven, hub, retried.json(), cap, statement)
     finally:
         stream.cancel()
