@@ -90,6 +90,7 @@ def test_a_hub_on_postgresql_issues_serves_and_proves(postgres: PostgresServer, 
         stranger = HubProcess(tmp_path / "stranger", args=("--store", dsn))
         with pytest.raises(RuntimeError, match=r"log\.key is missing but the store"):
             stranger.start()
+        assert not stranger.data_dir.exists()  # a refusal writes nothing, demo files included
         # ...and with it, one writer leads the store: a second hub is refused, with the reason.
         shutil.copytree(hub.data_dir, tmp_path / "second")
         second = HubProcess(tmp_path / "second", args=("--store", dsn))

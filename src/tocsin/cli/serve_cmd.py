@@ -46,6 +46,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     from tocsin.compat.alerts_in_ua_routes import compat_listener
     from tocsin.demo import DEMO_ISSUERS, demo_key_path, ensure_demo
     from tocsin.runtime import Hub
+    from tocsin.store.backend import preflight_store
     from tocsin.store.integrity import StartupRefused, preflight
     from tocsin.tlog.checkpoint import CosignatureError
     from tocsin.trust.note import NoteError
@@ -62,6 +63,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     registry_path = settings.registry or settings.data_dir / "registry.json"
     try:  # before anything is written, demo files included: a refusal writes nothing
         preflight(settings.data_dir, settings.log_origin, shared_store=bool(settings.store))
+        preflight_store(settings)  # a PostgreSQL store: does it hold this directory's log?
     except StartupRefused as exc:
         fail(escape(str(exc)))
     pinned = settings.data_dir / "registry-root.pub"

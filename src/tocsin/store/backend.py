@@ -15,7 +15,7 @@ import sqlite3
 from pathlib import Path
 
 from tocsin.config import Settings
-from tocsin.ledger.effects import StateRules
+from tocsin.ledger.effects import Effects, Incoming, LedgerView, StateRefusal, StateRules
 from tocsin.logserver import CHECKPOINT_FILE
 from tocsin.store.base import StorageUnavailable, Store, StoreError
 from tocsin.store.integrity import (
@@ -72,6 +72,31 @@ def open_store(settings: Settings, rules: StateRules, *, lead: bool = True) -> S
         store.close()
         raise
     return store
+
+
+def preflight_store(settings: Settings) -> None:
+    """Before anything is written to the data directory (demo files included): refuse a shared
+    store that does not hold this data directory's log. SQLite: nothing (``preflight`` did it)."""
+    if not settings.store:
+        return
+    from tocsin.store.postgres import PostgresStore, redacted
+
+    where = redacted(settings.store)
+    try:
+        store = PostgresStore(settings.store, rules=_no_rules, pool_max=1)
+    except StorageUnavailable as exc:
+        raise StartupRefused(f"the store {where} cannot be used ({exc}); start PostgreSQL or fix "
+                             "the store setting") from None
+    try:
+        check_shared_store(store, settings.data_dir, settings.log_origin, where)
+    except StorageUnavailable as exc:
+        raise StartupRefused(f"the store {where} cannot be used ({exc})") from None
+    finally:
+        store.close()
+
+
+def _no_rules(alert: Incoming, view: LedgerView) -> Effects | StateRefusal:  # pragma: no cover
+    raise AssertionError("a preflight store never writes")
 
 
 def check_shared_store(store: Store, data_dir: Path, origin: str, where: str) -> None:
