@@ -165,3 +165,21 @@ async def test_postgresql_restarts_under_a_running_hub(pg_server: PostgresServer
     finally:
         stream.cancel()
         hub.stop()
+
+
+def test_the_store_setting(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tocsin.cli import main
+    from tocsin.config import SettingsError, load_settings
+    from tocsin.store.postgres import redacted
+
+    assert load_settings(environ={}).store == ""  # SQLite in the data directory by default
+    url = "postgresql://tocsin:s3cret@db.internal:5432/tocsin"
+    assert load_settings(environ={"TOCSIN_STORE": url}).store == url
+    assert load_settings({"store": url}, environ={"TOCSIN_STORE": "postgres://other/x"}).store == url
+    with pytest.raises(SettingsError, match="store must be"):
+        load_settings(environ={"TOCSIN_STORE": "mysql://db/tocsin"})
+    assert redacted(url) == "postgresql://tocsin@db.internal:5432/tocsin"  # never the password
+    result = CliRunner().invoke(main, ["serve", "--data-dir", str(tmp_path / "d"), "--store", "sqlite:x"])
+    assert result.exit_code == 2 and "store must be" in result.output
