@@ -155,7 +155,7 @@ async def test_postgresql_restarts_under_a_running_hub(pg_server: PostgresServer
             # The stream that stayed open through the restart gets the alert, no gap.
             await asyncio.wait_for(arrived.wait(), 10)
             assert [e.json()["id"] for e in received] == [first.json()["id"], retried.json()["id"]]
-            assert received[1].id == received[0].id + 1  # type: ignore[operator]
+            assert received[1].id > received[0].id  # type: ignore[operator]
             assert (await http.get(f"{hub.url}/api/v1/alerts/{first.json()['id']}")).status_code == 200
         # The hub took its writer lock back by itself (the restart had freed it).
         while not await asyncio.to_thread(_writer_lock_held, dsn):
