@@ -134,6 +134,9 @@ class Hub:
         from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
 
         self.push = push_sender_for(self)  # last: a hub refused above writes no push files
+        from tocsin.mail.sender import EmailSender, email_sender_for  # email alerts (docs/email.md)
+
+        self.email: EmailSender | None = email_sender_for(self)  # None: no SMTP relay set
 
     def _witnesses(self) -> list[CheckpointWitness]:
         """Witnesses from the policy file; in demo mode, one local witness of our own."""
@@ -161,8 +164,12 @@ class Hub:
             self.lease.start()
         await self.checkpointer.start()
         await self.push.start()
+        if self.email is not None:
+            await self.email.start()
 
     async def stop(self) -> None:
+        if self.email is not None:
+            await self.email.stop()
         await self.push.stop()
         await self.checkpointer.stop()
         if self.local_witness is not None:
