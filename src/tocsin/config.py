@@ -30,6 +30,11 @@ class Settings:
     port: int = 8000
     #: Directory for the database, the hub's log key and (in demo mode) demo keys.
     data_dir: Path = field(default_factory=lambda: Path("data"))
+    #: Where alerts and the log are stored. Empty (the default): SQLite in
+    #: ``DATA_DIR/tocsin.sqlite3``, one process. A PostgreSQL URL
+    #: (``postgresql://user@host:5432/tocsin``): the shared store several hub processes can use
+    #: (docs/operations.md). It may carry a password: it is never logged or printed.
+    store: str = ""
     #: Create demo issuers, a signed demo registry and their keys on first run.
     demo: bool = False
     #: Issuer registry file (signed JSON); demo mode writes ``DATA_DIR/registry.json``.
@@ -142,6 +147,9 @@ class Settings:
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise SettingsError(f"{name} must be a positive number of seconds, got {value}")
+        if self.store and not self.store.startswith(("postgresql://", "postgres://")):
+            raise SettingsError("store must be empty (SQLite in the data directory) or a "
+                                "postgresql:// URL")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError(f"public_url must start with http:// or https://, got {self.public_url!r}")
         if self.email_smtp_security not in ("starttls", "tls", "none"):
