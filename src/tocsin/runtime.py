@@ -134,6 +134,9 @@ class Hub:
         from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
 
         self.push = push_sender_for(self)  # last: a hub refused above writes no push files
+        from tocsin.org.hub import organisations_for  # organisations (issue 17): their own store
+
+        self.orgs = organisations_for(self)
         from tocsin.mail.sender import EmailSender, email_sender_for  # email alerts (docs/email.md)
 
         self.email: EmailSender | None = email_sender_for(self)  # None: no SMTP relay set
@@ -164,10 +167,12 @@ class Hub:
             self.lease.start()
         await self.checkpointer.start()
         await self.push.start()
+        await self.orgs.start()
         if self.email is not None:
             await self.email.start()
 
     async def stop(self) -> None:
+        await self.orgs.stop()
         if self.email is not None:
             await self.email.stop()
         await self.push.stop()
