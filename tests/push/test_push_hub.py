@@ -322,3 +322,23 @@ def test_a_cancel_of_a_threat_replaces_it_quietly(hub: HubProcess) -> None:
         assert withdrawn.urgency == "normal" and withdrawn.payload["requireInteraction"] is False
         assert withdrawn.topic == woken.topic == KYIV
         assert withdrawn.payload["tag"] == woken.payload["tag"]
+
+
+def test_an_alert_and_its_all_clear_for_two_of_my_places_are_one_message_per_place(
+        hub: HubProcess) -> None:
+    """Each place met gets its own message, Topic and tag, so the all-clear for both places
+    replaces, at the push service, a pending alert for either and, on screen, both alerts
+    (before, only the first place's Topic and tag were sent: the second place's alert stayed)."""
+    with push_service(hub_key(hub)) as service:
+        phone = service.device()
+        assert subscribe(hub, phone.subscription(), [KYIV, LVIV]).status_code == 201
+        alert = issue(hub, "demo-air-force", (KYIV, LVIV_OBLAST), kind="missile")
+        clear = issue(hub, "demo-air-force", (KYIV, LVIV_OBLAST), kind="all-clear")
+        got = service.wait_delivered(phone, 4)
+        assert [(r.payload["id"], r.topic, r.payload["tag"]) for r in got] == [
+            (alert["id"], KYIV, f"tocsin-{KYIV}"), (alert["id"], LVIV, f"tocsin-{LVIV}"),
+            (clear["id"], KYIV, f"tocsin-{KYIV}"), (clear["id"], LVIV, f"tocsin-{LVIV}")]
+        assert [r.payload["places"] for r in got[:2]] == [["м. Київ"], ["Львівська територіальна громада"]]
+        assert all(r.urgency == "high" for r in got)
+        assert service.errors == []
+        assert metric(hub, "tocsin_push_sent_total") == 4

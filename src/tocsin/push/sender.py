@@ -3,7 +3,7 @@
 It never hooks the fan-out. It reads events from the store after the last position it
 saved, matches each to push subscriptions with :class:`~tocsin.delivery.fanout.PlaceIndex`
 (the live streams' matcher, points included), and queues one message per subscription
-per event. Invariants:
+per place met per event (``tocsin.push.messages.place_groups``). Invariants:
 
 * **Order per subscription.** A subscription's messages are sent one at a time, in event
   order, so an all-clear can never overtake the alert it replaces (same ``Topic``).
@@ -48,7 +48,7 @@ from tocsin.feed import EventFeed
 from tocsin.kinds import KindClass, kind_class
 from tocsin.push.crypto import check_keys, encrypt
 from tocsin.push.endpoints import RECHECK_SECS, EndpointRefused, check_public, origin_of
-from tocsin.push.messages import Loudness, build_payload, loudness, topic_for
+from tocsin.push.messages import Loudness, build_payload, loudness, place_groups, topic_for
 from tocsin.push.store import PushStore, PushSubscription
 from tocsin.push.vapid import VapidSigner
 from tocsin.regions import Region, RegionSet
@@ -99,6 +99,7 @@ class Job:
     how: Loudness
     topic: str
     deadline: float  # monotonic: after this its TTL has passed; it is not sent
+    last: bool = True  # the event's last message for this subscription (then it is served)
     attempts: int = 0
     body: bytes | None = None
 
@@ -345,18 +346,20 @@ class PushSender:
             state = self._subs.get(sub_id)
             if state is None or state.last_event >= event.id:
                 continue  # already served this event before a restart
-            places = tuple(p for p in state.places if p in hit)
             lang = state.sub.language
-            key = (lang, places)
-            payload = payloads.get(key)
-            if payload is None:
-                payload = build_payload(view=view, alert=alert, language=lang, places=list(places),
-                                        place_names=self._names(places, lang),
-                                        how=how, event_id=event.id, demo=self.demo)
-                payloads[key] = payload
-            state.queue.append(Job(event.id, payload, how, topic_for(places[0]), deadline))
-            entry[0] += 1
-            self._pending += 1
+            groups = place_groups(tuple(p for p in state.places if p in hit))
+            for i, group in enumerate(groups, start=1):  # one message per place met
+                key = (lang, group)
+                payload = payloads.get(key)
+                if payload is None:
+                    payload = build_payload(view=view, alert=alert, language=lang, places=list(group),
+                                            place_names=self._names(group, lang),
+                                            how=how, event_id=event.id, demo=self.demo)
+                    payloads[key] = payload
+                state.queue.append(Job(event.id, payload, how, topic_for(group[0]), deadline,
+                                       last=i == len(groups)))
+                entry[0] += 1
+                self._pending += 1
             self._schedule(state)
         self._settle(event.id, entry)
 
@@ -465,8 +468,9 @@ class PushSender:
             return None
         if status is not None and 200 <= status < 300:
             state.queue.popleft()
-            state.last_event = max(state.last_event, job.event_id)
-            self._served.append((state.sub.id, job.event_id))
+            if job.last:  # every place's message of the event handed over: served
+                state.last_event = max(state.last_event, job.event_id)
+                self._served.append((state.sub.id, job.event_id))
             self.metrics.sent.inc()
             self._complete(job)
             return None
