@@ -47,8 +47,16 @@ from tocsin.delivery.fanout import PlaceIndex
 from tocsin.feed import EventFeed
 from tocsin.kinds import KindClass, kind_class
 from tocsin.push.crypto import check_keys, encrypt
-from tocsin.push.endpoints import RECHECK_SECS, EndpointRefused, check_public, origin_of
+from tocsin.push.endpoints import (
+    RECHECK_SECS,
+    EndpointRefused,
+    Lookup,
+    check_public,
+    origin_of,
+    system_lookup,
+)
 from tocsin.push.messages import Loudness, build_payload, loudness, place_groups, topic_for
+from tocsin.push.pinning import AddressRefused, CheckedResolver
 from tocsin.push.store import PushStore, PushSubscription
 from tocsin.push.vapid import VapidSigner
 from tocsin.regions import Region, RegionSet
@@ -173,6 +181,7 @@ class PushSender:
         self.max_connections = max_connections
         self.max_pending = max_pending
         self.timeout = timeout
+        self.lookup: Lookup = system_lookup  # name -> addresses (a test may give its own)
         self.index: PlaceIndex[PlaceKey] = PlaceIndex(regions)
         self._subs: dict[str, SubState] = {}
         self._endpoints: set[str] = set()
@@ -207,7 +216,10 @@ class PushSender:
         # request here, aiohttp ~60 us (docs/benchmarks.md) -- the difference between
         # 300 and thousands of messages a second.
         self._client = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.per_service),
+            # Every connection resolves once and connects only to addresses it checked
+            # (tocsin.push.pinning: no DNS-rebinding window between a check and a connect).
+            connector=aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.per_service,
+                                           resolver=CheckedResolver(self.lookup, self.allowed_hosts)),
             timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=False,
             skip_auto_headers=("User-Agent",))
         self._follower = asyncio.create_task(self._follow(self._handled), name="push-follower")
@@ -434,7 +446,7 @@ class PushSender:
         if not origin.allowed and (origin.checked_at is None or now - origin.checked_at > RECHECK_SECS):
             origin.checked_at = now
             try:
-                await asyncio.to_thread(check_public, origin.host, origin.port)
+                await asyncio.to_thread(check_public, origin.host, origin.port, self.lookup)
                 origin.refused = None
             except EndpointRefused as exc:
                 origin.refused = str(exc)
@@ -460,6 +472,14 @@ class PushSender:
                 status = response.status
                 retry_after = response.headers.get("retry-after")
                 await response.read()  # so the connection is kept for the next message
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, AddressRefused):  # re-pointed since it was checked
+                log.warning("push to %s refused: %s", origin.name, exc.os_error)
+                origin.checked_at, origin.refused = time.monotonic(), str(exc.os_error)
+                self._fail(state, "refused")
+                return None
+            log.info("push to %s: %s", origin.name, type(exc).__name__)
+            status = None
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.info("push to %s: %s", origin.name, type(exc).__name__)
             status = None
