@@ -213,7 +213,13 @@ def test_subscription_api_refuses_and_updates(hub: HubProcess) -> None:
         assert taken.status_code == 401 and taken.json()["error"]["code"] == "bad_push_secret"
         again = httpx.post(url, json={**base, "regions": [LVIV]},  # re-posting with its secret updates it
                            headers={"Authorization": f"Bearer {first.json()['secret']}"})
-        assert again.status_code == 200
+        assert again.status_code == 200  # updated, not created: as the OpenAPI and docs/push.md say
+        documented = httpx.get(f"{hub.url}/api/v1/openapi.json").json()
+        post = documented["paths"]["/api/v1/push/subscriptions"]["post"]
+        assert "201" in post["responses"] and "200" in post["responses"]
+        assert "updates it: 200" in post["summary"] and "updated" in post["responses"]["200"]["description"]
+        docs = (Path(__file__).resolve().parents[2] / "docs/push.md").read_text()
+        assert "`201 {\"id\", \"secret\"}`" in docs and "updates it: `200 {\"id\", \"secret\"}`" in docs
         assert again.json()["id"] == first.json()["id"]
         assert again.json()["secret"] != first.json()["secret"]
         one = f"{url}/{first.json()['id']}"

@@ -285,7 +285,10 @@ def push_paths() -> dict[str, Any]:
                        "new secret; without it: 401)",
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": _ref("PushSubscriptionRequest")}}},
-            "responses": {"201": created, "200": created, "4XX": _error_ref(), "503": _error_ref()},
+            "responses": {"201": created, "200": {**created, "description": (
+                "An endpoint already subscribed, re-posted with its secret: updated durably; the "
+                "same id and a new secret (the old one stops working)")},
+                "4XX": _error_ref(), "503": _error_ref()},
         }},
         "/api/v1/push/subscriptions/{sub_id}": {"delete": {
             "summary": "Delete a push subscription (Authorization: Bearer <secret>); nothing is kept",
