@@ -82,7 +82,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object", "required": ["reason", "at", "at_iso", "by", "by_issuer"],
             "description": "Why and when an alert stopped being in force",
             "properties": {
-                "reason": {"type": "string", "enum": ["ended", "cancelled", "expired"]},
+                "reason": {"type": "string", "enum": ["ended", "cancelled", "updated", "expired"]},
                 "at": number, "at_iso": {"type": "string", "format": "date-time",
                                          "description": "ISO 8601, Europe/Kyiv, with offset"},
                 "by": nullable_text, "by_issuer": nullable_text}},

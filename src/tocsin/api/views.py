@@ -35,7 +35,7 @@ from tocsin.trust.registry import Registry
 #: The zone every public time is shown in (with its offset, so nobody has to guess).
 TIME_ZONE = "Europe/Kyiv"
 _ZONE = ZoneInfo(TIME_ZONE)
-OverReason = Literal["ended", "cancelled", "expired"]
+OverReason = Literal["ended", "cancelled", "updated", "expired"]
 CLASSES: tuple[str, ...] = tuple(k.value for k in KindClass)
 
 
@@ -53,15 +53,21 @@ def record_class(record: AlertRecord) -> KindClass:
 def over_of(record: AlertRecord, now: float, ender: AlertRecord | None) -> dict[str, Any] | None:
     """Why and when ``record`` stopped being in force, or None while it is (or never can be).
 
-    ``ender`` is the stored alert named by ``record.ended_by`` (None if it has none). The
-    earlier of its ending and its expiry wins: an all-clear sent after an alert had already
-    expired does not make it "ended".
+    ``ender`` is the stored alert named by ``record.ended_by`` (None if it has none): a
+    Cancel makes it ``cancelled``, an Update that is not an all-clear ``updated`` (a newer
+    version is in force), anything else ``ended``. The earlier of its ending and its expiry
+    wins: an all-clear sent after an alert had already expired does not make it "ended".
     """
     if is_announcement(record.msg_type, record.kinds):
         return None
     expired = record.expires_ts is not None and record.expires_ts <= now
     if record.ended_ts is not None and not (expired and record.expires_ts < record.ended_ts):  # type: ignore[operator]
-        reason: OverReason = "cancelled" if ender is not None and ender.msg_type == "Cancel" else "ended"
+        reason: OverReason = "ended"
+        if ender is not None and ender.msg_type == "Cancel":
+            reason = "cancelled"
+        elif ender is not None and ender.msg_type == "Update" \
+                and kind_class(ender.kinds) is not KindClass.ALL_CLEAR:
+            reason = "updated"  # a newer version is in force: not "ended" (the danger may go on)
         return {"reason": reason, "at": record.ended_ts, "at_iso": iso_local(record.ended_ts),
                 "by": record.ended_by, "by_issuer": ender.issuer_id if ender else None}
     if expired:

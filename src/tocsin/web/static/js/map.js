@@ -785,7 +785,7 @@ async function announce(data) {
   await ensureRegionNames(data.areas && typeof data.areas[0] === "string" ? data.areas : []);
   const kinds = kindsText(data.kinds || []);
   const areas = alertAreaNames({ areas: data.areas, area_codes: (data.areas || []).filter((a) => typeof a === "string"), info: [] });
-  const lead = klass === "all-clear" || data.msgType === "Cancel" ? t("alert_ended")
+  const lead = data.msgType === "Cancel" ? t("new_cancel") : klass === "all-clear" ? t("alert_ended")
     : klass === "threat" ? t("new_alert") : t("new_notice");
   const node = document.getElementById("announcer");
   node.textContent = lead + ": " + kinds + " — " + areas + ". " + issuerName(view.registry, data.issuer);
