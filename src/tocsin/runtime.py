@@ -133,6 +133,8 @@ class Hub:
         from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
 
         self.push = push_sender_for(self)  # last: a hub refused above writes no push files
+        #: Set when the server begins to shut down: every live stream then ends its response.
+        self.closing = asyncio.Event()
 
     def _witnesses(self) -> list[CheckpointWitness]:
         """Witnesses from the policy file; in demo mode, one local witness of our own."""
@@ -158,7 +160,12 @@ class Hub:
         await self.checkpointer.start()
         await self.push.start()
 
+    def close_streams(self) -> None:
+        """Shutdown begins: live streams end their responses properly (see api.server)."""
+        self.closing.set()
+
     async def stop(self) -> None:
+        self.closing.set()
         await self.push.stop()
         await self.checkpointer.stop()
         if self.local_witness is not None:
