@@ -49,3 +49,36 @@ def test_an_alert_replaced_by_an_update_says_updated_not_ended(page: Any, hub: H
     page.goto(f"{hub.url}/regions/{KYIV}")
     page.wait_for_selector("body[data-ready=true]")
     assert "оновлено" in page.locator("#timeline").inner_text()
+
+
+def test_where_names_the_regions_a_shape_reaches_never_the_issuers_area_desc(
+        page: Any, hub: HubProcess) -> None:
+    """``areaDesc`` is the issuer's free text: a circle over Lviv described as "м. Київ" must
+    not read "Де: м. Київ". Pages name the regions the CAP's geocodes name or, for shapes,
+    the regions the hub found them to reach — never ``areaDesc``."""
+    import msgspec
+
+    from tocsin.cap import to_xml
+    from tocsin.cap.model import Area, Circle
+    from tocsin.client import issue_request, sign_cap
+
+    from tocsin.compose import AlertFacts, compose_alert
+
+    base = compose_alert(AlertFacts(issuer_id="demo-air-force", kind="air-raid", areas=(KYIV,)))
+    ring = Circle(lat=49.8397, lon=24.0297, radius_km=1.0, text="49.8397,24.0297 1.0")  # Lviv centre
+    info = msgspec.structs.replace(base.info[0], area=(Area(area_desc="м. Київ", circle=(ring,)),))
+    cap = to_xml(msgspec.structs.replace(base, info=(info,)))
+    answer = page.request.post(f"{hub.url}/api/v1/alerts", data=issue_request(
+        cap, sign_cap(cap, hub.signer("demo-air-force"))))
+    assert answer.status == 201, answer.text()
+    alert = answer.json()
+    view = page.request.get(f"{hub.url}/api/v1/alerts/{alert['id']}").json()
+    assert [a["name_uk"] for a in view["areas"]] == ["Львівська територіальна громада"]
+    assert view["area_desc"] == ["м. Київ"]  # the API keeps the issuer's words, as signed
+    _open(page, hub, alert["id"])
+    where = page.locator("#where").inner_text()
+    assert "Львівська територіальна громада" in where and "Київ" not in where
+    page.goto(f"{hub.url}/")
+    item = page.locator(f".alert-item[data-id='{alert['id']}']")
+    item.wait_for()
+    assert "Львівська" in item.inner_text() and "Київ" not in item.inner_text()

@@ -178,14 +178,13 @@ function areaCodes(info) {
   return (info.area || []).flatMap((a) => (a.geocode || []).map((g) => g.value));
 }
 
-// Regions by name (KATOTTG and ISO codes alike); the issuer's own description otherwise.
+// Regions by name (KATOTTG and ISO codes alike; for shapes, the regions the hub found them
+// to reach). Never the CAP's areaDesc: it is the issuer's free text and could name another
+// place than the one alerted (it stays visible, as signed, among all the CAP fields).
 function areaNames(info) {
   const named = (page.record.areas || []).filter((a) => a && typeof a === "object" && (a.name_uk || a.name_en));
   if (named.length) return named.map((a) => a["name_" + currentLang()] || a.name_uk || a.name_en).join(", ");
-  return (info.area || []).map((a) => {
-    const codes = (a.geocode || []).map((g) => g.value);
-    return codes.length ? codes.map(regionName).join(", ") : a.areaDesc;
-  }).join("; ");
+  return (info.area || []).flatMap((a) => (a.geocode || []).map((g) => regionName(g.value))).join(", ");
 }
 
 function parseCap(capBytes) {

@@ -108,8 +108,7 @@ function alertAreaNames(alert) {
   const named = (alert.areas || []).filter((a) => a && typeof a === "object" && (a.name_uk || a.name_en));
   if (named.length) return named.map((a) => a["name_" + lang] || a.name_uk || a.name_en).join(", ");
   const codes = alert.area_codes || [];
-  if (codes.length) return codes.map(regionName).join(", ");
-  return (pickInfo(alert.info || []).areas || []).filter((a) => typeof a === "string").join(", ");
+  return codes.map(regionName).join(", ");  // never areaDesc: the issuer's free text (docs/web.md)
 }
 
 // -- styling ----------------------------------------------------------------
