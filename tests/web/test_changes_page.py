@@ -61,7 +61,6 @@ def test_where_names_the_regions_a_shape_reaches_never_the_issuers_area_desc(
     from tocsin.cap import to_xml
     from tocsin.cap.model import Area, Circle
     from tocsin.client import issue_request, sign_cap
-
     from tocsin.compose import AlertFacts, compose_alert
 
     base = compose_alert(AlertFacts(issuer_id="demo-air-force", kind="air-raid", areas=(KYIV,)))
