@@ -108,7 +108,7 @@ function alertAreaNames(alert) {
   const named = (alert.areas || []).filter((a) => a && typeof a === "object" && (a.name_uk || a.name_en));
   if (named.length) return named.map((a) => a["name_" + lang] || a.name_uk || a.name_en).join(", ");
   const codes = alert.area_codes || [];
-  return codes.map(regionName).join(", ");  // never areaDesc: the issuer's free text (docs/web.md)
+  return codes.map(regionName).join(", ");  // never areaDesc: the issuer's free text (docs/hub.md)
 }
 
 // -- styling ----------------------------------------------------------------
