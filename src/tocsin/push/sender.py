@@ -215,11 +215,12 @@ class PushSender:
         # aiohttp, not httpx: at 64 requests in flight httpx's pool costs ~2 ms of CPU a
         # request here, aiohttp ~60 us (docs/benchmarks.md) -- the difference between
         # 300 and thousands of messages a second.
+        # Every connection resolves once and connects only to addresses it checked
+        # (tocsin.push.pinning: no DNS-rebinding window between a check and a connect).
+        resolver = CheckedResolver(lambda host, port: self.lookup(host, port), self.allowed_hosts)
         self._client = aiohttp.ClientSession(
-            # Every connection resolves once and connects only to addresses it checked
-            # (tocsin.push.pinning: no DNS-rebinding window between a check and a connect).
             connector=aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.per_service,
-                                           resolver=CheckedResolver(self.lookup, self.allowed_hosts)),
+                                           resolver=resolver),
             timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=False,
             skip_auto_headers=("User-Agent",))
         self._follower = asyncio.create_task(self._follow(self._handled), name="push-follower")
