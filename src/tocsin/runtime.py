@@ -140,6 +140,8 @@ class Hub:
         from tocsin.mail.sender import EmailSender, email_sender_for  # email alerts (docs/email.md)
 
         self.email: EmailSender | None = email_sender_for(self)  # None: no SMTP relay set
+        #: Set when the server begins to shut down: every live stream then ends its response.
+        self.closing = asyncio.Event()
 
     def _witnesses(self) -> list[CheckpointWitness]:
         """Witnesses from the policy file; in demo mode, one local witness of our own."""
@@ -171,7 +173,12 @@ class Hub:
         if self.email is not None:
             await self.email.start()
 
+    def close_streams(self) -> None:
+        """Shutdown begins: live streams end their responses properly (see api.server)."""
+        self.closing.set()
+
     async def stop(self) -> None:
+        self.closing.set()
         await self.orgs.stop()
         if self.email is not None:
             await self.email.stop()

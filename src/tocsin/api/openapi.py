@@ -82,7 +82,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object", "required": ["reason", "at", "at_iso", "by", "by_issuer"],
             "description": "Why and when an alert stopped being in force",
             "properties": {
-                "reason": {"type": "string", "enum": ["ended", "cancelled", "expired"]},
+                "reason": {"type": "string", "enum": ["ended", "cancelled", "updated", "expired"]},
                 "at": number, "at_iso": {"type": "string", "format": "date-time",
                                          "description": "ISO 8601, Europe/Kyiv, with offset"},
                 "by": nullable_text, "by_issuer": nullable_text}},
@@ -294,7 +294,10 @@ def push_paths() -> dict[str, Any]:
                        "new secret; without it: 401)",
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": _ref("PushSubscriptionRequest")}}},
-            "responses": {"201": created, "200": created, "4XX": _error_ref(), "503": _error_ref()},
+            "responses": {"201": created, "200": {**created, "description": (
+                "An endpoint already subscribed, re-posted with its secret: updated durably; the "
+                "same id and a new secret (the old one stops working)")},
+                "4XX": _error_ref(), "503": _error_ref()},
         }},
         "/api/v1/push/subscriptions/{sub_id}": {"delete": {
             "summary": "Delete a push subscription (Authorization: Bearer <secret>); nothing is kept",

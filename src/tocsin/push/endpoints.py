@@ -10,20 +10,32 @@ the LAN, the hub's own loopback). An endpoint is accepted when
   unicast address (not private, loopback, link-local, multicast, reserved or unspecified).
 
 The sender checks again before it first calls an origin and every
-:data:`RECHECK_SECS` after (a name may be re-pointed after subscribing). A host that
-re-resolves between that check and the connection is the remaining window; pinning the
-address in the connection would close it.
+:data:`RECHECK_SECS` after (a name may be re-pointed after subscribing), and — what closes
+the DNS-rebinding window — every connection it opens resolves the name once, checks every
+address and connects only to those (:class:`tocsin.push.pinning.CheckedResolver`): a name
+that answers a public address to a check and a private one to the connection is refused.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from urllib.parse import urlsplit
 
 MAX_ENDPOINT_CHARS = 2048
 RECHECK_SECS = 300.0
+
+
+#: How a host name becomes addresses: ``(host, port) -> [address, ...]``. The hub's is
+#: :func:`system_lookup`; a test gives its own (a name that answers differently each time).
+Lookup = Callable[[str, int], list[str]]
+
+
+def system_lookup(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to now (the system resolver); OSError if none."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
 
 
 class EndpointRefused(ValueError):
@@ -54,7 +66,8 @@ _NOT_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
     "::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "192.0.0.0/24"))
 
 
-def check_endpoint(endpoint: str, allowed: Collection[str], *, resolve: bool = True) -> str:
+def check_endpoint(endpoint: str, allowed: Collection[str], *, resolve: bool = True,
+                   lookup: Lookup = system_lookup) -> str:
     """The endpoint's origin if the hub may call it; else :class:`EndpointRefused`.
 
     The host must be written in ASCII (``xn--`` for international names): the resolver
@@ -88,24 +101,30 @@ def check_endpoint(endpoint: str, allowed: Collection[str], *, resolve: bool = T
         raise EndpointRefused("subscription.endpoint must be an https:// URL "
                               f"({host} is not in push_allowed_hosts)")
     if resolve:
-        check_public(host, parts.port or 443)
+        check_public(host, parts.port or 443, lookup)
     return origin
 
 
-def check_public(host: str, port: int) -> None:
-    """Every address ``host`` resolves to is a global unicast address, else refused."""
+def check_public(host: str, port: int, lookup: Lookup = system_lookup) -> list[str]:
+    """The addresses ``host`` resolves to, each a global unicast address; else refused."""
     try:
-        literal = ipaddress.ip_address(host)
-        addresses = [literal]
+        ipaddress.ip_address(host)
+        found = [host]
     except ValueError:
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            found = lookup(host, port)
         except (OSError, UnicodeError) as exc:
             raise EndpointRefused(f"the push service host {host!r} does not resolve ({exc})") from None
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    if not addresses:
+    check_addresses(host, found)
+    return found
+
+
+def check_addresses(host: str, found: list[str]) -> None:
+    """Each of ``found`` (``host``'s addresses) is global unicast, else refused."""
+    if not found:
         raise EndpointRefused(f"the push service host {host!r} has no address")
-    for address in addresses:
+    for text in found:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(text.split("%")[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
         if any(address in net for net in _NOT_PUBLIC if net.version == address.version) \
