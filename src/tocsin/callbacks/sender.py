@@ -203,10 +203,7 @@ class CallbackSender:
         async for event in self.feed.follow(worker.cursor):
             target = worker.target
             if target.expires is not None and self.wall() >= target.expires:
-                log.info("websub subscription %s expired", target.id)
-                await asyncio.to_thread(self.store.delete, target.id)
-                self.untrack(target.id)
-                return
+                return  # the lease ended: nothing more; the flusher removes it (_expire)
             try:
                 view: dict[str, Any] = msgspec.json.decode(event.data)
                 if self.wants(target, event, view):
@@ -384,13 +381,24 @@ class CallbackSender:
         dirty, self._dirty = self._dirty, {}
         await asyncio.to_thread(self.store.save_cursors, list(dirty.items()))
 
+    async def _expire(self) -> None:
+        """Remove WebSub subscriptions whose lease has ended (they get nothing more)."""
+        now = self.wall()
+        for worker in list(self._workers.values()):
+            expires = worker.target.expires
+            if expires is not None and expires <= now:
+                log.info("websub subscription %s expired", worker.target.id)
+                self.untrack(worker.target.id)
+                await asyncio.to_thread(self.store.delete, worker.target.id)
+
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_EVERY_SECS)  # a periodic save, not a wait for a result
             try:
                 await self._flush()
+                await self._expire()
             except Exception:
-                log.exception("callbacks: saving cursors failed")
+                log.exception("callbacks: saving cursors or ending leases failed")
 
 
 def callback_sender_for(hub: Hub) -> CallbackSender:
