@@ -4,6 +4,11 @@ Each target (webhook endpoint or WebSub subscription) has its own worker, which 
 :class:`tocsin.feed.EventFeed` from the target's own durable cursor — the store is the
 queue, so a receiver that is down for a day costs no memory and loses nothing. Invariants:
 
+* **One reader.** A single relay task follows the hub's feed and keeps the newest
+  :data:`RECENT_EVENTS` events in memory; a worker whose cursor is among them reads them
+  there, and only a worker far behind (a receiver back after a long outage, a restart)
+  reads the store — so a thousand targets cost one store read per commit, not a thousand
+  jobs queued on the thread pool that API handlers use too.
 * **In order, at least once, per target.** A worker sends one event at a time, in event
   order, and moves its cursor past an event only once the receiver took it (2xx) or it
   was given up; cursors are saved every :data:`FLUSH_EVERY_SECS` and on stop, so after
@@ -29,10 +34,11 @@ queue, so a receiver that is down for a day costs no memory and loses nothing. I
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +61,7 @@ log = logging.getLogger("tocsin.callbacks")
 BACKOFF_FIRST_SECS = 1.0
 BACKOFF_MAX_SECS = 300.0
 FLUSH_EVERY_SECS = 0.2
+RECENT_EVENTS = 2048  # events the relay keeps in memory for workers that are up to date
 MAX_ANSWER_BYTES = 64 * 1024  # read (and drop) at most this much of a receiver's answer
 DENIAL = "denial"
 
@@ -116,7 +123,13 @@ class CallbackSender:
         self._pool = asyncio.Semaphore(max_in_flight)
         self._client: aiohttp.ClientSession | None = None
         self._flusher: asyncio.Task[None] | None = None
+        self._relay_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._recent: list[StreamEvent] = []  # the newest events, in id order
+        self._recent_ids: list[int] = []
+        self._covered_from = feed.last_id  # _recent holds every event with a greater id
+        self._newest = feed.last_id
+        self._wake = asyncio.Event()
         self.metrics = CallbackMetrics(registry, lambda: len(self._workers))
 
     # -- lifecycle -------------------------------------------------------
@@ -127,6 +140,8 @@ class CallbackSender:
             connector=aiohttp.TCPConnector(limit=self.max_in_flight),
             timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=False,
             skip_auto_headers=("User-Agent",))
+        self._covered_from = self._newest = self.feed.last_id
+        self._relay_task = asyncio.create_task(self._relay(), name="callback-relay")
         now = self.wall()
         for target in await asyncio.to_thread(self.store.all):
             if target.expires is not None and target.expires <= now:
@@ -137,7 +152,7 @@ class CallbackSender:
 
     async def stop(self) -> None:
         tasks = [t for w in self._workers.values() for t in (w.task, w.replay) if t is not None]
-        tasks += [*self._tasks, *([self._flusher] if self._flusher else [])]
+        tasks += [t for t in (self._flusher, self._relay_task, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -199,8 +214,40 @@ class CallbackSender:
             return bool(set(target.kinds).intersection(kinds))
         return True
 
+    async def _relay(self) -> None:
+        """The one follower of the hub's feed for every target: the newest events, in memory."""
+        async for event in self.feed.follow(self._covered_from):
+            self._recent.append(event)
+            self._recent_ids.append(event.id)
+            if len(self._recent) > RECENT_EVENTS:
+                half = RECENT_EVENTS // 2
+                self._covered_from = self._recent_ids[half - 1]
+                self._recent, self._recent_ids = self._recent[half:], self._recent_ids[half:]
+            self._newest = event.id
+            woken, self._wake = self._wake, asyncio.Event()
+            woken.set()
+
+    async def _events(self, after: int) -> AsyncIterator[StreamEvent]:
+        """Every committed event after ``after``, in order, forever: from memory when the
+        relay holds them, else (far behind) a batch at a time from the store."""
+        while True:
+            wake = self._wake
+            batch: list[StreamEvent] | tuple[StreamEvent, ...] = ()
+            if after < self._newest:
+                if after >= self._covered_from:
+                    batch = self._recent[bisect.bisect_right(self._recent_ids, after):]
+                else:
+                    batch = list(await self.feed.read(after))
+            moved = False
+            for event in batch:
+                if event.id > after:
+                    after, moved = event.id, True
+                    yield event
+            if not moved:
+                await wake.wait()
+
     async def _run(self, worker: Worker) -> None:
-        async for event in self.feed.follow(worker.cursor):
+        async for event in self._events(worker.cursor):
             target = worker.target
             if target.expires is not None and self.wall() >= target.expires:
                 return  # the lease ended: nothing more; the flusher removes it (_expire)
