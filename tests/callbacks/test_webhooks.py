@@ -94,6 +94,20 @@ def test_a_receiver_down_for_ten_minutes_loses_nothing_and_keeps_order(
         assert first_seen == ids  # nothing lost, in order
         assert metric(hub, "tocsin_callback_given_up_total") == 0
         assert metric(hub, "tocsin_callback_retried_total") <= 13  # no hammering
+
+        # Down again, and the hub restarts meanwhile: the endpoint and its cursor are durable.
+        receiver.stop()
+        retried = metric(hub, "tocsin_callback_retried_total")
+        ids.append(issue(hub, "demo-air-force", (KYIV,), kind="missile")["id"])
+        while metric(hub, "tocsin_callback_retried_total") == retried:
+            pass  # until the hub has tried and failed
+        hub.stop()
+        receiver.start()
+        hub.start()
+        got = receiver.wait_events("org", 5, timeout=30)
+        assert got[-1].data["data"]["id"] == ids[-1]
+        assert [g.data["data"]["id"] for g in got if g.data["data"]["id"] == ids[-1]] == [ids[-1]]
+        assert len({g.headers["webhook-id"] for g in got}) == len(ids)  # one idempotency id per event
         assert receiver.errors == []
     finally:
         hub.stop()
