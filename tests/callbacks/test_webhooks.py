@@ -116,7 +116,7 @@ def test_a_receiver_down_for_ten_minutes_loses_nothing_and_keeps_order(
 async def test_slow_and_failing_receivers_delay_neither_others_nor_live_streams(
         hub: HubProcess, receiver: Receiver) -> None:
     for name, kw in (("slow", {"held": True}), ("failing", {"always": 500}), ("fast", {})):
-        receiver.endpoint(name, secret=new_secret(), **kw)  # type: ignore[arg-type]
+        receiver.endpoint(name, secret=new_secret(), **kw)
         made = await asyncio.to_thread(register, hub, receiver.hook_url(name), [KYIV],
                                        receiver.endpoints[name].secret)
         assert made.status_code == 201, made.text
