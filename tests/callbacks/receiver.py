@@ -195,8 +195,9 @@ class Receiver:
             expected = "sha256=" + hmac.new(ep.secret.encode(), body, hashlib.sha256).hexdigest()
             if not hmac.compare_digest(headers.get("x-hub-signature", ""), expected):
                 return self._error(f"{ep.name}: X-Hub-Signature does not verify")
-        self._record(Got(ep.name, "content", headers, body, None, 200, time.monotonic()))
-        return Response(status_code=200)
+        status = ep.answers.pop(0) if ep.answers else (ep.always or 200)
+        self._record(Got(ep.name, "content", headers, body, None, status, time.monotonic()))
+        return Response(status_code=status)
 
     def app(self) -> Starlette:
         return Starlette(routes=[

@@ -70,7 +70,7 @@ def test_a_subscriber_verifies_intent_and_gets_signed_entries_until_it_unsubscri
     assert receiver.errors == []
 
 
-def test_intent_not_verified_or_lease_over_gets_nothing(tmp_path: Path, receiver: Receiver) -> None:
+def test_intent_not_verified_lease_over_or_gone_gets_nothing(tmp_path: Path, receiver: Receiver) -> None:
     # One callback second lasts 10 ms: the shortest lease (300 s) lasts 3 s.
     hub = HubProcess(tmp_path / "data", env={**ALLOW, "TOCSIN_CALLBACK_TIME_SCALE": "0.01"})
     hub.start()
@@ -79,17 +79,20 @@ def test_intent_not_verified_or_lease_over_gets_nothing(tmp_path: Path, receiver
         receiver.endpoint("impostor", echo=False)  # someone else's callback: never says yes
         receiver.endpoint("brief")
         receiver.endpoint("witness")
+        receiver.endpoint("gone", always=410)  # unsubscribed by answering 410 Gone
         assert subscribe(hub, topic, receiver.sub_url("impostor")).status_code == 202
         assert subscribe(hub, topic, receiver.sub_url("brief"), lease_seconds="1").status_code == 202
-        receiver.wait_for(lambda: len(receiver.of("impostor", "intent")) == 1
-                          and len(receiver.of("brief", "intent")) == 1)
+        assert subscribe(hub, topic, receiver.sub_url("gone")).status_code == 202
+        receiver.wait_for(lambda: all(len(receiver.of(n, "intent")) == 1
+                                      for n in ("impostor", "brief", "gone")))
         assert receiver.of("brief", "intent")[0].data["hub.lease_seconds"] == "300"  # the minimum
-        while metric(hub, "tocsin_callback_targets") < 1:
+        while metric(hub, "tocsin_callback_targets") < 2:
             pass
         first = issue(hub, "demo-air-force", (KYIV,))
         assert entry_ids(receiver.wait_events("brief", 1)[0].body) == [first["id"]]
         while metric(hub, "tocsin_callback_targets") > 0:
-            pass  # the lease runs out (3 s)
+            pass  # the lease runs out (3 s); the 410 ended the other at once
+        assert len(receiver.of("gone", "content", status_ok=False)) == 1  # never retried
         assert subscribe(hub, topic, receiver.sub_url("witness")).status_code == 202
         while metric(hub, "tocsin_callback_targets") < 1:
             pass

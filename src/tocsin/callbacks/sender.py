@@ -18,7 +18,8 @@ queue, so a receiver that is down for a day costs no memory and loses nothing. I
   of that target, at most :data:`BACKOFF_MAX_SECS`, until :attr:`retry_secs` after the
   hub received the alert; then a webhook's event becomes a dead letter (its owner can
   read and replay them) and a WebSub distribution is dropped; the worker goes on with
-  the next event. All waiting is in *callback time*: one second lasts ``time_scale``
+  the next event; a WebSub subscriber that answers 410 Gone is unsubscribed at once.
+  All waiting is in *callback time*: one second lasts ``time_scale``
   real seconds (1 in production; tests shrink a 10-minute outage).
 * **A slow or failing receiver delays nobody else.** Workers are independent tasks; at
   most :attr:`max_in_flight` requests are open at once (one ``aiohttp`` session, each
@@ -48,7 +49,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from yarl import URL
 
 from tocsin.callbacks import webhooks, websub
-from tocsin.callbacks.store import WEBHOOK, CallbackStore, DeadLetter, Target
+from tocsin.callbacks.store import WEBHOOK, WEBSUB, CallbackStore, DeadLetter, Target
 from tocsin.delivery.outbound import RECHECK_SECS, UrlRefused, check_public, check_url
 from tocsin.feed import EventFeed
 from tocsin.store.base import StreamEvent
@@ -64,6 +65,7 @@ FLUSH_EVERY_SECS = 0.2
 RECENT_EVENTS = 2048  # events the relay keeps in memory for workers that are up to date
 MAX_ANSWER_BYTES = 64 * 1024  # read (and drop) at most this much of a receiver's answer
 DENIAL = "denial"
+GONE = "http_410"  # a WebSub subscriber that answers 410 Gone is unsubscribed (WebSub §7)
 
 
 class CallbackMetrics:
@@ -256,6 +258,12 @@ class CallbackSender:
                 if self.wants(target, event, view):
                     deadline = float(view.get("received") or self.wall()) + self.seconds(self.retry_secs)
                     failed = await self._deliver(worker, event, view, deadline)
+                    if failed is not None and failed[0] == GONE and target.kind == WEBSUB:
+                        log.info("websub subscription %s: the subscriber said 410 Gone", target.id)
+                        await asyncio.to_thread(self.store.delete, target.id)
+                        worker.gone = True
+                        self._workers.pop(target.id, None)
+                        return
                     if failed is not None:
                         await self._give_up(worker, event.id, *failed)
             except asyncio.CancelledError:
@@ -301,7 +309,7 @@ class CallbackSender:
                 return None
             worker.failures += 1
             left = deadline - self.wall()
-            if left <= 0:
+            if left <= 0 or (reason == GONE and worker.target.kind == WEBSUB):
                 return reason, attempts
             self.metrics.retried.labels(worker.target.kind).inc()
             backoff = min(BACKOFF_MAX_SECS, BACKOFF_FIRST_SECS * 2 ** (worker.failures - 1))
