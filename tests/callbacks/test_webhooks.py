@@ -194,6 +194,10 @@ def test_bad_registrations_are_refused_with_catalogued_errors(hub: HubProcess) -
     missing = httpx.get(f"{url}/wh_nothing", headers=owner("x"))
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "webhook_not_found"
     assert httpx.get(f"{url}/wh_nothing").json()["error"]["code"] == "bad_webhook_secret"
+    # Refused registrations (each may have cost a check request) count as refused writes.
+    codes = {httpx.post(url, json={"url": good, "regions": [KYIV]}).json()["error"]["code"]
+             for _ in range(30)}
+    assert codes == {"webhook_not_verified", "rate_limited"}
 
 
 def test_dead_letters_survive_a_restart_and_replay_in_order(tmp_path: Path, receiver: Receiver) -> None:
