@@ -23,9 +23,10 @@ queue, so a receiver that is down for a day costs no memory and loses nothing. I
   real seconds (1 in production; tests shrink a 10-minute outage).
 * **A slow or failing receiver delays nobody else.** Workers are independent tasks; at
   most :attr:`max_in_flight` requests are open at once (one ``aiohttp`` session, each
-  request bounded by :attr:`timeout`), and a worker holds a slot only while its request
-  is open, never while it waits to retry. Live streams are published before the feed is
-  woken, so no callback ever delays them.
+  request bounded by :attr:`timeout`), at most :attr:`per_host` of them to one host and
+  port (so one party's hanging endpoints cannot hold every slot), and a worker holds a
+  slot only while its request is open, never while it waits to retry. Live streams are
+  published before the feed is woken, so no callback ever delays them.
 * **No SSRF.** Every URL passed :func:`tocsin.delivery.outbound.check_url` when it was
   registered; before sending, a host not in ``callback_allowed_hosts`` is re-resolved
   every :data:`~tocsin.delivery.outbound.RECHECK_SECS` and refused if any address is not
@@ -50,7 +51,7 @@ from yarl import URL
 
 from tocsin.callbacks import webhooks, websub
 from tocsin.callbacks.store import WEBHOOK, WEBSUB, CallbackStore, DeadLetter, Target
-from tocsin.delivery.outbound import RECHECK_SECS, UrlRefused, check_public, check_url
+from tocsin.delivery.outbound import RECHECK_SECS, UrlRefused, check_public, check_url, origin_of
 from tocsin.feed import EventFeed
 from tocsin.store.base import StreamEvent
 
@@ -107,7 +108,7 @@ class CallbackSender:
                  events_after: Callable[[int, int], list[StreamEvent]],
                  allowed_hosts: frozenset[str], base_url: str, registry: CollectorRegistry,
                  retry_secs: float = 86400.0, time_scale: float = 1.0,
-                 max_in_flight: int = 64, timeout: float = 10.0,
+                 max_in_flight: int = 64, per_host: int = 8, timeout: float = 10.0,
                  wall: Callable[[], float] = time.time) -> None:
         self.store = store
         self.feed = feed
@@ -118,6 +119,8 @@ class CallbackSender:
         self.retry_secs = retry_secs
         self.time_scale = time_scale
         self.max_in_flight = max_in_flight
+        self.per_host = per_host
+        self._hosts: dict[str, asyncio.Semaphore] = {}  # origin -> its share of the pool
         self.timeout = timeout
         self.wall = wall
         self._workers: dict[str, Worker] = {}
@@ -333,7 +336,11 @@ class CallbackSender:
             log.info("callback %s refused: %s", target.id, worker.refused)
             return "refused"
         assert self._client is not None
-        async with worker.lock, self._pool:
+        origin = origin_of(target.url)[0]
+        host = self._hosts.get(origin)
+        if host is None:
+            host = self._hosts[origin] = asyncio.Semaphore(self.per_host)
+        async with worker.lock, host, self._pool:
             try:
                 async with self._client.post(URL(target.url, encoded=True), data=body,
                                              headers=headers(), allow_redirects=False) as response:
