@@ -368,6 +368,14 @@ class CallbackSender:
             if previous is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await previous
+            try:
+                await replay_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the letters stay listed; the owner may replay again
+                log.exception("callback %s: replaying dead letters failed", target_id)
+
+        async def replay_all() -> None:
             for letter in letters:
                 found = await asyncio.to_thread(self._events_after, letter.event_id - 1, 1)
                 if not found or found[0].id != letter.event_id:
