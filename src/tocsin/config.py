@@ -110,6 +110,12 @@ class Settings:
     callback_time_scale: float = 1.0
     #: Webhook endpoints plus WebSub subscriptions the hub holds at most.
     max_callbacks: int = 10_000
+    #: Organisations (docs/organisations.md): the SMS gateway org messages are posted to
+    #: (``POST`` JSON ``{"to", "text", "reference"}``; the SSRF rule of push endpoints applies,
+    #: ``push_allowed_hosts`` included). Empty: no SMS channel (deliveries say so).
+    org_sms_gateway_url: str = ""
+    #: Bearer token sent to the SMS gateway. A secret: never logged.
+    org_sms_gateway_token: str | None = None
     #: SMTP relay for email alerts (docs/email.md): its host name; empty (the default): email
     #: alerts are off and ``/api/v1/email/...`` answers ``503 email_unavailable``.
     email_smtp_host: str = ""

@@ -137,6 +137,9 @@ class Hub:
         from tocsin.callbacks.sender import callback_sender_for  # webhooks + WebSub: a follower
 
         self.callbacks = callback_sender_for(self)
+        from tocsin.org.hub import organisations_for  # organisations (issue 17): their own store
+
+        self.orgs = organisations_for(self)
         from tocsin.mail.sender import EmailSender, email_sender_for  # email alerts (docs/email.md)
 
         self.email: EmailSender | None = email_sender_for(self)  # None: no SMTP relay set
@@ -168,10 +171,12 @@ class Hub:
         await self.checkpointer.start()
         await self.push.start()
         await self.callbacks.start()
+        await self.orgs.start()
         if self.email is not None:
             await self.email.start()
 
     async def stop(self) -> None:
+        await self.orgs.stop()
         if self.email is not None:
             await self.email.stop()
         await self.callbacks.stop()

@@ -99,6 +99,28 @@ _KINDS = (
     ErrorKind("too_many_email_subscriptions", 503,
               "The hub holds as many email subscriptions as it may."),
     ErrorKind("proof_pending", 503, "The alert is logged; the checkpoint covering it is not signed yet."),
+    # organisations (docs/organisations.md)
+    ErrorKind("org_login_required", 401, "Sign in as an admin of this organisation (no valid session)."),
+    ErrorKind("org_forbidden", 403, "This admin may not do this here (another organisation, or the role "
+              "does not allow it); nothing was changed."),
+    ErrorKind("csrf_failed", 403, "The request did not come from the hub's own pages (Origin or "
+              "X-CSRF-Token missing or wrong); nothing was changed."),
+    ErrorKind("bad_org_request", 400, "The organisation request is malformed."),
+    ErrorKind("bad_people_csv", 400, "The people CSV cannot be used at all (no header, no name column, "
+              "too many rows); nothing was imported."),
+    ErrorKind("bad_org_message", 400, "The message text is empty, too long or holds control characters."),
+    ErrorKind("empty_audience", 422, "Nobody in the organisation matches this audience; nothing was sent."),
+    ErrorKind("org_message_not_found", 404, "No message of this organisation has this id."),
+    ErrorKind("person_not_found", 404, "No person of this organisation has this id."),
+    ErrorKind("admin_exists", 409, "This email is already an admin of the organisation."),
+    ErrorKind("checkin_token_invalid", 404, "This check-in link is not valid (unknown, or for another "
+              "request); nothing was recorded."),
+    ErrorKind("checkin_answered", 409, "This check-in was already answered; the first answer stands."),
+    ErrorKind("checkin_closed", 409, "This check-in is closed; nothing was recorded."),
+    ErrorKind("bad_checkin_answer", 400, "The answer must be safe, need_help or away, with a short note."),
+    ErrorKind("enrolment_invalid", 404, "This enrolment link is spent, expired or wrong."),
+    ErrorKind("passkey_failed", 401, "The passkey did not verify, or the sign-in expired; start again."),
+    ErrorKind("recovery_failed", 401, "This email and recovery code do not match an unused code."),
     # server
     ErrorKind("unavailable", 503, "The hub is shutting down or not ready."),
     ErrorKind("storage_full", 507,

@@ -253,6 +253,7 @@ def openapi_document() -> dict[str, Any]:
             **alerts_in_ua_paths(),
             **push_paths(),
             **callback_paths(),
+            **_org_paths(),
             **email_paths(),
         },
         "components": {"schemas": {
@@ -269,6 +270,12 @@ def openapi_document() -> dict[str, Any]:
                 "docs": {"type": "string"}}}}},
         }},
     }
+
+
+def _org_paths() -> dict[str, Any]:
+    from tocsin.api.org_openapi import org_paths  # organisations (docs/organisations.md)
+
+    return org_paths()
 
 
 # -- Web Push (docs/push.md): routes from tocsin.api.push_routes, added with hub.add_routes --
