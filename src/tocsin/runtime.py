@@ -134,6 +134,9 @@ class Hub:
         from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
 
         self.push = push_sender_for(self)  # last: a hub refused above writes no push files
+        from tocsin.callbacks.sender import callback_sender_for  # webhooks + WebSub: a follower
+
+        self.callbacks = callback_sender_for(self)
         from tocsin.org.hub import organisations_for  # organisations (issue 17): their own store
 
         self.orgs = organisations_for(self)
@@ -169,6 +172,7 @@ class Hub:
             self.lease.start()
         await self.checkpointer.start()
         await self.push.start()
+        await self.callbacks.start()
         await self.orgs.start()
         if self.email is not None:
             await self.email.start()
@@ -182,6 +186,7 @@ class Hub:
         await self.orgs.stop()
         if self.email is not None:
             await self.email.stop()
+        await self.callbacks.stop()
         await self.push.stop()
         await self.checkpointer.stop()
         if self.local_witness is not None:
