@@ -35,6 +35,7 @@ import html
 import io
 import json
 import logging
+import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,7 @@ from starlette.routing import BaseRoute, Route
 
 from tocsin.api.body import decode_json, read_body
 from tocsin.api.errors import ApiError
+from tocsin.api.ratelimit import LIMITED
 from tocsin.org.auth import COOKIE, AuthRefused
 from tocsin.org.csvio import CsvRefused, read_people, write_people
 from tocsin.org.csvio import neutralise as csv_cell
@@ -110,6 +112,11 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
         """The signed-in admin of the path's organisation with at least ``role``; else refused."""
         org_id = request.path_params["org"]
         found = await asyncio.to_thread(session_of, request)
+        wait = request.scope.get(LIMITED)
+        if wait and (found is None or found[0].org_id != org_id):
+            seconds = max(1, math.ceil(wait))  # past its refusals: refused, not logged again
+            raise ApiError("rate_limited", f"too many refused requests from this client; retry in "
+                           f"{seconds} s", retry_after=seconds)
         if found is None:
             await asyncio.to_thread(refuse, org_id, "anonymous", "no session", request)
             raise ApiError("org_login_required", "no valid session cookie")
@@ -298,7 +305,7 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
         data = await json_body(request)
         template = data.get("template")
         if template is not None:
-            if template not in TEMPLATES:
+            if not isinstance(template, str) or template not in TEMPLATES:
                 raise ApiError("bad_org_request", f"template must be one of {', '.join(TEMPLATES)}")
             texts = {"uk": TEMPLATES[template][0], "en": TEMPLATES[template][1]}
         else:
@@ -399,7 +406,8 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
     async def invite(request: Request) -> Response:
         admin = await guard(request, Role.OWNER)
         data = await json_body(request)
-        email, role = str(data.get("email", "")).strip(), data.get("role", "admin")
+        raw_email, role = data.get("email", ""), data.get("role", "admin")
+        email = raw_email.strip() if isinstance(raw_email, str) else ""
         if "@" not in email or len(email) > 254 or role not in {r.value for r in Role}:
             raise ApiError("bad_org_request", "give an email and a role (owner, admin, viewer)")
         try:
@@ -438,10 +446,14 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
     # -- check-ins (people, no login) ------------------------------------------------
 
     async def answer_json(request: Request) -> Response:
+        public_post(request)
         data = await json_body(request)
+        answer, note_text = data.get("answer", ""), data.get("note", "")
+        if not isinstance(answer, str) or not isinstance(note_text, str):
+            raise ApiError("bad_checkin_answer", "answer and note are texts")
         try:
             await service.answer(request.path_params["message"], request.path_params["token"],
-                                 str(data.get("answer", "")), str(data.get("note", "")))
+                                 answer, note_text)
         except OrgRefused as exc:
             raise _refused(exc) from None
         return _json({"recorded": True})
@@ -469,6 +481,10 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
     async def checkin_page(request: Request) -> Response:
         message_id, token = request.path_params["message"], request.path_params["token"]
         if request.method == "POST":
+            if not same_origin(request):
+                security.warning("refused cross-site check-in post for message %s", message_id[:40])
+                return checkin_html("Tocsin", '<p class="error" id="error">This answer came from another '
+                                    "site and was not recorded; open your link again.</p>", 403)
             form = parse_qs((await read_body(request, MAX_JSON_BYTES)).decode("utf-8", "replace"))
             try:
                 await service.answer(message_id, token, form.get("answer", [""])[0],

@@ -1,0 +1,85 @@
+"""An adversarial review of organisations (issue 17) over HTTP on a real hub: malformed admin
+input, cross-site check-in posts and floods of refused check-ins and recovery codes."""
+
+from __future__ import annotations
+
+import httpx
+
+from .conftest import Admin, OrgHub
+
+KYIV = "UA80000000000093317"
+PEOPLE = (f"id,name,language,sms,home\n1,Олена,uk,+380500000001,{KYIV}\n"
+          f"2,John,en,+380500000002,{KYIV}\n").encode()
+
+
+def _owner_with_checkin(org_hub: OrgHub) -> tuple[Admin, str, str]:
+    """(the signed-in owner, a check-in message id, Олена's token for it)."""
+    link = org_hub.create_org("Embassy", "consul@example.org")
+    org_hub.hub.start()
+    owner = Admin(org_hub)
+    owner.enrol(link)
+    assert owner.request("POST", f"/api/v1/orgs/{owner.org}/people.csv", content=PEOPLE).status_code == 200
+    sent = owner.request("POST", f"/api/v1/orgs/{owner.org}/messages",
+                         json={"template": "shelter", "audience": {"everyone": True}, "checkin": True})
+    assert sent.status_code == 201, sent.text
+    org_hub.sms.wait(2)
+    token = org_hub.sms.link_for("+380500000001").rsplit("/", 1)[1]
+    return owner, sent.json()["id"], token
+
+
+def test_malformed_admin_and_checkin_input_is_refused_cleanly(org_hub: OrgHub) -> None:
+    owner, message, token = _owner_with_checkin(org_hub)
+    base = f"/api/v1/orgs/{owner.org}"
+    for template in ([], {}, ["shelter"]):  # unhashable: was a 500
+        r = owner.request("POST", f"{base}/messages",
+                          json={"template": template, "audience": {"everyone": True}})
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "bad_org_request"), template
+    for email in (["a@b.org"], {"x": "a@b.org"}, 5):  # was an admin named "['a@b.org']"
+        r = owner.request("POST", f"{base}/admins", json={"email": email, "role": "admin"})
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "bad_org_request"), email
+    for body in ({"answer": "safe", "note": {"a": 1}}, {"answer": "safe", "note": ["x"]},
+                 {"answer": ["safe"]}):  # a dict note was recorded as its repr
+        r = httpx.post(f"{owner.url}/api/v1/org/checkin/{message}/{token}", json=body)
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "bad_checkin_answer"), body
+    board = owner.request("GET", f"{base}/messages/{message}").json()
+    assert board["counts"]["not_answered"] == 2
+    assert len([a for a in owner.request("GET", f"{base}/audit").json()["entries"]
+                if a["action"] == "admin.invite"]) == 1
+
+
+def test_cross_site_checkin_post_is_refused_and_changes_nothing(org_hub: OrgHub) -> None:
+    owner, message, token = _owner_with_checkin(org_hub)
+    evil = {"Origin": "https://evil.example", "Content-Type": "application/x-www-form-urlencoded"}
+    form = httpx.post(f"{owner.url}/org/c/{message}/{token}", content=b"answer=away&note=x", headers=evil)
+    assert form.status_code == 403
+    api = httpx.post(f"{owner.url}/api/v1/org/checkin/{message}/{token}", json={"answer": "away"},
+                     headers={"Origin": "https://evil.example"})
+    assert (api.status_code, api.json()["error"]["code"]) == (403, "csrf_failed")
+    board = owner.request("GET", f"/api/v1/orgs/{owner.org}/messages/{message}").json()
+    assert board["counts"]["not_answered"] == 2
+    # the person's own page (same origin) still answers
+    ok = httpx.post(f"{owner.url}/org/c/{message}/{token}", content=b"answer=safe",
+                    headers={"Origin": org_hub.origin, "Content-Type": "application/x-www-form-urlencoded"})
+    assert ok.status_code == 200 and 'id="answered"' in ok.text
+
+
+def test_floods_of_refused_checkins_and_recovery_codes_are_rate_limited(org_hub: OrgHub) -> None:
+    org_hub.hub.env["TOCSIN_FAILED_WRITE_BURST"] = "5"
+    org_hub.hub.env["TOCSIN_FAILED_WRITE_RATE_PER_SEC"] = "0.01"
+    owner, message, _ = _owner_with_checkin(org_hub)
+    forged = [httpx.post(f"{owner.url}/api/v1/org/checkin/{message}/{'A' * 40}{n:03d}",
+                         json={"answer": "safe"}).status_code for n in range(8)]
+    assert forged[:5] == [404] * 5 and forged[5:] == [429] * 3, forged
+    wrong = {"org": owner.org, "email": "consul@example.org", "code": "aaaa-bbbb-cccc-dddd"}
+    limited = httpx.post(f"{owner.url}/api/v1/org/recover", json=wrong)
+    assert (limited.status_code, limited.json()["error"]["code"]) == (429, "rate_limited")
+    assert int(limited.headers["retry-after"]) >= 1
+    page = httpx.get(f"{owner.url}/org/c/{message}/{'B' * 43}")
+    assert page.status_code == 429
+    anonymous = httpx.get(f"{owner.url}/api/v1/orgs/{owner.org}/people")
+    assert (anonymous.status_code, anonymous.json()["error"]["code"]) == (429, "rate_limited")
+    # the signed-in owner at the same address is still served, and its refusal list was not
+    # flooded: only what came before the limit is there
+    audit = owner.request("GET", f"/api/v1/orgs/{owner.org}/audit")
+    assert audit.status_code == 200
+    assert len(audit.json()["refusals"]) <= 5
