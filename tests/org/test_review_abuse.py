@@ -3,7 +3,13 @@ input, cross-site check-in posts and floods of refused check-ins and recovery co
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
+import pytest
+
+from tocsin.org import auth
+from tocsin.org.store import FILE_NAME, OrgStore
 
 from .conftest import Admin, OrgHub
 
@@ -83,3 +89,28 @@ def test_floods_of_refused_checkins_and_recovery_codes_are_rate_limited(org_hub:
     audit = owner.request("GET", f"/api/v1/orgs/{owner.org}/audit")
     assert audit.status_code == 200
     assert len(audit.json()["refusals"]) <= 5
+
+
+def test_sign_in_starts_are_rate_limited_per_client(org_hub: OrgHub) -> None:
+    """Each login/enrol start holds a challenge in memory; one client may not hold them all."""
+    org_hub.hub.env["TOCSIN_CHECK_BURST"] = "3"
+    org_hub.hub.env["TOCSIN_CHECK_RATE_PER_SEC"] = "0.01"
+    org_hub.create_org("Embassy", "consul@example.org")
+    org_hub.hub.start()
+    url = org_hub.hub.url
+    codes = [httpx.post(f"{url}/api/v1/org/login/options").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429], codes
+    enrol = httpx.post(f"{url}/api/v1/org/enrol/options", json={"token": "x" * 43})
+    assert (enrol.status_code, enrol.json()["error"]["code"]) == (429, "rate_limited")
+
+
+def test_a_full_table_of_sign_ins_drops_the_oldest_not_every_new_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strangers who fill the ceremonies from many addresses must not lock every admin out."""
+    monkeypatch.setattr(auth, "MAX_CEREMONIES", 3)
+    passkeys = auth.Passkeys(OrgStore(tmp_path / FILE_NAME), "https://hub.example")
+    first = passkeys.login_options()[0]
+    for _ in range(3):
+        passkeys.login_options()  # was: AuthRefused("unavailable") once full
+    with pytest.raises(auth.AuthRefused, match="expired or was used"):
+        passkeys.finish_login(first, {"rawId": "AAAA"})  # the oldest was dropped

@@ -93,6 +93,9 @@ def client_key(scope: Scope, trusted_proxies: frozenset[str]) -> str:
 
 #: ``(method, path)`` of the checker, limited per request.
 CHECK = ("POST", "/api/v1/check")
+#: Passkey ceremony starts: each holds a challenge in memory (``tocsin.org.auth``), so they
+#: are limited per request like checks, from the same bucket.
+CEREMONY_STARTS = frozenset({("POST", "/api/v1/org/login/options"), ("POST", "/api/v1/org/enrol/options")})
 #: ``(method, path)`` of writes, limited by how many of a client's were refused.
 ALERTS = ("POST", "/api/v1/alerts")
 WRITES = frozenset({ALERTS, ("POST", "/api/v1/registry"),
@@ -136,10 +139,10 @@ class RateLimits:
             await self.app(scope, receive, send)
             return
         route = (scope["method"], scope["path"])
-        if route == CHECK:
+        if route == CHECK or route in CEREMONY_STARTS:
             wait = self.checks.take(client_key(scope, self.trusted_proxies))
             if wait:
-                await _refuse(scope, receive, send, wait, "checks")
+                await _refuse(scope, receive, send, wait, "checks" if route == CHECK else "sign-in starts")
                 return
         elif route in WRITES or org_limited(route[1]):
             key = client_key(scope, self.trusted_proxies)
