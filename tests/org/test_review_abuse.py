@@ -9,7 +9,9 @@ import httpx
 import pytest
 
 from tocsin.org import auth
+from tocsin.org.csvio import read_people
 from tocsin.org.store import FILE_NAME, OrgStore
+from tocsin.regions import region_set_for
 
 from .conftest import Admin, OrgHub
 
@@ -114,3 +116,20 @@ def test_a_full_table_of_sign_ins_drops_the_oldest_not_every_new_one(
         passkeys.login_options()  # was: AuthRefused("unavailable") once full
     with pytest.raises(auth.AuthRefused, match="expired or was used"):
         passkeys.finish_login(first, {"rawId": "AAAA"})  # the oldest was dropped
+
+
+def test_a_huge_field_rejects_its_row_only_and_control_characters_are_refused() -> None:
+    regions = region_set_for(None)
+    data = ("id,name,contact\n"
+            f"1,{'x' * 200_000},\n"  # past the csv module's own field limit: the rest was lost
+            "2,Олена,\n"
+            "3,A\x00B,\n"            # a NUL byte
+            "4,\u202egnp.exe,\n"     # a right-to-left override: a name that reads otherwise
+            "5,Taras,+380\x1b[2J\n"  # a terminal escape in the second contact
+            "6,John,\n").encode()
+    report = read_people(data, regions)
+    assert [p.name for p in report.people] == ["Олена", "John"]
+    reasons = dict(report.rejected)
+    assert sorted(reasons) == [2, 4, 5, 6], report.rejected
+    assert "longer than" in reasons[2]
+    assert all("control character" in reasons[n] for n in (4, 5, 6)), reasons
