@@ -133,3 +133,20 @@ def test_a_huge_field_rejects_its_row_only_and_control_characters_are_refused() 
     assert sorted(reasons) == [2, 4, 5, 6], report.rejected
     assert "longer than" in reasons[2]
     assert all("control character" in reasons[n] for n in (4, 5, 6)), reasons
+
+
+def test_recovery_and_invitations_take_an_email_in_any_case(org_hub: OrgHub) -> None:
+    """Email addresses are compared without case: a careless admin typing "Consul@..." for
+    "consul@..." is not locked out, and cannot invite the same person twice."""
+    link = org_hub.create_org("Embassy", "Consul@Example.org")
+    org_hub.hub.start()
+    owner = Admin(org_hub)
+    codes = owner.enrol(link)
+    r = httpx.post(f"{owner.url}/api/v1/org/recover",
+                   json={"org": owner.org, "email": " consul@example.ORG ", "code": codes[0]})
+    assert r.status_code == 200, r.text
+    admins = f"/api/v1/orgs/{owner.org}/admins"
+    first = owner.request("POST", admins, json={"email": "v@a.org", "role": "viewer"})
+    assert first.status_code == 201
+    again = owner.request("POST", admins, json={"email": "V@A.org", "role": "owner"})
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "admin_exists")

@@ -247,6 +247,9 @@ class OrgStore:
     def _add_admin(self, conn: sqlite3.Connection, org_id: str, email: str, role: Role,
                    actor: str) -> tuple[Admin, str]:
         admin_id, token, now = new_id(), new_token(), self.clock()
+        if conn.execute("SELECT 1 FROM admins WHERE org_id = ? AND email = ? COLLATE NOCASE",
+                        (org_id, email)).fetchone() is not None:  # emails are compared without case
+            raise StoreConflict(f"{email} is already an admin of this organisation")
         try:
             conn.execute("INSERT INTO admins (id, org_id, email, role, created, enrol_hash, "
                          "enrol_expires) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -365,7 +368,7 @@ class OrgStore:
     def use_recovery_code(self, org_id: str, email: str, code: str) -> Admin | None:
         """Spend one recovery code of the admin with this email; the admin, or None."""
         with self._tx() as conn:
-            row = conn.execute("SELECT id FROM admins WHERE org_id = ? AND email = ?",
+            row = conn.execute("SELECT id FROM admins WHERE org_id = ? AND email = ? COLLATE NOCASE",
                                (org_id, email)).fetchone()
             if row is None:
                 return None
