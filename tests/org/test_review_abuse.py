@@ -150,3 +150,39 @@ def test_recovery_and_invitations_take_an_email_in_any_case(org_hub: OrgHub) -> 
     assert first.status_code == 201
     again = owner.request("POST", admins, json={"email": "V@A.org", "role": "owner"})
     assert (again.status_code, again.json()["error"]["code"]) == (409, "admin_exists")
+
+
+def test_an_owner_lists_and_removes_admins_and_their_sessions_end(org_hub: OrgHub) -> None:
+    """A departed or mistakenly invited admin is removed: their sessions, passkeys, recovery
+    codes and unused enrolment link stop working; the last owner cannot be removed."""
+    link = org_hub.create_org("Embassy", "consul@example.org")
+    org_hub.hub.start()
+    owner = Admin(org_hub)
+    owner.enrol(link)
+    admins = f"/api/v1/orgs/{owner.org}/admins"
+    invited = owner.request("POST", admins, json={"email": "gone@example.org", "role": "admin"}).json()
+    gone = Admin(org_hub)
+    gone_codes = gone.enrol(invited["link"])
+    pending = owner.request("POST", admins, json={"email": "typo@exmaple.org", "role": "owner"}).json()
+    listed = owner.request("GET", admins).json()["admins"]
+    assert sorted((a["email"], a["role"], a["enrolled"]) for a in listed) == [
+        ("consul@example.org", "owner", True), ("gone@example.org", "admin", True),
+        ("typo@exmaple.org", "owner", False)]
+    assert gone.request("GET", admins).status_code == 403  # only the owner lists them
+    for removed in (invited["admin"], pending["admin"]):
+        assert owner.request("DELETE", f"{admins}/{removed}").status_code == 204
+    assert gone.request("GET", f"/api/v1/orgs/{owner.org}/people").status_code == 401
+    assert gone.login().status_code == 401
+    recover = httpx.post(f"{owner.url}/api/v1/org/recover",
+                         json={"org": owner.org, "email": "gone@example.org", "code": gone_codes[0]})
+    assert recover.status_code == 401
+    spent = pending["link"].rsplit("/", 1)[1]
+    enrol = httpx.post(f"{owner.url}/api/v1/org/enrol/options", json={"token": spent})
+    assert enrol.status_code == 404
+    me = owner.request("GET", "/api/v1/org/session").json()["admin"]["id"]
+    last = owner.request("DELETE", f"{admins}/{me}")
+    assert (last.status_code, last.json()["error"]["code"]) == (409, "last_owner")
+    missing = owner.request("DELETE", f"{admins}/ffffffffffffffff")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "admin_not_found")
+    actions = [e["action"] for e in owner.request("GET", f"/api/v1/orgs/{owner.org}/audit").json()["entries"]]
+    assert actions.count("admin.remove") == 2

@@ -11,7 +11,9 @@ for an admin of another organisation (``org_forbidden``) or a role below the one
   JSON); ``GET messages/{id}/live`` (viewer: SSE ``snapshot`` then ``update`` events);
   ``POST messages/{id}/close`` (admin)
 * ``GET audit`` / ``GET audit.csv`` (owner), ``POST admins`` (owner: invite, returns the
-  enrolment link once), ``PUT settings`` (owner: retention, the public-alert rule)
+  enrolment link once), ``GET admins`` and ``DELETE admins/{id}`` (owner: list; remove, with
+  their sessions, passkeys and codes, never the last owner), ``PUT settings`` (owner:
+  retention, the public-alert rule)
 
 Sign-in: ``POST /api/v1/org/enrol/options|finish``, ``POST /api/v1/org/login/options|finish``,
 ``POST /api/v1/org/recover``, ``POST /api/v1/org/passkeys/options|finish`` (signed in),
@@ -416,6 +418,23 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
             raise ApiError("admin_exists", str(exc)) from None
         return _json({"admin": new.id, "link": f"{hub.settings.base_url}/org/enrol/{token}"}, 201)
 
+    async def list_admins(request: Request) -> Response:
+        admin = await guard(request, Role.OWNER)
+        found = await asyncio.to_thread(store.admins, admin.org_id)
+        return _json({"admins": [{"id": a.id, "email": a.email, "role": a.role.value, "enrolled": a.enrolled}
+                                 for a in found]})
+
+    async def remove_admin(request: Request) -> Response:
+        admin = await guard(request, Role.OWNER)
+        try:
+            removed = await asyncio.to_thread(store.remove_admin, admin.org_id,
+                                              request.path_params["admin"], admin.id)
+        except StoreConflict as exc:
+            raise ApiError("last_owner", str(exc)) from None
+        if not removed:
+            raise ApiError("admin_not_found", "no such admin in this organisation")
+        return Response(status_code=204)
+
     async def settings(request: Request) -> Response:
         admin = await guard(request, Role.OWNER)
         data = await json_body(request)
@@ -568,6 +587,8 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
         Route(base + "/audit", audit, methods=["GET"]),
         Route(base + "/audit.csv", audit_csv, methods=["GET"]),
         Route(base + "/admins", invite, methods=["POST"]),
+        Route(base + "/admins", list_admins, methods=["GET"]),
+        Route(base + "/admins/{admin}", remove_admin, methods=["DELETE"]),
         Route(base + "/settings", settings, methods=["PUT"]),
         Route("/org/c/{message}/{token}", checkin_page, methods=["GET", "POST"]),
         Route("/org/enrol/{token}", page("enrol"), methods=["GET"]),

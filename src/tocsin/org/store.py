@@ -264,6 +264,25 @@ class OrgStore:
         with self._tx() as conn:
             return self._add_admin(conn, org_id, email, role, actor)
 
+    def remove_admin(self, org_id: str, admin_id: str, actor: str) -> bool:
+        """Remove an admin of ``org_id`` with their sessions, passkeys, recovery codes and unused
+        enrolment link; False if there is no such admin here. The last owner is never removed
+        (StoreConflict): an organisation always keeps someone who can run it."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT role FROM admins WHERE org_id = ? AND id = ?",
+                               (org_id, admin_id)).fetchone()
+            if row is None:
+                return False
+            if row[0] == Role.OWNER.value and conn.execute(
+                    "SELECT COUNT(*) FROM admins WHERE org_id = ? AND role = ? AND id != ?",
+                    (org_id, Role.OWNER.value, admin_id)).fetchone()[0] == 0:
+                raise StoreConflict("this is the organisation's last owner")
+            for table in ("sessions", "credentials", "recovery_codes"):
+                conn.execute(f"DELETE FROM {table} WHERE admin_id = ?", (admin_id,))  # noqa: S608
+            conn.execute("DELETE FROM admins WHERE id = ?", (admin_id,))
+            self._audit(conn, org_id, actor, "admin.remove", {"admin": admin_id, "role": str(row[0])})
+        return True
+
     def org(self, org_id: str) -> Org | None:
         rows = self._read("SELECT id, name, created, vkey, retention_days, rule_enabled, rule_text, skey, "
                           "reminder_minutes, escalate_minutes FROM orgs WHERE id = ?", (org_id,))
