@@ -186,3 +186,27 @@ def test_an_owner_lists_and_removes_admins_and_their_sessions_end(org_hub: OrgHu
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "admin_not_found")
     actions = [e["action"] for e in owner.request("GET", f"/api/v1/orgs/{owner.org}/audit").json()["entries"]]
     assert actions.count("admin.remove") == 2
+
+
+def test_settings_change_only_what_is_sent(org_hub: OrgHub) -> None:
+    """A careless ``PUT {"retention_days": 30}`` must not silently turn off the public-alert rule
+    and escalation: a field left out keeps its value; ``null`` clears a nullable one."""
+    link = org_hub.create_org("Embassy", "consul@example.org")
+    org_hub.hub.start()
+    owner = Admin(org_hub)
+    owner.enrol(link)
+    path = f"/api/v1/orgs/{owner.org}/settings"
+    everything = {"rule_enabled": True, "rule_text": "Укриття", "reminder_minutes": 10,
+                  "escalate_minutes": 30}
+    assert owner.request("PUT", path, json=everything).status_code == 200
+    assert owner.request("PUT", path, json={"retention_days": 30}).status_code == 200
+    org = owner.request("GET", "/api/v1/org/session").json()["org"]
+    assert (org["rule_enabled"], org["rule_text"], org["reminder_minutes"], org["escalate_minutes"],
+            org["retention_days"]) == (True, "Укриття", 10, 30, 30)
+    cleared = owner.request("PUT", path, json={"escalate_minutes": None, "rule_enabled": False})
+    assert cleared.status_code == 200
+    org = owner.request("GET", "/api/v1/org/session").json()["org"]
+    assert (org["rule_enabled"], org["reminder_minutes"], org["escalate_minutes"], org["retention_days"]) \
+        == (False, 10, None, 30)
+    bad = owner.request("PUT", path, json={"rule_enabled": "yes"})
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "bad_org_request")

@@ -436,24 +436,30 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
         return Response(status_code=204)
 
     async def settings(request: Request) -> Response:
+        """Change the settings sent; a field left out keeps its value (``null`` clears one)."""
         admin = await guard(request, Role.OWNER)
         data = await json_body(request)
-        days = data.get("retention_days")
+        current = await asyncio.to_thread(store.org, admin.org_id)
+        assert current is not None
+        days = data.get("retention_days", current.retention_days)
         if days is not None and (isinstance(days, bool) or not isinstance(days, int)
                                  or not 1 <= days <= 3650):
             raise ApiError("bad_org_request", "retention_days is a number of days (1..3650) or null")
-        text = data.get("rule_text", "")
+        text = data.get("rule_text", current.rule_text)
         if not isinstance(text, str) or len(text) > 500:
             raise ApiError("bad_org_request", "rule_text is a text of at most 500 characters")
+        enabled = data.get("rule_enabled", current.rule_enabled)
+        if not isinstance(enabled, bool):
+            raise ApiError("bad_org_request", "rule_enabled is true or false")
         minutes: dict[str, int | None] = {}
         for name in ("reminder_minutes", "escalate_minutes"):
-            value = data.get(name)
+            value = data.get(name, getattr(current, name))
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or not 1 <= value <= 1440):
                 raise ApiError("bad_org_request", f"{name} is a number of minutes (1..1440) or null")
             minutes[name] = value
         await asyncio.to_thread(store.set_settings, admin.org_id, admin.id, retention_days=days,
-                                rule_enabled=data.get("rule_enabled") is True, rule_text=text, **minutes)
+                                rule_enabled=enabled, rule_text=text, **minutes)
         return _json({"saved": True})
 
     async def org_key(request: Request) -> Response:
