@@ -210,3 +210,27 @@ def test_settings_change_only_what_is_sent(org_hub: OrgHub) -> None:
         == (False, 10, None, 30)
     bad = owner.request("PUT", path, json={"rule_enabled": "yes"})
     assert (bad.status_code, bad.json()["error"]["code"]) == (400, "bad_org_request")
+
+
+def test_a_removed_admins_live_dashboard_stops(org_hub: OrgHub) -> None:
+    """The live stream checked the session once, at the start: a removed (or signed-out) admin
+    kept receiving names, answers and notes for as long as the connection stayed open."""
+    owner, message, token = _owner_with_checkin(org_hub)
+    admins = f"/api/v1/orgs/{owner.org}/admins"
+    invited = owner.request("POST", admins, json={"email": "viewer@example.org", "role": "viewer"}).json()
+    viewer = Admin(org_hub)
+    viewer.enrol(invited["link"])
+    live = f"{owner.url}/api/v1/orgs/{owner.org}/messages/{message}/live"
+    with httpx.stream("GET", live, headers={"Cookie": viewer.cookie}, timeout=30) as stream:
+        lines = stream.iter_lines()
+        assert next(lines) == "event: snapshot"
+        assert owner.request("DELETE", f"{admins}/{invited['admin']}").status_code == 204
+        answered = httpx.post(f"{owner.url}/api/v1/org/checkin/{message}/{token}",
+                              json={"answer": "need_help", "note": "трапилося"})
+        assert answered.status_code == 200
+        rest = []
+        for line in lines:  # until the stream ends, or it gives the answer away
+            rest.append(line)
+            if "трапилося" in line:
+                break
+    assert not any("трапилося" in line for line in rest)  # updates before the removal may come

@@ -350,6 +350,12 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
             raise _refused(exc) from None
         listener = service.listen(admin.org_id, message_id)
 
+        def still_signed_in() -> bool:
+            """The session is re-read before every update: a signed-out or removed admin's
+            stream ends at the next change or heartbeat instead of showing it."""
+            found = session_of(request)
+            return found is not None and found[0].id == admin.id and found[0].role.at_least(Role.VIEWER)
+
         async def events() -> AsyncIterator[bytes]:
             try:
                 yield b"event: snapshot\ndata: " + msgspec.json.encode(first) + b"\n\n"
@@ -357,8 +363,12 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
                     try:
                         await asyncio.wait_for(listener.wake.wait(), HEARTBEAT_SECS)
                     except TimeoutError:
+                        if not await asyncio.to_thread(still_signed_in):
+                            return
                         yield b": heartbeat\n\n"
                         continue
+                    if not await asyncio.to_thread(still_signed_in):
+                        return
                     listener.wake.clear()
                     changed, listener.changed = listener.changed, set()
                     board = await asyncio.to_thread(service.dashboard, admin.org_id, message_id, changed)
