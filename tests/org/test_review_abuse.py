@@ -63,6 +63,10 @@ def test_cross_site_checkin_post_is_refused_and_changes_nothing(org_hub: OrgHub)
     api = httpx.post(f"{owner.url}/api/v1/org/checkin/{message}/{token}", json={"answer": "away"},
                      headers={"Origin": "https://evil.example"})
     assert (api.status_code, api.json()["error"]["code"]) == (403, "csrf_failed")
+    fetched = httpx.post(f"{owner.url}/org/c/{message}/{token}", content=b"answer=away",
+                         headers={"Sec-Fetch-Site": "cross-site", "Origin": "null",
+                                  "Content-Type": "application/x-www-form-urlencoded"})
+    assert fetched.status_code == 403
     board = owner.request("GET", f"/api/v1/orgs/{owner.org}/messages/{message}").json()
     assert board["counts"]["not_answered"] == 2
     # the person's own page (same origin) still answers

@@ -42,7 +42,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 from starlette.requests import Request
@@ -105,6 +105,20 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
     def same_origin(request: Request) -> bool:
         origin = request.headers.get("origin")
         return origin is None or origin == passkeys.origin
+
+    def checkin_from_this_site(request: Request) -> bool:
+        """Whether a check-in answer may come from the page that posted it. The link's token is
+        the key, so this only keeps another site's page from answering for a person whose link
+        it knows; it must never refuse the person's own page. That page sends no referrer, so
+        browsers send ``Origin: null`` with its form: ``Sec-Fetch-Site`` decides when sent,
+        else an ``Origin`` naming another host than the hub's public one or the request's."""
+        fetch_site = request.headers.get("sec-fetch-site")
+        if fetch_site is not None:
+            return fetch_site in ("same-origin", "none")
+        origin = request.headers.get("origin")
+        if origin is None or origin == "null" or origin == passkeys.origin:
+            return True
+        return urlsplit(origin).netloc == request.headers.get("host", "")
 
     def session_of(request: Request) -> tuple[Admin, str] | None:
         token = request.cookies.get(COOKIE)
@@ -481,7 +495,10 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
     # -- check-ins (people, no login) ------------------------------------------------
 
     async def answer_json(request: Request) -> Response:
-        public_post(request)
+        if not checkin_from_this_site(request):
+            security.warning("refused cross-site check-in answer for message %s",
+                             request.path_params["message"][:40])
+            raise ApiError("csrf_failed", "this answer came from another site")
         data = await json_body(request)
         answer, note_text = data.get("answer", ""), data.get("note", "")
         if not isinstance(answer, str) or not isinstance(note_text, str):
@@ -516,7 +533,7 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
     async def checkin_page(request: Request) -> Response:
         message_id, token = request.path_params["message"], request.path_params["token"]
         if request.method == "POST":
-            if not same_origin(request):
+            if not checkin_from_this_site(request):
                 security.warning("refused cross-site check-in post for message %s", message_id[:40])
                 return checkin_html("Tocsin", '<p class="error" id="error">This answer came from another '
                                     "site and was not recorded; open your link again.</p>", 403)
