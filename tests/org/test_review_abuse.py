@@ -53,6 +53,13 @@ def test_malformed_admin_and_checkin_input_is_refused_cleanly(org_hub: OrgHub) -
     assert board["counts"]["not_answered"] == 2
     assert len([a for a in owner.request("GET", f"{base}/audit").json()["entries"]
                 if a["action"] == "admin.invite"]) == 1
+    # a note's control characters (NUL, escapes, a right-to-left override that makes the
+    # dashboard read otherwise) are dropped; the answer is never refused for them
+    r = httpx.post(f"{owner.url}/api/v1/org/checkin/{message}/{token}",
+                   json={"answer": "need_help", "note": "під\x00вал\u202e \x1b[2Jблок 3"})
+    assert r.status_code == 200
+    board = owner.request("GET", f"{base}/messages/{message}").json()
+    assert board["people"][0]["note"] == "підвал [2Jблок 3"
 
 
 def test_cross_site_checkin_post_is_refused_and_changes_nothing(org_hub: OrgHub) -> None:

@@ -47,7 +47,7 @@ _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,63}")
 #: Characters no person's field may hold: C0/C1 controls but tab, CR and LF (NUL, escapes
 #: that repaint a terminal, DEL) and the bidirectional overrides and isolates, which make a
 #: name read otherwise than it is (``\u202egnp.exe``) on the dashboard and in messages.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 #: The csv module's own field limit, raised once for this process so that a field longer
 #: than :data:`MAX_FIELD_CHARS` rejects its row only: past the module's default (128 KiB) the
 #: reader raised, and nothing after that line was read.
@@ -215,7 +215,7 @@ def read_people(data: bytes, regions: RegionSet, *, known_keys: Iterable[str] = 
         if any(len(v) > MAX_FIELD_CHARS for v in values):
             report.rejected.append((line, f"a field is longer than {MAX_FIELD_CHARS} characters"))
             continue
-        control = next((m for v in values if (m := _CONTROL.search(v))), None)
+        control = next((m for v in values if (m := CONTROL_CHARS.search(v))), None)
         if control is not None:
             report.rejected.append((line, f"a control character (U+{ord(control.group()):04X}) in a field"))
             continue

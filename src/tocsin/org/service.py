@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tocsin.org.channels import Channel, Outgoing
+from tocsin.org.csvio import CONTROL_CHARS
 from tocsin.org.model import Answer, DeliveryStatus, Message, Org, Person, Role
 from tocsin.org.signing import MessageTextError, clean_text, sign_message
 from tocsin.org.store import CheckinTarget, OrgStore
@@ -276,7 +277,7 @@ class OrgService:
             value = Answer(answer)
         except ValueError:
             raise OrgRefused("bad_checkin_answer", "answer must be safe, need_help or away") from None
-        note = " ".join(note.split())
+        note = " ".join(CONTROL_CHARS.sub("", note).split())  # dropped, never a refused answer
         if len(note) > MAX_NOTE_CHARS:
             raise OrgRefused("bad_checkin_answer", f"the note is longer than {MAX_NOTE_CHARS} characters")
         target = await asyncio.to_thread(self.target, message_id, token)
