@@ -14,6 +14,7 @@ from tocsin.api.app import create_app
 from tocsin.api.check_routes import check_routes
 from tocsin.api.push_routes import push_routes
 from tocsin.compat.alerts_in_ua_routes import alerts_in_ua_routes
+from tocsin.follow.routes import relay_routes
 from tocsin.runtime import Hub
 from tocsin.web import web_routes
 
@@ -22,6 +23,7 @@ def build_app(hub: Hub) -> Starlette:
     """The hub's ASGI app with every adapter's routes (the web pages' catch-all last)."""
     hub.add_routes(check_routes)
     hub.add_routes(push_routes)  # Web Push API, /sw.js and the manifest (docs/push.md)
+    hub.add_routes(relay_routes)  # alerts relayed from followed feeds (docs/federation.md)
     hub.add_routes(web_routes)
     hub.add_routes(alerts_in_ua_routes)  # also at the root of compat_port, if set (compat_listener)
     return create_app(hub)

@@ -133,6 +133,9 @@ class Hub:
         from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
 
         self.push = push_sender_for(self)  # last: a hub refused above writes no push files
+        from tocsin.follow.follower import follow_service_for  # followed CAP feeds (docs/federation.md)
+
+        self.follow = follow_service_for(self)
 
     def _witnesses(self) -> list[CheckpointWitness]:
         """Witnesses from the policy file; in demo mode, one local witness of our own."""
@@ -157,8 +160,10 @@ class Hub:
         await self.issuer.writer.run(self.store.append_registry, self.registry_bytes)
         await self.checkpointer.start()
         await self.push.start()
+        await self.follow.start()
 
     async def stop(self) -> None:
+        await self.follow.stop()
         await self.push.stop()
         await self.checkpointer.stop()
         if self.local_witness is not None:

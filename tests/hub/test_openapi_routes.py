@@ -20,7 +20,8 @@ from tocsin.regions import default_region_set
 from tocsin.runtime import Hub
 
 HTML_PAGES = {"/", "/alerts/{alert_id}", "/regions/{code}", "/issuers", "/issuers/{issuer_id}",
-              "/about", "/favicon.ico", "/check", "/check/{name}", "/{path}"}
+              "/about", "/favicon.ico", "/check", "/check/{name}", "/{path}",
+              "/relayed/{alert_id}"}
 MOUNTED_APPS = {"/static", "/witness"}  # static files; the demo witness (C2SP tlog-witness)
 
 
