@@ -134,8 +134,9 @@ class FeedFollower:
             self._feed_fault(exc.code, str(exc))
         except FeedError as exc:
             self._feed_fault("feed_malformed", f"{self.feed.url[:200]}: {exc}")
-        except Exception as exc:  # a bug must not stop the follower; it is logged in full
-            log.exception("follow %s: poll failed", self.feed.name)
+        except Exception as exc:  # a bug must not stop the follower; logged in full, once while it lasts
+            if self.status.last_error is None or self.status.last_error["code"] != "internal":
+                log.exception("follow %s: poll failed", self.feed.name)
             self._feed_fault("internal", f"{type(exc).__name__}: {exc}", logged=True)
         else:
             self.status.last_ok_ts = self.clock()
@@ -143,8 +144,11 @@ class FeedFollower:
             self.metrics.last_success.labels(self.feed.name).set(self.status.last_ok_ts)
 
     def _feed_fault(self, code: str, message: str, *, logged: bool = False) -> None:
-        if not logged:
-            log.warning("follow %s: feed refused: %s: %s (retry in %g s)", self.feed.name, code,
+        """Report a fault of the feed: logged when it first happens (not again every poll while
+        it lasts, so a broken feed cannot flood the log), counted every time."""
+        repeated = self.status.last_error is not None and self.status.last_error["code"] == code
+        if not logged and not repeated:
+            log.warning("follow %s: feed refused: %s: %s (retrying every %g s)", self.feed.name, code,
                         message, self.feed.interval_secs)
         self.status.last_error = {"code": code, "message": message[:1000], "at": self.clock()}
         self.metrics.feed_errors.labels(self.feed.name, code).inc()
