@@ -102,6 +102,9 @@ class Hub:
         # Before anything is written: never continue a log the store does not hold (a fork).
         if not checked:
             preflight(settings.data_dir, settings.log_origin)
+        from tocsin.follow.follower import follow_service_for, load_feeds  # docs/federation.md
+
+        feeds = load_feeds(settings)  # before anything is written: a bad file leaves no trace
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
         self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
@@ -133,9 +136,7 @@ class Hub:
         from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
 
         self.push = push_sender_for(self)  # last: a hub refused above writes no push files
-        from tocsin.follow.follower import follow_service_for  # followed CAP feeds (docs/federation.md)
-
-        self.follow = follow_service_for(self)
+        self.follow = follow_service_for(self, feeds)  # followed CAP feeds, their own store
 
     def _witnesses(self) -> list[CheckpointWitness]:
         """Witnesses from the policy file; in demo mode, one local witness of our own."""

@@ -52,6 +52,7 @@ from tocsin.trust.registry import Registry, RegistryError, load_registry
 from tocsin.trust.verify import MAX_STATEMENT_BYTES
 
 if TYPE_CHECKING:
+    from tocsin.config import Settings
     from tocsin.runtime import Hub
 
 log = logging.getLogger("tocsin.follow")
@@ -386,19 +387,25 @@ class FollowService:
         return out
 
 
-def follow_service_for(hub: Hub) -> FollowService:
-    """The hub's followers, from the followed-feeds file (refused at start if it is bad)."""
+def load_feeds(settings: Settings) -> list[FollowedFeed]:
+    """The followed feeds from the settings' file; :class:`SettingsError` if it is unusable
+    (the hub calls this before it writes anything, so a bad file leaves no trace)."""
     from tocsin.config import SettingsError
     from tocsin.follow.config import FollowConfigError, load_follows
+
+    if settings.follows is not None and not settings.follows.exists():
+        raise SettingsError(f"follows: {settings.follows}: no such file")
+    try:
+        return load_follows(settings.follows_path)
+    except FollowConfigError as exc:
+        raise SettingsError(f"follows: {exc}") from None
+
+
+def follow_service_for(hub: Hub, feeds: list[FollowedFeed]) -> FollowService:
+    """The hub's followers of ``feeds`` (from :func:`load_feeds`) and their relay store."""
     from tocsin.push.endpoints import parse_allowed_hosts
 
     settings = hub.settings
-    try:
-        feeds = load_follows(settings.follows_path)
-    except FollowConfigError as exc:
-        raise SettingsError(f"follows: {exc}") from None
-    if settings.follows is not None and not settings.follows.exists():
-        raise SettingsError(f"follows: {settings.follows}: no such file")
     store = RelayStore(settings.data_dir / "relayed.sqlite3")
     metrics = FollowMetrics(hub.metrics.registry)
     allowed = parse_allowed_hosts(settings.follow_allowed_hosts)
