@@ -31,7 +31,7 @@ from tocsin.issue import alert_id_for
 from tocsin.testing import HubProcess, serve_asgi
 from tocsin.trust.note import Signer
 
-from .servers import cap_feed_app, tampering_hub_app
+from .servers import BOMB, cap_feed_app, tampering_hub_app
 from .signing import embedded_certificate, make_certificate, sign_cap_xml
 
 KYIV = "UA80000000000093317"
@@ -139,8 +139,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         tampered = signed.replace(headline.encode(), b"No danger", 1)
         documents = {name: path.read_bytes() for name, path in PLAIN_DOCS.items()}
         documents |= {"ipaws-signed.xml": IPAWS_SIGNED.read_bytes(), "test-signed.xml": signed,
-                      "test-tampered.xml": tampered}
-        feeds = {"plain": list(PLAIN_DOCS), "ipaws": ["ipaws-signed.xml"],
+                      "test-tampered.xml": tampered, "bomb.xml": BOMB}
+        feeds = {"plain": [*PLAIN_DOCS, "bomb.xml"], "ipaws": ["ipaws-signed.xml"],
                  "signed": ["test-signed.xml", "test-tampered.xml"]}
         server = stack.enter_context(serve_asgi(cap_feed_app(documents, feeds)))
         (root / "test.pem").write_bytes(cert.cert_pem)
@@ -193,6 +193,10 @@ def test_a_plain_cap_feed_is_relayed_unverified(world: World) -> None:
         assert view["words"] == "relayed, unverified"
         page = httpx.get(f"{world.b.url}/relayed/{alert_id}").text
         assert "Relayed, unverified" in page and "✔" not in page
+    bomb = until(lambda: world.refusal("plain", _cap_url(world, "bomb.xml", "plain")),
+                 "the entity bomb among the CAP documents to be refused")
+    assert bomb["code"] == "invalid_cap" and "DOCTYPE" in bomb["reason"]
+    assert world.follows()["plain"]["relayed"] == len(PLAIN_DOCS)
     signed_view = world.relayed(ids["ipaws-cancel-signed.xml"])
     assert signed_view is not None and "no certificate is configured" in signed_view["detail"]
     blizzard = world.relayed(ids["nws-blizzard-cap11.xml"])
@@ -229,8 +233,8 @@ def test_xml_signed_cap_verifies_against_the_configured_certificate(world: World
     assert world.relayed(world.signed_ids["test-tampered"]) is None
 
 
-def _cap_url(world: World, name: str) -> str:
-    feed = world.follows()["signed"]["url"]
+def _cap_url(world: World, name: str, feed_name: str = "signed") -> str:
+    feed = world.follows()[feed_name]["url"]
     return feed.rsplit("/", 1)[0] + f"/cap/{name}"
 
 

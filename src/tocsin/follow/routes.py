@@ -79,6 +79,7 @@ def _page(row: dict[str, Any], demo: bool) -> bytes:
   <title>{e['event']} — relayed from {e['feed']}</title>
   <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
   <link rel="stylesheet" href="/static/css/app.css">
+  <script src="/static/js/i18n.js" defer></script>
 </head>
 <body>
 <!--#chrome-->
