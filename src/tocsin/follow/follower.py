@@ -42,7 +42,7 @@ from tocsin.follow.config import FollowedFeed
 from tocsin.follow.fetch import FetchRefused, fetch, new_client
 from tocsin.follow.store import Relayed, RelayStore
 from tocsin.follow.verify import HubVerified, Refused, Seen, verify_hub_alert
-from tocsin.follow.xmldsig import XmlSignatureError, has_signature, verify_xml_signature
+from tocsin.follow.xmldsig import XmlSignatureError, verify_xml_signature
 from tocsin.issue import alert_id_for
 from tocsin.ledger.limits import MAX_ALERT_BYTES
 from tocsin.regions import RegionSet
@@ -198,7 +198,7 @@ class FeedFollower:
                 if not await self._take_hub_alert(client, alert_id, registry, seen_before):
                     pending += 1
         self.status.pending = pending
-        if checkpoint is not None:
+        if checkpoint is not None and (seen_before is None or checkpoint.size >= seen_before.size):
             self.store.save_checkpoint(feed.name, checkpoint.size, checkpoint.at)
 
     def _seen(self) -> Seen | None:
@@ -218,6 +218,11 @@ class FeedFollower:
                 feed.witness_policy.check(opened)
         except (CheckpointError, PolicyError) as exc:
             self._refuse("checkpoint", "not_logged", f"the log's checkpoint does not verify: {exc}")
+            return None
+        _, size, _ = self.store.state(feed.name)
+        if size is not None and cp.size < size:  # a log never shrinks: keep the larger one
+            self._refuse(f"checkpoint {cp.size}", "not_logged", f"the log's checkpoint has size {cp.size}, "
+                         f"smaller than size {size} verified before (a rollback; run tocsin monitor)")
             return None
         return Seen(cp.size, at)
 
@@ -311,7 +316,7 @@ class FeedFollower:
         alert_id = alert_id_for(cap)
         if self.store.has(alert_id):
             return
-        if has_signature(cap) and self.feed.certificates:
+        if alert.signature and self.feed.certificates:
             try:
                 signed = await asyncio.to_thread(verify_xml_signature, cap, alert, self.feed.certificates)
             except XmlSignatureError as exc:
@@ -324,7 +329,7 @@ class FeedFollower:
                         f"certificate configured for {self.feed.name}: {signed.subject}")
             return
         why = ("it carries an XML signature, but no certificate is configured for this feed"
-               if has_signature(cap) else "nothing in it is signed by a key this hub trusts")
+               if alert.signature else "nothing in it is signed by a key this hub trusts")
         self._store(alert_id, alert, cap, url, "unverified", "relayed, unverified",
                     f"relayed from {self.feed.name} as fetched; {why}")
 
