@@ -67,3 +67,26 @@ def test_a_bad_follows_file_stops_the_hub_at_start(tmp_path: Path) -> None:
     with pytest.raises(FollowConfigError, match="unknown field"):
         (tmp_path / "f.toml").write_text('[[feed]]\nname = "x"\nurl = "https://x.example/"\ntrust = "me"\n')
         load_follows(tmp_path / "f.toml")
+
+
+def test_follow_once_polls_now_prints_the_verdicts_and_writes_nothing(tmp_path: Path) -> None:
+    from tests.cap.conftest import SAMPLES
+
+    from tocsin.testing import serve_asgi
+
+    from .servers import cap_feed_app
+
+    nws = SAMPLES / "valid-1.2" / "us-nws_multiple-polygons-update.xml"
+    app = cap_feed_app({"nws.xml": nws.read_bytes()}, {"plain": ["nws.xml"]})
+    env = {"TOCSIN_FOLLOW_ALLOWED_HOSTS": "127.0.0.1"}
+    with serve_asgi(app) as url:
+        good = CliRunner().invoke(main, ["follow", f"{url}/plain.atom", "--once", "--data-dir",
+                                         str(tmp_path)], env=env)
+        bad = CliRunner().invoke(main, ["follow", f"{url}/malformed.atom", "--once", "--data-dir",
+                                        str(tmp_path)], env=env)
+        private = CliRunner().invoke(main, ["follow", f"{url}/plain.atom", "--once", "--data-dir",
+                                            str(tmp_path)])  # 127.0.0.1 not allowed: SSRF rule
+    assert good.exit_code == 0 and "relayed, unverified: Hurricane Warning" in good.output, good.output
+    assert bad.exit_code == 1 and "feed refused: feed_malformed" in bad.output, bad.output
+    assert private.exit_code == 1 and "feed_address_refused" in private.output, private.output
+    assert not (tmp_path / "follows.toml").exists() and not (tmp_path / "relayed.sqlite3").exists()

@@ -5,6 +5,10 @@ followed with ``--registry-root`` and ``--log-key`` (from that hub's operator, n
 the feed), a CAP feed optionally with ``--cert`` files for its XML signatures. The entry
 is checked exactly as the hub will read it before anything is written. The hub reads the
 file when it starts. Exit codes: 0 added, 2 unusable input (nothing written).
+
+``--once`` polls the feed once, now, with the same follower the hub runs, prints each
+alert with the words the hub would show and each refusal, and writes nothing: exit 0 if
+the feed was read, 1 if the feed itself was refused (the reason printed).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from rich.markup import escape
 
 from tocsin.cli import main
 from tocsin.cli.common import fail, stdout
-from tocsin.config import SettingsError, load_settings
+from tocsin.config import Settings, SettingsError, load_settings
+from tocsin.follow.config import FollowedFeed
 
 
 @main.command("follow")
@@ -40,9 +45,11 @@ from tocsin.config import SettingsError, load_settings
               help="The hub's data directory (the file is DATA_DIR/follows.toml unless 'follows' is set).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The hub's TOML settings file.")
+@click.option("--once", is_flag=True, default=False,
+              help="Poll the feed once now and print what the hub would show; write nothing.")
 def follow(url: str, name: str | None, registry_root: str | None, log_key: str | None,
            origin: str | None, policy_file: Path | None, certs: tuple[Path, ...], interval: float,
-           data_dir: Path | None, config_file: Path | None) -> None:
+           data_dir: Path | None, config_file: Path | None, once: bool) -> None:
     """Follow the CAP Atom feed at URL (another Tocsin hub's /feeds/alerts.atom, or any CAP feed)."""
     from tocsin.follow.config import FollowConfigError, feed_from_table, load_follows
 
@@ -67,6 +74,8 @@ def follow(url: str, name: str | None, registry_root: str | None, log_key: str |
         feed = feed_from_table(table, path.parent, len(existing))
     except FollowConfigError as exc:
         fail(escape(str(exc)))
+    if once:
+        _poll_once(feed, settings)
     if any(f.name == feed.name for f in existing):
         fail(escape(f"{path}: a feed named {feed.name!r} is already followed (give --name)"))
     text = feed.as_toml(policy_path=table.get("witness_policy"),  # type: ignore[arg-type]
@@ -94,3 +103,39 @@ def _key_text(value: str | None) -> str | None:
     if path.is_file():
         return path.read_text(encoding="utf-8").strip()
     return value
+
+
+def _poll_once(feed: FollowedFeed, settings: Settings) -> None:
+    """One poll into a throw-away store; print every verdict; exit 0, or 1 if the feed failed."""
+    import asyncio
+
+    from prometheus_client import CollectorRegistry
+
+    from tocsin.follow.fetch import new_client
+    from tocsin.follow.follower import FeedFollower, FollowMetrics
+    from tocsin.follow.store import RelayStore
+    from tocsin.push.endpoints import parse_allowed_hosts
+    from tocsin.regions import region_set_for
+
+    store = RelayStore(":memory:")
+    follower = FeedFollower(feed, store=store, regions=region_set_for(settings.regions),
+                            allowed_hosts=parse_allowed_hosts(settings.follow_allowed_hosts),
+                            metrics=FollowMetrics(CollectorRegistry()),
+                            max_sent_age_secs=settings.max_sent_age_secs)
+
+    async def poll() -> None:
+        async with new_client() as client:
+            await follower.poll(client)
+
+    asyncio.run(poll())
+    for row in store.recent(limit=500):
+        stdout.print(f"{escape(row['id'])}  {escape(row['words'])}: {escape(row['event'])}")
+    for refusal in store.refusals(feed.name, limit=500):
+        stdout.print(f"[bold red]refused[/] {escape(refusal['subject'])}: {escape(refusal['code'])}: "
+                     f"{escape(refusal['reason'])}", markup=True)
+    error = follower.status.last_error
+    store.close()
+    if error is not None:
+        stdout.print(f"[bold red]feed refused[/]: {escape(error['code'])}: {escape(error['message'])}",
+                     markup=True)
+    raise click.exceptions.Exit(1 if error is not None else 0)
