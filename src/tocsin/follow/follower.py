@@ -154,11 +154,11 @@ class FeedFollower:
         self.status.last_error = {"code": code, "message": message[:1000], "at": self.clock()}
         self.metrics.feed_errors.labels(self.feed.name, code).inc()
 
-    def _refuse(self, subject: str, code: str, reason: str) -> None:
-        """Record and report a refused alert (logged the first time it is seen)."""
+    async def _refuse(self, subject: str, code: str, reason: str) -> None:
+        """Record (durably, off the event loop) and report a refused alert; logged the first time."""
         self.metrics.refused.labels(self.feed.name, code).inc()
         self.status.refused += 1
-        if self.store.refuse(self.feed.name, subject, code, reason, self.clock()):
+        if await asyncio.to_thread(self.store.refuse, self.feed.name, subject, code, reason, self.clock()):
             log.warning("follow %s: refused alert %s: %s: %s", self.feed.name, subject[:200], code,
                         reason[:500])
 
@@ -179,14 +179,14 @@ class FeedFollower:
 
     async def _poll_hub(self, client: httpx.AsyncClient, entries: list[FeedEntry]) -> None:
         feed = self.feed
-        seen_before = self._seen()
+        seen_before = await asyncio.to_thread(self._seen)
         checkpoint = await self._checkpoint(client)
         pending = 0
         fresh: list[str] = []
         for entry in entries:
             found = TOCSIN_CAP_URL.search(entry.cap_url.split("?")[0])
             if found is None:
-                self._refuse(entry.cap_url, "feed_malformed",
+                await self._refuse(entry.cap_url, "feed_malformed",
                              "a Tocsin hub's entry must link to /api/v1/alerts/{id}/cap")
                 continue
             alert_id = found.group(1)
@@ -199,7 +199,7 @@ class FeedFollower:
                     pending += 1
         self.status.pending = pending
         if checkpoint is not None and (seen_before is None or checkpoint.size >= seen_before.size):
-            self.store.save_checkpoint(feed.name, checkpoint.size, checkpoint.at)
+            await asyncio.to_thread(self.store.save_checkpoint, feed.name, checkpoint.size, checkpoint.at)
 
     def _seen(self) -> Seen | None:
         _, size, at = self.store.state(self.feed.name)
@@ -217,12 +217,13 @@ class FeedFollower:
             if feed.witness_policy is not None:
                 feed.witness_policy.check(opened)
         except (CheckpointError, PolicyError) as exc:
-            self._refuse("checkpoint", "not_logged", f"the log's checkpoint does not verify: {exc}")
+            await self._refuse("checkpoint", "not_logged", f"the log's checkpoint does not verify: {exc}")
             return None
-        _, size, _ = self.store.state(feed.name)
+        _, size, _ = await asyncio.to_thread(self.store.state, feed.name)
         if size is not None and cp.size < size:  # a log never shrinks: keep the larger one
-            self._refuse(f"checkpoint {cp.size}", "not_logged", f"the log's checkpoint has size {cp.size}, "
-                         f"smaller than size {size} verified before (a rollback; run tocsin monitor)")
+            await self._refuse(f"checkpoint {cp.size}", "not_logged",
+                               f"the log's checkpoint has size {cp.size}, smaller than size {size} "
+                               "verified before (a rollback; run tocsin monitor)")
             return None
         return Seen(cp.size, at)
 
@@ -241,16 +242,16 @@ class FeedFollower:
             self._feed_fault(exc.code, f"registry: {exc}")
             return self._registry
         except RegistryError as exc:
-            self._refuse("registry", "bad_registry", f"the hub's registry does not verify against "
+            await self._refuse("registry", "bad_registry", f"the hub's registry does not verify against "
                          f"the configured root: {exc}")
             return self._registry
         if self._registry is not None and fetched.version < self._registry.version:
-            self._refuse(f"registry v{fetched.version}", "bad_registry",
+            await self._refuse(f"registry v{fetched.version}", "bad_registry",
                          f"registry version {fetched.version} is older than version "
                          f"{self._registry.version} already adopted (a rollback)")
             return self._registry
         if self._registry is None or fetched.version > self._registry.version:
-            self.store.save_registry(feed.name, data)
+            await asyncio.to_thread(self.store.save_registry, feed.name, data)
             self._registry = fetched
         return self._registry
 
@@ -269,24 +270,24 @@ class FeedFollower:
             if exc.status == 503:  # proof_pending: the checkpoint covering it is not signed yet
                 return False
             if exc.code == "feed_too_large":
-                self._refuse(alert_id, "alert_too_large", str(exc))
+                await self._refuse(alert_id, "alert_too_large", str(exc))
                 return True
             raise
         if registry is None:
-            self._refuse(alert_id, "bad_registry", "no registry of that hub verifies against the "
+            await self._refuse(alert_id, "bad_registry", "no registry of that hub verifies against the "
                          "configured root")
             return True
         verdict = await asyncio.to_thread(
             verify_hub_alert, alert_id, cap, statement, proof, feed=feed, registry=registry,
             regions=self.regions, now=self.clock(), seen=seen, max_sent_age_secs=self.max_sent_age_secs)
         if isinstance(verdict, Refused):
-            self._refuse(alert_id, verdict.code, verdict.reason)
+            await self._refuse(alert_id, verdict.code, verdict.reason)
             return True
         assert isinstance(verdict, HubVerified)
         witnesses = f", cosigned by {verdict.cosignatures} witness(es)" if verdict.cosignatures else ""
         detail = (f"{verdict.reason}; entry {verdict.index} of the log {feed.origin} "
                   f"(checkpoint size {verdict.checkpoint_size}{witnesses})")
-        self._store(alert_id, verdict.alert, cap, f"{base}/cap", "verified",
+        await self._store(alert_id, verdict.alert, cap, f"{base}/cap", "verified",
                     f"from hub {feed.name}, verified", detail, statement, proof)
         return True
 
@@ -302,7 +303,7 @@ class FeedFollower:
                                   accept="application/cap+xml, application/xml;q=0.9")
             except FetchRefused as exc:
                 if exc.code in ("feed_too_large", "feed_redirect_loop", "feed_address_refused"):
-                    self._refuse(entry.cap_url, exc.code, str(exc))
+                    await self._refuse(entry.cap_url, exc.code, str(exc))
                     continue
                 raise
             await self._take_cap_alert(entry.cap_url, cap)
@@ -311,7 +312,7 @@ class FeedFollower:
         try:
             alert = (await asyncio.to_thread(parse_alert, cap, strict=False)).alert
         except CapError as exc:
-            self._refuse(url, "invalid_cap", str(exc)[:1000])
+            await self._refuse(url, "invalid_cap", str(exc)[:1000])
             return
         alert_id = alert_id_for(cap)
         if self.store.has(alert_id):
@@ -320,9 +321,9 @@ class FeedFollower:
             try:
                 signed = await asyncio.to_thread(verify_xml_signature, cap, alert, self.feed.certificates)
             except XmlSignatureError as exc:
-                self._refuse(url, "bad_xml_signature", str(exc))
+                await self._refuse(url, "bad_xml_signature", str(exc))
                 return
-            self._store(alert_id, alert, cap, url, "xml-signature",
+            await self._store(alert_id, alert, cap, url, "xml-signature",
                         f"XML signature verified (certificate {signed.subject}); relayed from "
                         f"{self.feed.name}, not a Tocsin issuer, not in this hub's log",
                         f"enveloped XML-DSig over the whole alert verified with signxml against the "
@@ -330,16 +331,17 @@ class FeedFollower:
             return
         why = ("it carries an XML signature, but no certificate is configured for this feed"
                if alert.signature else "nothing in it is signed by a key this hub trusts")
-        self._store(alert_id, alert, cap, url, "unverified", "relayed, unverified",
+        await self._store(alert_id, alert, cap, url, "unverified", "relayed, unverified",
                     f"relayed from {self.feed.name} as fetched; {why}")
 
     # -- both ----------------------------------------------------------------
 
-    def _store(self, alert_id: str, alert: Alert, cap: bytes, url: str, trust: Any, words: str,
+    async def _store(self, alert_id: str, alert: Alert, cap: bytes, url: str, trust: Any, words: str,
                detail: str, statement: bytes | None = None, proof: bytes | None = None) -> None:
-        other = self.store.same_identity(self.feed.name, alert.sender, alert.identifier)
+        other = await asyncio.to_thread(self.store.same_identity, self.feed.name, alert.sender,
+                                        alert.identifier)
         if other is not None and other != alert_id:
-            self._refuse(alert_id, "conflict", f"alert {other} from this feed already has sender "
+            await self._refuse(alert_id, "conflict", f"alert {other} from this feed already has sender "
                          f"{alert.sender!r} and identifier {alert.identifier!r}")
             return
         info = alert.info[0] if alert.info else None
@@ -351,7 +353,7 @@ class FeedFollower:
             headline=(info.headline or "") if info else "",
             area_desc="; ".join(a.area_desc for i in alert.info for a in i.area)[:2000],
             received_ts=self.clock())
-        if self.store.add(record):
+        if await asyncio.to_thread(self.store.add, record):  # fsync: never on the event loop
             self.status.relayed += 1
             self.metrics.relayed.labels(self.feed.name, trust).inc()
             log.info("follow %s: relayed alert %s (%s)", self.feed.name, alert_id, words)

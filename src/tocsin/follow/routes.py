@@ -142,7 +142,7 @@ def relay_routes(hub: Hub) -> list[BaseRoute]:
         return handler
 
     async def follows(request: Request) -> Response:
-        return _json({"feeds": hub.follow.status()})
+        return _json({"feeds": await asyncio.to_thread(hub.follow.status)})
 
     async def page(request: Request) -> Response:
         try:
