@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from tocsin.api.app import create_app
 from tocsin.api.check_routes import check_routes
+from tocsin.api.email_routes import email_routes
 from tocsin.api.push_routes import push_routes
 from tocsin.compat.alerts_in_ua_routes import alerts_in_ua_routes
 from tocsin.follow.routes import relay_routes
@@ -24,6 +25,7 @@ def build_app(hub: Hub) -> Starlette:
     hub.add_routes(check_routes)
     hub.add_routes(push_routes)  # Web Push API, /sw.js and the manifest (docs/push.md)
     hub.add_routes(relay_routes)  # alerts relayed from followed feeds (docs/federation.md)
+    hub.add_routes(email_routes)  # email alerts: subscribe, confirm, unsubscribe (docs/email.md)
     hub.add_routes(web_routes)
     hub.add_routes(alerts_in_ua_routes)  # also at the root of compat_port, if set (compat_listener)
     return create_app(hub)

@@ -11,7 +11,6 @@ import asyncio
 import logging
 import math
 import os
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,9 +47,10 @@ from tocsin.logserver import (
 )
 from tocsin.regions import Region, RegionSet, region_set_for
 from tocsin.services.witness import Witness, witness_app
-from tocsin.store.base import NewAlert, StreamEvent
-from tocsin.store.integrity import StartupRefused, preflight
-from tocsin.store.sqlite import SqliteStore
+from tocsin.store.backend import open_store
+from tocsin.store.base import Leadership, NewAlert, Store, StreamEvent
+from tocsin.store.integrity import preflight
+from tocsin.store.lease import LeaseKeeper
 from tocsin.tlog.proof import PolicyError, parse_policy
 from tocsin.trust.note import NoteError, Verifier
 from tocsin.trust.registry import Registry, RegistryError, load_registry
@@ -101,7 +101,7 @@ class Hub:
         self.regions = regions or region_set_for(settings.regions)
         # Before anything is written: never continue a log the store does not hold (a fork).
         if not checked:
-            preflight(settings.data_dir, settings.log_origin)
+            preflight(settings.data_dir, settings.log_origin, shared_store=bool(settings.store))
         from tocsin.follow.follower import follow_service_for, load_feeds  # docs/federation.md
 
         feeds = load_feeds(settings)  # before anything is written: a bad file leaves no trace
@@ -109,11 +109,12 @@ class Hub:
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
         self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
         self._registry_lock = asyncio.Lock()
-        try:
-            self.store = SqliteStore(settings.db_path, rules=state_rules(self._ancestor_codes))
-        except sqlite3.DatabaseError as exc:
-            raise StartupRefused(f"{settings.db_path}: cannot be opened ({exc}); run `tocsin store "
-                                 f"check {settings.data_dir}`") from None
+        # SQLite in the data directory, or PostgreSQL (settings.store): opened, checked against
+        # the log key's last checkpoint, and (PostgreSQL) led by this process as its writer.
+        self.store: Store = open_store(settings, state_rules(self._ancestor_codes))
+        # A shared store: keep the writer lead this process took in open_store (re-taken by
+        # itself after a PostgreSQL restart); commits are fenced by the store either way.
+        self.lease = LeaseKeeper(self.store) if isinstance(self.store, Leadership) else None
         self.registry_bytes, self.registry = self._registry_in_force(registry_bytes)
         self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
                              per_client_max=settings.max_subscriptions_per_client,
@@ -137,6 +138,9 @@ class Hub:
 
         self.push = push_sender_for(self)  # last: a hub refused above writes no push files
         self.follow = follow_service_for(self, feeds)  # followed CAP feeds, their own store
+        from tocsin.mail.sender import EmailSender, email_sender_for  # email alerts (docs/email.md)
+
+        self.email: EmailSender | None = email_sender_for(self)  # None: no SMTP relay set
 
     def _witnesses(self) -> list[CheckpointWitness]:
         """Witnesses from the policy file; in demo mode, one local witness of our own."""
@@ -159,17 +163,26 @@ class Hub:
     async def start(self) -> None:
         """Log the registry version in force (if new) and publish a first checkpoint."""
         await self.issuer.writer.run(self.store.append_registry, self.registry_bytes)
+        if self.lease is not None:
+            self.lease.leading = True  # taken in open_store, before anything was written
+            self.lease.start()
         await self.checkpointer.start()
         await self.push.start()
         await self.follow.start()
+        if self.email is not None:
+            await self.email.start()
 
     async def stop(self) -> None:
         await self.follow.stop()
+        if self.email is not None:
+            await self.email.stop()
         await self.push.stop()
         await self.checkpointer.stop()
         if self.local_witness is not None:
             self.local_witness.close()
         self.issuer.close()
+        if self.lease is not None:
+            await self.lease.stop()  # a standby may lead at once
         self.store.close()
 
     def _published(self, committed: list[tuple[NewAlert, StreamEvent]]) -> None:

@@ -253,10 +253,12 @@ def openapi_document() -> dict[str, Any]:
             **alerts_in_ua_paths(),
             **push_paths(),
             **follow_paths(),
+            **email_paths(),
         },
         "components": {"schemas": {
             **_schemas(),
             **PUSH_SCHEMAS,
+            **EMAIL_SCHEMAS,
             "IssueRequest": {"type": "object", "required": ["cap", "statement"], "properties": {
                 "cap": {"type": "string", "contentEncoding": "base64"},
                 "statement": {"type": "string"}}},
@@ -335,6 +337,63 @@ PUSH_SCHEMAS: dict[str, Any] = {
         "language": {"type": "string", "enum": ["uk", "en"], "default": "uk"}}},
     "PushCreated": {"type": "object", "required": ["id", "secret"], "properties": {
         "id": {"type": "string"}, "secret": {"type": "string"}}},
+}
+
+
+# -- Email alerts (docs/email.md): routes from tocsin.api.email_routes, added with hub.add_routes --
+
+
+def email_paths() -> dict[str, Any]:
+    """Subscribe (double opt-in), confirm, and RFC 8058 one-click unsubscribe."""
+    link = [_q("id", "The subscription id from the emailed link", required=True),
+            _q("token", "The secret token from the emailed link", required=True)]
+    page = {"description": "A page with one button that POSTs to the same URL (nothing changes "
+                           "on GET: mail scanners fetch links)",
+            "content": {"text/html": {}}}
+    done = {"description": "Done (JSON, or an HTML page when Accept asks for text/html)",
+            "content": {"application/json": {}, "text/html": {}}}
+    return {
+        "/api/v1/email/subscriptions": {"post": {
+            "summary": "Ask for alert emails for places; a confirmation email is sent and nothing "
+                       "else until the link in it is followed (one per address per hour)",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": _ref("EmailSubscriptionRequest")}}},
+            "responses": {"202": {"description": "The confirmation email was handed to the relay",
+                                  "content": {"application/json": {"schema": _ref("EmailRequested")}}},
+                          "4XX": _error_ref(), "503": _error_ref()},
+        }},
+        "/api/v1/email/confirm": {
+            "get": {"summary": "The confirmation page", "parameters": link,
+                    "responses": {"200": page, "4XX": _error_ref(), "503": _error_ref()}},
+            "post": {"summary": "Confirm the subscription (the token works once, for 24 hours)",
+                     "parameters": link,
+                     "responses": {"200": done, "4XX": _error_ref(), "503": _error_ref()}},
+        },
+        "/api/v1/email/unsubscribe": {
+            "get": {"summary": "The unsubscribe page", "parameters": link,
+                    "responses": {"200": page, "4XX": _error_ref(), "503": _error_ref()}},
+            "post": {"summary": "Unsubscribe and delete everything held about the address "
+                                "(RFC 8058 one-click: body List-Unsubscribe=One-Click)",
+                     "parameters": link,
+                     "requestBody": {"required": False, "content": {
+                         "application/x-www-form-urlencoded": {"schema": {"type": "object",
+                             "properties": {"List-Unsubscribe": {"type": "string",
+                                                                 "enum": ["One-Click"]}}}}}},
+                     "responses": {"200": done, "4XX": _error_ref(), "503": _error_ref()}},
+        },
+    }
+
+
+EMAIL_SCHEMAS: dict[str, Any] = {
+    "EmailSubscriptionRequest": {"type": "object", "required": ["address", "regions"], "properties": {
+        "address": {"type": "string", "format": "email", "maxLength": 254,
+                    "description": "ASCII local part; no line breaks or control characters"},
+        "name": {"type": "string", "maxLength": 100, "description": "Optional display name"},
+        "regions": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+        "language": {"type": "string", "enum": ["uk", "en"], "default": "uk"}}},
+    "EmailRequested": {"type": "object", "required": ["status", "expires_in"], "properties": {
+        "status": {"type": "string", "enum": ["confirmation_sent"]},
+        "expires_in": {"type": "integer", "description": "Seconds the confirmation link works"}}},
 }
 
 
