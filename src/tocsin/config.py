@@ -103,6 +103,25 @@ class Settings:
     #: Hosts (comma-separated) a followed feed may be fetched from over plain ``http`` or at a
     #: private address, e.g. ``127.0.0.1`` in tests. Empty: public HTTPS only (as push).
     follow_allowed_hosts: str = ""
+    #: Hosts (comma-separated names or addresses) whose webhook URLs and WebSub callbacks may
+    #: be plain ``http`` or at private addresses, e.g. ``127.0.0.1`` for a test receiver.
+    #: Empty: only public HTTPS receivers are called (docs/webhooks.md).
+    callback_allowed_hosts: str = ""
+    #: Seconds a webhook or WebSub delivery is retried (backoff from 1 s, doubling, at most
+    #: 5 minutes) before it is given up: a webhook's goes to its dead-letter list.
+    callback_retry_secs: float = 86400.0
+    #: Length of one second of callback time, in real seconds: it scales retry delays, the
+    #: retry window and WebSub leases. 1 in production; tests set e.g. 0.005 so that a
+    #: 10-minute outage of a receiver is lived through in 3 seconds by the real sender.
+    callback_time_scale: float = 1.0
+    #: Webhook endpoints plus WebSub subscriptions the hub holds at most.
+    max_callbacks: int = 10_000
+    #: Organisations (docs/organisations.md): the SMS gateway org messages are posted to
+    #: (``POST`` JSON ``{"to", "text", "reference"}``; the SSRF rule of push endpoints applies,
+    #: ``push_allowed_hosts`` included). Empty: no SMS channel (deliveries say so).
+    org_sms_gateway_url: str = ""
+    #: Bearer token sent to the SMS gateway. A secret: never logged.
+    org_sms_gateway_token: str | None = None
     #: SMTP relay for email alerts (docs/email.md): its host name; empty (the default): email
     #: alerts are off and ``/api/v1/email/...`` answers ``503 email_unavailable``.
     email_smtp_host: str = ""
@@ -143,12 +162,13 @@ class Settings:
                                 f"got {self.compat_port}")
         for name in ("max_body_bytes", "subscriber_queue_max", "max_subscriptions_per_client",
                      "max_regions_per_subscription", "check_burst", "failed_write_burst",
-                     "max_push_subscriptions", "email_workers", "max_email_subscriptions"):
+                     "max_push_subscriptions", "max_callbacks", "email_workers",
+                     "max_email_subscriptions"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("heartbeat_secs", "max_sent_age_secs", "max_sent_skew_secs", "check_rate_per_sec",
                      "failed_write_rate_per_sec", "header_timeout_secs", "body_timeout_secs",
-                     "email_smtp_timeout_secs"):
+                     "callback_retry_secs", "callback_time_scale", "email_smtp_timeout_secs"):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise SettingsError(f"{name} must be a positive number of seconds, got {value}")

@@ -138,9 +138,17 @@ class Hub:
 
         self.push = push_sender_for(self)  # last: a hub refused above writes no push files
         self.follow = follow_service_for(self, feeds)  # followed CAP feeds, their own store
+        from tocsin.callbacks.sender import callback_sender_for  # webhooks + WebSub: a follower
+
+        self.callbacks = callback_sender_for(self)
+        from tocsin.org.hub import organisations_for  # organisations (issue 17): their own store
+
+        self.orgs = organisations_for(self)
         from tocsin.mail.sender import EmailSender, email_sender_for  # email alerts (docs/email.md)
 
         self.email: EmailSender | None = email_sender_for(self)  # None: no SMTP relay set
+        #: Set when the server begins to shut down: every live stream then ends its response.
+        self.closing = asyncio.Event()
 
     def _witnesses(self) -> list[CheckpointWitness]:
         """Witnesses from the policy file; in demo mode, one local witness of our own."""
@@ -169,13 +177,22 @@ class Hub:
         await self.checkpointer.start()
         await self.push.start()
         await self.follow.start()
+        await self.callbacks.start()
+        await self.orgs.start()
         if self.email is not None:
             await self.email.start()
 
+    def close_streams(self) -> None:
+        """Shutdown begins: live streams end their responses properly (see api.server)."""
+        self.closing.set()
+
     async def stop(self) -> None:
+        self.closing.set()
         await self.follow.stop()
+        await self.orgs.stop()
         if self.email is not None:
             await self.email.stop()
+        await self.callbacks.stop()
         await self.push.stop()
         await self.checkpointer.stop()
         if self.local_witness is not None:

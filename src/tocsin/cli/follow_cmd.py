@@ -111,10 +111,10 @@ def _poll_once(feed: FollowedFeed, settings: Settings) -> None:
 
     from prometheus_client import CollectorRegistry
 
+    from tocsin.delivery.outbound import parse_allowed_hosts
     from tocsin.follow.fetch import new_client
     from tocsin.follow.follower import FeedFollower, FollowMetrics
     from tocsin.follow.store import RelayStore
-    from tocsin.push.endpoints import parse_allowed_hosts
     from tocsin.regions import region_set_for
 
     store = RelayStore(":memory:")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 
 import click
@@ -40,7 +41,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     """Run the hub: issue, store, log and deliver alerts."""
     import uvicorn
 
-    from tocsin.api.server import StreamingHttpProtocol
+    from tocsin.api.server import ClosingServer, StreamingHttpProtocol
     from tocsin.assemble import build_app
     from tocsin.cli.common import load_regions
     from tocsin.compat.alerts_in_ua_routes import compat_listener
@@ -110,10 +111,15 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         stdout.print(f"  tocsin issue --hub {url} --key {key} --as {DEMO_ISSUERS[0].id} "
                      "--event 'Повітряна тривога' --area UA80000000000093317 "
                      "--instruction 'Негайно прямуйте до укриття'")
-    # Live streams never end by themselves: on shutdown give them a moment, then close them
-    # (clients reconnect and resume from their last event id). The client is the TCP peer:
-    # uvicorn's own X-Forwarded-For handling is off (Settings.trusted_proxies decides).
-    uvicorn.run(compat_listener(build_app(hub), hub), host=settings.host, port=settings.port,
-                log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
-                http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
-                proxy_headers=False, access_log=False, lifespan="on")
+    # Live streams never end by themselves: on shutdown the hub ends them first (a clean end
+    # of stream; clients reconnect and resume from their last event id), then uvicorn waits
+    # for what is left (ClosingServer). The client is the TCP peer: uvicorn's own
+    # X-Forwarded-For handling is off (Settings.trusted_proxies decides).
+    server = ClosingServer(uvicorn.Config(
+        compat_listener(build_app(hub), hub), host=settings.host, port=settings.port,
+        log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
+        http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
+        proxy_headers=False, access_log=False, lifespan="on"), hub.close_streams)
+    server.run()
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run: the start-up failed (its error is logged)

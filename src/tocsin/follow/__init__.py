@@ -1,7 +1,7 @@
 """CAP feeds in: follow another Tocsin hub or any CAP Atom feed, and say how far each alert is proven.
 
 * :mod:`tocsin.follow.config` — the followed-feeds file (trust is configured, never learnt);
-* :mod:`tocsin.follow.fetch` — bounded outbound fetches under the push SSRF rule;
+* :mod:`tocsin.follow.fetch` — bounded outbound fetches under the SSRF rule of push and webhooks;
 * :mod:`tocsin.follow.atom` — a hardened reader of Atom feeds (entries and their CAP links);
 * :mod:`tocsin.follow.proof` — a Tocsin hub's alert verified as if issued here;
 * :mod:`tocsin.follow.xmldsig` — an XML-DSig signed CAP checked against configured certificates;

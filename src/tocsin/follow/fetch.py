@@ -1,10 +1,10 @@
-"""Bounded outbound fetches for the follower, under the push SSRF rule.
+"""Bounded outbound fetches for the follower, under the hub's SSRF rule (as push and webhooks).
 
 A followed feed is a stranger's server: it may answer without end, redirect in circles,
 point at the hub's own loopback or the cloud metadata address, or never answer. So every
 fetch here
 
-* checks the URL with :func:`tocsin.push.endpoints.check_endpoint` (public HTTPS only,
+* checks the URL with :func:`tocsin.delivery.outbound.check_url` (public HTTPS only,
   unless the host is in ``follow_allowed_hosts``), before the first request and again
   for every redirect target;
 * follows at most :data:`MAX_REDIRECTS` redirects, and refuses a loop at once;
@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from tocsin.push.endpoints import EndpointRefused, check_endpoint
+from tocsin.delivery import outbound
 
 MAX_REDIRECTS = 5
 TIMEOUT_SECS = 10.0
@@ -43,11 +43,10 @@ class FetchRefused(Exception):
 async def check_url(url: str, allowed: Collection[str]) -> None:
     """:class:`FetchRefused` (``feed_address_refused``) unless the follower may call ``url``."""
     try:
-        await asyncio.to_thread(check_endpoint, url, allowed)
-    except EndpointRefused as exc:
-        message = str(exc).replace("subscription.endpoint", "the URL").replace(
-            "push service host", "host").replace("push_allowed_hosts", "follow_allowed_hosts")
-        raise FetchRefused("feed_address_refused", f"{url[:200]}: {message}") from None
+        await asyncio.to_thread(outbound.check_url, url, allowed, name="the feed URL",
+                                setting="follow_allowed_hosts", what="feed host")
+    except outbound.UrlRefused as exc:
+        raise FetchRefused("feed_address_refused", f"{url[:200]}: {exc}") from None
 
 
 async def fetch(client: httpx.AsyncClient, url: str, *, limit: int, allowed: Collection[str],

@@ -410,7 +410,7 @@ def load_feeds(settings: Settings) -> list[FollowedFeed]:
 
 def follow_service_for(hub: Hub, feeds: list[FollowedFeed]) -> FollowService:
     """The hub's followers of ``feeds`` (from :func:`load_feeds`) and their relay store."""
-    from tocsin.push.endpoints import parse_allowed_hosts
+    from tocsin.delivery.outbound import parse_allowed_hosts
 
     settings = hub.settings
     store = RelayStore(settings.data_dir / "relayed.sqlite3")
