@@ -245,3 +245,25 @@ def test_a_removed_admins_live_dashboard_stops(org_hub: OrgHub) -> None:
             if "трапилося" in line:
                 break
     assert not any("трапилося" in line for line in rest)  # updates before the removal may come
+
+
+def test_recovery_ends_the_admins_other_sessions(org_hub: OrgHub) -> None:
+    """An admin who recovers (a lost or stolen device) must be able to cut off the sessions on
+    it at once: the last owner cannot be removed by anyone, so nothing else would."""
+    link = org_hub.create_org("Embassy", "consul@example.org")
+    org_hub.hub.start()
+    stolen = Admin(org_hub)
+    codes = stolen.enrol(link)
+    people = f"/api/v1/orgs/{stolen.org}/people"
+    assert stolen.request("GET", people).status_code == 200
+    r = httpx.post(f"{stolen.url}/api/v1/org/recover",
+                   json={"org": stolen.org, "email": "consul@example.org", "code": codes[0]})
+    assert r.status_code == 200
+    fresh = Admin(org_hub)
+    fresh._take_cookie(r)
+    fresh.refresh()
+    assert stolen.request("GET", people).status_code == 401
+    assert fresh.request("GET", people).status_code == 200
+    entry = [e for e in fresh.request("GET", f"/api/v1/orgs/{stolen.org}/audit").json()["entries"]
+             if e["action"] == "admin.recover"][-1]
+    assert entry["detail"]["sessions_ended"] == 1

@@ -385,7 +385,8 @@ class OrgStore:
             conn.execute("UPDATE credentials SET sign_count = ? WHERE id = ?", (count, credential_id))
 
     def use_recovery_code(self, org_id: str, email: str, code: str) -> Admin | None:
-        """Spend one recovery code of the admin with this email; the admin, or None."""
+        """Spend one recovery code of the admin with this email and end all their sessions;
+        the admin, or None."""
         with self._tx() as conn:
             row = conn.execute("SELECT id FROM admins WHERE org_id = ? AND email = ? COLLATE NOCASE",
                                (org_id, email)).fetchone()
@@ -399,7 +400,11 @@ class OrgStore:
                 return None
             left = conn.execute("SELECT COUNT(*) FROM recovery_codes WHERE admin_id = ? AND used IS NULL",
                                 (admin_id,)).fetchone()[0]
-            self._audit(conn, org_id, admin_id, "admin.recover", {"admin": admin_id, "codes_left": left})
+            # A recovery is for a lost or stolen device: every session of the admin ends (the
+            # caller starts a new one), so a session left on that device stops working now.
+            ended = conn.execute("DELETE FROM sessions WHERE admin_id = ?", (admin_id,)).rowcount
+            self._audit(conn, org_id, admin_id, "admin.recover",
+                        {"admin": admin_id, "codes_left": left, "sessions_ended": ended})
         return self.admin(admin_id)
 
     # -- sessions --------------------------------------------------------------
