@@ -121,7 +121,8 @@ def org_limited(path: str) -> bool:
 
 
 LIMITED = "tocsin.refused_writes_wait"
-"""Scope key: set (to the seconds to wait) on an alert post from a client over its limit."""
+"""Scope key: set (to the seconds to wait) on an alert post, or an organisation admin API
+request, from a client over its limit; the handler decides (a signed alert, a signed-in admin)."""
 
 
 class RateLimits:
