@@ -267,3 +267,15 @@ def test_recovery_ends_the_admins_other_sessions(org_hub: OrgHub) -> None:
     entry = [e for e in fresh.request("GET", f"/api/v1/orgs/{stolen.org}/audit").json()["entries"]
              if e["action"] == "admin.recover"][-1]
     assert entry["detail"]["sessions_ended"] == 1
+
+
+def test_a_semicolon_csv_from_a_ukrainian_excel_imports() -> None:
+    """Excel in a Ukrainian (or most European) locale saves "CSV" with semicolons: the file was
+    refused whole ("no name column") with no hint why."""
+    data = ("\ufeffid;name;language;groups;sms\r\n"
+            "1;Олена Коваль;uk;\"staff;drivers\";+380501234567\r\n"
+            "2;John, Jr.;en;staff;\r\n").encode()
+    report = read_people(data, region_set_for(None))
+    assert report.rejected == []
+    assert [(p.name, p.groups) for p in report.people] == [("Олена Коваль", ("staff", "drivers")),
+                                                           ("John, Jr.", ("staff",))]

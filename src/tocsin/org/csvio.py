@@ -175,7 +175,11 @@ def read_people(data: bytes, regions: RegionSet, *, known_keys: Iterable[str] = 
     text = data.decode("utf-8", errors="surrogateescape")
     if text.startswith("\ufeff"):
         text = text[1:]
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    first_line = text.split("\n", 1)[0]
+    # Excel in a Ukrainian (and most European) locale saves "CSV" with semicolons: a header
+    # row with semicolons and no comma is read that way (a header holds no quoted commas).
+    delimiter = ";" if ";" in first_line and "," not in first_line else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     report = ImportReport()
     try:
         header = next(reader)
