@@ -156,6 +156,8 @@ def test_recovery_and_invitations_take_an_email_in_any_case(org_hub: OrgHub) -> 
     r = httpx.post(f"{owner.url}/api/v1/org/recover",
                    json={"org": owner.org, "email": " consul@example.ORG ", "code": codes[0]})
     assert r.status_code == 200, r.text
+    owner._take_cookie(r)  # the recovery ended the enrolment's session
+    owner.refresh()
     admins = f"/api/v1/orgs/{owner.org}/admins"
     first = owner.request("POST", admins, json={"email": "v@a.org", "role": "viewer"})
     assert first.status_code == 201
