@@ -159,6 +159,20 @@ def storage_error(exc: BaseException) -> Exception:
     return StorageUnavailable(f"PostgreSQL: {type(exc).__name__}: {first}")
 
 
+def check_dsn(dsn: str) -> None:
+    """Refuse a connection string libpq cannot parse, without repeating any of it.
+
+    libpq's parse errors quote the offending part of the string, which may be the password
+    (``invalid percent-encoded token: "s3cr%ZZet"``), so their text is dropped here, and the
+    exception is not chained (a traceback would print it).
+    """
+    try:
+        psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.Error:
+        raise StorageUnavailable("PostgreSQL: the store setting is not a connection URL libpq can "
+                                 "parse (not repeated here: it may hold a password)") from None
+
+
 def redacted(dsn: str) -> str:
     """``dsn`` without its password, for messages and logs (a DSN may carry a secret)."""
     try:
@@ -186,6 +200,7 @@ class PostgresStore:
         self._lease_lock = threading.Lock()
         self._lease: Conn | None = None  # the session holding the writer lock
         self._epoch: int | None = None  # fencing token while this store leads
+        check_dsn(dsn)
         try:
             with psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECS) as conn, \
                     conn.transaction():
