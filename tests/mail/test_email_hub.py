@@ -63,7 +63,7 @@ def test_subscribe_confirm_alert_all_clear_and_one_click_unsubscribe(relay: Rela
         [asked] = relay.inbox.wait_for(OLENA, 1)
         assert asked["Subject"] == "[ДЕМО] Підтвердьте підписку на сповіщення Tocsin"
         assert "Львівська територіальна громада" in text_of(asked, "plain")
-        assert asked["To"].addresses[0].display_name == "Олена Петренко"
+        assert asked["To"].addresses[0].display_name == ""  # the asker's name: not yet hers
         url = link_in(asked, "/api/v1/email/confirm")
         page = httpx.get(url, headers={"Accept": "text/html"})  # a scanner's GET changes nothing
         assert page.status_code == 200 and '<form method="post">' in page.text
@@ -83,6 +83,7 @@ def test_subscribe_confirm_alert_all_clear_and_one_click_unsubscribe(relay: Rela
                       instruction='<b>Негайно</b> прямуйте до укриття & "чекайте"')
         [_, mail] = relay.inbox.wait_for(OLENA, 2)
         assert mail.get_content_type() == "multipart/alternative"
+        assert mail["To"].addresses[0].display_name == "Олена Петренко"  # confirmed, encoded
         assert [p.get_content_type() for p in mail.iter_parts()] == ["text/plain", "text/html"]
         assert mail["Subject"] == "[ДЕМО] Повітряна тривога — Львівська територіальна громада"
         page_link = f"{hub.url}/alerts/{alert['id']}"
@@ -220,3 +221,21 @@ def test_starttls_and_credentials_the_password_never_logged_and_mail_resumes_aft
             assert f"{hub.url}/alerts/{alert['id']}" in text_of(late, "plain")
     finally:
         relay.stop()
+
+
+def test_a_stranger_chosen_name_never_reaches_the_address_it_names(relay: Relay, tmp_path: Path) -> None:
+    """Anyone may ask for someone else's address; the name they type is theirs, not the owner's.
+
+    So the confirmation email (the one message an unconfirmed address gets) carries no display
+    name, and a name that is an RFC 2047 encoded word (which mail clients decode, line breaks
+    and all) is refused outright.
+    """
+    with hub_with(relay, tmp_path / "data") as hub:
+        answer = subscribe(hub, OLENA, [KYIV], name="Your bank: call +380 00 000 0000 now")
+        assert answer.status_code == 202, answer.text
+        mail = relay.inbox.wait_for(OLENA, 1)[0]
+        assert mail["To"].addresses[0].display_name == ""
+        assert "bank" not in str(mail)
+        for name in ("=?utf-8?q?=0D=0ABcc:_x@example.net?=", "a =?UTF-8?B?Qm9i?= b"):
+            refused = subscribe(hub, JOHN, [KYIV], name=name)
+            assert refused.status_code == 400 and refused.json()["error"]["code"] == "email_address_refused"

@@ -230,7 +230,8 @@ class EmailSender:
         rendered = confirmation_mail(language=request.language,
                                      place_names=self.place_names(request.regions, request.language),
                                      confirm_url=url, expires_utc=when, demo=self.demo)
-        message = build_message(sender=self.from_address, to=Address(request.name, addr_spec=address),
+        # No display name: whoever asked chose it, and they need not own the address.
+        message = build_message(sender=self.from_address, to=Address("", addr_spec=address),
                                 subject=rendered.subject, text=rendered.text, html=rendered.html,
                                 headers={"Auto-Submitted": "auto-generated"})
         relay = dataclasses.replace(self.relay, timeout=min(self.relay.timeout, CONFIRM_TIMEOUT_SECS))
