@@ -239,3 +239,12 @@ def test_a_stranger_chosen_name_never_reaches_the_address_it_names(relay: Relay,
         for name in ("=?utf-8?q?=0D=0ABcc:_x@example.net?=", "a =?UTF-8?B?Qm9i?= b"):
             refused = subscribe(hub, JOHN, [KYIV], name=name)
             assert refused.status_code == 400 and refused.json()["error"]["code"] == "email_address_refused"
+
+        # What the relay answers is the operator's business, not the asker's (it may name
+        # internal hosts): the answer gives the SMTP code only, the hub's log has the rest.
+        relay.inbox.refusals[:] = ["451 4.3.0 mx7.corp.internal queue full"]
+        failed = subscribe(hub, STRANGER, [KYIV])
+        assert failed.status_code == 503 and failed.json()["error"]["code"] == "email_relay_unavailable"
+        assert "451" in failed.text and "corp.internal" not in failed.text
+    assert hub.proc is not None and hub.proc.stdout is not None
+    assert "corp.internal" in hub.proc.stdout.read().decode()
