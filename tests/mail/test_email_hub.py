@@ -8,6 +8,7 @@ reaches an address that never confirmed; a relay that was down gets the mail lat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from tocsin.client import ServerEvent, follow
+from tocsin.testing import HubProcess
 
 from .conftest import (
     KYIV,
@@ -248,3 +250,49 @@ def test_a_stranger_chosen_name_never_reaches_the_address_it_names(relay: Relay,
         assert "451" in failed.text and "corp.internal" not in failed.text
     assert hub.proc is not None and hub.proc.stdout is not None
     assert "corp.internal" in hub.proc.stdout.read().decode()
+
+
+def test_a_relay_that_answers_slowly_cannot_hold_a_subscription_request(tmp_path: Path) -> None:
+    """Every reply of this relay comes just inside the per-step timeout: the request must still
+    end (503, nothing kept) within a bound of its own, not after every step's timeout added up."""
+    import threading
+
+    from tocsin.testing import free_port
+
+    step = 0.8  # the relay's delay per reply, under the hub's 1 s step timeout
+
+    async def slow_smtp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            await asyncio.sleep(step)
+            writer.write(b"220 slow.example ESMTP\r\n")
+            while line := await reader.readline():
+                await asyncio.sleep(step)
+                if line.upper().startswith(b"DATA"):
+                    writer.write(b"354 go on\r\n")
+                    await reader.readuntil(b"\r\n.\r\n")
+                    await asyncio.sleep(step)
+                writer.write(b"250 ok\r\n")
+                await writer.drain()
+        writer.close()
+
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(asyncio.start_server(slow_smtp, "127.0.0.1", port))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    env = {"TOCSIN_EMAIL_SMTP_HOST": "127.0.0.1", "TOCSIN_EMAIL_SMTP_PORT": str(port),
+           "TOCSIN_EMAIL_SMTP_SECURITY": "none", "TOCSIN_EMAIL_SMTP_TIMEOUT_SECS": "1",
+           "TOCSIN_EMAIL_FROM": "alerts@tocsin.example.org"}
+    hub = HubProcess(tmp_path / "data", env=env)
+    hub.start()
+    try:
+        answer = httpx.post(f"{hub.url}/api/v1/email/subscriptions", timeout=60,
+                            json={"address": OLENA, "regions": [KYIV]})
+        assert answer.status_code == 503, answer.text  # (all steps: 7 replies, 5.6 s)
+        assert answer.json()["error"]["code"] == "email_relay_unavailable"
+        assert "in time" in answer.json()["error"]["detail"]
+    finally:
+        hub.stop()
+        loop.call_soon_threadsafe(server.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()

@@ -183,7 +183,8 @@ def email_routes(hub: Hub) -> list[BaseRoute]:
                 raise ApiError("email_address_refused", str(exc)) from None
             # The relay's own words (host names, queue ids) are for the operator's log only.
             log.warning("email: a confirmation email was not handed over: %s", exc)
-            reply = f"SMTP {exc.code}" if exc.code is not None and exc.code > 0 else "no SMTP reply"
+            reply = (f"SMTP {exc.code}" if exc.code is not None and exc.code > 0
+                     else "the relay did not answer in time" if exc.timed_out else "no SMTP reply")
             raise ApiError("email_relay_unavailable", f"the confirmation email could not be sent "
                            f"({reply}); nothing was kept, try again later", retry_after=60) from None
         return _json({"status": "confirmation_sent", "expires_in": int(CONFIRM_TTL_SECS)}, 202)
