@@ -94,7 +94,9 @@ def test_a_stale_leader_is_fenced(dsn: str) -> None:
         # A is paused; meanwhile the server ends its session (a dead client's locks are freed)
         # and B, the standby, takes over.
         with psycopg.connect(dsn, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (_lock_holder_pid(dsn),))
+            # (with a timeout it returns once the session has ended and freed its locks;
+            # without one it returns at once, and B's try-lock could run first)
+            admin.execute("SELECT pg_terminate_backend(%s, 10000)", (_lock_holder_pid(dsn),))
         assert b.acquire_leadership()
         assert b.append(alert(2)).created
         # A resumes, still believing it leads: its token is unchanged, its commit refused.
