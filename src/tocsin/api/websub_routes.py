@@ -99,7 +99,8 @@ def websub_routes(hub: Hub) -> list[BaseRoute]:
         regions = topic_regions(hub, topic)
         try:
             await asyncio.to_thread(check_url, callback, sender.allowed_hosts, name="hub.callback",
-                                    setting="callback_allowed_hosts", what="callback host")
+                                    setting="callback_allowed_hosts", what="callback host",
+                                    lookup=sender.lookup)
         except UrlRefused as exc:
             raise ApiError("websub_callback_refused", str(exc)) from None
         try:

@@ -51,7 +51,15 @@ from yarl import URL
 
 from tocsin.callbacks import webhooks, websub
 from tocsin.callbacks.store import WEBHOOK, WEBSUB, CallbackStore, DeadLetter, Target
-from tocsin.delivery.outbound import RECHECK_SECS, UrlRefused, check_public, check_url, origin_of
+from tocsin.delivery.outbound import (
+    RECHECK_SECS,
+    Lookup,
+    UrlRefused,
+    check_public,
+    check_url,
+    origin_of,
+    system_lookup,
+)
 from tocsin.feed import EventFeed
 from tocsin.store.base import StreamEvent
 
@@ -123,6 +131,7 @@ class CallbackSender:
         self._hosts: dict[str, asyncio.Semaphore] = {}  # origin -> its share of the pool
         self.timeout = timeout
         self.wall = wall
+        self.lookup: Lookup = system_lookup  # name -> addresses (a test may give its own)
         self._workers: dict[str, Worker] = {}
         self._dirty: dict[str, int] = {}
         self._pool = asyncio.Semaphore(max_in_flight)
@@ -328,7 +337,7 @@ class CallbackSender:
             url = URL(target.url)
             try:
                 await asyncio.to_thread(check_public, url.host or "", url.port or 443,
-                                        what="callback host")
+                                        what="callback host", lookup=self.lookup)
                 worker.refused = None
             except UrlRefused as exc:
                 worker.refused = str(exc)
@@ -397,7 +406,8 @@ class CallbackSender:
     async def _public(self, url: str, name: str) -> None:
         """The URL rule, resolving the host off the loop (UrlRefused)."""
         await asyncio.to_thread(check_url, url, self.allowed_hosts, name=name,
-                                setting="callback_allowed_hosts", what="callback host")
+                                setting="callback_allowed_hosts", what="callback host",
+                                lookup=self.lookup)
 
     async def verify_webhook(self, url: str, signing_secret: str) -> str | None:
         """Ask a new endpoint to echo a challenge: None if it did, else what went wrong."""
