@@ -30,7 +30,9 @@ queue, so a receiver that is down for a day costs no memory and loses nothing. I
 * **No SSRF.** Every URL passed :func:`tocsin.delivery.outbound.check_url` when it was
   registered; before sending, a host not in ``callback_allowed_hosts`` is re-resolved
   every :data:`~tocsin.delivery.outbound.RECHECK_SECS` and refused if any address is not
-  public. Redirects are never followed.
+  public, and every connection (verifications too) resolves once and connects only to the
+  addresses it checked (:class:`tocsin.delivery.pinning.CheckedResolver`, the seam is
+  :attr:`CallbackSender.lookup`). Redirects are never followed.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from tocsin.delivery.outbound import (
     origin_of,
     system_lookup,
 )
+from tocsin.delivery.pinning import AddressRefused, CheckedResolver
 from tocsin.feed import EventFeed
 from tocsin.store.base import StreamEvent
 
@@ -150,8 +153,12 @@ class CallbackSender:
 
     async def start(self) -> None:
         """Load the targets (dropping expired leases) and start a worker for each."""
+        # Every connection resolves once and connects only to addresses it checked
+        # (tocsin.delivery.pinning: no DNS-rebinding window between a check and a connect).
+        resolver = CheckedResolver(lambda host, port: self.lookup(host, port), self.allowed_hosts,
+                                   what="callback host")
         self._client = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.max_in_flight),
+            connector=aiohttp.TCPConnector(limit=self.max_in_flight, resolver=resolver),
             timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=False,
             skip_auto_headers=("User-Agent",))
         self._covered_from = self._newest = self.feed.last_id
@@ -355,6 +362,13 @@ class CallbackSender:
                                              headers=headers(), allow_redirects=False) as response:
                     status = response.status
                     await response.content.read(MAX_ANSWER_BYTES)
+            except aiohttp.ClientConnectorError as exc:
+                if isinstance(exc.os_error, AddressRefused):  # re-pointed since it was checked
+                    log.warning("callback %s refused: %s", target.id, exc.os_error)
+                    worker.checked_at, worker.refused = time.monotonic(), str(exc.os_error)
+                    return "refused"
+                log.info("callback %s: %s", target.id, type(exc).__name__)
+                return "network"
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.info("callback %s: %s", target.id, type(exc).__name__)
                 return "network"
@@ -421,6 +435,10 @@ class CallbackSender:
                                                      allow_redirects=False) as response:
                 answer = await response.content.read(webhooks.MAX_ANSWER_BYTES + 1)
                 status = response.status
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, AddressRefused):  # re-pointed since it was checked
+                raise UrlRefused(str(exc.os_error)) from None
+            return f"the endpoint could not be reached ({type(exc).__name__})"
         except (aiohttp.ClientError, TimeoutError) as exc:
             return f"the endpoint could not be reached ({type(exc).__name__})"
         if not 200 <= status < 300:
@@ -442,6 +460,12 @@ class CallbackSender:
                                                     allow_redirects=False) as response:
                 answer = await response.content.read(len(params["hub.challenge"]) + 1)
                 status = response.status
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, AddressRefused):  # re-pointed since it was checked
+                log.info("websub callback refused at verification: %s", exc.os_error)
+            else:
+                log.info("websub intent verification failed: %s", type(exc).__name__)
+            return False
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.info("websub intent verification of %s failed: %s", callback, type(exc).__name__)
             return False

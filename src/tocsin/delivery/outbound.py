@@ -11,9 +11,9 @@ admin port on the LAN, the hub's own loopback). A URL is accepted when
 
 Senders check again before they first call an origin and every :data:`RECHECK_SECS` after
 (a name may be re-pointed after subscribing). A host that re-resolves between that check
-and the connection is the remaining window: the push sender closes it by connecting only to
-addresses it checked (:class:`tocsin.push.pinning.CheckedResolver`, built on
-:func:`check_addresses` and a :data:`Lookup`); the webhook and WebSub sender does not yet.
+and the connection would be a window: the push, webhook and WebSub senders close it by
+connecting only to addresses they checked (:class:`tocsin.delivery.pinning.CheckedResolver`,
+built on :func:`check_addresses` and a :data:`Lookup`).
 :mod:`tocsin.push.endpoints` is this rule worded for push subscriptions.
 """
 
