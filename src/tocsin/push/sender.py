@@ -43,6 +43,7 @@ from yarl import URL
 
 from tocsin.api.views import stored_alert
 from tocsin.cap.model import Alert, Area
+from tocsin.delivery.answers import read_capped
 from tocsin.delivery.fanout import PlaceIndex
 from tocsin.feed import EventFeed
 from tocsin.kinds import KindClass, kind_class
@@ -472,7 +473,9 @@ class PushSender:
                                          allow_redirects=False) as response:
                 status = response.status
                 retry_after = response.headers.get("retry-after")
-                await response.read()  # so the connection is kept for the next message
+                # the answer's body, bounded: a small one is drained (the connection is kept
+                # for the next message), an endless or huge one is cut (tocsin.delivery.answers)
+                await read_capped(response)
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, AddressRefused):  # re-pointed since it was checked
                 log.warning("push to %s refused: %s", origin.name, exc.os_error)
