@@ -113,6 +113,9 @@ def websub_routes(hub: Hub) -> list[BaseRoute]:
             raise ApiError("bad_websub_request", "hub.secret must be shorter than 200 bytes")
         if mode == "subscribe" and sender.target_count >= hub.settings.max_callbacks:
             raise ApiError("too_many_callbacks", f"limit {hub.settings.max_callbacks}")
+        if sender.verifications_full:
+            raise ApiError("too_many_callbacks", "too many subscription requests are being "
+                           "verified; retry in a minute")
         sender.spawn(apply(mode, callback, topic, regions, secret, lease, hub.feed.last_id))
         return Response(status_code=202)
 

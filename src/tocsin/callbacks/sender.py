@@ -26,7 +26,11 @@ queue, so a receiver that is down for a day costs no memory and loses nothing. I
   request bounded by :attr:`timeout`), at most :attr:`per_host` of them to one host and
   port (so one party's hanging endpoints cannot hold every slot), and a worker holds a
   slot only while its request is open, never while it waits to retry. Live streams are
-  published before the feed is woken, so no callback ever delays them.
+  published before the feed is woken, so no callback ever delays them. Verifications (a
+  new webhook's challenge, a WebSub intent check — requests anyone can make the hub send,
+  at no cost) have a pool of their own, :data:`MAX_VERIFYING` requests, and at most
+  :data:`MAX_PENDING_VERIFICATIONS` WebSub checks wait: a stranger's slow callbacks can
+  delay other verifications, never a delivery.
 * **No SSRF.** Every URL passed :func:`tocsin.delivery.outbound.check_url` when it was
   registered; before sending, a host not in ``callback_allowed_hosts`` is re-resolved
   every :data:`~tocsin.delivery.outbound.RECHECK_SECS` and refused if any address is not
@@ -53,6 +57,7 @@ from yarl import URL
 
 from tocsin.callbacks import webhooks, websub
 from tocsin.callbacks.store import WEBHOOK, WEBSUB, CallbackStore, DeadLetter, Target
+from tocsin.delivery.answers import read_capped
 from tocsin.delivery.outbound import (
     RECHECK_SECS,
     Lookup,
@@ -78,6 +83,8 @@ RECENT_EVENTS = 2048  # events the relay keeps in memory for workers that are up
 MAX_ANSWER_BYTES = 64 * 1024  # read (and drop) at most this much of a receiver's answer
 DENIAL = "denial"
 GONE = "http_410"  # a WebSub subscriber that answers 410 Gone is unsubscribed (WebSub §7)
+MAX_VERIFYING = 8  # verification requests open at once (their own pool, never the deliveries')
+MAX_PENDING_VERIFICATIONS = 256  # WebSub intent verifications waiting or running
 
 
 class CallbackMetrics:
@@ -138,6 +145,7 @@ class CallbackSender:
         self._workers: dict[str, Worker] = {}
         self._dirty: dict[str, int] = {}
         self._pool = asyncio.Semaphore(max_in_flight)
+        self._verifying = asyncio.Semaphore(MAX_VERIFYING)
         self._client: aiohttp.ClientSession | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._relay_task: asyncio.Task[None] | None = None
@@ -158,7 +166,8 @@ class CallbackSender:
         resolver = CheckedResolver(lambda host, port: self.lookup(host, port), self.allowed_hosts,
                                    what="callback host")
         self._client = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.max_in_flight, resolver=resolver),
+            connector=aiohttp.TCPConnector(limit=self.max_in_flight + MAX_VERIFYING,
+                                           resolver=resolver),
             timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=False,
             skip_auto_headers=("User-Agent",))
         self._covered_from = self._newest = self.feed.last_id
@@ -361,7 +370,7 @@ class CallbackSender:
                 async with self._client.post(URL(target.url, encoded=True), data=body,
                                              headers=headers(), allow_redirects=False) as response:
                     status = response.status
-                    await response.content.read(MAX_ANSWER_BYTES)
+                    await read_capped(response, MAX_ANSWER_BYTES)
             except aiohttp.ClientConnectorError as exc:
                 if isinstance(exc.os_error, AddressRefused):  # re-pointed since it was checked
                     log.warning("callback %s refused: %s", target.id, exc.os_error)
@@ -430,10 +439,10 @@ class CallbackSender:
         headers = webhooks.signed_headers(signing_secret, msg_id, body, self.wall())
         assert self._client is not None
         try:
-            async with self._pool, self._client.post(URL(url, encoded=True), data=body,
-                                                     headers=headers,
-                                                     allow_redirects=False) as response:
-                answer = await response.content.read(webhooks.MAX_ANSWER_BYTES + 1)
+            async with self._verifying, self._client.post(URL(url, encoded=True), data=body,
+                                                          headers=headers,
+                                                          allow_redirects=False) as response:
+                answer = await read_capped(response, webhooks.MAX_ANSWER_BYTES + 1)
                 status = response.status
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, AddressRefused):  # re-pointed since it was checked
@@ -456,9 +465,9 @@ class CallbackSender:
             return False
         assert self._client is not None
         try:
-            async with self._pool, self._client.get(URL(callback).extend_query(params),
-                                                    allow_redirects=False) as response:
-                answer = await response.content.read(len(params["hub.challenge"]) + 1)
+            async with self._verifying, self._client.get(URL(callback).extend_query(params),
+                                                         allow_redirects=False) as response:
+                answer = await read_capped(response, len(params["hub.challenge"]) + 1)
                 status = response.status
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, AddressRefused):  # re-pointed since it was checked
@@ -470,6 +479,11 @@ class CallbackSender:
             log.info("websub intent verification of %s failed: %s", callback, type(exc).__name__)
             return False
         return 200 <= status < 300 and answer == params["hub.challenge"].encode()
+
+    @property
+    def verifications_full(self) -> bool:
+        """Whether as many WebSub verifications wait as may (a new request is refused)."""
+        return len(self._tasks) >= MAX_PENDING_VERIFICATIONS
 
     def spawn(self, coro: Any) -> None:
         """Run a background job (a WebSub verification) owned by the sender."""
