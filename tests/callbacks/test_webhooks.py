@@ -246,3 +246,36 @@ def test_dead_letters_survive_a_restart_and_replay_in_order(tmp_path: Path, rece
         assert receiver.errors == []
     finally:
         hub.stop()
+
+
+#: Names of 127.0.0.1 that are not the same text: a per-host cap keyed by the name is
+#: eight caps for one server.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "0x7f000001", "0x7f.1", "0x7f.0.0.1",
+                  "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[0:0:0:0:0:ffff:127.0.0.1]")
+
+
+def test_many_names_of_one_slow_server_share_one_per_host_share(tmp_path: Path) -> None:
+    allowed = ",".join(n.strip("[]") for n in LOOPBACK_NAMES) + ",127.0.0.2"
+    hub = HubProcess(tmp_path / "data", env={"TOCSIN_CALLBACK_ALLOWED_HOSTS": allowed})
+    slow, fast = Receiver(), Receiver("127.0.0.2")
+    slow.start()
+    fast.start()
+    hub.start()
+    try:
+        for n in range(72):  # 9 endpoints under each of 8 names: 8 x 8 = the 64 slots in all
+            name = f"slow{n}"
+            slow.endpoint(name, secret=new_secret(), held=True)
+            url = f"http://{LOOPBACK_NAMES[n % len(LOOPBACK_NAMES)]}:{slow.port}/hook/{name}"
+            made = register(hub, url, [KYIV], slow.endpoints[name].secret)
+            assert made.status_code == 201, (url, made.text)
+        fast.endpoint("fast", secret=new_secret())
+        assert register(hub, fast.hook_url("fast"), [KYIV],
+                        fast.endpoints["fast"].secret).status_code == 201
+        alert = issue(hub, "demo-air-force", (KYIV,))
+        [got] = fast.wait_events("fast", 1, timeout=8)  # not after the slow requests' 10 s timeout
+        assert got.data["data"]["id"] == alert["id"]
+        assert fast.errors == [] and slow.errors == []
+    finally:
+        hub.stop()
+        slow.stop()
+        fast.stop()

@@ -23,8 +23,9 @@ queue, so a receiver that is down for a day costs no memory and loses nothing. I
   real seconds (1 in production; tests shrink a 10-minute outage).
 * **A slow or failing receiver delays nobody else.** Workers are independent tasks; at
   most :attr:`max_in_flight` requests are open at once (one ``aiohttp`` session, each
-  request bounded by :attr:`timeout`), at most :attr:`per_host` of them to one host and
-  port (so one party's hanging endpoints cannot hold every slot), and a worker holds a
+  request bounded by :attr:`timeout`), at most :attr:`per_host` of them to one server —
+  keyed by the address its name resolves to, not the name (:func:`share_key`), so one
+  party's hanging endpoints under many names cannot hold every slot — and a worker holds a
   slot only while its request is open, never while it waits to retry. Live streams are
   published before the feed is woken, so no callback ever delays them. Verifications (a
   new webhook's challenge, a WebSub intent check — requests anyone can make the hub send,
@@ -44,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import ipaddress
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -113,6 +115,7 @@ class Worker:
     failures: int = 0
     checked_at: float | None = None
     refused: str | None = None
+    share: str | None = None  # whose share of the pool: the server its name resolved to
     gone: bool = False
     task: asyncio.Task[None] | None = None
     replay: asyncio.Task[None] | None = None
@@ -348,23 +351,23 @@ class CallbackSender:
         """One request: None if the receiver took it (2xx), else why not."""
         target = worker.target
         now = time.monotonic()
-        if not worker.allowed and (worker.checked_at is None or now - worker.checked_at > RECHECK_SECS):
+        if worker.checked_at is None or now - worker.checked_at > RECHECK_SECS:
             worker.checked_at = now
             url = URL(target.url)
             try:
-                await asyncio.to_thread(check_public, url.host or "", url.port or 443,
-                                        what="callback host", lookup=self.lookup)
-                worker.refused = None
+                found = await asyncio.to_thread(self._addresses, worker, url.host or "",
+                                                url.port or 443)
+                worker.refused, worker.share = None, share_key(found)
             except UrlRefused as exc:
                 worker.refused = str(exc)
         if worker.refused is not None:
             log.info("callback %s refused: %s", target.id, worker.refused)
             return "refused"
         assert self._client is not None
-        origin = origin_of(target.url)[0]
-        host = self._hosts.get(origin)
+        key = worker.share or origin_of(target.url)[0]
+        host = self._hosts.get(key)
         if host is None:
-            host = self._hosts[origin] = asyncio.Semaphore(self.per_host)
+            host = self._hosts[key] = asyncio.Semaphore(self.per_host)
         async with worker.lock, host, self._pool:
             try:
                 async with self._client.post(URL(target.url, encoded=True), data=body,
@@ -382,6 +385,24 @@ class CallbackSender:
                 log.info("callback %s: %s", target.id, type(exc).__name__)
                 return "network"
         return None if 200 <= status < 300 else f"http_{status}"
+
+    def _addresses(self, worker: Worker, host: str, port: int) -> list[str]:
+        """The host's addresses now: checked public unless it is allowed (UrlRefused).
+
+        An allowed host that does not resolve gives ``[]`` (its share is then its origin's;
+        the connection will fail and be retried like any other).
+        """
+        if not worker.allowed:
+            return check_public(host, port, what="callback host", lookup=self.lookup)
+        try:
+            ipaddress.ip_address(host)
+            return [host]
+        except ValueError:
+            pass
+        try:
+            return self.lookup(host, port)
+        except (OSError, UnicodeError):
+            return []
 
     # -- replay ----------------------------------------------------------
 
@@ -517,6 +538,28 @@ class CallbackSender:
                 await self._expire()
             except Exception:
                 log.exception("callbacks: saving cursors or ending leases failed")
+
+
+def share_key(addresses: list[str]) -> str | None:
+    """Whose per-host share of the pool a request takes: the server, not the name.
+
+    Keyed by the first address the host resolved to (IPv4; an IPv6 address by its /64, the
+    block one machine gets), so many names of one server — ``a.evil.test``,
+    ``b.evil.test``, ``localhost``, ``0x7f000001``, ``[::ffff:7f00:1]`` — share one
+    :attr:`CallbackSender.per_host`, and one party's slow server cannot take every slot by
+    registering endpoints under many names. None: no address known (the origin is used).
+    """
+    if not addresses:
+        return None
+    try:
+        address = ipaddress.ip_address(addresses[0].split("%")[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def callback_sender_for(hub: Hub) -> CallbackSender:
