@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 from tocsin.api.body import read_body
 from tocsin.api.errors import ApiError
 from tocsin.callbacks import websub
-from tocsin.delivery.outbound import UrlRefused, check_url
+from tocsin.delivery.outbound import UrlRefused, check_url, origin_of
 
 if TYPE_CHECKING:
     from tocsin.runtime import Hub
@@ -70,7 +70,9 @@ def websub_routes(hub: Hub) -> list[BaseRoute]:
         if mode == "subscribe":
             params["hub.lease_seconds"] = str(lease)
         if not await sender.verify_intent(callback, params):
-            log.info("websub %s of %s to %s: intent not verified", mode, callback, topic)
+            # the origin only: a callback's path and query are often its capability
+            log.info("websub %s of a callback at %s to %s: intent not verified", mode,
+                     origin_of(callback)[0], topic)
             return
         if mode == "subscribe":
             now = sender.wall()

@@ -497,7 +497,8 @@ class CallbackSender:
                 log.info("websub intent verification failed: %s", type(exc).__name__)
             return False
         except (aiohttp.ClientError, TimeoutError) as exc:
-            log.info("websub intent verification of %s failed: %s", callback, type(exc).__name__)
+            log.info("websub intent verification of a callback at %s failed: %s",
+                     origin_of(callback)[0], type(exc).__name__)
             return False
         return 200 <= status < 300 and answer == params["hub.challenge"].encode()
 
