@@ -162,7 +162,12 @@ def test_only_public_https_receivers_unless_allowed(tmp_path: Path) -> None:
                     "https://169.254.169.254/latest", "https://localhost/hook",
                     "https://127.0.0.1/hook", "https://user:pw@127.0.0.2/hook", "ftp://127.0.0.1/x",
                     "https://[64:ff9b::7f00:1]/hook", "https://192.0.0.8/hook",
-                    "https://faß.evil.test/hook"):
+                    "https://faß.evil.test/hook",
+                    # IPv4-translated (SIIT, ::ffff:0:0:0/96) loopback and 10/8; site-local;
+                    # documentation; SRv6 SIDs; the 6to4 relay anycast
+                    "https://[::ffff:0:7f00:1]/hook", "https://[::ffff:0:a00:1]/hook",
+                    "https://[fec0::1]/hook", "https://[3fff::1]/hook", "https://[5f00::1]/hook",
+                    "https://192.88.99.1/hook"):
             refused(url)
         form = {"hub.mode": "subscribe", "hub.topic": f"{hub.url}/feeds/alerts.atom",
                 "hub.callback": "https://10.0.0.1/sub"}

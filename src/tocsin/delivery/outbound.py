@@ -61,10 +61,14 @@ def origin_of(url: str) -> tuple[str, str]:
 
 
 #: Ranges Python 3.11's ``is_global`` lets through that still reach private or loopback
-#: addresses: IPv4-compatible IPv6, NAT64 (well-known and local-use), 6to4, and the IETF
-#: protocol assignments.
+#: addresses, or are no public host: IPv4-compatible IPv6, IPv4-translated IPv6 (SIIT,
+#: ``::ffff:0:a.b.c.d``: a translator on the hub's network maps it to ``a.b.c.d``), NAT64
+#: (well-known and local-use), 6to4 and its relay anycast, the IETF protocol assignments,
+#: site-local IPv6 (deprecated, still routed privately by some networks), SRv6 SIDs and
+#: the IPv6 documentation range.
 _NOT_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
-    "::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "192.0.0.0/24"))
+    "::/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16",
+    "192.88.99.0/24", "192.0.0.0/24", "fec0::/10", "5f00::/16", "3fff::/20"))
 
 
 def check_url(url: str, allowed: Collection[str], *, resolve: bool = True, name: str = "url",
