@@ -45,7 +45,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import ipaddress
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -64,9 +63,10 @@ from tocsin.delivery.outbound import (
     RECHECK_SECS,
     Lookup,
     UrlRefused,
-    check_public,
+    addresses_now,
     check_url,
     origin_of,
+    share_key,
     system_lookup,
 )
 from tocsin.delivery.pinning import AddressRefused, CheckedResolver
@@ -355,8 +355,9 @@ class CallbackSender:
             worker.checked_at = now
             url = URL(target.url)
             try:
-                found = await asyncio.to_thread(self._addresses, worker, url.host or "",
-                                                url.port or 443)
+                found = await asyncio.to_thread(addresses_now, url.host or "", url.port or 443,
+                                                allowed=worker.allowed, what="callback host",
+                                                lookup=self.lookup)
                 worker.refused, worker.share = None, share_key(found)
             except UrlRefused as exc:
                 worker.refused = str(exc)
@@ -385,24 +386,6 @@ class CallbackSender:
                 log.info("callback %s: %s", target.id, type(exc).__name__)
                 return "network"
         return None if 200 <= status < 300 else f"http_{status}"
-
-    def _addresses(self, worker: Worker, host: str, port: int) -> list[str]:
-        """The host's addresses now: checked public unless it is allowed (UrlRefused).
-
-        An allowed host that does not resolve gives ``[]`` (its share is then its origin's;
-        the connection will fail and be retried like any other).
-        """
-        if not worker.allowed:
-            return check_public(host, port, what="callback host", lookup=self.lookup)
-        try:
-            ipaddress.ip_address(host)
-            return [host]
-        except ValueError:
-            pass
-        try:
-            return self.lookup(host, port)
-        except (OSError, UnicodeError):
-            return []
 
     # -- replay ----------------------------------------------------------
 
@@ -539,28 +522,6 @@ class CallbackSender:
                 await self._expire()
             except Exception:
                 log.exception("callbacks: saving cursors or ending leases failed")
-
-
-def share_key(addresses: list[str]) -> str | None:
-    """Whose per-host share of the pool a request takes: the server, not the name.
-
-    Keyed by the first address the host resolved to (IPv4; an IPv6 address by its /64, the
-    block one machine gets), so many names of one server — ``a.evil.test``,
-    ``b.evil.test``, ``localhost``, ``0x7f000001``, ``[::ffff:7f00:1]`` — share one
-    :attr:`CallbackSender.per_host`, and one party's slow server cannot take every slot by
-    registering endpoints under many names. None: no address known (the origin is used).
-    """
-    if not addresses:
-        return None
-    try:
-        address = ipaddress.ip_address(addresses[0].split("%")[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
 
 
 def callback_sender_for(hub: Hub) -> CallbackSender:

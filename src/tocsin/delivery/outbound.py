@@ -139,3 +139,46 @@ def check_addresses(host: str, found: list[str], *, what: str = "host") -> None:
                 or not address.is_global or address.is_multicast:
             raise UrlRefused(f"the {what} {host!r} is at a non-public address "
                              f"({address}); only public hosts are called")
+
+
+def addresses_now(host: str, port: int, *, allowed: bool, what: str = "host",
+                  lookup: Lookup = system_lookup) -> list[str]:
+    """``host``'s addresses now, for a sender's periodic check and its per-server share.
+
+    Not ``allowed``: :func:`check_public` (UrlRefused unless every one is public). An
+    allowed host is only looked up, and one that does not resolve gives ``[]`` (its
+    connection will fail and be retried like any other).
+    """
+    if not allowed:
+        return check_public(host, port, what=what, lookup=lookup)
+    try:
+        ipaddress.ip_address(host)
+        return [host]
+    except ValueError:
+        pass
+    try:
+        return lookup(host, port)
+    except (OSError, UnicodeError):
+        return []
+
+
+def share_key(addresses: list[str]) -> str | None:
+    """Whose per-host share of the pool a request takes: the server, not the name.
+
+    Keyed by the first address the host resolved to (IPv4; an IPv6 address by its /64, the
+    block one machine gets), so many names of one server — ``a.evil.test``,
+    ``b.evil.test``, ``localhost``, ``0x7f000001``, ``[::ffff:7f00:1]`` — share one
+    per-host share of a sender, and one party's slow server cannot take every slot by
+    registering endpoints under many names. None: no address known (the origin is used).
+    """
+    if not addresses:
+        return None
+    try:
+        address = ipaddress.ip_address(addresses[0].split("%")[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
