@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from tocsin.api.body import read_body
 from tocsin.api.errors import ApiError
+from tocsin.api.ratelimit import client_key
 from tocsin.callbacks import websub
 from tocsin.delivery.outbound import UrlRefused, check_url, origin_of
 
@@ -118,7 +119,13 @@ def websub_routes(hub: Hub) -> list[BaseRoute]:
         if sender.verifications_full:
             raise ApiError("too_many_callbacks", "too many subscription requests are being "
                            "verified; retry in a minute")
-        sender.spawn(apply(mode, callback, topic, regions, secret, lease, hub.feed.last_id))
+        client = client_key(request.scope, hub.settings.proxy_addresses)
+        if sender.verifying_for(client) >= websub.MAX_PENDING_PER_CLIENT:
+            raise ApiError("rate_limited", f"{websub.MAX_PENDING_PER_CLIENT} of this client's "
+                           "subscription requests are still being verified; retry when they are "
+                           "done", retry_after=10)
+        sender.spawn(apply(mode, callback, topic, regions, secret, lease, hub.feed.last_id),
+                     client=client)
         return Response(status_code=202)
 
     return [Route(websub.HUB_PATH, hub_endpoint, methods=["POST"])]

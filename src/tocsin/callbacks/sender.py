@@ -153,6 +153,7 @@ class CallbackSender:
         self._flusher: asyncio.Task[None] | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._by_client: dict[str, int] = {}  # WebSub verifications pending per requester
         self._recent: list[StreamEvent] = []  # the newest events, in id order
         self._recent_ids: list[int] = []
         self._covered_from = feed.last_id  # _recent holds every event with a greater id
@@ -490,11 +491,27 @@ class CallbackSender:
         """Whether as many WebSub verifications wait as may (a new request is refused)."""
         return len(self._tasks) >= MAX_PENDING_VERIFICATIONS
 
-    def spawn(self, coro: Any) -> None:
-        """Run a background job (a WebSub verification) owned by the sender."""
+    def verifying_for(self, client: str) -> int:
+        """How many of ``client``'s WebSub requests are still being verified."""
+        return self._by_client.get(client, 0)
+
+    def spawn(self, coro: Any, client: str | None = None) -> None:
+        """Run a background job (a WebSub verification) owned by the sender, counted
+        against ``client`` (the requester) while it runs."""
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if client is not None:
+            self._by_client[client] = self._by_client.get(client, 0) + 1
+
+            def done(_: asyncio.Task[Any]) -> None:
+                left = self._by_client.get(client, 1) - 1
+                if left > 0:
+                    self._by_client[client] = left
+                else:
+                    self._by_client.pop(client, None)
+
+            task.add_done_callback(done)
 
     # -- cursors ---------------------------------------------------------
 
