@@ -284,3 +284,25 @@ def test_many_names_of_one_slow_server_share_one_per_host_share(tmp_path: Path) 
         hub.stop()
         slow.stop()
         fast.stop()
+
+
+async def test_one_client_cannot_hold_the_verification_pool_with_registrations(
+        hub: HubProcess) -> None:
+    """Each registration makes the hub call a URL of the client's choosing and wait up to
+    10 s: one client's concurrent registrations are capped like its WebSub requests."""
+    from .tarpit import Tarpit
+
+    tarpit = Tarpit()
+    tarpit.start()
+    try:
+        async with httpx.AsyncClient(timeout=60) as http:
+            answers = await asyncio.gather(*(
+                http.post(f"{hub.url}/api/v1/webhooks",
+                          json={"url": f"{tarpit.url}/hook/{n}", "regions": [KYIV]})
+                for n in range(8)))
+        codes = sorted(a.json()["error"]["code"] for a in answers)
+        assert codes.count("webhook_not_verified") <= 4, codes  # the tarpit never answered
+        assert "rate_limited" in codes, codes
+        assert tarpit.most_open <= 4, tarpit.most_open
+    finally:
+        tarpit.stop()

@@ -47,7 +47,7 @@ import bisect
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -495,23 +495,31 @@ class CallbackSender:
         """How many of ``client``'s WebSub requests are still being verified."""
         return self._by_client.get(client, 0)
 
+    def _count(self, client: str, by: int) -> None:
+        left = self._by_client.get(client, 0) + by
+        if left > 0:
+            self._by_client[client] = left
+        else:
+            self._by_client.pop(client, None)
+
+    @contextlib.contextmanager
+    def verifying(self, client: str) -> Iterator[None]:
+        """Count one verification against ``client`` (the requester) while it runs."""
+        self._count(client, 1)
+        try:
+            yield
+        finally:
+            self._count(client, -1)
+
     def spawn(self, coro: Any, client: str | None = None) -> None:
         """Run a background job (a WebSub verification) owned by the sender, counted
-        against ``client`` (the requester) while it runs."""
+        against ``client`` (the requester) from now until it ends."""
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if client is not None:
-            self._by_client[client] = self._by_client.get(client, 0) + 1
-
-            def done(_: asyncio.Task[Any]) -> None:
-                left = self._by_client.get(client, 1) - 1
-                if left > 0:
-                    self._by_client[client] = left
-                else:
-                    self._by_client.pop(client, None)
-
-            task.add_done_callback(done)
+            self._count(client, 1)
+            task.add_done_callback(lambda _: self._count(client, -1))
 
     # -- cursors ---------------------------------------------------------
 
