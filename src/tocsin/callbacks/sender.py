@@ -141,7 +141,7 @@ class CallbackSender:
         self.time_scale = time_scale
         self.max_in_flight = max_in_flight
         self.per_host = per_host
-        self._hosts: dict[str, asyncio.Semaphore] = {}  # origin -> its share of the pool
+        self._hosts: dict[str, asyncio.Semaphore] = {}  # server (share_key) -> its share
         self.timeout = timeout
         self.wall = wall
         self.lookup: Lookup = system_lookup  # name -> addresses (a test may give its own)
@@ -153,7 +153,7 @@ class CallbackSender:
         self._flusher: asyncio.Task[None] | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._by_client: dict[str, int] = {}  # WebSub verifications pending per requester
+        self._by_client: dict[str, int] = {}  # verifications pending per requester
         self._recent: list[StreamEvent] = []  # the newest events, in id order
         self._recent_ids: list[int] = []
         self._covered_from = feed.last_id  # _recent holds every event with a greater id
@@ -492,7 +492,7 @@ class CallbackSender:
         return len(self._tasks) >= MAX_PENDING_VERIFICATIONS
 
     def verifying_for(self, client: str) -> int:
-        """How many of ``client``'s WebSub requests are still being verified."""
+        """How many of ``client``'s requests (WebSub, webhook) are still being verified."""
         return self._by_client.get(client, 0)
 
     def _count(self, client: str, by: int) -> None:
