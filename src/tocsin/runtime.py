@@ -102,6 +102,9 @@ class Hub:
         # Before anything is written: never continue a log the store does not hold (a fork).
         if not checked:
             preflight(settings.data_dir, settings.log_origin, shared_store=bool(settings.store))
+        from tocsin.follow.follower import follow_service_for, load_feeds  # docs/federation.md
+
+        feeds = load_feeds(settings)  # before anything is written: a bad file leaves no trace
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
         self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
@@ -134,6 +137,7 @@ class Hub:
         from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
 
         self.push = push_sender_for(self)  # last: a hub refused above writes no push files
+        self.follow = follow_service_for(self, feeds)  # followed CAP feeds, their own store
         from tocsin.callbacks.sender import callback_sender_for  # webhooks + WebSub: a follower
 
         self.callbacks = callback_sender_for(self)
@@ -172,6 +176,7 @@ class Hub:
             self.lease.start()
         await self.checkpointer.start()
         await self.push.start()
+        await self.follow.start()
         await self.callbacks.start()
         await self.orgs.start()
         if self.email is not None:
@@ -183,6 +188,7 @@ class Hub:
 
     async def stop(self) -> None:
         self.closing.set()
+        await self.follow.stop()
         await self.orgs.stop()
         if self.email is not None:
             await self.email.stop()
