@@ -34,7 +34,7 @@ class Settings:
     #: ``DATA_DIR/tocsin.sqlite3``, one process. A PostgreSQL URL
     #: (``postgresql://user@host:5432/tocsin``): the shared store several hub processes can use
     #: (docs/operations.md). It may carry a password: it is never logged or printed.
-    store: str = ""
+    store: str = field(default="", repr=False)  # its URL may carry a password
     #: Create demo issuers, a signed demo registry and their keys on first run.
     demo: bool = False
     #: Issuer registry file (signed JSON); demo mode writes ``DATA_DIR/registry.json``.
