@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -30,6 +30,10 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
 
 from tocsin.api.errors import ApiError
+from tocsin.bus.doorbell import CHECKPOINTS, EVENTS, Doorbell
+from tocsin.bus.edge import CheckpointFollower, EdgeFollower
+from tocsin.bus.handover import advertise
+from tocsin.bus.roles import edge_log_verifier, edge_registry_root, register_role_metrics
 from tocsin.cap import parse_alert
 from tocsin.cap.model import Alert
 from tocsin.config import Settings, SettingsError
@@ -48,12 +52,15 @@ from tocsin.logserver import (
 )
 from tocsin.regions import Region, RegionSet, region_set_for
 from tocsin.services.witness import Witness, witness_app
-from tocsin.store.base import NewAlert, StreamEvent
+from tocsin.store.base import NewAlert, StoreError, StreamEvent
 from tocsin.store.integrity import StartupRefused, preflight
 from tocsin.store.sqlite import SqliteStore
 from tocsin.tlog.proof import PolicyError, parse_policy
-from tocsin.trust.note import NoteError, Verifier
+from tocsin.trust.note import NoteError, Signer, Verifier
 from tocsin.trust.registry import Registry, RegistryError, load_registry
+
+if TYPE_CHECKING:
+    from tocsin.push.sender import PushSender
 
 log = logging.getLogger("tocsin.hub")
 
@@ -89,50 +96,121 @@ class Hub:
         self,
         settings: Settings,
         *,
-        registry_bytes: bytes,
+        registry_bytes: bytes | None = None,
         registry_path: Path | None = None,
         regions: RegionSet | None = None,
         clock: Callable[[], float] = time.time,
         checked: bool = False,
     ) -> None:
-        """Open the hub on ``settings.data_dir``; ``checked``: the caller ran :func:`preflight`."""
+        """Open the hub on ``settings.data_dir``; ``checked``: the caller ran :func:`preflight`.
+
+        ``settings.role`` ``all``/``writer``: ``registry_bytes`` is the registry file. ``edge``:
+        the registry is the newest the store has logged, and nothing is written anywhere.
+        """
         self.settings = settings
         self.clock = clock
         self.regions = regions or region_set_for(settings.regions)
+        self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
+        self._registry_lock = asyncio.Lock()
+        self._route_factories: list[Callable[[Hub], list[BaseRoute]]] = []
+        self.local_witness: Witness | None = None
+        self.metrics = Metrics()
+        self._issuer: Issuer | None = None
+        self._push: PushSender | None = None
+        self._log_signer: Signer | None = None
+        self.edge: EdgeFollower | None = None
+        self.doorbell: Doorbell | None = None
+        if settings.role == "edge":
+            self._open_edge()
+        else:
+            if registry_bytes is None:
+                raise SettingsError("a writer needs the issuer registry file")
+            self._open_writer(registry_bytes, checked)
+        register_role_metrics(self)
+
+    def _open_writer(self, registry_bytes: bytes, checked: bool) -> None:
+        settings, clock = self.settings, self.clock
         # Before anything is written: never continue a log the store does not hold (a fork).
         if not checked:
             preflight(settings.data_dir, settings.log_origin)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
-        self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
-        self._registry_lock = asyncio.Lock()
-        try:
-            self.store = SqliteStore(settings.db_path, rules=state_rules(self._ancestor_codes))
-        except sqlite3.DatabaseError as exc:
-            raise StartupRefused(f"{settings.db_path}: cannot be opened ({exc}); run `tocsin store "
-                                 f"check {settings.data_dir}`") from None
+        self.store = self._open_store(readonly=False)
         self.registry_bytes, self.registry = self._registry_in_force(registry_bytes)
-        self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
-                             per_client_max=settings.max_subscriptions_per_client,
-                             regions=self.regions)
-        self.fanout.last_published = self.store.last_event_id()
-        self.feed = EventFeed(self.store)
-        self.metrics = Metrics()
-        self.issuer = Issuer(
+        self._open_delivery()
+        self._issuer = Issuer(
             registry=self.registry, regions=self.regions, store=self.store, fanout=self.fanout,
             max_sent_age_secs=settings.max_sent_age_secs,
             max_sent_skew_secs=settings.max_sent_skew_secs, clock=clock,
             on_publish=self._published,
         )
-        self._route_factories: list[Callable[[Hub], list[BaseRoute]]] = []
-        self.log_signer = load_or_create_log_key(settings.data_dir / "log.key", settings.log_origin)
-        self.local_witness: Witness | None = None
+        self._log_signer = load_or_create_log_key(settings.data_dir / "log.key", settings.log_origin)
+        self.log_verifier = self._log_signer.verifier()
         witnesses = self._witnesses()
-        self.checkpointer = Checkpointer(self.store, self.log_signer, settings.log_origin, clock,
-                                         witnesses, settings.data_dir / CHECKPOINT_FILE)
+        self.checkpointer: Checkpointer | CheckpointFollower = Checkpointer(
+            self.store, self._log_signer, settings.log_origin, clock, witnesses,
+            settings.data_dir / CHECKPOINT_FILE)
+        if settings.bus:
+            self.doorbell = Doorbell(settings.bus)
         from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
 
-        self.push = push_sender_for(self)  # last: a hub refused above writes no push files
+        self._push = push_sender_for(self)  # last: a hub refused above writes no push files
+
+    def _open_edge(self) -> None:
+        """An edge: reads the store the writer keeps, signs and writes nothing (docs/deploy.md)."""
+        settings = self.settings
+        self.store = self._open_store(readonly=True)
+        logged = self.store.last_logged_registry()
+        if logged is None:
+            raise StartupRefused(f"{settings.db_path}: the store holds no issuer registry yet; "
+                                 "start the writer first")
+        self.registry_root = edge_registry_root(settings.data_dir, logged)
+        self.registry_bytes, self.registry = self._registry_in_force(logged)
+        self.log_verifier = edge_log_verifier(settings.data_dir)
+        self._open_delivery()
+        self.checkpointer = CheckpointFollower(self.store, self.log_verifier, settings.log_origin)
+        self.edge = EdgeFollower(store=self.store, feed=self.feed, fanout=self.fanout,
+                                 checkpoints=self.checkpointer, poll_secs=settings.bus_poll_secs,
+                                 on_published=self._edge_published)
+        if settings.bus:
+            self.doorbell = Doorbell(settings.bus, on_ring=self.edge.ring)
+
+    def _open_store(self, *, readonly: bool) -> SqliteStore:
+        settings = self.settings
+        try:
+            return SqliteStore(settings.db_path, rules=state_rules(self._ancestor_codes),
+                               readonly=readonly)
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            raise StartupRefused(f"{settings.db_path}: cannot be opened ({exc}); run `tocsin store "
+                                 f"check {settings.data_dir}`") from None
+
+    def _open_delivery(self) -> None:
+        settings = self.settings
+        self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
+                             per_client_max=settings.max_subscriptions_per_client,
+                             regions=self.regions)
+        self.fanout.last_published = self.store.last_event_id()
+        self.feed = EventFeed(self.store)
+
+    @property
+    def issuer(self) -> Issuer:
+        """The issuing service (a writer's; an edge hands writes over before they get here)."""
+        if self._issuer is None:
+            raise RuntimeError("an edge issues nothing: tocsin.bus.handover hands writes over")
+        return self._issuer
+
+    @property
+    def push(self) -> PushSender:
+        """The Web Push sender (the writer's: one sender per log, or each alert goes twice)."""
+        if self._push is None:
+            raise RuntimeError("an edge sends no push: tocsin.bus.handover hands push calls over")
+        return self._push
+
+    @property
+    def log_signer(self) -> Signer:
+        if self._log_signer is None:
+            raise RuntimeError("an edge signs no checkpoints")
+        return self._log_signer
 
     def _witnesses(self) -> list[CheckpointWitness]:
         """Witnesses from the policy file; in demo mode, one local witness of our own."""
@@ -153,17 +231,49 @@ class Hub:
     # -- lifecycle -------------------------------------------------------
 
     async def start(self) -> None:
-        """Log the registry version in force (if new) and publish a first checkpoint."""
+        """Log the registry version in force (if new) and publish a first checkpoint.
+
+        An edge instead starts following the store (doorbell and poll).
+        """
+        if self.edge is not None:
+            await asyncio.to_thread(self.edge.checkpoints.refresh)
+            if self.doorbell is not None:
+                await self.doorbell.start()
+            await self.edge.start()
+            return
+        assert isinstance(self.checkpointer, Checkpointer)
         await self.issuer.writer.run(self.store.append_registry, self.registry_bytes)
+        if self.doorbell is not None:
+            await self.doorbell.start()
+            doorbell, loop = self.doorbell, asyncio.get_running_loop()
+            self.checkpointer.on_signed = lambda size: loop.call_soon_threadsafe(
+                doorbell.ring, CHECKPOINTS, size)
         await self.checkpointer.start()
         await self.push.start()
+        if self.settings.role == "writer" or self.settings.workers:
+            await asyncio.to_thread(advertise, self.settings.data_dir, self.listen_url)
+
+    @property
+    def listen_url(self) -> str:
+        """This process's own address (where edges hand writes), never the public URL."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(  # noqa: S104
+            self.settings.host, self.settings.host)
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.settings.port}"
 
     async def stop(self) -> None:
-        await self.push.stop()
-        await self.checkpointer.stop()
+        if self.edge is not None:
+            await self.edge.stop()
+        if self.doorbell is not None:
+            await self.doorbell.stop()
+        if self._push is not None:
+            await self._push.stop()
+        if isinstance(self.checkpointer, Checkpointer):
+            await self.checkpointer.stop()
         if self.local_witness is not None:
             self.local_witness.close()
-        self.issuer.close()
+        if self._issuer is not None:
+            self._issuer.close()
         self.store.close()
 
     def _published(self, committed: list[tuple[NewAlert, StreamEvent]]) -> None:
@@ -180,8 +290,15 @@ class Hub:
             self.metrics.alerts_issued.inc()
             self.metrics.delivery_lag.observe(max(0.0, self.clock() - alert.received_ts))
         if committed:
-            self.feed.notify(max(event.id for _, event in committed))
+            last = max(event.id for _, event in committed)
+            self.feed.notify(last)
+            if self.doorbell is not None:
+                self.doorbell.ring(EVENTS, last)  # after the commit: edges read it from the store
         self.checkpointer.poke()
+
+    def _edge_published(self, event: StreamEvent, queued: int) -> None:
+        """An edge published a committed event to its subscribers."""
+        self.metrics.events_delivered.inc(queued)
 
     async def replace_registry(self, data: bytes) -> Registry:
         """Adopt a newer registry version signed by the pinned root: log it, keep it, use it.

@@ -1,17 +1,24 @@
-"""``tocsin serve``: run the hub (one process, SQLite, in-process fan-out)."""
+"""``tocsin serve``: run the hub — one process by default; a writer, edges or both (docs/deploy.md)."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 
 from tocsin.cli import main
 from tocsin.cli.common import fail, stdout
-from tocsin.config import SettingsError, load_settings
+from tocsin.config import Settings, SettingsError, load_settings
 from tocsin.trust.registry import RegistryError, load_registry
+
+if TYPE_CHECKING:
+    from tocsin.bus.workers import Workers
+    from tocsin.regions import RegionSet
 
 SHUTDOWN_GRACE_SECS = 2
 
@@ -31,9 +38,19 @@ SHUTDOWN_GRACE_SECS = 2
               help="Public base URL for links in feeds (default: http://HOST:PORT).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--store", default=None,
+              help="The store: a SQLite file path or sqlite:///PATH (default DATA_DIR/tocsin.sqlite3).")
+@click.option("--bus", default=None, help="NATS URL(s) for the doorbell, e.g. nats://127.0.0.1:4222.")
+@click.option("--role", type=click.Choice(["all", "writer", "edge"]), default=None,
+              help="all (default: one process), writer, or edge (docs/deploy.md).")
+@click.option("--workers", type=int, default=None,
+              help="Run N edge processes on the one port (SO_REUSEPORT) plus the writer.")
+@click.option("--writer-url", default=None,
+              help="Edge: where to hand writes (default: DATA_DIR/writer.url, written by the writer).")
 def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool | None,
           registry: Path | None, config_file: Path | None, public_url: str | None,
-          log_level: str) -> None:
+          log_level: str, store: str | None, bus: str | None, role: str | None,
+          workers: int | None, writer_url: str | None) -> None:
     """Run the hub: issue, store, log and deliver alerts."""
     import uvicorn
 
@@ -50,12 +67,19 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     try:
         settings = load_settings(
             {"host": host, "port": port, "data_dir": data_dir, "demo": demo, "registry": registry,
-             "public_url": public_url},
+             "public_url": public_url, "store": store, "bus": bus, "role": role,
+             "workers": workers, "writer_url": writer_url},
             config_file=config_file,
         )
     except SettingsError as exc:
         fail(str(exc))
     regions = load_regions(settings.regions)
+    if settings.role == "edge":
+        _serve_edge(settings, regions, log_level)
+        return
+    edges = None
+    if settings.workers:
+        settings, edges = _workers(settings, config_file, log_level)
     registry_path = settings.registry or settings.data_dir / "registry.json"
     try:  # before anything is written, demo files included: a refusal writes nothing
         preflight(settings.data_dir, settings.log_origin)
@@ -104,7 +128,83 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     # Live streams never end by themselves: on shutdown give them a moment, then close them
     # (clients reconnect and resume from their last event id). The client is the TCP peer:
     # uvicorn's own X-Forwarded-For handling is off (Settings.trusted_proxies decides).
-    uvicorn.run(compat_listener(build_app(hub), hub), host=settings.host, port=settings.port,
-                log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
-                http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
-                proxy_headers=False, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        compat_listener(build_app(hub), hub), host=settings.host, port=settings.port,
+        log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
+        http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
+        proxy_headers=False, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    if edges is None:
+        server.run()
+        return
+    import threading
+
+    def start_edges() -> None:  # once the writer listens and has said where
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)  # uvicorn has no start callback; a flag set once
+        if server.started:
+            edges.start()
+
+    threading.Thread(target=start_edges, name="tocsin-workers", daemon=True).start()
+    try:
+        server.run()
+    finally:
+        edges.stop()
+
+
+def _workers(settings: Settings, config_file: Path | None, log_level: str
+             ) -> tuple[Settings, Workers]:
+    """The writer's settings beside ``--workers N`` edges, and the edges to start.
+
+    The edges take the public host and port; the writer moves to a private 127.0.0.1 port
+    they hand writes to, trusts them (127.0.0.1) as proxies, and keeps the public URL for links.
+    """
+    import socket
+
+    from tocsin.bus.workers import Workers
+
+    with socket.socket() as probe:  # a free private port for the writer
+        probe.bind(("127.0.0.1", 0))
+        private = int(probe.getsockname()[1])
+    argv = ["serve", "--role", "edge", "--workers", "0", "--host", settings.host, "--port",
+            str(settings.port), "--data-dir", str(settings.data_dir), "--writer-url",
+            f"http://127.0.0.1:{private}", "--store", str(settings.db_path),
+            "--log-level", log_level]
+    if settings.bus:
+        argv += ["--bus", settings.bus]
+    if config_file is not None:
+        argv += ["--config", str(config_file)]
+    proxies = ",".join(p for p in (settings.trusted_proxies, "127.0.0.1") if p)
+    writer = replace(settings, host="127.0.0.1", port=private, public_url=settings.base_url,
+                     trusted_proxies=proxies, compat_port=0).validated()
+    return writer, Workers(argv, settings.workers)
+
+
+def _serve_edge(settings: Settings, regions: RegionSet, log_level: str) -> None:
+    """An edge: reads and streams from the store, hands writes to the writer."""
+    import uvicorn
+
+    from tocsin.api.server import StreamingHttpProtocol
+    from tocsin.assemble import build_app
+    from tocsin.bus.handover import Handover, WriterAddress
+    from tocsin.bus.workers import reuse_port_socket
+    from tocsin.compat.alerts_in_ua_routes import compat_listener
+    from tocsin.runtime import Hub
+    from tocsin.store.integrity import StartupRefused
+
+    try:
+        hub = Hub(settings, regions=regions)
+    except (StartupRefused, RegistryError, SettingsError) as exc:
+        fail(escape(str(exc)))
+    app = Handover(compat_listener(build_app(hub), hub),
+                   writer=WriterAddress(settings.writer_url, settings.data_dir),
+                   trusted_proxies=settings.proxy_addresses)
+    try:
+        sock = reuse_port_socket(settings.host, settings.port)
+    except OSError as exc:
+        fail(f"cannot listen on {settings.host}:{settings.port}: {exc}")
+    config = uvicorn.Config(
+        app, log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
+        http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
+        proxy_headers=False, access_log=False, lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,154 @@
+"""An edge process's followers: live events and checkpoints, read from the store.
+
+An edge commits nothing. It learns of new events in two ways, both ending in a read from the
+store: a doorbell (:mod:`tocsin.bus.doorbell`, milliseconds after the commit) or its own
+poll every ``poll_secs`` (<= 2 s), which finds whatever a lost doorbell or a NATS outage
+hid. Delivery then goes through the same :class:`~tocsin.delivery.fanout.Fanout` as in one
+process, so resumption (``Last-Event-ID``) works identically on every edge: ids are the
+store's, global to all processes.
+
+Invariants: events reach the fan-out in id order, each once, and only once they are in the
+store; ``lag`` is how many committed events the edge has not yet published (0: caught up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from tocsin.cap import parse_alert
+from tocsin.cap.model import Area
+from tocsin.delivery.fanout import Fanout
+from tocsin.feed import EventFeed
+from tocsin.store.base import Store, StreamEvent
+from tocsin.tlog.checkpoint import CheckpointError, open_checkpoint
+from tocsin.trust.note import Verifier
+
+log = logging.getLogger("tocsin.edge")
+
+
+class CheckpointFollower:
+    """The newest signed checkpoint in the store, verified with the log key before it is served.
+
+    Has the reading side of :class:`tocsin.logserver.Checkpointer` (``state``, ``size``,
+    ``note``): an edge serves checkpoints and proofs, but signs nothing.
+    """
+
+    def __init__(self, store: Store, verifier: Verifier, origin: str) -> None:
+        self.store = store
+        self.verifier = verifier
+        self.origin = origin
+        self.state: tuple[int, bytes | None] = (-1, None)
+        self.refresh()
+
+    @property
+    def size(self) -> int:
+        return self.state[0]
+
+    @property
+    def note(self) -> bytes | None:
+        return self.state[1]
+
+    def poke(self) -> None:
+        """Nothing to sign here (the writer signs; :meth:`refresh` reads what it signed)."""
+
+    def refresh(self) -> None:
+        """Take the store's newest checkpoint if it is newer and verifies (blocking; small)."""
+        latest = self.store.latest_checkpoint()
+        if latest is None or latest[0] <= self.size:
+            return
+        try:
+            open_checkpoint(latest[1], self.verifier, self.origin)
+        except CheckpointError as exc:  # never serve what the log key did not sign
+            log.error("the store's checkpoint of size %d does not verify with the log key: %s",
+                      latest[0], exc)
+            return
+        self.state = (latest[0], latest[1])
+
+
+class EdgeFollower:
+    """Publishes every committed event to this edge's live subscribers, in order, once."""
+
+    def __init__(self, *, store: Store, feed: EventFeed, fanout: Fanout,
+                 checkpoints: CheckpointFollower, poll_secs: float,
+                 on_published: Callable[[StreamEvent, int], None] | None = None) -> None:
+        self.store = store
+        self.feed = feed
+        self.fanout = fanout
+        self.checkpoints = checkpoints
+        self.poll_secs = poll_secs
+        self.on_published = on_published
+        self.store_last = store.last_event_id()  # the store's newest id at the last look
+        self.doorbells_missed = 0  # looks that found events no doorbell had announced
+        self.last_poll = time.monotonic()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def lag(self) -> int:
+        """Committed events (at the last look or ring) not yet published here."""
+        return max(0, max(self.store_last, self.feed.last_id) - self.fanout.last_published)
+
+    def ring(self, subject: str, value: int) -> None:
+        """A doorbell: event ``value`` is committed, or a checkpoint of that size (on the loop)."""
+        from tocsin.bus.doorbell import EVENTS
+
+        if subject == EVENTS:
+            self.feed.notify(value)
+        else:
+            self._tasks.append(asyncio.get_running_loop().create_task(self._checkpoint()))
+            self._tasks = [t for t in self._tasks if not t.done()]
+
+    async def _checkpoint(self) -> None:
+        await asyncio.to_thread(self.checkpoints.refresh)
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._follow()), loop.create_task(self._poll())]
+
+    async def _follow(self) -> None:
+        async for event in self.feed.follow(self.fanout.last_published):
+            try:
+                areas = await asyncio.to_thread(self._areas, event)
+                queued = self.fanout.publish(event, areas)
+            except Exception:  # one bad event must never stop the others being delivered
+                log.exception("publishing event %d failed", event.id)
+                self.fanout.last_published = max(self.fanout.last_published, event.id)
+                continue
+            if self.on_published is not None:
+                self.on_published(event, queued)
+
+    def _areas(self, event: StreamEvent) -> tuple[Area, ...]:
+        """A new alert's CAP areas, so points match its shapes exactly, as in the writer."""
+        if event.kind != "alert":
+            return ()
+        record = self.store.get(event.alert_id)
+        if record is None or record.msg_type != "Alert":
+            return ()  # an Update or Cancel reaches whoever got what it ends: by region codes
+        alert = parse_alert(record.cap, strict=False).alert
+        return tuple(area for info in alert.info for area in info.area)
+
+    async def _poll(self) -> None:
+        """Look at the store every ``poll_secs``: the bound on delay when doorbells fail."""
+        while True:
+            await asyncio.sleep(self.poll_secs)  # a polling period, not a wait for a result
+            try:
+                last = await asyncio.to_thread(self.store.last_event_id)
+                await asyncio.to_thread(self.checkpoints.refresh)
+            except Exception:  # the store away for a moment: look again next period
+                log.exception("looking at the store failed; retrying in %.1f s", self.poll_secs)
+                continue
+            self.last_poll = time.monotonic()
+            self.store_last = last
+            if last > self.feed.last_id:
+                self.doorbells_missed += 1
+                self.feed.notify(last)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

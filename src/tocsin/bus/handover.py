@@ -1,0 +1,155 @@
+"""On an edge, writes are handed to the writer and its answer returned unchanged (issue 14).
+
+An edge commits nothing: every request that could change something — any method but
+``GET``/``HEAD``/``OPTIONS``, except the read-only ``POST /api/v1/check`` — plus what only the
+writer holds (the Web Push key, the demo witness) goes to the writer's own address, with the
+body streamed through. Status, headers and body come back byte for byte: a 201 from an edge
+is the writer's 201, given only after the writer's commit was durable.
+
+The client is named to the writer in ``X-Forwarded-For`` (the TCP peer, after the hops this
+edge trusts), so the writer's per-client limits see the real client: the writer must list
+its edges in ``trusted_proxies`` and must not be reachable by anyone else (docs/deploy.md).
+
+If the writer cannot be reached the answer is ``503 writer_unavailable`` with
+``Retry-After``; a retry of the same alert is idempotent (its id is its content).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tocsin.api.errors import ApiError
+
+log = logging.getLogger("tocsin.handover")
+
+WRITER_URL_FILE = "writer.url"
+RETRY_AFTER_SECS = 2
+CONNECT_TIMEOUT_SECS = 2.0
+ANSWER_TIMEOUT_SECS = 60.0
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_ONLY_POSTS = frozenset({"/api/v1/check"})
+WRITER_ONLY_PREFIXES = ("/api/v1/push/", "/witness/")
+HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer",
+                        b"upgrade", b"proxy-authenticate", b"proxy-authorization", b"host",
+                        b"content-length"})
+
+
+def is_write(method: str, path: str) -> bool:
+    """Whether an edge hands this request to the writer."""
+    if path.startswith(WRITER_ONLY_PREFIXES):
+        return True
+    return method not in READ_METHODS and path not in READ_ONLY_POSTS
+
+
+class WriterAddress:
+    """Where the leading writer listens: a setting, else what it wrote in the data directory."""
+
+    def __init__(self, configured: str | None, data_dir: Path) -> None:
+        self.configured = configured.rstrip("/") if configured else None
+        self.path = data_dir / WRITER_URL_FILE
+        self._cache: tuple[float, str | None] = (-1.0, None)
+
+    def __call__(self) -> str | None:
+        if self.configured:
+            return self.configured
+        try:
+            mtime = self.path.stat().st_mtime
+        except OSError:
+            return None
+        if mtime != self._cache[0]:
+            text = self.path.read_text(encoding="utf-8").strip()
+            self._cache = (mtime, text if text.startswith(("http://", "https://")) else None)
+        return self._cache[1]
+
+
+def advertise(data_dir: Path, url: str) -> None:
+    """The writer says where it listens (atomically replaced: a reader never sees half)."""
+    tmp = data_dir / (WRITER_URL_FILE + ".tmp")
+    tmp.write_text(url + "\n", encoding="utf-8")
+    tmp.replace(data_dir / WRITER_URL_FILE)
+
+
+class Handover:
+    """ASGI middleware of an edge: writes to the writer, everything else to ``app``."""
+
+    def __init__(self, app: ASGIApp, *, writer: Callable[[], str | None],
+                 trusted_proxies: frozenset[str]) -> None:
+        self.app = app
+        self.writer = writer
+        self.trusted_proxies = trusted_proxies
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(ANSWER_TIMEOUT_SECS, connect=CONNECT_TIMEOUT_SECS),
+            follow_redirects=False, trust_env=False)
+        self.handed = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_write(scope["method"], scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        base = self.writer()
+        if base is None:
+            await _answer(ApiError("writer_unavailable", "no writer has said where it listens",
+                                   retry_after=RETRY_AFTER_SECS), scope, receive, send)
+            return
+        headers = [(k, v) for k, v in scope["headers"]
+                   if k not in HOP_BY_HOP and k != b"x-forwarded-for"]
+        headers.append((b"x-forwarded-for", self._forwarded_for(scope).encode("latin-1")))
+        target = base + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        if scope.get("query_string"):
+            target += "?" + scope["query_string"].decode("latin-1")
+        has_body = any(k == b"content-length" or k == b"transfer-encoding"
+                       for k, _ in scope["headers"])
+        request = self.client.build_request(
+            scope["method"], target, headers=headers,
+            content=_body(receive) if has_body else None)
+        try:
+            answer = await self.client.send(request)
+        except httpx.ConnectError as exc:
+            log.warning("the writer at %s cannot be reached: %s", base, exc)
+            await _answer(ApiError("writer_unavailable", "the writer cannot be reached; nothing "
+                                   "was stored", retry_after=RETRY_AFTER_SECS), scope, receive, send)
+            return
+        except httpx.HTTPError as exc:
+            log.warning("the writer at %s did not answer: %s", base, exc)
+            await _answer(ApiError("writer_unavailable", "the writer's answer was lost: retry (a "
+                                   "retry of the same alert is idempotent)",
+                                   retry_after=RETRY_AFTER_SECS), scope, receive, send)
+            return
+        self.handed += 1
+        await send({"type": "http.response.start", "status": answer.status_code,
+                    "headers": [(k.lower(), v) for k, v in answer.headers.raw
+                                if k.lower() not in HOP_BY_HOP]})
+        await send({"type": "http.response.body", "body": answer.content, "more_body": False})
+
+    def _forwarded_for(self, scope: Scope) -> str:
+        client = scope.get("client")
+        peer = str(client[0]) if client else "unknown"
+        if peer not in self.trusted_proxies:
+            return peer  # a client's own X-Forwarded-For names nobody
+        forwarded = b",".join(v for k, v in scope["headers"] if k == b"x-forwarded-for")
+        chain = [h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]
+        return ", ".join([*chain, peer])
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+async def _body(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def _answer(error: ApiError, scope: Scope, receive: Receive, send: Send) -> None:
+    await error.response()(scope, receive, send)
