@@ -113,7 +113,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         fail(f"cannot open the data directory {settings.data_dir}: {exc}")
     except (ValueError, SettingsError) as exc:  # a log key not matching its log, a bad vapid.key
         fail(f"{settings.data_dir}: {exc}")
-    url = f"http://{settings.host}:{settings.port}"
+    url = settings.base_url if edges is not None else f"http://{settings.host}:{settings.port}"
     stdout.print(f"Tocsin hub on {url}  (data: {settings.data_dir.resolve()})")
     stdout.print(f"Live map: {url}/   Check a message: {url}/check   API: {url}/api/v1/openapi.json")
     if settings.demo:

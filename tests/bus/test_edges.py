@@ -1,0 +1,138 @@
+"""A writer and two edges on one SQLite store, with a real nats-server between them (issue 14).
+
+Every test talks to real ``tocsin serve`` processes over HTTP; the edges read the store the
+writer commits to, woken by the NATS doorbell or, without it, by their own poll (2 s here).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+from tests.bus.conftest import (
+    CLOSED,
+    POLL_SECS,
+    Cluster,
+    SseReader,
+    health,
+    issue,
+    signed_alert,
+    wait_health,
+)
+
+from tocsin.testing import HubProcess
+
+#: Slack on top of the poll period for a loaded 2-core machine (verification, fsync, parsing).
+SLACK_SECS = 1.5
+#: Delivery over the doorbell is milliseconds; a poll-only edge would exceed this 3 times in 4.
+DOORBELL_SECS = 0.5
+
+
+def test_an_alert_issued_through_one_edge_reaches_a_subscriber_of_the_other(cluster: Cluster) -> None:
+    writer, (edge_a, edge_b) = cluster.writer, cluster.edges
+    for edge in (edge_a, edge_b):
+        state = wait_health(edge.url, "bus", "connected")
+        assert state["role"] == "edge" and state["caught_up"] is True
+    assert health(writer.url)["role"] == "writer"
+    reader = SseReader(edge_b.url)
+    reader.wait_connected()
+    heard_before = _metric(edge_b.url, "tocsin_doorbells_heard_total")
+    body = signed_alert(writer)
+    answer = issue(edge_a.url, body)  # handed to the writer, its 201 returned unchanged
+    got = reader.next()
+    assert got.alert_id == answer["id"]
+    assert _metric(edge_b.url, "tocsin_doorbells_heard_total") > heard_before  # woken by NATS
+    # The writer's answer, unchanged: a retry through the other edge is the writer's replay.
+    replay = httpx.post(f"{edge_b.url}/api/v1/alerts", json=body, timeout=30)
+    assert replay.status_code == 201 and replay.headers["tocsin-replay"] == "true"
+    assert replay.json()["id"] == answer["id"]
+    direct = httpx.post(f"{writer.url}/api/v1/alerts", json={**body, "statement": "x"}, timeout=30)
+    handed = httpx.post(f"{edge_a.url}/api/v1/alerts", json={**body, "statement": "x"}, timeout=30)
+    assert (handed.status_code, handed.json()) == (direct.status_code, direct.json())
+    assert direct.status_code == 400 or direct.status_code == 422
+    # The edge serves what it read from the store: the alert, and once signed, its proof.
+    assert httpx.get(f"{edge_b.url}/api/v1/alerts/{answer['id']}").json()["id"] == answer["id"]
+    reader.close()
+
+
+def test_kill_9_an_edge_under_load_and_resume_on_the_other_with_no_gap_or_duplicate(
+        cluster: Cluster) -> None:
+    writer, (edge_a, edge_b) = cluster.writer, cluster.edges
+    reader = SseReader(edge_a.url)
+    reader.wait_connected()
+    issued: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:  # alerts keep coming, through the writer, while the edge dies
+        while not stop.is_set() and len(issued) < 40:
+            issued.append(issue(writer.url, signed_alert(writer))["id"])
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    received = []
+    while len(received) < 5:
+        event = reader.next()
+        assert event.id != CLOSED
+        received.append(event)
+    edge_a.kill()  # SIGKILL, mid-stream, while alerts are being issued
+    while (event := reader.next()).id != CLOSED:
+        received.append(event)
+    resumed = SseReader(edge_b.url, last_event_id=received[-1].id)  # what a browser does
+    stop.set()
+    loader.join()
+    while not received or received[-1].alert_id != issued[-1]:
+        event = resumed.next()
+        assert event.id != CLOSED
+        received.append(event)
+    resumed.close()
+    ids = [event.id for event in received]
+    assert ids == sorted(set(ids)), "a duplicate or out of order"
+    assert [event.alert_id for event in received if event.alert_id in issued] == issued
+    edge_a.start()  # the next test has both edges again
+
+
+def test_nats_down_alerts_still_arrive_within_the_poll_bound_and_latency_returns_after(
+        cluster: Cluster) -> None:
+    nats, writer, edge = cluster.nats, cluster.writer, cluster.edges[1]
+    wait_health(edge.url, "bus", "connected")
+    reader = SseReader(edge.url)
+    reader.wait_connected()
+    nats.stop()  # SIGKILL: the bus is lost, not drained
+    wait_health(edge.url, "bus", "disconnected")
+    missed_before = health(edge.url)["doorbells_missed"]
+    for _ in range(2):
+        sent = time.monotonic()
+        answer = issue(writer.url, signed_alert(writer))
+        got = reader.next()
+        assert got.alert_id == answer["id"]
+        assert got.at - sent <= POLL_SECS + SLACK_SECS, f"{got.at - sent:.2f} s without NATS"
+    assert health(edge.url)["doorbells_missed"] > missed_before  # found by polling the store
+    nats.start()  # same port: the writer and the edge reconnect by themselves
+    wait_health(edge.url, "bus", "connected")
+    wait_health(writer.url, "bus", "connected")
+    for _ in range(3):
+        sent = time.monotonic()
+        answer = issue(writer.url, signed_alert(writer))
+        got = reader.next()
+        assert got.alert_id == answer["id"]
+        assert got.at - sent <= DOORBELL_SECS, f"{got.at - sent:.2f} s with NATS back"
+    reader.close()
+
+
+def test_an_edge_without_a_writer_refuses_to_start_and_says_why(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    edge = HubProcess(tmp_path / "data", args=("--role", "edge"))
+    try:
+        edge.start()
+    except RuntimeError as exc:
+        assert "start the writer first" in str(exc)
+    else:
+        edge.stop()
+        raise AssertionError("an edge started with no store")
+
+
+def _metric(url: str, name: str) -> float:
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} is not in {url}/metrics")
