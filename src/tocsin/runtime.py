@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
 
 from tocsin.api.errors import ApiError
-from tocsin.bus.doorbell import CHECKPOINTS, EVENTS, Doorbell
+from tocsin.bus.doorbell import CHECKPOINTS, EVENTS, REGISTRY, Doorbell
 from tocsin.bus.edge import CheckpointFollower, EdgeFollower
 from tocsin.bus.handover import advertise
 from tocsin.bus.roles import edge_log_verifier, edge_registry_root, register_role_metrics
@@ -171,7 +171,8 @@ class Hub:
         self.checkpointer = CheckpointFollower(self.store, self.log_verifier, settings.log_origin)
         self.edge = EdgeFollower(store=self.store, feed=self.feed, fanout=self.fanout,
                                  checkpoints=self.checkpointer, poll_secs=settings.bus_poll_secs,
-                                 on_published=self._edge_published)
+                                 on_published=self._edge_published,
+                                 registry=self._adopt_logged_registry)
         if settings.bus:
             self.doorbell = Doorbell(settings.bus, on_ring=self.edge.ring)
 
@@ -296,6 +297,19 @@ class Hub:
                 self.doorbell.ring(EVENTS, last)  # after the commit: edges read it from the store
         self.checkpointer.poke()
 
+    def _adopt_logged_registry(self) -> None:
+        """An edge takes a newer registry version the writer logged (blocking; verified first).
+
+        Signed by the same root, newer, and in the log: exactly what the writer adopted.
+        """
+        logged = self.store.last_logged_registry()
+        if logged is None or logged == self.registry_bytes:
+            return
+        registry = load_registry(logged, root=self.registry_root)
+        if registry.version > self.registry.version:
+            self.registry_bytes, self.registry = logged, registry
+            log.info("edge: registry version %d in force", registry.version)
+
     def _edge_published(self, event: StreamEvent, queued: int) -> None:
         """An edge published a committed event to its subscribers."""
         self.metrics.events_delivered.inc(queued)
@@ -318,6 +332,8 @@ class Hub:
             await asyncio.to_thread(_write_atomically, self.registry_path, data)
             self.registry, self.registry_bytes = registry, data
             self.issuer.registry = registry
+        if self.doorbell is not None:
+            self.doorbell.ring(REGISTRY, registry.version)  # edges take it from the store
         self.checkpointer.poke()
         return registry
 

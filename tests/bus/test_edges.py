@@ -22,6 +22,8 @@ from tests.bus.conftest import (
 )
 
 from tocsin.testing import HubProcess
+from tocsin.trust.note import Signer
+from tocsin.trust.registry import Registry, load_registry
 
 #: Slack on top of the poll period for a loaded 2-core machine (verification, fsync, parsing).
 SLACK_SECS = 1.5
@@ -118,6 +120,21 @@ def test_nats_down_alerts_still_arrive_within_the_poll_bound_and_latency_returns
         assert got.alert_id == answer["id"]
         assert got.at - sent <= DOORBELL_SECS, f"{got.at - sent:.2f} s with NATS back"
     reader.close()
+
+
+def test_a_registry_version_posted_through_an_edge_binds_on_every_edge(cluster: Cluster) -> None:
+    writer, (edge_a, edge_b) = cluster.writer, cluster.edges
+    current = load_registry(httpx.get(f"{edge_b.url}/api/v1/registry").content)
+    root = Signer.from_skey((writer.data_dir / "registry-root.key").read_text().strip())
+    newer = Registry(version=current.version + 1, root=current.root, issuers=current.issuers)
+    response = httpx.post(f"{edge_a.url}/api/v1/registry", content=newer.sign(root), timeout=30)
+    assert response.status_code == 201, response.text
+    for edge in (edge_a, edge_b):  # rung by the writer, read from the store, verified
+        deadline = time.monotonic() + POLL_SECS + SLACK_SECS
+        while load_registry(httpx.get(f"{edge.url}/api/v1/registry").content).version \
+                != current.version + 1:
+            assert time.monotonic() < deadline, f"{edge.url} still serves the old registry"
+            time.sleep(0.02)  # polling another process's state
 
 
 def test_an_edge_without_a_writer_refuses_to_start_and_says_why(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -1,7 +1,8 @@
 """The NATS doorbell: a writer rings it after each commit; edges listen (issue 14).
 
 A message carries nothing but an ASCII number: on :data:`EVENTS` the newest committed event
-id, on :data:`CHECKPOINTS` the size of the newest signed checkpoint. Whoever hears it reads
+id, on :data:`CHECKPOINTS` the size of the newest signed checkpoint, on :data:`REGISTRY` the
+version of a newly logged issuer registry. Whoever hears it reads
 from the store; a forged or lost ring therefore delivers nothing the store does not hold, it
 only wakes a reader early (or not at all: then the edge's poll finds the event, <= 2 s).
 
@@ -26,6 +27,7 @@ log = logging.getLogger("tocsin.bus")
 
 EVENTS = "tocsin.events"
 CHECKPOINTS = "tocsin.checkpoints"
+REGISTRY = "tocsin.registry"
 RECONNECT_WAIT_SECS = 0.5
 CONNECT_TIMEOUT_SECS = 1
 #: Seconds between two warnings about the same NATS trouble (a down server retried twice a
@@ -81,6 +83,7 @@ class Doorbell:
         if self.on_ring is not None:
             await nc.subscribe(EVENTS, cb=self._heard)
             await nc.subscribe(CHECKPOINTS, cb=self._heard)
+            await nc.subscribe(REGISTRY, cb=self._heard)
 
     async def _heard(self, msg: Msg) -> None:
         text = msg.data[:20]

@@ -29,6 +29,10 @@ from tocsin.trust.note import Verifier
 
 log = logging.getLogger("tocsin.edge")
 
+#: Seconds between an edge's looks for a newer logged registry when no ring announced one
+#: (the look reads back through the log's leaves, so it is not done on every poll).
+REGISTRY_CHECK_SECS = 30.0
+
 
 class CheckpointFollower:
     """The newest signed checkpoint in the store, verified with the log key before it is served.
@@ -74,13 +78,18 @@ class EdgeFollower:
 
     def __init__(self, *, store: Store, feed: EventFeed, fanout: Fanout,
                  checkpoints: CheckpointFollower, poll_secs: float,
-                 on_published: Callable[[StreamEvent, int], None] | None = None) -> None:
+                 on_published: Callable[[StreamEvent, int], None] | None = None,
+                 registry: Callable[[], None] | None = None) -> None:
+        """``registry``: takes a newer issuer registry the store logged (blocking), called on a
+        registry ring and every :data:`REGISTRY_CHECK_SECS`."""
         self.store = store
         self.feed = feed
         self.fanout = fanout
         self.checkpoints = checkpoints
         self.poll_secs = poll_secs
         self.on_published = on_published
+        self.registry = registry
+        self._registry_checked = time.monotonic()
         self.store_last = store.last_event_id()  # the store's newest id at the last look
         self.doorbells_missed = 0  # looks that found events no doorbell had announced
         self.last_poll = time.monotonic()
@@ -93,16 +102,25 @@ class EdgeFollower:
 
     def ring(self, subject: str, value: int) -> None:
         """A doorbell: event ``value`` is committed, or a checkpoint of that size (on the loop)."""
-        from tocsin.bus.doorbell import EVENTS
+        from tocsin.bus.doorbell import EVENTS, REGISTRY
 
         if subject == EVENTS:
             self.feed.notify(value)
-        else:
-            self._tasks.append(asyncio.get_running_loop().create_task(self._checkpoint()))
-            self._tasks = [t for t in self._tasks if not t.done()]
+            return
+        work = self._registry if subject == REGISTRY else self.checkpoints.refresh
+        self._tasks = [t for t in self._tasks if not t.done()]
+        self._tasks.append(asyncio.get_running_loop().create_task(self._off_loop(work)))
 
-    async def _checkpoint(self) -> None:
-        await asyncio.to_thread(self.checkpoints.refresh)
+    async def _off_loop(self, work: Callable[[], None]) -> None:
+        try:
+            await asyncio.to_thread(work)
+        except Exception:  # the next ring or poll tries again
+            log.exception("following the store failed")
+
+    def _registry(self) -> None:
+        self._registry_checked = time.monotonic()
+        if self.registry is not None:
+            self.registry()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -137,6 +155,8 @@ class EdgeFollower:
             try:
                 last = await asyncio.to_thread(self.store.last_event_id)
                 await asyncio.to_thread(self.checkpoints.refresh)
+                if time.monotonic() - self._registry_checked >= REGISTRY_CHECK_SECS:
+                    await asyncio.to_thread(self._registry)
             except Exception:  # the store away for a moment: look again next period
                 log.exception("looking at the store failed; retrying in %.1f s", self.poll_secs)
                 continue
