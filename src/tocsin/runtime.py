@@ -251,7 +251,7 @@ class Hub:
                 doorbell.ring, CHECKPOINTS, size)
         await self.checkpointer.start()
         await self.push.start()
-        if self.settings.role == "writer" or self.settings.workers:
+        if self.settings.role == "writer" or self.settings.workers or self.settings.bus:
             await asyncio.to_thread(advertise, self.settings.data_dir, self.listen_url)
 
     @property

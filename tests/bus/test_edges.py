@@ -137,7 +137,7 @@ def test_a_registry_version_posted_through_an_edge_binds_on_every_edge(cluster: 
             time.sleep(0.02)  # polling another process's state
 
 
-def test_an_edge_without_a_writer_refuses_to_start_and_says_why(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_edge_without_a_store_refuses_to_start_and_says_why(tmp_path) -> None:  # type: ignore[no-untyped-def]
     edge = HubProcess(tmp_path / "data", args=("--role", "edge"))
     try:
         edge.start()
@@ -153,3 +153,19 @@ def _metric(url: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} is not in {url}/metrics")
+
+
+def test_with_the_writer_dead_an_edge_still_serves_reads_and_answers_writes_503(
+        cluster: Cluster) -> None:  # last in this module: it kills the writer
+    writer, edge = cluster.writer, cluster.edges[0]
+    body = signed_alert(writer)
+    answer = issue(edge.url, body)
+    writer.kill()
+    refused = httpx.post(f"{edge.url}/api/v1/alerts", json=signed_alert(writer), timeout=30)
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "writer_unavailable"
+    assert int(refused.headers["retry-after"]) > 0
+    assert httpx.get(f"{edge.url}/api/v1/alerts/{answer['id']}").status_code == 200
+    reader = SseReader(edge.url, last_event_id=0)  # a stream still opens and replays
+    assert any(reader.next().alert_id == answer["id"] for _ in range(100))
+    reader.close()

@@ -151,7 +151,6 @@ class EdgeFollower:
     async def _poll(self) -> None:
         """Look at the store every ``poll_secs``: the bound on delay when doorbells fail."""
         while True:
-            await asyncio.sleep(self.poll_secs)  # a polling period, not a wait for a result
             try:
                 last = await asyncio.to_thread(self.store.last_event_id)
                 await asyncio.to_thread(self.checkpoints.refresh)
@@ -159,12 +158,13 @@ class EdgeFollower:
                     await asyncio.to_thread(self._registry)
             except Exception:  # the store away for a moment: look again next period
                 log.exception("looking at the store failed; retrying in %.1f s", self.poll_secs)
-                continue
-            self.last_poll = time.monotonic()
-            self.store_last = last
-            if last > self.feed.last_id:
-                self.doorbells_missed += 1
-                self.feed.notify(last)
+            else:
+                self.last_poll = time.monotonic()
+                self.store_last = last
+                if last > self.feed.last_id:
+                    self.doorbells_missed += 1
+                    self.feed.notify(last)
+            await asyncio.sleep(self.poll_secs)  # a polling period, not a wait for a result
 
     async def stop(self) -> None:
         for task in self._tasks:

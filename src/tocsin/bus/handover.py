@@ -36,7 +36,7 @@ READ_ONLY_POSTS = frozenset({"/api/v1/check"})
 WRITER_ONLY_PREFIXES = ("/api/v1/push/", "/witness/")
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer",
                         b"upgrade", b"proxy-authenticate", b"proxy-authorization", b"host",
-                        b"content-length"})
+                        b"expect"})
 
 
 def is_write(method: str, path: str) -> bool:
@@ -108,7 +108,7 @@ class Handover:
             scope["method"], target, headers=headers,
             content=_body(receive) if has_body else None)
         try:
-            answer = await self.client.send(request)
+            answer = await self.client.send(request, stream=True)
         except httpx.ConnectError as exc:
             log.warning("the writer at %s cannot be reached: %s", base, exc)
             await _answer(ApiError("writer_unavailable", "the writer cannot be reached; nothing "
@@ -121,10 +121,15 @@ class Handover:
                                    retry_after=RETRY_AFTER_SECS), scope, receive, send)
             return
         self.handed += 1
-        await send({"type": "http.response.start", "status": answer.status_code,
-                    "headers": [(k.lower(), v) for k, v in answer.headers.raw
-                                if k.lower() not in HOP_BY_HOP]})
-        await send({"type": "http.response.body", "body": answer.content, "more_body": False})
+        try:  # the raw bytes: an encoded body stays as the writer encoded it
+            await send({"type": "http.response.start", "status": answer.status_code,
+                        "headers": [(k.lower(), v) for k, v in answer.headers.raw
+                                    if k.lower() not in HOP_BY_HOP]})
+            async for chunk in answer.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await answer.aclose()
 
     def _forwarded_for(self, scope: Scope) -> str:
         client = scope.get("client")
