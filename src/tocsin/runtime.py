@@ -310,9 +310,11 @@ class Hub:
             self.registry_bytes, self.registry = logged, registry
             log.info("edge: registry version %d in force", registry.version)
 
-    def _edge_published(self, event: StreamEvent, queued: int) -> None:
+    def _edge_published(self, event: StreamEvent, queued: int, received_ts: float | None) -> None:
         """An edge published a committed event to its subscribers."""
         self.metrics.events_delivered.inc(queued)
+        if received_ts is not None:  # the writer's clock: same machine, or NTP apart
+            self.metrics.delivery_lag.observe(max(0.0, self.clock() - received_ts))
 
     async def replace_registry(self, data: bytes) -> Registry:
         """Adopt a newer registry version signed by the pinned root: log it, keep it, use it.

@@ -78,7 +78,7 @@ class EdgeFollower:
 
     def __init__(self, *, store: Store, feed: EventFeed, fanout: Fanout,
                  checkpoints: CheckpointFollower, poll_secs: float,
-                 on_published: Callable[[StreamEvent, int], None] | None = None,
+                 on_published: Callable[[StreamEvent, int, float | None], None] | None = None,
                  registry: Callable[[], None] | None = None) -> None:
         """``registry``: takes a newer issuer registry the store logged (blocking), called on a
         registry ring and every :data:`REGISTRY_CHECK_SECS`."""
@@ -129,24 +129,26 @@ class EdgeFollower:
     async def _follow(self) -> None:
         async for event in self.feed.follow(self.fanout.last_published):
             try:
-                areas = await asyncio.to_thread(self._areas, event)
+                areas, received_ts = await asyncio.to_thread(self._facts, event)
                 queued = self.fanout.publish(event, areas)
             except Exception:  # one bad event must never stop the others being delivered
                 log.exception("publishing event %d failed", event.id)
                 self.fanout.last_published = max(self.fanout.last_published, event.id)
                 continue
             if self.on_published is not None:
-                self.on_published(event, queued)
+                self.on_published(event, queued, received_ts)
 
-    def _areas(self, event: StreamEvent) -> tuple[Area, ...]:
-        """A new alert's CAP areas, so points match its shapes exactly, as in the writer."""
-        if event.kind != "alert":
-            return ()
+    def _facts(self, event: StreamEvent) -> tuple[tuple[Area, ...], float | None]:
+        """A new alert's CAP areas (points then match its shapes exactly, as in the writer)
+        and when the writer received it."""
         record = self.store.get(event.alert_id)
-        if record is None or record.msg_type != "Alert":
-            return ()  # an Update or Cancel reaches whoever got what it ends: by region codes
+        if record is None:
+            return (), None
+        if event.kind != "alert" or record.msg_type != "Alert":
+            # An Update or Cancel reaches whoever got what it ends: by region codes.
+            return (), record.received_ts
         alert = parse_alert(record.cap, strict=False).alert
-        return tuple(area for info in alert.info for area in info.area)
+        return tuple(area for info in alert.info for area in info.area), record.received_ts
 
     async def _poll(self) -> None:
         """Look at the store every ``poll_secs``: the bound on delay when doorbells fail."""
