@@ -8,6 +8,7 @@ It holds no HTTP code itself; :mod:`tocsin.api.app` wraps it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -247,8 +248,12 @@ class Hub:
         if self.doorbell is not None:
             await self.doorbell.start()
             doorbell, loop = self.doorbell, asyncio.get_running_loop()
-            self.checkpointer.on_signed = lambda size: loop.call_soon_threadsafe(
-                doorbell.ring, CHECKPOINTS, size)
+
+            def ring_checkpoint(size: int) -> None:  # on the signing thread
+                with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
+                    loop.call_soon_threadsafe(doorbell.ring, CHECKPOINTS, size)
+
+            self.checkpointer.on_signed = ring_checkpoint
         await self.checkpointer.start()
         await self.push.start()
         if self.settings.role == "writer" or self.settings.workers or self.settings.bus:

@@ -53,8 +53,17 @@ def test_an_alert_issued_through_one_edge_reaches_a_subscriber_of_the_other(clus
     handed = httpx.post(f"{edge_a.url}/api/v1/alerts", json={**body, "statement": "x"}, timeout=30)
     assert (handed.status_code, handed.json()) == (direct.status_code, direct.json())
     assert direct.status_code == 400 or direct.status_code == 422
-    # The edge serves what it read from the store: the alert, and once signed, its proof.
-    assert httpx.get(f"{edge_b.url}/api/v1/alerts/{answer['id']}").json()["id"] == answer["id"]
+    # The edge serves what it read from the store: the alert, and once the writer has signed a
+    # checkpoint covering it (rung on tocsin.checkpoints), the proof, verified by the edge first.
+    deadline = time.monotonic() + POLL_SECS + SLACK_SECS
+    while httpx.get(f"{edge_b.url}/api/v1/alerts/{answer['id']}").json()["log"]["status"] \
+            != "proven":
+        assert time.monotonic() < deadline, "the edge never saw a checkpoint covering the alert"
+        time.sleep(0.02)  # polling another process's state
+    proof = httpx.get(f"{edge_b.url}/api/v1/alerts/{answer['id']}/proof")
+    assert proof.status_code == 200
+    assert httpx.get(f"{edge_b.url}/checkpoint").content == \
+        httpx.get(f"{writer.url}/checkpoint").content
     reader.close()
 
 
