@@ -3,6 +3,12 @@
 :class:`Hub` owns the store, the registry, the region set, the fan-out and
 the issuing service, and answers the region questions the HTTP handlers ask.
 It holds no HTTP code itself; :mod:`tocsin.api.app` wraps it.
+
+Its role (``Settings.role``, docs/deploy.md) decides what it opens: ``all`` and ``writer``
+open the store for writing, the issuer, the checkpointer and the push sender (a writer also
+rings the NATS doorbell); an ``edge`` opens the store read-only and follows it
+(:mod:`tocsin.bus.edge`) — it has no issuer, signer or push sender, and asking for one is a
+programming error (writes never reach it: :mod:`tocsin.bus.handover` hands them over).
 """
 
 from __future__ import annotations
