@@ -203,6 +203,9 @@ def _serve_edge(settings: Settings, regions: RegionSet, log_level: str) -> None:
         sock = reuse_port_socket(settings.host, settings.port)
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc}")
+    stdout.print(f"Tocsin edge on http://{settings.host}:{settings.port}  (store: "
+                 f"{settings.db_path}, bus: {settings.bus or 'none, polling'}, writes to: "
+                 f"{settings.writer_url or settings.data_dir / 'writer.url'})")
     config = uvicorn.Config(
         app, log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
         http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
