@@ -54,6 +54,17 @@ def edge_log_verifier(data_dir: Path) -> Verifier:
         raise StartupRefused(f"{path}: not the log's public key ({exc})") from None
 
 
+def writer_leads(hub: Hub) -> bool:
+    """Whether this process is the writer that commits now: the one place leadership is read.
+
+    With SQLite a writer process is the only one (the file has one writer); a store with
+    elected leadership (PostgreSQL, issue 14) says so with a ``leading`` attribute.
+    """
+    if not hub.settings.is_writer:
+        return False
+    return bool(getattr(hub.store, "leading", True))
+
+
 def health(hub: Hub) -> dict[str, Any]:
     """Role, whether this process is caught up with the store, and the bus, for /healthz."""
     settings = hub.settings
@@ -67,7 +78,7 @@ def health(hub: Hub) -> dict[str, Any]:
     else:
         data["lag_events"] = 0
         data["caught_up"] = True  # the writer is the store's source
-        data["leading"] = True  # SQLite: one writer process, the only one
+        data["leading"] = writer_leads(hub)
     doorbell = hub.doorbell
     data["bus"] = "off" if doorbell is None else (
         "connected" if doorbell.connected else "disconnected")
@@ -101,7 +112,7 @@ class RoleCollector(Collector):
         yield GaugeMetricFamily("tocsin_bus_connected", "1 while connected to NATS",
                                 value=1 if doorbell is not None and doorbell.connected else 0)
         yield GaugeMetricFamily("tocsin_writer_leading", "1 while this process leads as writer",
-                                value=1 if hub.settings.is_writer else 0)
+                                value=1 if writer_leads(hub) else 0)
 
 
 def register_role_metrics(hub: Hub) -> None:
