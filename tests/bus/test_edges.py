@@ -53,6 +53,13 @@ def test_an_alert_issued_through_one_edge_reaches_a_subscriber_of_the_other(clus
     handed = httpx.post(f"{edge_a.url}/api/v1/alerts", json={**body, "statement": "x"}, timeout=30)
     assert (handed.status_code, handed.json()) == (direct.status_code, direct.json())
     assert direct.status_code == 400 or direct.status_code == 422
+    # Bodies over the limit are refused by the edge itself, declared or streamed (chunked).
+    huge = b"x" * ((1 << 20) + 1)
+    for content in (huge, iter([huge[:65536], huge[65536:]])):
+        refused = httpx.post(f"{edge_a.url}/api/v1/alerts", content=content,
+                             headers={"content-type": "application/json"}, timeout=30)
+        assert refused.status_code == 413
+        assert refused.json()["error"]["code"] == "body_too_large"
     # The edge serves what it read from the store: the alert, and once the writer has signed a
     # checkpoint covering it (rung on tocsin.checkpoints), the proof, verified by the edge first.
     deadline = time.monotonic() + POLL_SECS + SLACK_SECS

@@ -2,9 +2,11 @@
 
 An edge commits nothing: every request that could change something — any method but
 ``GET``/``HEAD``/``OPTIONS``, except the read-only ``POST /api/v1/check`` — plus what only the
-writer holds (the Web Push key, the demo witness) goes to the writer's own address, with the
-body streamed through. Status, headers and body come back byte for byte: a 201 from an edge
-is the writer's 201, given only after the writer's commit was durable.
+writer holds (the Web Push key, the demo witness) goes to the writer's own address. The edge
+reads the body first, under the hub's own limits (``max_body_bytes``, ``body_timeout_secs``:
+the same catalogued 413 and 408), so a slow or huge client never holds the writer. Status,
+headers and body come back byte for byte: a 201 from an edge is the writer's 201, given only
+after the writer's commit was durable.
 
 The client is named to the writer in ``X-Forwarded-For`` (the TCP peer, after the hops this
 edge trusts), so the writer's per-client limits see the real client: the writer must list
@@ -16,8 +18,9 @@ If the writer cannot be reached the answer is ``503 writer_unavailable`` with
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -37,6 +40,8 @@ WRITER_ONLY_PREFIXES = ("/api/v1/push/", "/witness/")
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer",
                         b"upgrade", b"proxy-authenticate", b"proxy-authorization", b"host",
                         b"expect"})
+#: Not passed on with a request: the edge sends the body it read whole, with its own length.
+REQUEST_DROP = HOP_BY_HOP | {b"content-length", b"x-forwarded-for"}
 
 
 def is_write(method: str, path: str) -> bool:
@@ -78,10 +83,13 @@ class Handover:
     """ASGI middleware of an edge: writes to the writer, everything else to ``app``."""
 
     def __init__(self, app: ASGIApp, *, writer: Callable[[], str | None],
-                 trusted_proxies: frozenset[str]) -> None:
+                 trusted_proxies: frozenset[str], max_body_bytes: int,
+                 body_timeout_secs: float) -> None:
         self.app = app
         self.writer = writer
         self.trusted_proxies = trusted_proxies
+        self.max_body_bytes = max_body_bytes
+        self.body_timeout_secs = body_timeout_secs
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(ANSWER_TIMEOUT_SECS, connect=CONNECT_TIMEOUT_SECS),
             follow_redirects=False, trust_env=False)
@@ -96,17 +104,18 @@ class Handover:
             await _answer(ApiError("writer_unavailable", "no writer has said where it listens",
                                    retry_after=RETRY_AFTER_SECS), scope, receive, send)
             return
-        headers = [(k, v) for k, v in scope["headers"]
-                   if k not in HOP_BY_HOP and k != b"x-forwarded-for"]
+        try:  # read here, under this edge's limits: the writer never waits on a slow client
+            body = await self._body(scope, receive)
+        except ApiError as exc:
+            await _answer(exc, scope, receive, send)
+            return
+        headers = [(k, v) for k, v in scope["headers"] if k not in REQUEST_DROP]
         headers.append((b"x-forwarded-for", self._forwarded_for(scope).encode("latin-1")))
         target = base + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
-        has_body = any(k == b"content-length" or k == b"transfer-encoding"
-                       for k, _ in scope["headers"])
-        request = self.client.build_request(
-            scope["method"], target, headers=headers,
-            content=_body(receive) if has_body else None)
+        request = self.client.build_request(scope["method"], target, headers=headers,
+                                            content=body if body is not None else None)
         try:
             answer = await self.client.send(request, stream=True)
         except httpx.ConnectError as exc:
@@ -144,16 +153,41 @@ class Handover:
         await self.client.aclose()
 
 
-async def _body(receive: Receive) -> AsyncIterator[bytes]:
-    while True:
-        message: Message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-        chunk = message.get("body", b"")
-        if chunk:
-            yield chunk
-        if not message.get("more_body", False):
-            return
+    async def _body(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The request body (None: the request has none), within the hub's size and time limits.
+
+        The same limits and catalogued errors as :func:`tocsin.api.body.read_body`.
+        """
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is None and b"transfer-encoding" not in headers:
+            return None
+        limit = self.max_body_bytes
+        if declared is not None:
+            if not declared.isdigit():
+                raise ApiError("bad_request", "Content-Length is not a number")
+            if int(declared) > limit:
+                raise ApiError("body_too_large", f"{int(declared)} bytes declared, limit {limit}")
+        chunks: list[bytes] = []
+        received = 0
+        try:
+            async with asyncio.timeout(self.body_timeout_secs):
+                while True:
+                    message: Message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise ApiError("bad_request",
+                                       "the client went away before sending the whole body")
+                    chunk = message.get("body", b"")
+                    received += len(chunk)
+                    if received > limit:
+                        raise ApiError("body_too_large",
+                                       f"more than {limit} bytes sent, limit {limit}")
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        return b"".join(chunks)
+        except TimeoutError:
+            raise ApiError("request_timeout", f"{received} bytes of the body arrived in "
+                           f"{self.body_timeout_secs:g} s") from None
 
 
 async def _answer(error: ApiError, scope: Scope, receive: Receive, send: Send) -> None:

@@ -198,7 +198,9 @@ def _serve_edge(settings: Settings, regions: RegionSet, log_level: str) -> None:
         fail(escape(str(exc)))
     app = Handover(compat_listener(build_app(hub), hub),
                    writer=WriterAddress(settings.writer_url, settings.data_dir),
-                   trusted_proxies=settings.proxy_addresses)
+                   trusted_proxies=settings.proxy_addresses,
+                   max_body_bytes=settings.max_body_bytes,
+                   body_timeout_secs=settings.body_timeout_secs)
     try:
         sock = reuse_port_socket(settings.host, settings.port)
     except OSError as exc:
