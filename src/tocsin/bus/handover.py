@@ -191,4 +191,9 @@ class Handover:
 
 
 async def _answer(error: ApiError, scope: Scope, receive: Receive, send: Send) -> None:
-    await error.response()(scope, receive, send)
+    """The edge's own catalogued answer, with the headers every hub response carries (the
+    writer's answers already have them: the hand-over sits outside the app's middleware)."""
+    response = error.response()
+    response.headers.update({"x-content-type-options": "nosniff", "x-frame-options": "DENY",
+                             "referrer-policy": "no-referrer"})
+    await response(scope, receive, send)
