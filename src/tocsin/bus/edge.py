@@ -127,6 +127,15 @@ class EdgeFollower:
         self._tasks = [loop.create_task(self._follow()), loop.create_task(self._poll())]
 
     async def _follow(self) -> None:
+        while True:  # the store away for a moment must not end delivery for good
+            try:
+                await self._publish_all()
+            except Exception:
+                log.exception("reading events from the store failed; resuming in %.1f s",
+                              self.poll_secs)
+                await asyncio.sleep(self.poll_secs)
+
+    async def _publish_all(self) -> None:
         async for event in self.feed.follow(self.fanout.last_published):
             try:
                 areas, received_ts = await asyncio.to_thread(self._facts, event)
