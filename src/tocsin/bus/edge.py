@@ -139,6 +139,10 @@ class EdgeFollower:
         async for event in self.feed.follow(self.fanout.last_published):
             try:
                 areas, received_ts = await asyncio.to_thread(self._facts, event)
+            except Exception:  # without its shapes a point is matched by its hromada: still sent
+                log.exception("reading alert %s of event %d failed", event.alert_id, event.id)
+                areas, received_ts = (), None
+            try:
                 queued = self.fanout.publish(event, areas)
             except Exception:  # one bad event must never stop the others being delivered
                 log.exception("publishing event %d failed", event.id)
