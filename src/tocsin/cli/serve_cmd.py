@@ -115,6 +115,10 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         fail(f"{settings.data_dir}: {exc}")
     url = settings.base_url if edges is not None else f"http://{settings.host}:{settings.port}"
     stdout.print(f"Tocsin hub on {url}  (data: {settings.data_dir.resolve()})")
+    if edges is not None:
+        stdout.print(f"{edges.count} edge processes on that port, the writer on "
+                     f"http://127.0.0.1:{settings.port}; doorbell: "
+                     f"{settings.bus or f'none (edges poll every {settings.bus_poll_secs:g} s)'}")
     stdout.print(f"Live map: {url}/   Check a message: {url}/check   API: {url}/api/v1/openapi.json")
     if settings.demo:
         key = demo_key_path(settings.data_dir, DEMO_ISSUERS[0].id)
