@@ -6,10 +6,12 @@ writer commits to, woken by the NATS doorbell or, without it, by their own poll 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
 import httpx
+import nats
 from tests.bus.conftest import (
     CLOSED,
     POLL_SECS,
@@ -137,6 +139,32 @@ def test_nats_down_alerts_still_arrive_within_the_poll_bound_and_latency_returns
         got = reader.next()
         assert got.alert_id == answer["id"]
         assert got.at - committed <= DOORBELL_SECS, f"{got.at - committed:.2f} s with NATS back"
+    reader.close()
+
+
+def test_a_forged_doorbell_delivers_nothing_and_leaves_the_edge_ready(cluster: Cluster) -> None:
+    writer, edge = cluster.writer, cluster.edges[1]
+    wait_health(edge.url, "bus", "connected")
+    reader = SseReader(edge.url)
+    reader.wait_connected()
+    newest = health(writer.url)["last_event_id"]
+
+    async def ring(value: bytes) -> None:  # anyone who can publish on NATS
+        nc = await nats.connect(cluster.nats.url)
+        await nc.publish("tocsin.events", value)
+        await nc.flush()
+        await nc.close()
+
+    asyncio.run(ring(b"%d" % (newest + 1_000_000)))
+    answer = issue(writer.url, signed_alert(writer))  # a real alert after the forged ring
+    assert reader.next().alert_id == answer["id"]  # the first event it gets is the real one
+    ready = httpx.get(f"{edge.url}/readyz")
+    deadline = time.monotonic() + POLL_SECS + SLACK_SECS
+    while ready.status_code != 200:  # the next look at the store sets the lag right
+        assert time.monotonic() < deadline, ready.json()
+        time.sleep(0.02)  # polling another process's state
+        ready = httpx.get(f"{edge.url}/readyz")
+    assert ready.json()["lag_events"] == 0
     reader.close()
 
 

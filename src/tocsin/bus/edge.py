@@ -97,8 +97,11 @@ class EdgeFollower:
 
     @property
     def lag(self) -> int:
-        """Committed events (at the last look or ring) not yet published here."""
-        return max(0, max(self.store_last, self.feed.last_id) - self.fanout.last_published)
+        """Committed events (at the last look at the store) not yet published here.
+
+        Never from a ring: a ring is a hint anyone on the bus can send, not a fact.
+        """
+        return max(0, self.store_last - self.fanout.last_published)
 
     def ring(self, subject: str, value: int) -> None:
         """A doorbell: event ``value`` is committed, or a checkpoint of that size (on the loop)."""
@@ -176,8 +179,9 @@ class EdgeFollower:
             else:
                 self.last_poll = time.monotonic()
                 self.store_last = last
-                if last > self.feed.last_id:
-                    self.doorbells_missed += 1
+                if last > self.fanout.last_published:  # behind, whatever the rings said
+                    if last > self.feed.last_id:
+                        self.doorbells_missed += 1
                     self.feed.notify(last)
             await asyncio.sleep(self.poll_secs)  # a polling period, not a wait for a result
 
