@@ -115,10 +115,10 @@ class Handover:
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
         request = self.client.build_request(scope["method"], target, headers=headers,
-                                            content=body if body is not None else None)
+                                            content=body)
         try:
             answer = await self.client.send(request, stream=True)
-        except httpx.ConnectError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # nothing reached the writer
             log.warning("the writer at %s cannot be reached: %s", base, exc)
             await _answer(ApiError("writer_unavailable", "the writer cannot be reached; nothing "
                                    "was stored", retry_after=RETRY_AFTER_SECS), scope, receive, send)
@@ -151,7 +151,6 @@ class Handover:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes | None:
         """The request body (None: the request has none), within the hub's size and time limits.
