@@ -12,7 +12,11 @@ from starlette.applications import Starlette
 
 from tocsin.api.app import create_app
 from tocsin.api.check_routes import check_routes
+from tocsin.api.email_routes import email_routes
+from tocsin.api.org_routes import org_routes
 from tocsin.api.push_routes import push_routes
+from tocsin.api.webhook_routes import webhook_routes
+from tocsin.api.websub_routes import websub_routes
 from tocsin.compat.alerts_in_ua_routes import alerts_in_ua_routes
 from tocsin.runtime import Hub
 from tocsin.web import web_routes
@@ -22,6 +26,10 @@ def build_app(hub: Hub) -> Starlette:
     """The hub's ASGI app with every adapter's routes (the web pages' catch-all last)."""
     hub.add_routes(check_routes)
     hub.add_routes(push_routes)  # Web Push API, /sw.js and the manifest (docs/push.md)
+    hub.add_routes(webhook_routes)  # webhooks (docs/webhooks.md)
+    hub.add_routes(websub_routes)  # the WebSub hub of the Atom feeds (docs/webhooks.md)
+    hub.add_routes(org_routes)  # organisations: admin API, pages, check-in links (docs/organisations.md)
+    hub.add_routes(email_routes)  # email alerts: subscribe, confirm, unsubscribe (docs/email.md)
     hub.add_routes(web_routes)
     hub.add_routes(alerts_in_ua_routes)  # also at the root of compat_port, if set (compat_listener)
     return create_app(hub)

@@ -18,12 +18,18 @@ follower delays nobody else (each reads at its own pace).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from tocsin.store.base import StreamEvent
+from tocsin.store.base import StorageUnavailable, StreamEvent
 
 DEFAULT_BATCH = 500
+#: Pauses between reads of a store that is unavailable: the first, and the longest.
+STORE_RETRY_FIRST_SECS = 0.05
+STORE_RETRY_MAX_SECS = 1.0
+
+log = logging.getLogger("tocsin.feed")
 
 
 class EventSource(Protocol):
@@ -56,8 +62,19 @@ class EventFeed:
         changed.set()
 
     async def read(self, after: int) -> Sequence[StreamEvent]:
-        """The next committed events after ``after`` (at most one batch), off the loop."""
-        return await asyncio.to_thread(self._source.events_after, after, self._batch)
+        """The next committed events after ``after`` (at most one batch), off the loop.
+
+        A store that is unavailable for a while (a PostgreSQL restart) is asked again after a
+        pause that doubles up to :data:`STORE_RETRY_MAX_SECS`: no follower dies of an outage.
+        """
+        pause = STORE_RETRY_FIRST_SECS
+        while True:
+            try:
+                return await asyncio.to_thread(self._source.events_after, after, self._batch)
+            except StorageUnavailable as exc:
+                log.warning("event feed: the store is unavailable (%s); retrying in %.2f s", exc, pause)
+            await asyncio.sleep(pause)  # a retry's backoff, not a wait for a result
+            pause = min(pause * 2, STORE_RETRY_MAX_SECS)
 
     async def follow(self, after: int) -> AsyncIterator[StreamEvent]:
         """Every committed event with id > ``after``, in order, forever (resume, then wait)."""

@@ -5,10 +5,11 @@ the issuing service, and answers the region questions the HTTP handlers ask.
 It holds no HTTP code itself; :mod:`tocsin.api.app` wraps it.
 
 Its role (``Settings.role``, docs/deploy.md) decides what it opens: ``all`` and ``writer``
-open the store for writing, the issuer, the checkpointer and the push sender (a writer also
-rings the NATS doorbell); an ``edge`` opens the store read-only and follows it
-(:mod:`tocsin.bus.edge`) — it has no issuer, signer or push sender, and asking for one is a
-programming error (writes never reach it: :mod:`tocsin.bus.handover` hands them over).
+open the store for writing, the issuer, the checkpointer and the senders (push, callbacks,
+organisations, email; a writer also rings the NATS doorbell); an ``edge`` opens the store
+read-only and follows it (:mod:`tocsin.bus.edge`) — it has no issuer, signer or sender, and
+asking for one is a programming error (writes never reach it: :mod:`tocsin.bus.handover`
+hands them over).
 """
 
 from __future__ import annotations
@@ -59,14 +60,25 @@ from tocsin.logserver import (
 )
 from tocsin.regions import Region, RegionSet, region_set_for
 from tocsin.services.witness import Witness, witness_app
-from tocsin.store.base import NewAlert, StoreError, StreamEvent
+from tocsin.store.backend import open_store
+from tocsin.store.base import (
+    Leadership,
+    NewAlert,
+    StorageUnavailable,
+    Store,
+    StoreError,
+    StreamEvent,
+)
 from tocsin.store.integrity import StartupRefused, preflight
-from tocsin.store.sqlite import SqliteStore
+from tocsin.store.lease import LeaseKeeper
 from tocsin.tlog.proof import PolicyError, parse_policy
 from tocsin.trust.note import NoteError, Signer, Verifier
 from tocsin.trust.registry import Registry, RegistryError, load_registry
 
 if TYPE_CHECKING:
+    from tocsin.callbacks.sender import CallbackSender
+    from tocsin.mail.sender import EmailSender
+    from tocsin.org.hub import Organisations
     from tocsin.push.sender import PushSender
 
 log = logging.getLogger("tocsin.hub")
@@ -122,8 +134,14 @@ class Hub:
         self._route_factories: list[Callable[[Hub], list[BaseRoute]]] = []
         self.local_witness: Witness | None = None
         self.metrics = Metrics()
+        #: Set when the server begins to shut down: every live stream then ends its response.
+        self.closing = asyncio.Event()
+        self.lease: LeaseKeeper | None = None
         self._issuer: Issuer | None = None
         self._push: PushSender | None = None
+        self._callbacks: CallbackSender | None = None
+        self._orgs: Organisations | None = None
+        self.email: EmailSender | None = None  # None: no SMTP relay set, or an edge
         self._log_signer: Signer | None = None
         self.edge: EdgeFollower | None = None
         self.doorbell: Doorbell | None = None
@@ -139,10 +157,15 @@ class Hub:
         settings, clock = self.settings, self.clock
         # Before anything is written: never continue a log the store does not hold (a fork).
         if not checked:
-            preflight(settings.data_dir, settings.log_origin)
+            preflight(settings.data_dir, settings.log_origin, shared_store=bool(settings.store))
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
-        self.store = self._open_store(readonly=False)
+        # SQLite in the data directory, or PostgreSQL (settings.store): opened, checked against
+        # the log key's last checkpoint, and (PostgreSQL) led by this process as its writer.
+        self.store: Store = open_store(settings, state_rules(self._ancestor_codes))
+        # A shared store: keep the writer lead this process took in open_store (re-taken by
+        # itself after a PostgreSQL restart); commits are fenced by the store either way.
+        self.lease = LeaseKeeper(self.store) if isinstance(self.store, Leadership) else None
         self.registry_bytes, self.registry = self._registry_in_force(registry_bytes)
         self._open_delivery()
         self._issuer = Issuer(
@@ -162,15 +185,24 @@ class Hub:
         from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
 
         self._push = push_sender_for(self)  # last: a hub refused above writes no push files
+        from tocsin.callbacks.sender import callback_sender_for  # webhooks + WebSub: a follower
+
+        self._callbacks = callback_sender_for(self)
+        from tocsin.org.hub import organisations_for  # organisations (issue 17): their own store
+
+        self._orgs = organisations_for(self)
+        from tocsin.mail.sender import email_sender_for  # email alerts (docs/email.md)
+
+        self.email = email_sender_for(self)  # None: no SMTP relay set
 
     def _open_edge(self) -> None:
         """An edge: reads the store the writer keeps, signs and writes nothing (docs/deploy.md)."""
         settings = self.settings
-        self.store = self._open_store(readonly=True)
+        self.store = self._open_readonly_store()
         logged = self.store.last_logged_registry()
         if logged is None:
-            raise StartupRefused(f"{settings.db_path}: the store holds no issuer registry yet; "
-                                 "start the writer first")
+            raise StartupRefused(f"{settings.db_path if not settings.store else 'the store'}: it "
+                                 "holds no issuer registry yet; start the writer first")
         self.registry_root = edge_registry_root(settings.data_dir, logged)
         self.registry_bytes, self.registry = self._registry_in_force(logged)
         self.log_verifier = edge_log_verifier(settings.data_dir)
@@ -183,14 +215,25 @@ class Hub:
         if settings.bus:
             self.doorbell = Doorbell(settings.bus, on_ring=self.edge.ring)
 
-    def _open_store(self, *, readonly: bool) -> SqliteStore:
+    def _open_readonly_store(self) -> Store:
+        """The store an edge reads: the writer's SQLite file (query-only), or PostgreSQL without
+        leadership (an edge never writes, so it neither leads nor needs the log key)."""
         settings = self.settings
+        rules = state_rules(self._ancestor_codes)
+        if settings.store:
+            from tocsin.store.postgres import PostgresStore, redacted
+
+            try:
+                return PostgresStore(settings.store, rules=rules)
+            except StorageUnavailable as exc:
+                raise StartupRefused(f"the store {redacted(settings.store)} cannot be used "
+                                     f"({exc})") from None
+        from tocsin.store.sqlite import SqliteStore
+
         try:
-            return SqliteStore(settings.db_path, rules=state_rules(self._ancestor_codes),
-                               readonly=readonly)
+            return SqliteStore(settings.db_path, rules=rules, readonly=True)
         except (sqlite3.DatabaseError, StoreError) as exc:
-            raise StartupRefused(f"{settings.db_path}: cannot be opened ({exc}); run `tocsin store "
-                                 f"check {settings.data_dir}`") from None
+            raise StartupRefused(f"{settings.db_path}: cannot be opened ({exc})") from None
 
     def _open_delivery(self) -> None:
         settings = self.settings
@@ -213,6 +256,20 @@ class Hub:
         if self._push is None:
             raise RuntimeError("an edge sends no push: tocsin.bus.handover hands push calls over")
         return self._push
+
+    @property
+    def callbacks(self) -> CallbackSender:
+        """The webhook and WebSub sender (the writer's, as :attr:`push`)."""
+        if self._callbacks is None:
+            raise RuntimeError("an edge sends no callbacks: tocsin.bus.handover hands them over")
+        return self._callbacks
+
+    @property
+    def orgs(self) -> Organisations:
+        """Organisations (the writer's: their own store; an edge hands their requests over)."""
+        if self._orgs is None:
+            raise RuntimeError("an edge holds no organisations: tocsin.bus.handover hands them over")
+        return self._orgs
 
     @property
     def log_signer(self) -> Signer:
@@ -251,6 +308,9 @@ class Hub:
             return
         assert isinstance(self.checkpointer, Checkpointer)
         await self.issuer.writer.run(self.store.append_registry, self.registry_bytes)
+        if self.lease is not None:
+            self.lease.leading = True  # taken in open_store, before anything was written
+            self.lease.start()
         if self.doorbell is not None:
             await self.doorbell.start()
             doorbell, loop = self.doorbell, asyncio.get_running_loop()
@@ -262,6 +322,10 @@ class Hub:
             self.checkpointer.on_signed = ring_checkpoint
         await self.checkpointer.start()
         await self.push.start()
+        await self.callbacks.start()
+        await self.orgs.start()
+        if self.email is not None:
+            await self.email.start()
         if self.settings.role == "writer" or self.settings.workers or self.settings.bus:
             await asyncio.to_thread(advertise, self.settings.data_dir, self.listen_url)
 
@@ -273,11 +337,22 @@ class Hub:
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.settings.port}"
 
+    def close_streams(self) -> None:
+        """Shutdown begins: live streams end their responses properly (see api.server)."""
+        self.closing.set()
+
     async def stop(self) -> None:
+        self.closing.set()
         if self.edge is not None:
             await self.edge.stop()
         if self.doorbell is not None:
             await self.doorbell.stop()
+        if self._orgs is not None:
+            await self._orgs.stop()
+        if self.email is not None:
+            await self.email.stop()
+        if self._callbacks is not None:
+            await self._callbacks.stop()
         if self._push is not None:
             await self._push.stop()
         if isinstance(self.checkpointer, Checkpointer):
@@ -286,6 +361,8 @@ class Hub:
             self.local_witness.close()
         if self._issuer is not None:
             self._issuer.close()
+        if self.lease is not None:
+            await self.lease.stop()  # a standby may lead at once
         self.store.close()
 
     def _published(self, committed: list[tuple[NewAlert, StreamEvent]]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tocsin.bus.handover import is_write
@@ -11,13 +9,13 @@ from tocsin.config import SettingsError, load_settings
 
 
 def test_roles_come_from_the_environment_as_named() -> None:
-    settings = load_settings(environ={"TOCSIN_STORE": "sqlite:///srv/t.sqlite3",
+    settings = load_settings(environ={"TOCSIN_STORE": "postgresql://tocsin@db/tocsin",
                                       "TOCSIN_BUS": "nats://127.0.0.1:4222",
                                       "TOCSIN_ROLE": "edge"})
-    assert (settings.role, settings.bus) == ("edge", "nats://127.0.0.1:4222")
-    assert settings.db_path == Path("/srv/t.sqlite3")
+    assert (settings.role, settings.bus, settings.store) == (
+        "edge", "nats://127.0.0.1:4222", "postgresql://tocsin@db/tocsin")
     assert not settings.is_writer
-    assert load_settings(environ={}).db_path == Path("data/tocsin.sqlite3")
+    assert load_settings(environ={}).role == "all"
 
 
 @pytest.mark.parametrize(("env", "named"), [
@@ -36,3 +34,6 @@ def test_an_edge_hands_over_exactly_the_writes() -> None:
     assert is_write("DELETE", "/api/v1/push/subscriptions/x") and is_write("GET", "/api/v1/push/key")
     assert not is_write("POST", "/api/v1/check")  # read-only: answered by the edge itself
     assert not is_write("GET", "/api/v1/stream") and not is_write("GET", "/checkpoint")
+    for path in ("/api/v1/email/confirm", "/api/v1/webhooks/x", "/api/v1/orgs/o/people", "/org"):
+        assert is_write("GET", path)  # held by the writer only (their own stores and senders)
+    assert not is_write("GET", "/organisations") and not is_write("GET", "/orgchart")

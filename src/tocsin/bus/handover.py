@@ -36,7 +36,11 @@ CONNECT_TIMEOUT_SECS = 2.0
 ANSWER_TIMEOUT_SECS = 60.0
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_ONLY_POSTS = frozenset({"/api/v1/check"})
-WRITER_ONLY_PREFIXES = ("/api/v1/push/", "/witness/")
+#: What only the writer holds, reads included: push, email, webhooks, organisations (their own
+#: stores and senders, one per deployment), the demo witness.
+WRITER_ONLY_PREFIXES = ("/api/v1/push/", "/witness/", "/api/v1/email/", "/api/v1/webhooks",
+                        "/websub", "/api/v1/org/", "/api/v1/orgs/", "/org/")
+WRITER_ONLY_PATHS = frozenset({"/org"})
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer",
                         b"upgrade", b"proxy-authenticate", b"proxy-authorization", b"host",
                         b"expect"})
@@ -46,7 +50,7 @@ REQUEST_DROP = HOP_BY_HOP | {b"content-length", b"x-forwarded-for"}
 
 def is_write(method: str, path: str) -> bool:
     """Whether an edge hands this request to the writer."""
-    if path.startswith(WRITER_ONLY_PREFIXES):
+    if path.startswith(WRITER_ONLY_PREFIXES) or path in WRITER_ONLY_PATHS:
         return True
     return method not in READ_METHODS and path not in READ_ONLY_POSTS
 

@@ -57,12 +57,12 @@ def edge_log_verifier(data_dir: Path) -> Verifier:
 def writer_leads(hub: Hub) -> bool:
     """Whether this process is the writer that commits now: the one place leadership is read.
 
-    With SQLite a writer process is the only one (the file has one writer); a store with
-    elected leadership (PostgreSQL, issue 14) says so with a ``leading`` attribute.
+    With SQLite a writer process is the only one (the file has one writer); with PostgreSQL
+    the hub's lease keeper (:class:`tocsin.store.lease.LeaseKeeper`) says whether it leads.
     """
     if not hub.settings.is_writer:
         return False
-    return bool(getattr(hub.store, "leading", True))
+    return hub.lease.leading if hub.lease is not None else True
 
 
 def health(hub: Hub) -> dict[str, Any]:

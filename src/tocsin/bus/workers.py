@@ -48,9 +48,12 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 class Workers:
     """Starts the edge processes, restarts any that dies, stops them all on :meth:`stop`."""
 
-    def __init__(self, argv: Sequence[str], count: int) -> None:
+    def __init__(self, argv: Sequence[str], count: int, env: dict[str, str] | None = None) -> None:
+        """``env``: added to the edges' environment (e.g. a store URL: never on a command line,
+        where any user of the machine could read its password)."""
         self.argv = list(argv)
         self.count = count
+        self.extra_env = dict(env or {})
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * count
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -65,6 +68,7 @@ class Workers:
 
     def _keep(self, slot: int) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("TOCSIN_ROLE", "TOCSIN_WORKERS")}
+        env.update(self.extra_env)
         while not self._stopping.is_set():
             proc = subprocess.Popen([sys.executable, "-m", "tocsin", *self.argv], env=env,
                                     preexec_fn=_die_with_parent)

@@ -21,6 +21,7 @@ from tocsin.cli import (  # noqa: E402,F401
     issue_cmd,
     keys_cmd,
     monitor_cmd,
+    org_cmd,
     regions_cmd,
     registry_cmd,
     serve_cmd,

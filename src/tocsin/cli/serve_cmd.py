@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -36,10 +37,11 @@ SHUTDOWN_GRACE_SECS = 2
               default=None, help="TOML settings file (see docs/configuration.md).")
 @click.option("--public-url", default=None,
               help="Public base URL for links in feeds (default: http://HOST:PORT).")
+@click.option("--store", default=None, metavar="URL",
+              help="PostgreSQL URL (postgresql://user@host/db) for a shared store; default: SQLite "
+                   "in the data directory.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-@click.option("--store", default=None,
-              help="The store: a SQLite file path or sqlite:///PATH (default DATA_DIR/tocsin.sqlite3).")
 @click.option("--bus", default=None, help="NATS URL(s) for the doorbell, e.g. nats://127.0.0.1:4222.")
 @click.option("--role", type=click.Choice(["all", "writer", "edge"]), default=None,
               help="all (default: one process), writer, or edge (docs/deploy.md).")
@@ -49,17 +51,18 @@ SHUTDOWN_GRACE_SECS = 2
               help="Edge: where to hand writes (default: DATA_DIR/writer.url, written by the writer).")
 def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool | None,
           registry: Path | None, config_file: Path | None, public_url: str | None,
-          log_level: str, store: str | None, bus: str | None, role: str | None,
+          store: str | None, log_level: str, bus: str | None, role: str | None,
           workers: int | None, writer_url: str | None) -> None:
     """Run the hub: issue, store, log and deliver alerts."""
     import uvicorn
 
-    from tocsin.api.server import StreamingHttpProtocol
+    from tocsin.api.server import ClosingServer, StreamingHttpProtocol
     from tocsin.assemble import build_app
     from tocsin.cli.common import load_regions
     from tocsin.compat.alerts_in_ua_routes import compat_listener
     from tocsin.demo import DEMO_ISSUERS, demo_key_path, ensure_demo
     from tocsin.runtime import Hub
+    from tocsin.store.backend import preflight_store
     from tocsin.store.integrity import StartupRefused, preflight
     from tocsin.tlog.checkpoint import CosignatureError
     from tocsin.trust.note import NoteError
@@ -82,7 +85,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         settings, edges = _workers(settings, config_file, log_level)
     registry_path = settings.registry or settings.data_dir / "registry.json"
     try:  # before anything is written, demo files included: a refusal writes nothing
-        preflight(settings.data_dir, settings.log_origin)
+        preflight(settings.data_dir, settings.log_origin, shared_store=bool(settings.store))
+        preflight_store(settings)  # a PostgreSQL store: does it hold this directory's log?
     except StartupRefused as exc:
         fail(escape(str(exc)))
     pinned = settings.data_dir / "registry-root.pub"
@@ -119,6 +123,10 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         stdout.print(f"{edges.count} edge processes on that port, the writer on "
                      f"http://127.0.0.1:{settings.port}; doorbell: "
                      f"{settings.bus or f'none (edges poll every {settings.bus_poll_secs:g} s)'}")
+    if settings.store:
+        from tocsin.store.postgres import redacted
+
+        stdout.print(f"Store: {redacted(settings.store)} (this process leads its writers)")
     stdout.print(f"Live map: {url}/   Check a message: {url}/check   API: {url}/api/v1/openapi.json")
     if settings.demo:
         key = demo_key_path(settings.data_dir, DEMO_ISSUERS[0].id)
@@ -129,31 +137,32 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         stdout.print(f"  tocsin issue --hub {url} --key {key} --as {DEMO_ISSUERS[0].id} "
                      "--event 'Повітряна тривога' --area UA80000000000093317 "
                      "--instruction 'Негайно прямуйте до укриття'")
-    # Live streams never end by themselves: on shutdown give them a moment, then close them
-    # (clients reconnect and resume from their last event id). The client is the TCP peer:
-    # uvicorn's own X-Forwarded-For handling is off (Settings.trusted_proxies decides).
-    config = uvicorn.Config(
+    # Live streams never end by themselves: on shutdown the hub ends them first (a clean end
+    # of stream; clients reconnect and resume from their last event id), then uvicorn waits
+    # for what is left (ClosingServer). The client is the TCP peer: uvicorn's own
+    # X-Forwarded-For handling is off (Settings.trusted_proxies decides).
+    server = ClosingServer(uvicorn.Config(
         compat_listener(build_app(hub), hub), host=settings.host, port=settings.port,
         log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
         http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
-        proxy_headers=False, access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    if edges is None:
-        server.run()
-        return
-    import threading
+        proxy_headers=False, access_log=False, lifespan="on"), hub.close_streams)
+    if edges is not None:
+        import threading
 
-    def start_edges() -> None:  # once the writer listens and has said where
-        while not server.started and not server.should_exit:
-            time.sleep(0.05)  # uvicorn has no start callback; a flag set once
-        if server.started:
-            edges.start()
+        def start_edges() -> None:  # once the writer listens and has said where
+            while not server.started and not server.should_exit:
+                time.sleep(0.05)  # uvicorn has no start callback; a flag set once
+            if server.started:
+                edges.start()
 
-    threading.Thread(target=start_edges, name="tocsin-workers", daemon=True).start()
+        threading.Thread(target=start_edges, name="tocsin-workers", daemon=True).start()
     try:
         server.run()
     finally:
-        edges.stop()
+        if edges is not None:
+            edges.stop()
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run: the start-up failed (its error is logged)
 
 
 def _workers(settings: Settings, config_file: Path | None, log_level: str
@@ -172,8 +181,7 @@ def _workers(settings: Settings, config_file: Path | None, log_level: str
         private = int(probe.getsockname()[1])
     argv = ["serve", "--role", "edge", "--workers", "0", "--host", settings.host, "--port",
             str(settings.port), "--data-dir", str(settings.data_dir), "--writer-url",
-            f"http://127.0.0.1:{private}", "--store", str(settings.db_path),
-            "--log-level", log_level]
+            f"http://127.0.0.1:{private}", "--log-level", log_level]
     if settings.bus:
         argv += ["--bus", settings.bus]
     if config_file is not None:
@@ -181,14 +189,15 @@ def _workers(settings: Settings, config_file: Path | None, log_level: str
     proxies = ",".join(p for p in (settings.trusted_proxies, "127.0.0.1") if p)
     writer = replace(settings, host="127.0.0.1", port=private, public_url=settings.base_url,
                      trusted_proxies=proxies, compat_port=0).validated()
-    return writer, Workers(argv, settings.workers)
+    env = {"TOCSIN_STORE": settings.store} if settings.store else {}
+    return writer, Workers(argv, settings.workers, env)
 
 
 def _serve_edge(settings: Settings, regions: RegionSet, log_level: str) -> None:
     """An edge: reads and streams from the store, hands writes to the writer."""
     import uvicorn
 
-    from tocsin.api.server import StreamingHttpProtocol
+    from tocsin.api.server import ClosingServer, StreamingHttpProtocol
     from tocsin.assemble import build_app
     from tocsin.bus.handover import Handover, WriterAddress
     from tocsin.bus.workers import reuse_port_socket
@@ -209,11 +218,14 @@ def _serve_edge(settings: Settings, regions: RegionSet, log_level: str) -> None:
         sock = reuse_port_socket(settings.host, settings.port)
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc}")
-    stdout.print(f"Tocsin edge on http://{settings.host}:{settings.port}  (store: "
-                 f"{settings.db_path}, bus: {settings.bus or 'none, polling'}, writes to: "
+    where = "the store" if settings.store else str(settings.db_path)
+    stdout.print(f"Tocsin edge on http://{settings.host}:{settings.port}  (store: {where}, bus: "
+                 f"{settings.bus or 'none, polling'}, writes to: "
                  f"{settings.writer_url or settings.data_dir / 'writer.url'})")
-    config = uvicorn.Config(
+    server = ClosingServer(uvicorn.Config(
         app, log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
         http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
-        proxy_headers=False, access_log=False, lifespan="on")
-    uvicorn.Server(config).run(sockets=[sock])
+        proxy_headers=False, access_log=False, lifespan="on"), hub.close_streams)
+    server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(3)
