@@ -84,6 +84,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("tocsin.hub")
 
 
+class WriterOnly(RuntimeError):
+    """Asked an edge for what only the writer has (the issuer, a sender, the log key).
+
+    A programming error on any request path: :mod:`tocsin.bus.handover` hands those requests
+    to the writer before they reach the app. Route factories that need such a part are
+    skipped on an edge (their paths are handed over).
+    """
+
+
 @dataclass
 class Metrics:
     """Prometheus metrics of one hub (its own registry, so tests can run several hubs)."""
@@ -247,34 +256,34 @@ class Hub:
     def issuer(self) -> Issuer:
         """The issuing service (a writer's; an edge hands writes over before they get here)."""
         if self._issuer is None:
-            raise RuntimeError("an edge issues nothing: tocsin.bus.handover hands writes over")
+            raise WriterOnly("an edge issues nothing: tocsin.bus.handover hands writes over")
         return self._issuer
 
     @property
     def push(self) -> PushSender:
         """The Web Push sender (the writer's: one sender per log, or each alert goes twice)."""
         if self._push is None:
-            raise RuntimeError("an edge sends no push: tocsin.bus.handover hands push calls over")
+            raise WriterOnly("an edge sends no push: tocsin.bus.handover hands push calls over")
         return self._push
 
     @property
     def callbacks(self) -> CallbackSender:
         """The webhook and WebSub sender (the writer's, as :attr:`push`)."""
         if self._callbacks is None:
-            raise RuntimeError("an edge sends no callbacks: tocsin.bus.handover hands them over")
+            raise WriterOnly("an edge sends no callbacks: tocsin.bus.handover hands them over")
         return self._callbacks
 
     @property
     def orgs(self) -> Organisations:
         """Organisations (the writer's: their own store; an edge hands their requests over)."""
         if self._orgs is None:
-            raise RuntimeError("an edge holds no organisations: tocsin.bus.handover hands them over")
+            raise WriterOnly("an edge holds no organisations: tocsin.bus.handover hands them over")
         return self._orgs
 
     @property
     def log_signer(self) -> Signer:
         if self._log_signer is None:
-            raise RuntimeError("an edge signs no checkpoints")
+            raise WriterOnly("an edge signs no checkpoints")
         return self._log_signer
 
     def _witnesses(self) -> list[CheckpointWitness]:
@@ -442,7 +451,14 @@ class Hub:
         self._route_factories.append(factory)
 
     def extra_routes(self) -> list[BaseRoute]:
-        routes = [route for factory in self._route_factories for route in factory(self)]
+        routes: list[BaseRoute] = []
+        for factory in self._route_factories:
+            try:
+                routes.extend(factory(self))
+            except WriterOnly:
+                if self.edge is None:
+                    raise
+                # An edge: these paths go to the writer (tocsin.bus.handover), nothing to mount.
         if self.local_witness is not None:
             routes.append(Mount("/witness", app=witness_app(self.local_witness)))
         return routes
