@@ -18,6 +18,7 @@ from tocsin.api.push_routes import push_routes
 from tocsin.api.webhook_routes import webhook_routes
 from tocsin.api.websub_routes import websub_routes
 from tocsin.compat.alerts_in_ua_routes import alerts_in_ua_routes
+from tocsin.follow.routes import relay_routes
 from tocsin.runtime import Hub
 from tocsin.web import web_routes
 
@@ -26,6 +27,7 @@ def build_app(hub: Hub) -> Starlette:
     """The hub's ASGI app with every adapter's routes (the web pages' catch-all last)."""
     hub.add_routes(check_routes)
     hub.add_routes(push_routes)  # Web Push API, /sw.js and the manifest (docs/push.md)
+    hub.add_routes(relay_routes)  # alerts relayed from followed feeds (docs/federation.md)
     hub.add_routes(webhook_routes)  # webhooks (docs/webhooks.md)
     hub.add_routes(websub_routes)  # the WebSub hub of the Atom feeds (docs/webhooks.md)
     hub.add_routes(org_routes)  # organisations: admin API, pages, check-in links (docs/organisations.md)

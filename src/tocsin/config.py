@@ -97,6 +97,12 @@ class Settings:
     push_contact: str = "mailto:tocsin@localhost"
     #: Push subscriptions the hub holds at most (a new one beyond is refused).
     max_push_subscriptions: int = 1_000_000
+    #: Followed CAP feeds (TOML, ``[[feed]]`` tables; docs/federation.md). ``tocsin follow URL``
+    #: adds to it. Unset: ``DATA_DIR/follows.toml`` if it exists, else no feed is followed.
+    follows: Path | None = None
+    #: Hosts (comma-separated) a followed feed may be fetched from over plain ``http`` or at a
+    #: private address, e.g. ``127.0.0.1`` in tests. Empty: public HTTPS only (as push).
+    follow_allowed_hosts: str = ""
     #: Hosts (comma-separated names or addresses) whose webhook URLs and WebSub callbacks may
     #: be plain ``http`` or at private addresses, e.g. ``127.0.0.1`` for a test receiver.
     #: Empty: only public HTTPS receivers are called (docs/webhooks.md).
@@ -164,6 +170,11 @@ class Settings:
     def is_writer(self) -> bool:
         """This process commits (roles ``all`` and ``writer``)."""
         return self.role in ("all", "writer")
+
+    @property
+    def follows_path(self) -> Path:
+        """The followed-feeds file: ``follows`` if set, else ``DATA_DIR/follows.toml``."""
+        return self.follows or self.data_dir / "follows.toml"
 
     def validated(self) -> Settings:
         if not (0 < self.port < 65536):

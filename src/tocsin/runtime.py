@@ -77,6 +77,7 @@ from tocsin.trust.registry import Registry, RegistryError, load_registry
 
 if TYPE_CHECKING:
     from tocsin.callbacks.sender import CallbackSender
+    from tocsin.follow.follower import FollowService
     from tocsin.mail.sender import EmailSender
     from tocsin.org.hub import Organisations
     from tocsin.push.sender import PushSender
@@ -150,6 +151,7 @@ class Hub:
         self._push: PushSender | None = None
         self._callbacks: CallbackSender | None = None
         self._orgs: Organisations | None = None
+        self._follow: FollowService | None = None
         self.email: EmailSender | None = None  # None: no SMTP relay set, or an edge
         self._log_signer: Signer | None = None
         self.edge: EdgeFollower | None = None
@@ -167,6 +169,9 @@ class Hub:
         # Before anything is written: never continue a log the store does not hold (a fork).
         if not checked:
             preflight(settings.data_dir, settings.log_origin, shared_store=bool(settings.store))
+        from tocsin.follow.follower import follow_service_for, load_feeds  # docs/federation.md
+
+        feeds = load_feeds(settings)  # before anything is written: a bad file leaves no trace
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
         # SQLite in the data directory, or PostgreSQL (settings.store): opened, checked against
@@ -194,6 +199,7 @@ class Hub:
         from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
 
         self._push = push_sender_for(self)  # last: a hub refused above writes no push files
+        self._follow = follow_service_for(self, feeds)  # followed CAP feeds, their own store
         from tocsin.callbacks.sender import callback_sender_for  # webhooks + WebSub: a follower
 
         self._callbacks = callback_sender_for(self)
@@ -274,6 +280,13 @@ class Hub:
         return self._callbacks
 
     @property
+    def follow(self) -> FollowService:
+        """Followed CAP feeds (the writer's: their own relay store; an edge hands them over)."""
+        if self._follow is None:
+            raise WriterOnly("an edge follows no feeds: tocsin.bus.handover hands them over")
+        return self._follow
+
+    @property
     def orgs(self) -> Organisations:
         """Organisations (the writer's: their own store; an edge hands their requests over)."""
         if self._orgs is None:
@@ -331,6 +344,7 @@ class Hub:
             self.checkpointer.on_signed = ring_checkpoint
         await self.checkpointer.start()
         await self.push.start()
+        await self.follow.start()
         await self.callbacks.start()
         await self.orgs.start()
         if self.email is not None:
@@ -356,6 +370,8 @@ class Hub:
             await self.edge.stop()
         if self.doorbell is not None:
             await self.doorbell.stop()
+        if self._follow is not None:
+            await self._follow.stop()
         if self._orgs is not None:
             await self._orgs.stop()
         if self.email is not None:

@@ -34,6 +34,7 @@ def test_an_edge_hands_over_exactly_the_writes() -> None:
     assert is_write("DELETE", "/api/v1/push/subscriptions/x") and is_write("GET", "/api/v1/push/key")
     assert not is_write("POST", "/api/v1/check")  # read-only: answered by the edge itself
     assert not is_write("GET", "/api/v1/stream") and not is_write("GET", "/checkpoint")
-    for path in ("/api/v1/email/confirm", "/api/v1/webhooks/x", "/api/v1/orgs/o/people", "/org"):
+    for path in ("/api/v1/email/confirm", "/api/v1/webhooks/x", "/api/v1/orgs/o/people", "/org",
+                 "/api/v1/relayed/x", "/api/v1/follows"):
         assert is_write("GET", path)  # held by the writer only (their own stores and senders)
     assert not is_write("GET", "/organisations") and not is_write("GET", "/orgchart")

@@ -99,6 +99,20 @@ _KINDS = (
     ErrorKind("too_many_email_subscriptions", 503,
               "The hub holds as many email subscriptions as it may."),
     ErrorKind("proof_pending", 503, "The alert is logged; the checkpoint covering it is not signed yet."),
+    # followed feeds (docs/federation.md): refusals shown in /api/v1/follows and logged
+    ErrorKind("relayed_alert_not_found", 404, "No alert relayed from a followed feed has this id."),
+    ErrorKind("not_logged", 422,
+              "The followed hub's proof does not show the alert in its log under the configured log key."),
+    ErrorKind("bad_xml_signature", 422,
+              "The CAP document's XML signature does not verify with a certificate configured for the feed."),
+    ErrorKind("feed_too_large", 502,
+              "A followed feed, or a document it links to, is larger than the follower reads."),
+    ErrorKind("feed_malformed", 502,
+              "A followed feed is not a readable Atom feed (malformed, a DOCTYPE or entities, no CAP link)."),
+    ErrorKind("feed_redirect_loop", 502, "A followed feed redirects in a loop or too many times."),
+    ErrorKind("feed_address_refused", 502,
+              "A followed feed's URL is not a public HTTPS address (or a follow_allowed_hosts host)."),
+    ErrorKind("feed_unreachable", 502, "A followed feed did not answer, or answered with an HTTP error."),
     # organisations (docs/organisations.md)
     ErrorKind("org_login_required", 401, "Sign in as an admin of this organisation (no valid session)."),
     ErrorKind("org_forbidden", 403, "This admin may not do this here (another organisation, or the role "

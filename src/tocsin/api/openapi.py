@@ -254,6 +254,7 @@ def openapi_document() -> dict[str, Any]:
                                           "application/atom+xml"),
             **alerts_in_ua_paths(),
             **push_paths(),
+            **follow_paths(),
             **callback_paths(),
             **_org_paths(),
             **email_paths(),
@@ -271,6 +272,29 @@ def openapi_document() -> dict[str, Any]:
                 "message": {"type": "string"}, "detail": {"type": "string"},
                 "docs": {"type": "string"}}}}},
         }},
+    }
+
+
+# -- Followed feeds (docs/federation.md): routes from tocsin.follow.routes --
+
+
+def follow_paths() -> dict[str, Any]:
+    """Relayed alerts (never this hub's own) and the followers' status."""
+    relayed_id = _p("alert_id", "A relayed alert's id (32 hex digits of SHA-256 of its CAP bytes)")
+    return {
+        "/api/v1/relayed": _get("Alerts relayed from followed feeds, newest first; each says its "
+                                "trust (verified / xml-signature / unverified) in words",
+                                [_p("feed", "Only this followed feed"), _p("limit", "1..500")]),
+        "/api/v1/relayed/{alert_id}": _get("One relayed alert: where it came from, how far it is "
+                                           "proven (verified only if from a followed Tocsin hub)",
+                                           [relayed_id]),
+        "/api/v1/relayed/{alert_id}/cap": _get("The relayed CAP bytes exactly as fetched", [relayed_id],
+                                               "application/cap+xml"),
+        "/api/v1/relayed/{alert_id}/statement": _get("A followed hub's issuer statement, as fetched",
+                                                     [relayed_id], "text/plain"),
+        "/api/v1/relayed/{alert_id}/proof": _get("A followed hub's tlog-proof bundle, as fetched",
+                                                 [relayed_id], "text/plain"),
+        "/api/v1/follows": _get("Each followed feed: its trust, last poll, last error, refusals"),
     }
 
 

@@ -36,10 +36,12 @@ CONNECT_TIMEOUT_SECS = 2.0
 ANSWER_TIMEOUT_SECS = 60.0
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_ONLY_POSTS = frozenset({"/api/v1/check"})
-#: What only the writer holds, reads included: push, email, webhooks, organisations (their own
-#: stores and senders, one per deployment), the demo witness.
+#: What only the writer holds, reads included: push, email, webhooks, organisations, alerts
+#: relayed from followed feeds (their own stores and senders, one per deployment), the demo
+#: witness.
 WRITER_ONLY_PREFIXES = ("/api/v1/push/", "/witness/", "/api/v1/email/", "/api/v1/webhooks",
-                        "/websub", "/api/v1/org/", "/api/v1/orgs/", "/org/")
+                        "/websub", "/api/v1/org/", "/api/v1/orgs/", "/org/", "/api/v1/relayed",
+                        "/api/v1/follows", "/relayed/")
 WRITER_ONLY_PATHS = frozenset({"/org"})
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer",
                         b"upgrade", b"proxy-authenticate", b"proxy-authorization", b"host",
