@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -282,7 +283,8 @@ class Target:
 
 
 async def run_size(targets: list[Target], n: int, alerts: int, first_seq: int, timeout: float,
-                   profile_dir: Path | None = None) -> list[RunResult]:
+                   profile_dir: Path | None = None,
+                   on_connected: Callable[[], None] | None = None) -> list[RunResult]:
     """Connect ``n`` subscribers to every target, then publish alerts alternately, timing each.
 
     Alternating alert by alert (hub, nchan, hub, nchan, ...) means that whatever
@@ -298,6 +300,8 @@ async def run_size(targets: list[Target], n: int, alerts: int, first_seq: int, t
                 await target.fleet.start(target.port, target.path, n, target.source_net)
                 result.connect_secs = time.monotonic() - t0
                 result.connected = target.fleet.connected
+            if on_connected is not None:  # e.g. the servers' memory with everyone connected
+                on_connected()
             hubs = [t.hub for t in targets if t.hub is not None]
             if hubs and profile_dir is not None:
                 profiler = await start_profiler(hubs[0].pid, profile_dir / f"hub-{n}.txt")

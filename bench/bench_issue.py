@@ -89,13 +89,14 @@ class HubServer:
     """A ``tocsin serve --demo`` child pinned to one core, on a fresh data directory."""
 
     def __init__(self, *, env: dict[str, str] | None = None, cpu: str = SERVER_CPU,
-                 workdir: Path | None = None) -> None:
+                 workdir: Path | None = None, args: Sequence[str] = ()) -> None:
         # A disk-backed directory (not tmpfs), so fsync costs what it costs.
         self.root = Path(tempfile.mkdtemp(prefix="tocsin-bench-", dir=workdir or "/var/tmp"))
         self.data_dir = self.root / "data"
         self.port = free_port()
         self.env = {**os.environ, **(env or {})}
         self.cpu = cpu
+        self.args = list(args)  # extra ``tocsin serve`` arguments (e.g. ``--workers 2``)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -117,7 +118,8 @@ class HubServer:
 
     def start(self) -> None:
         command = [sys.executable, "-m", "tocsin", "serve", "--demo", "--data-dir",
-                   str(self.data_dir), "--port", str(self.port), "--log-level", "warning"]
+                   str(self.data_dir), "--port", str(self.port), "--log-level", "warning",
+                   *self.args]
         if shutil.which("taskset"):
             command = ["taskset", "-c", self.cpu, *command]
         log = (self.root / "hub.log").open("wb")

@@ -34,7 +34,7 @@ class Settings:
     #: ``DATA_DIR/tocsin.sqlite3``, one process. A PostgreSQL URL
     #: (``postgresql://user@host:5432/tocsin``): the shared store several hub processes can use
     #: (docs/operations.md). It may carry a password: it is never logged or printed.
-    store: str = ""
+    store: str = field(default="", repr=False)  # its URL may carry a password
     #: Create demo issuers, a signed demo registry and their keys on first run.
     demo: bool = False
     #: Issuer registry file (signed JSON); demo mode writes ``DATA_DIR/registry.json``.
@@ -144,10 +144,32 @@ class Settings:
     email_workers: int = 4
     #: Email subscriptions (confirmed or waiting for confirmation) the hub holds at most.
     max_email_subscriptions: int = 1_000_000
+    # -- more than one process (issue 14; docs/deploy.md) --------------------------------------
+    #: NATS server URL(s), comma-separated (``nats://127.0.0.1:4222``), for the doorbell between a
+    #: writer and its edges. Unset: no bus (edges then find new events by polling the store).
+    bus: str | None = None
+    #: ``all`` (one process does everything: the default), ``writer`` (verifies, decides, commits,
+    #: signs checkpoints, rings the doorbell) or ``edge`` (serves reads and streams from the store;
+    #: hands writes to the writer).
+    role: str = "all"
+    #: Where an edge hands writes (the writer's own address, not the public one). Unset: the URL
+    #: the writer wrote to ``DATA_DIR/writer.url`` when it started.
+    writer_url: str | None = None
+    #: Seconds between an edge's looks at the store for events no doorbell announced (a missed
+    #: doorbell, NATS down): the bound on extra delivery delay without the bus. At most 2.
+    bus_poll_secs: float = 1.0
+    #: Edge processes ``tocsin serve`` runs behind the one port (SO_REUSEPORT) beside the writer;
+    #: 0: one process.
+    workers: int = 0
 
     @property
     def db_path(self) -> Path:
         return self.data_dir / "tocsin.sqlite3"
+
+    @property
+    def is_writer(self) -> bool:
+        """This process commits (roles ``all`` and ``writer``)."""
+        return self.role in ("all", "writer")
 
     @property
     def follows_path(self) -> Path:
@@ -175,6 +197,20 @@ class Settings:
         if self.store and not self.store.startswith(("postgresql://", "postgres://")):
             raise SettingsError("store must be empty (SQLite in the data directory) or a "
                                 "postgresql:// URL")
+        if self.role not in ("all", "writer", "edge"):
+            raise SettingsError(f"role must be all, writer or edge, got {self.role!r}")
+        if not (math.isfinite(self.bus_poll_secs) and 0 < self.bus_poll_secs <= 2):
+            raise SettingsError(f"bus_poll_secs must be more than 0 and at most 2, got "
+                                f"{self.bus_poll_secs}")
+        if self.workers < 0 or (self.workers and self.role != "all"):
+            raise SettingsError(f"workers must be 0 or more, and only with role all (it runs the "
+                                f"writer and the edges), got {self.workers} with role {self.role}")
+        for url in (u.strip() for u in (self.bus or "").split(",") if u.strip()):
+            if not url.startswith(("nats://", "tls://")):
+                raise SettingsError(f"bus must be nats:// URLs, got {url!r}")
+        if self.writer_url and not self.writer_url.startswith(("http://", "https://")):
+            raise SettingsError(f"writer_url must start with http:// or https://, got "
+                                f"{self.writer_url!r}")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError(f"public_url must start with http:// or https://, got {self.public_url!r}")
         if self.email_smtp_security not in ("starttls", "tls", "none"):

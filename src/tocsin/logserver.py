@@ -175,6 +175,9 @@ class Checkpointer:
         # One tuple, replaced whole: readers never see a size with another size's note.
         self.state: tuple[int, bytes | None] = latest if latest else (-1, None)
         self.failures = 0
+        #: Called (on the signing thread) with each new checkpoint's size once it is kept:
+        #: a writer rings the doorbell with it (tocsin.bus).
+        self.on_signed: Callable[[int], object] | None = None
 
     @property
     def size(self) -> int:
@@ -210,6 +213,8 @@ class Checkpointer:
                 log.warning("witness %s did not cosign size %d: %s", witness.name, size, exc)
         self.store.save_checkpoint(size, note, self.clock())
         self.state = (size, note)
+        if self.on_signed is not None:
+            self.on_signed(size)
         return note
 
     async def start(self) -> None:

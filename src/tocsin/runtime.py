@@ -3,19 +3,28 @@
 :class:`Hub` owns the store, the registry, the region set, the fan-out and
 the issuing service, and answers the region questions the HTTP handlers ask.
 It holds no HTTP code itself; :mod:`tocsin.api.app` wraps it.
+
+Its role (``Settings.role``, docs/deploy.md) decides what it opens: ``all`` and ``writer``
+open the store for writing, the issuer, the checkpointer and the senders (push, callbacks,
+organisations, email; a writer also rings the NATS doorbell); an ``edge`` opens the store
+read-only and follows it (:mod:`tocsin.bus.edge`) — it has no issuer, signer or sender, and
+asking for one is a programming error (writes never reach it: :mod:`tocsin.bus.handover`
+hands them over).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -29,6 +38,10 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
 
 from tocsin.api.errors import ApiError
+from tocsin.bus.doorbell import CHECKPOINTS, EVENTS, REGISTRY, Doorbell
+from tocsin.bus.edge import CheckpointFollower, EdgeFollower
+from tocsin.bus.handover import advertise
+from tocsin.bus.roles import edge_log_verifier, edge_registry_root, register_role_metrics
 from tocsin.cap import parse_alert
 from tocsin.cap.model import Alert
 from tocsin.config import Settings, SettingsError
@@ -48,14 +61,37 @@ from tocsin.logserver import (
 from tocsin.regions import Region, RegionSet, region_set_for
 from tocsin.services.witness import Witness, witness_app
 from tocsin.store.backend import open_store
-from tocsin.store.base import Leadership, NewAlert, Store, StreamEvent
-from tocsin.store.integrity import preflight
+from tocsin.store.base import (
+    Leadership,
+    NewAlert,
+    StorageUnavailable,
+    Store,
+    StoreError,
+    StreamEvent,
+)
+from tocsin.store.integrity import StartupRefused, preflight
 from tocsin.store.lease import LeaseKeeper
 from tocsin.tlog.proof import PolicyError, parse_policy
-from tocsin.trust.note import NoteError, Verifier
+from tocsin.trust.note import NoteError, Signer, Verifier
 from tocsin.trust.registry import Registry, RegistryError, load_registry
 
+if TYPE_CHECKING:
+    from tocsin.callbacks.sender import CallbackSender
+    from tocsin.follow.follower import FollowService
+    from tocsin.mail.sender import EmailSender
+    from tocsin.org.hub import Organisations
+    from tocsin.push.sender import PushSender
+
 log = logging.getLogger("tocsin.hub")
+
+
+class WriterOnly(RuntimeError):
+    """Asked an edge for what only the writer has (the issuer, a sender, the log key).
+
+    A programming error on any request path: :mod:`tocsin.bus.handover` hands those requests
+    to the writer before they reach the app. Route factories that need such a part are
+    skipped on an edge (their paths are handed over).
+    """
 
 
 @dataclass
@@ -89,16 +125,47 @@ class Hub:
         self,
         settings: Settings,
         *,
-        registry_bytes: bytes,
+        registry_bytes: bytes | None = None,
         registry_path: Path | None = None,
         regions: RegionSet | None = None,
         clock: Callable[[], float] = time.time,
         checked: bool = False,
     ) -> None:
-        """Open the hub on ``settings.data_dir``; ``checked``: the caller ran :func:`preflight`."""
+        """Open the hub on ``settings.data_dir``; ``checked``: the caller ran :func:`preflight`.
+
+        ``settings.role`` ``all``/``writer``: ``registry_bytes`` is the registry file. ``edge``:
+        the registry is the newest the store has logged, and nothing is written anywhere.
+        """
         self.settings = settings
         self.clock = clock
         self.regions = regions or region_set_for(settings.regions)
+        self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
+        self._registry_lock = asyncio.Lock()
+        self._route_factories: list[Callable[[Hub], list[BaseRoute]]] = []
+        self.local_witness: Witness | None = None
+        self.metrics = Metrics()
+        #: Set when the server begins to shut down: every live stream then ends its response.
+        self.closing = asyncio.Event()
+        self.lease: LeaseKeeper | None = None
+        self._issuer: Issuer | None = None
+        self._push: PushSender | None = None
+        self._callbacks: CallbackSender | None = None
+        self._orgs: Organisations | None = None
+        self._follow: FollowService | None = None
+        self.email: EmailSender | None = None  # None: no SMTP relay set, or an edge
+        self._log_signer: Signer | None = None
+        self.edge: EdgeFollower | None = None
+        self.doorbell: Doorbell | None = None
+        if settings.role == "edge":
+            self._open_edge()
+        else:
+            if registry_bytes is None:
+                raise SettingsError("a writer needs the issuer registry file")
+            self._open_writer(registry_bytes, checked)
+        register_role_metrics(self)
+
+    def _open_writer(self, registry_bytes: bytes, checked: bool) -> None:
+        settings, clock = self.settings, self.clock
         # Before anything is written: never continue a log the store does not hold (a fork).
         if not checked:
             preflight(settings.data_dir, settings.log_origin, shared_store=bool(settings.store))
@@ -107,8 +174,6 @@ class Hub:
         feeds = load_feeds(settings)  # before anything is written: a bad file leaves no trace
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
-        self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
-        self._registry_lock = asyncio.Lock()
         # SQLite in the data directory, or PostgreSQL (settings.store): opened, checked against
         # the log key's last checkpoint, and (PostgreSQL) led by this process as its writer.
         self.store: Store = open_store(settings, state_rules(self._ancestor_codes))
@@ -116,39 +181,123 @@ class Hub:
         # itself after a PostgreSQL restart); commits are fenced by the store either way.
         self.lease = LeaseKeeper(self.store) if isinstance(self.store, Leadership) else None
         self.registry_bytes, self.registry = self._registry_in_force(registry_bytes)
-        self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
-                             per_client_max=settings.max_subscriptions_per_client,
-                             regions=self.regions)
-        self.fanout.last_published = self.store.last_event_id()
-        self.feed = EventFeed(self.store)
-        self.metrics = Metrics()
-        self.issuer = Issuer(
+        self._open_delivery()
+        self._issuer = Issuer(
             registry=self.registry, regions=self.regions, store=self.store, fanout=self.fanout,
             max_sent_age_secs=settings.max_sent_age_secs,
             max_sent_skew_secs=settings.max_sent_skew_secs, clock=clock,
             on_publish=self._published,
         )
-        self._route_factories: list[Callable[[Hub], list[BaseRoute]]] = []
-        self.log_signer = load_or_create_log_key(settings.data_dir / "log.key", settings.log_origin)
-        self.local_witness: Witness | None = None
+        self._log_signer = load_or_create_log_key(settings.data_dir / "log.key", settings.log_origin)
+        self.log_verifier = self._log_signer.verifier()
         witnesses = self._witnesses()
-        self.checkpointer = Checkpointer(self.store, self.log_signer, settings.log_origin, clock,
-                                         witnesses, settings.data_dir / CHECKPOINT_FILE)
+        self.checkpointer: Checkpointer | CheckpointFollower = Checkpointer(
+            self.store, self._log_signer, settings.log_origin, clock, witnesses,
+            settings.data_dir / CHECKPOINT_FILE)
+        if settings.bus:
+            self.doorbell = Doorbell(settings.bus)
         from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
 
-        self.push = push_sender_for(self)  # last: a hub refused above writes no push files
-        self.follow = follow_service_for(self, feeds)  # followed CAP feeds, their own store
+        self._push = push_sender_for(self)  # last: a hub refused above writes no push files
+        self._follow = follow_service_for(self, feeds)  # followed CAP feeds, their own store
         from tocsin.callbacks.sender import callback_sender_for  # webhooks + WebSub: a follower
 
-        self.callbacks = callback_sender_for(self)
+        self._callbacks = callback_sender_for(self)
         from tocsin.org.hub import organisations_for  # organisations (issue 17): their own store
 
-        self.orgs = organisations_for(self)
-        from tocsin.mail.sender import EmailSender, email_sender_for  # email alerts (docs/email.md)
+        self._orgs = organisations_for(self)
+        from tocsin.mail.sender import email_sender_for  # email alerts (docs/email.md)
 
-        self.email: EmailSender | None = email_sender_for(self)  # None: no SMTP relay set
-        #: Set when the server begins to shut down: every live stream then ends its response.
-        self.closing = asyncio.Event()
+        self.email = email_sender_for(self)  # None: no SMTP relay set
+
+    def _open_edge(self) -> None:
+        """An edge: reads the store the writer keeps, signs and writes nothing (docs/deploy.md)."""
+        settings = self.settings
+        self.store = self._open_readonly_store()
+        logged = self.store.last_logged_registry()
+        if logged is None:
+            raise StartupRefused(f"{settings.db_path if not settings.store else 'the store'}: it "
+                                 "holds no issuer registry yet; start the writer first")
+        self.registry_root = edge_registry_root(settings.data_dir, logged)
+        self.registry_bytes, self.registry = self._registry_in_force(logged)
+        self.log_verifier = edge_log_verifier(settings.data_dir)
+        self._open_delivery()
+        self.checkpointer = CheckpointFollower(self.store, self.log_verifier, settings.log_origin)
+        self.edge = EdgeFollower(store=self.store, feed=self.feed, fanout=self.fanout,
+                                 checkpoints=self.checkpointer, poll_secs=settings.bus_poll_secs,
+                                 on_published=self._edge_published,
+                                 registry=self._adopt_logged_registry)
+        if settings.bus:
+            self.doorbell = Doorbell(settings.bus, on_ring=self.edge.ring)
+
+    def _open_readonly_store(self) -> Store:
+        """The store an edge reads: the writer's SQLite file (query-only), or PostgreSQL without
+        leadership (an edge never writes, so it neither leads nor needs the log key)."""
+        settings = self.settings
+        rules = state_rules(self._ancestor_codes)
+        if settings.store:
+            from tocsin.store.postgres import PostgresStore, redacted
+
+            try:
+                return PostgresStore(settings.store, rules=rules)
+            except StorageUnavailable as exc:
+                raise StartupRefused(f"the store {redacted(settings.store)} cannot be used "
+                                     f"({exc})") from None
+        from tocsin.store.sqlite import SqliteStore
+
+        try:
+            return SqliteStore(settings.db_path, rules=rules, readonly=True)
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            raise StartupRefused(f"{settings.db_path}: cannot be opened ({exc})") from None
+
+    def _open_delivery(self) -> None:
+        settings = self.settings
+        self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
+                             per_client_max=settings.max_subscriptions_per_client,
+                             regions=self.regions)
+        self.fanout.last_published = self.store.last_event_id()
+        self.feed = EventFeed(self.store)
+
+    @property
+    def issuer(self) -> Issuer:
+        """The issuing service (a writer's; an edge hands writes over before they get here)."""
+        if self._issuer is None:
+            raise WriterOnly("an edge issues nothing: tocsin.bus.handover hands writes over")
+        return self._issuer
+
+    @property
+    def push(self) -> PushSender:
+        """The Web Push sender (the writer's: one sender per log, or each alert goes twice)."""
+        if self._push is None:
+            raise WriterOnly("an edge sends no push: tocsin.bus.handover hands push calls over")
+        return self._push
+
+    @property
+    def callbacks(self) -> CallbackSender:
+        """The webhook and WebSub sender (the writer's, as :attr:`push`)."""
+        if self._callbacks is None:
+            raise WriterOnly("an edge sends no callbacks: tocsin.bus.handover hands them over")
+        return self._callbacks
+
+    @property
+    def follow(self) -> FollowService:
+        """Followed CAP feeds (the writer's: their own relay store; an edge hands them over)."""
+        if self._follow is None:
+            raise WriterOnly("an edge follows no feeds: tocsin.bus.handover hands them over")
+        return self._follow
+
+    @property
+    def orgs(self) -> Organisations:
+        """Organisations (the writer's: their own store; an edge hands their requests over)."""
+        if self._orgs is None:
+            raise WriterOnly("an edge holds no organisations: tocsin.bus.handover hands them over")
+        return self._orgs
+
+    @property
+    def log_signer(self) -> Signer:
+        if self._log_signer is None:
+            raise WriterOnly("an edge signs no checkpoints")
+        return self._log_signer
 
     def _witnesses(self) -> list[CheckpointWitness]:
         """Witnesses from the policy file; in demo mode, one local witness of our own."""
@@ -169,11 +318,30 @@ class Hub:
     # -- lifecycle -------------------------------------------------------
 
     async def start(self) -> None:
-        """Log the registry version in force (if new) and publish a first checkpoint."""
+        """Log the registry version in force (if new) and publish a first checkpoint.
+
+        An edge instead starts following the store (doorbell and poll).
+        """
+        if self.edge is not None:
+            await asyncio.to_thread(self.edge.checkpoints.refresh)
+            if self.doorbell is not None:
+                await self.doorbell.start()
+            await self.edge.start()
+            return
+        assert isinstance(self.checkpointer, Checkpointer)
         await self.issuer.writer.run(self.store.append_registry, self.registry_bytes)
         if self.lease is not None:
             self.lease.leading = True  # taken in open_store, before anything was written
             self.lease.start()
+        if self.doorbell is not None:
+            await self.doorbell.start()
+            doorbell, loop = self.doorbell, asyncio.get_running_loop()
+
+            def ring_checkpoint(size: int) -> None:  # on the signing thread
+                with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
+                    loop.call_soon_threadsafe(doorbell.ring, CHECKPOINTS, size)
+
+            self.checkpointer.on_signed = ring_checkpoint
         await self.checkpointer.start()
         await self.push.start()
         await self.follow.start()
@@ -181,6 +349,16 @@ class Hub:
         await self.orgs.start()
         if self.email is not None:
             await self.email.start()
+        if self.settings.role == "writer" or self.settings.workers or self.settings.bus:
+            await asyncio.to_thread(advertise, self.settings.data_dir, self.listen_url)
+
+    @property
+    def listen_url(self) -> str:
+        """This process's own address (where edges hand writes), never the public URL."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(  # noqa: S104
+            self.settings.host, self.settings.host)
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.settings.port}"
 
     def close_streams(self) -> None:
         """Shutdown begins: live streams end their responses properly (see api.server)."""
@@ -188,16 +366,26 @@ class Hub:
 
     async def stop(self) -> None:
         self.closing.set()
-        await self.follow.stop()
-        await self.orgs.stop()
+        if self.edge is not None:
+            await self.edge.stop()
+        if self.doorbell is not None:
+            await self.doorbell.stop()
+        if self._follow is not None:
+            await self._follow.stop()
+        if self._orgs is not None:
+            await self._orgs.stop()
         if self.email is not None:
             await self.email.stop()
-        await self.callbacks.stop()
-        await self.push.stop()
-        await self.checkpointer.stop()
+        if self._callbacks is not None:
+            await self._callbacks.stop()
+        if self._push is not None:
+            await self._push.stop()
+        if isinstance(self.checkpointer, Checkpointer):
+            await self.checkpointer.stop()
         if self.local_witness is not None:
             self.local_witness.close()
-        self.issuer.close()
+        if self._issuer is not None:
+            self._issuer.close()
         if self.lease is not None:
             await self.lease.stop()  # a standby may lead at once
         self.store.close()
@@ -216,8 +404,30 @@ class Hub:
             self.metrics.alerts_issued.inc()
             self.metrics.delivery_lag.observe(max(0.0, self.clock() - alert.received_ts))
         if committed:
-            self.feed.notify(max(event.id for _, event in committed))
+            last = max(event.id for _, event in committed)
+            self.feed.notify(last)
+            if self.doorbell is not None:
+                self.doorbell.ring(EVENTS, last)  # after the commit: edges read it from the store
         self.checkpointer.poke()
+
+    def _adopt_logged_registry(self) -> None:
+        """An edge takes a newer registry version the writer logged (blocking; verified first).
+
+        Signed by the same root, newer, and in the log: exactly what the writer adopted.
+        """
+        logged = self.store.last_logged_registry()
+        if logged is None or logged == self.registry_bytes:
+            return
+        registry = load_registry(logged, root=self.registry_root)
+        if registry.version > self.registry.version:
+            self.registry_bytes, self.registry = logged, registry
+            log.info("edge: registry version %d in force", registry.version)
+
+    def _edge_published(self, event: StreamEvent, queued: int, received_ts: float | None) -> None:
+        """An edge published a committed event to its subscribers."""
+        self.metrics.events_delivered.inc(queued)
+        if received_ts is not None:  # the writer's clock: same machine, or NTP apart
+            self.metrics.delivery_lag.observe(max(0.0, self.clock() - received_ts))
 
     async def replace_registry(self, data: bytes) -> Registry:
         """Adopt a newer registry version signed by the pinned root: log it, keep it, use it.
@@ -237,6 +447,8 @@ class Hub:
             await asyncio.to_thread(_write_atomically, self.registry_path, data)
             self.registry, self.registry_bytes = registry, data
             self.issuer.registry = registry
+        if self.doorbell is not None:
+            self.doorbell.ring(REGISTRY, registry.version)  # edges take it from the store
         self.checkpointer.poke()
         return registry
 
@@ -255,7 +467,14 @@ class Hub:
         self._route_factories.append(factory)
 
     def extra_routes(self) -> list[BaseRoute]:
-        routes = [route for factory in self._route_factories for route in factory(self)]
+        routes: list[BaseRoute] = []
+        for factory in self._route_factories:
+            try:
+                routes.extend(factory(self))
+            except WriterOnly:
+                if self.edge is None:
+                    raise
+                # An edge: these paths go to the writer (tocsin.bus.handover), nothing to mount.
         if self.local_witness is not None:
             routes.append(Mount("/witness", app=witness_app(self.local_witness)))
         return routes

@@ -182,3 +182,45 @@ def write_tiny_country(directory: Path) -> Path:
     (directory / "units.geojson").write_text(
         json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
     return directory
+
+
+NATS_SERVER = Path("/usr/sbin/nats-server")
+
+
+@dataclass
+class NatsProcess:
+    """Debian's ``nats-server`` on 127.0.0.1 (the doorbell between processes, issue 14).
+
+    :meth:`stop` then :meth:`start` again keeps the port, so clients reconnect by themselves.
+    A missing server is an error, never a skip (``scripts/test`` installs it).
+    """
+
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        if not NATS_SERVER.exists():
+            raise RuntimeError(f"{NATS_SERVER} is missing: apt-get install nats-server "
+                               "(scripts/test does)")
+        self.proc = subprocess.Popen([str(NATS_SERVER), "-a", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECS
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"nats-server exited with {self.proc.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.02)  # polling a child process's port, not waiting for a result
+        raise RuntimeError(f"nats-server did not listen within {STARTUP_TIMEOUT_SECS:.0f} s")
+
+    def stop(self, sig: int = signal.SIGKILL) -> None:
+        """End it (SIGKILL by default: NATS lost, not drained)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=STOP_TIMEOUT_SECS)

@@ -67,8 +67,13 @@ def issue(hub: HubProcess, issuer: str, areas: tuple[str, ...], **kw: Any) -> di
 
 
 def metric(hub: HubProcess, name: str) -> float:
+    return metric_at(hub.url, name)
+
+
+def metric_at(url: str, name: str) -> float:
+    """The sum of a metric's samples at the hub at ``url``."""
     total = 0.0
-    for line in httpx.get(f"{hub.url}/metrics").text.splitlines():
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
         if line.startswith(name + " ") or line.startswith(name + "{"):
             total += float(line.rsplit(" ", 1)[1])
     return total

@@ -65,12 +65,13 @@ class Got:
 class Receiver:
     """A webhook endpoint and WebSub subscriber server (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, address: str = "127.0.0.1") -> None:
+        self.address = address
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((address, 0))
         self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{address}:{self.port}"
         self.endpoints: dict[str, Endpoint] = {}
         self.got: list[Got] = []
         self.errors: list[str] = []
@@ -119,7 +120,7 @@ class Receiver:
         if self.sock.fileno() == -1:
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind(("127.0.0.1", self.port))
+            self.sock.bind((self.address, self.port))
         self.sock.listen(128)
         self._server = uvicorn.Server(uvicorn.Config(self.app(), log_level="warning",
                                                      lifespan="off"))

@@ -162,7 +162,12 @@ def test_only_public_https_receivers_unless_allowed(tmp_path: Path) -> None:
                     "https://169.254.169.254/latest", "https://localhost/hook",
                     "https://127.0.0.1/hook", "https://user:pw@127.0.0.2/hook", "ftp://127.0.0.1/x",
                     "https://[64:ff9b::7f00:1]/hook", "https://192.0.0.8/hook",
-                    "https://faß.evil.test/hook"):
+                    "https://faß.evil.test/hook",
+                    # IPv4-translated (SIIT, ::ffff:0:0:0/96) loopback and 10/8; site-local;
+                    # documentation; SRv6 SIDs; the 6to4 relay anycast
+                    "https://[::ffff:0:7f00:1]/hook", "https://[::ffff:0:a00:1]/hook",
+                    "https://[fec0::1]/hook", "https://[3fff::1]/hook", "https://[5f00::1]/hook",
+                    "https://192.88.99.1/hook"):
             refused(url)
         form = {"hub.mode": "subscribe", "hub.topic": f"{hub.url}/feeds/alerts.atom",
                 "hub.callback": "https://10.0.0.1/sub"}
@@ -246,3 +251,58 @@ def test_dead_letters_survive_a_restart_and_replay_in_order(tmp_path: Path, rece
         assert receiver.errors == []
     finally:
         hub.stop()
+
+
+#: Names of 127.0.0.1 that are not the same text: a per-host cap keyed by the name is
+#: eight caps for one server.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "0x7f000001", "0x7f.1", "0x7f.0.0.1",
+                  "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[0:0:0:0:0:ffff:127.0.0.1]")
+
+
+def test_many_names_of_one_slow_server_share_one_per_host_share(tmp_path: Path) -> None:
+    allowed = ",".join(n.strip("[]") for n in LOOPBACK_NAMES) + ",127.0.0.2"
+    hub = HubProcess(tmp_path / "data", env={"TOCSIN_CALLBACK_ALLOWED_HOSTS": allowed})
+    slow, fast = Receiver(), Receiver("127.0.0.2")
+    slow.start()
+    fast.start()
+    hub.start()
+    try:
+        for n in range(72):  # 9 endpoints under each of 8 names: 8 x 8 = the 64 slots in all
+            name = f"slow{n}"
+            slow.endpoint(name, secret=new_secret(), held=True)
+            url = f"http://{LOOPBACK_NAMES[n % len(LOOPBACK_NAMES)]}:{slow.port}/hook/{name}"
+            made = register(hub, url, [KYIV], slow.endpoints[name].secret)
+            assert made.status_code == 201, (url, made.text)
+        fast.endpoint("fast", secret=new_secret())
+        assert register(hub, fast.hook_url("fast"), [KYIV],
+                        fast.endpoints["fast"].secret).status_code == 201
+        alert = issue(hub, "demo-air-force", (KYIV,))
+        [got] = fast.wait_events("fast", 1, timeout=8)  # not after the slow requests' 10 s timeout
+        assert got.data["data"]["id"] == alert["id"]
+        assert fast.errors == [] and slow.errors == []
+    finally:
+        hub.stop()
+        slow.stop()
+        fast.stop()
+
+
+async def test_one_client_cannot_hold_the_verification_pool_with_registrations(
+        hub: HubProcess) -> None:
+    """Each registration makes the hub call a URL of the client's choosing and wait up to
+    10 s: one client's concurrent registrations are capped like its WebSub requests."""
+    from .tarpit import Tarpit
+
+    tarpit = Tarpit()
+    tarpit.start()
+    try:
+        async with httpx.AsyncClient(timeout=60) as http:
+            answers = await asyncio.gather(*(
+                http.post(f"{hub.url}/api/v1/webhooks",
+                          json={"url": f"{tarpit.url}/hook/{n}", "regions": [KYIV]})
+                for n in range(8)))
+        codes = sorted(a.json()["error"]["code"] for a in answers)
+        assert codes.count("webhook_not_verified") <= 4, codes  # the tarpit never answered
+        assert "rate_limited" in codes, codes
+        assert tarpit.most_open <= 4, tarpit.most_open
+    finally:
+        tarpit.stop()

@@ -134,3 +134,39 @@ def test_the_feeds_name_their_hub_and_bad_requests_are_refused(
     refused(subscribe(hub, feed, "http://10.0.0.1/sub"), "websub_callback_refused", 422)
     refused(httpx.post(f"{hub.url}/websub", content=b"\xff\xfe"), "bad_websub_request", 400)
     assert receiver.of("reader", "intent") == []
+
+
+def test_verifications_to_a_slow_stranger_cannot_hold_the_delivery_pool(
+        hub: HubProcess, receiver: Receiver) -> None:
+    """WebSub requests are answered 202 at once and cost a stranger nothing; their intent
+    verifications must not take the slots deliveries need (64 in all), nor grow without end."""
+    from .conftest import new_secret, register
+    from .tarpit import Tarpit
+
+    receiver.endpoint("fast", secret=new_secret())
+    assert register(hub, receiver.hook_url("fast"), [KYIV],
+                    receiver.endpoints["fast"].secret).status_code == 201
+    tarpit = Tarpit()
+    tarpit.start()
+    try:
+        topic = f"{hub.url}/feeds/alerts.atom"
+        answers = []
+        with httpx.Client() as http:
+            for n in range(70):
+                asked = http.post(f"{hub.url}/websub", data={
+                    "hub.mode": "subscribe", "hub.topic": topic,
+                    "hub.callback": f"{tarpit.url}/sub/{n}"})
+                assert asked.status_code in (202, 429), asked.text
+                answers.append(asked.status_code)
+        # one client has at most 4 verifications waiting: the rest are refused, not queued
+        assert answers[:4] == [202] * 4 and answers[4] == 429, answers
+        assert httpx.post(f"{hub.url}/websub", data={  # catalogued, with when to come back
+            "hub.mode": "subscribe", "hub.topic": topic,
+            "hub.callback": f"{tarpit.url}/sub/x"}).json()["error"]["code"] == "rate_limited"
+        receiver.wait_for(lambda: tarpit.accepted >= 1)
+        alert = issue(hub, "demo-air-force", (KYIV,))
+        [got] = receiver.wait_events("fast", 1, timeout=8)  # not after the verifications' 10 s
+        assert got.data["data"]["id"] == alert["id"]
+        assert tarpit.most_open <= 8, tarpit.most_open  # verifications have a small pool of their own
+    finally:
+        tarpit.stop()

@@ -183,3 +183,22 @@ def test_the_store_setting(tmp_path: Path) -> None:
     assert redacted(url) == "postgresql://tocsin@db.internal:5432/tocsin"  # never the password
     result = CliRunner().invoke(main, ["serve", "--data-dir", str(tmp_path / "d"), "--store", "sqlite:x"])
     assert result.exit_code == 2 and "store must be" in result.output
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://tocsin:s3cr%ZZet@127.0.0.1:1/tocsin",  # a broken percent-escape in the password
+    "postgresql://tocsin:s3cr et@127.0.0.1:1/tocsin",  # a space in it
+    "postgresql://tocsin:s3cret@[::1/tocsin",  # an unclosed IPv6 bracket
+    "postgresql://tocsin@127.0.0.1:1/tocsin?password=s3cret&bogus=1",  # an unknown parameter
+])
+def test_an_unusable_store_url_never_shows_its_password(tmp_path: Path, url: str) -> None:
+    """libpq quotes the part of a URL it cannot parse; the hub must not repeat it anywhere."""
+    from click.testing import CliRunner
+
+    from tocsin.cli import main
+    from tocsin.config import load_settings
+
+    result = CliRunner().invoke(main, ["serve", "--data-dir", str(tmp_path / "d"), "--store", url])
+    assert result.exit_code != 0 and "s3cr" not in result.output, result.output
+    assert "store" in result.output  # it still says what is wrong
+    assert "s3cr" not in repr(load_settings({"store": url}, environ={}))

@@ -8,6 +8,7 @@ reaches an address that never confirmed; a relay that was down gets the mail lat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from tocsin.client import ServerEvent, follow
+from tocsin.testing import HubProcess
 
 from .conftest import (
     KYIV,
@@ -63,7 +65,7 @@ def test_subscribe_confirm_alert_all_clear_and_one_click_unsubscribe(relay: Rela
         [asked] = relay.inbox.wait_for(OLENA, 1)
         assert asked["Subject"] == "[ДЕМО] Підтвердьте підписку на сповіщення Tocsin"
         assert "Львівська територіальна громада" in text_of(asked, "plain")
-        assert asked["To"].addresses[0].display_name == "Олена Петренко"
+        assert asked["To"].addresses[0].display_name == ""  # the asker's name: not yet hers
         url = link_in(asked, "/api/v1/email/confirm")
         page = httpx.get(url, headers={"Accept": "text/html"})  # a scanner's GET changes nothing
         assert page.status_code == 200 and '<form method="post">' in page.text
@@ -83,6 +85,7 @@ def test_subscribe_confirm_alert_all_clear_and_one_click_unsubscribe(relay: Rela
                       instruction='<b>Негайно</b> прямуйте до укриття & "чекайте"')
         [_, mail] = relay.inbox.wait_for(OLENA, 2)
         assert mail.get_content_type() == "multipart/alternative"
+        assert mail["To"].addresses[0].display_name == "Олена Петренко"  # confirmed, encoded
         assert [p.get_content_type() for p in mail.iter_parts()] == ["text/plain", "text/html"]
         assert mail["Subject"] == "[ДЕМО] Повітряна тривога — Львівська територіальна громада"
         page_link = f"{hub.url}/alerts/{alert['id']}"
@@ -220,3 +223,76 @@ def test_starttls_and_credentials_the_password_never_logged_and_mail_resumes_aft
             assert f"{hub.url}/alerts/{alert['id']}" in text_of(late, "plain")
     finally:
         relay.stop()
+
+
+def test_a_stranger_chosen_name_never_reaches_the_address_it_names(relay: Relay, tmp_path: Path) -> None:
+    """Anyone may ask for someone else's address; the name they type is theirs, not the owner's.
+
+    So the confirmation email (the one message an unconfirmed address gets) carries no display
+    name, and a name that is an RFC 2047 encoded word (which mail clients decode, line breaks
+    and all) is refused outright.
+    """
+    with hub_with(relay, tmp_path / "data") as hub:
+        answer = subscribe(hub, OLENA, [KYIV], name="Your bank: call +380 00 000 0000 now")
+        assert answer.status_code == 202, answer.text
+        mail = relay.inbox.wait_for(OLENA, 1)[0]
+        assert mail["To"].addresses[0].display_name == ""
+        assert "bank" not in str(mail)
+        for name in ("=?utf-8?q?=0D=0ABcc:_x@example.net?=", "a =?UTF-8?B?Qm9i?= b"):
+            refused = subscribe(hub, JOHN, [KYIV], name=name)
+            assert refused.status_code == 400 and refused.json()["error"]["code"] == "email_address_refused"
+
+        # What the relay answers is the operator's business, not the asker's (it may name
+        # internal hosts): the answer gives the SMTP code only, the hub's log has the rest.
+        relay.inbox.refusals[:] = ["451 4.3.0 mx7.corp.internal queue full"]
+        failed = subscribe(hub, STRANGER, [KYIV])
+        assert failed.status_code == 503 and failed.json()["error"]["code"] == "email_relay_unavailable"
+        assert "451" in failed.text and "corp.internal" not in failed.text
+    assert hub.proc is not None and hub.proc.stdout is not None
+    assert "corp.internal" in hub.proc.stdout.read().decode()
+
+
+def test_a_relay_that_answers_slowly_cannot_hold_a_subscription_request(tmp_path: Path) -> None:
+    """Every reply of this relay comes just inside the per-step timeout: the request must still
+    end (503, nothing kept) within a bound of its own, not after every step's timeout added up."""
+    import threading
+
+    from tocsin.testing import free_port
+
+    step = 0.8  # the relay's delay per reply, under the hub's 1 s step timeout
+
+    async def slow_smtp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            await asyncio.sleep(step)
+            writer.write(b"220 slow.example ESMTP\r\n")
+            while line := await reader.readline():
+                await asyncio.sleep(step)
+                if line.upper().startswith(b"DATA"):
+                    writer.write(b"354 go on\r\n")
+                    await reader.readuntil(b"\r\n.\r\n")
+                    await asyncio.sleep(step)
+                writer.write(b"250 ok\r\n")
+                await writer.drain()
+        writer.close()
+
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(asyncio.start_server(slow_smtp, "127.0.0.1", port))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    env = {"TOCSIN_EMAIL_SMTP_HOST": "127.0.0.1", "TOCSIN_EMAIL_SMTP_PORT": str(port),
+           "TOCSIN_EMAIL_SMTP_SECURITY": "none", "TOCSIN_EMAIL_SMTP_TIMEOUT_SECS": "1",
+           "TOCSIN_EMAIL_FROM": "alerts@tocsin.example.org"}
+    hub = HubProcess(tmp_path / "data", env=env)
+    hub.start()
+    try:
+        answer = httpx.post(f"{hub.url}/api/v1/email/subscriptions", timeout=60,
+                            json={"address": OLENA, "regions": [KYIV]})
+        assert answer.status_code == 503, answer.text  # (all steps: 7 replies, 5.6 s)
+        assert answer.json()["error"]["code"] == "email_relay_unavailable"
+        assert "in time" in answer.json()["error"]["detail"]
+    finally:
+        hub.stop()
+        loop.call_soon_threadsafe(server.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()

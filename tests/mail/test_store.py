@@ -99,3 +99,18 @@ def test_addresses_and_headers_refuse_line_breaks() -> None:
     with pytest.raises(HeaderRefused):  # (the stdlib's Address itself refuses CR and LF)
         build_message(sender=sender, to=Address("Eve\u2028Bcc: b", addr_spec="a@example.org"),
                       subject="Hi", text="x")
+
+
+def test_sub_addresses_of_one_mailbox_share_its_hourly_confirmation(tmp_path: Path) -> None:
+    """``a+1@``, ``a+2@``... reach one mailbox: tags must not multiply the confirmations it gets."""
+    store = SqliteEmailStore(tmp_path / "email.sqlite3")
+    ask(store, "a+1@example.org")
+    for other in ("a+2@example.org", "A+Zz@Example.org", "a@example.org", "a+@example.org"):
+        with pytest.raises(ConfirmationPending):
+            ask(store, other, now=T0 + 5)
+    ask(store, "ab@example.org", now=T0 + 6)  # another mailbox is not held up,
+    ask(store, "a_b+1@example.org", now=T0 + 7)
+    ask(store, "axb+2@example.org", now=T0 + 7)  # nor one a SQL LIKE wildcard would match
+    ask(store, "a+1@example.net", now=T0 + 8)  # nor the same name at another domain
+    held = ask(store, "a+2@example.org", now=T0 + HOUR)  # an hour on: a row of its own
+    assert held.id != ask(store, "a+3@example.org", now=T0 + 2 * HOUR).id

@@ -198,7 +198,9 @@ def test_subscription_api_refuses_and_updates(hub: HubProcess) -> None:
         for endpoint in ("https://faß.evil.test/push", "https://[64:ff9b::7f00:1]/push",
                          "https://[2002:7f00:1::]/push", "https://[::7f00:1]/push",
                          "https://192.0.0.8/push", "https://8.8.8.8:0/push",
-                         "https://push.example/a\r\nb"):  # found by an independent review
+                         "https://push.example/a\r\nb",  # found by an independent review
+                         # public, but VAPID cannot name an IPv6 literal: every message would fail
+                         "https://[2606:4700::1111]/push"):
             refused({**base, "subscription": {**sub, "endpoint": endpoint}}, "push_endpoint_refused", 422)
         deep = ('{"subscription": ' + json.dumps(sub) + ', "regions": ' + "[" * 5000 + "]" * 5000
                 + "}").encode()

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from tocsin.ledger.effects import state_rules
-from tocsin.store.base import NotLeader, StorageUnavailable
+from tocsin.store.base import NotLeader, StorageUnavailable, StoreError
 from tocsin.store.postgres import WRITER_LOCK_KEY, PostgresStore
 from tocsin.testing_postgres import PostgresServer
 
@@ -94,7 +94,9 @@ def test_a_stale_leader_is_fenced(dsn: str) -> None:
         # A is paused; meanwhile the server ends its session (a dead client's locks are freed)
         # and B, the standby, takes over.
         with psycopg.connect(dsn, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (_lock_holder_pid(dsn),))
+            # (with a timeout it returns once the session has ended and freed its locks;
+            # without one it returns at once, and B's try-lock could run first)
+            admin.execute("SELECT pg_terminate_backend(%s, 10000)", (_lock_holder_pid(dsn),))
         assert b.acquire_leadership()
         assert b.append(alert(2)).created
         # A resumes, still believing it leads: its token is unchanged, its commit refused.
@@ -176,5 +178,27 @@ async def test_a_feed_follower_rides_out_a_restart(own_server: PostgresServer,
         feed.notify(second)
         await asyncio.wait_for(task, RECOVERY_SECS)
         assert got == [first, second]
+    finally:
+        store.close()
+
+
+def test_a_nul_character_is_an_unknown_name_and_fails_its_own_alert_only(dsn: str) -> None:
+    """PostgreSQL text cannot hold NUL: a read naming one finds nothing (as in SQLite), never a
+    503; an alert holding one is refused alone, its batch neighbours stored (as any one bad alert)."""
+    store = PostgresStore(dsn, rules=RULES)
+    try:
+        assert store.acquire_leadership()
+        store.append(alert(1))
+        assert store.get("0\x00") is None and store.find("af@test", "id-1\x00") is None
+        assert store.list_alerts(regions=["O\x00"], kinds_any=["air-raid\x00"]) == []
+        assert len(store.list_alerts(kinds_none=["x\x00"])) == 1
+        bad = alert(3)
+        bad = type(bad)(**{**{f: getattr(bad, f) for f in bad.__dataclass_fields__}, "event": "e\x00"})
+        first, refused, third = store.append_batch([alert(2), bad, alert(4)])
+        assert not isinstance(first, Exception) and first.created
+        assert isinstance(refused, StoreError) and "NUL" in str(refused)
+        assert not isinstance(third, Exception) and third.created
+        assert store.get(f"{3:032x}") is None and store.log_size() == 3
+        check_log(store)
     finally:
         store.close()

@@ -14,6 +14,7 @@ import contextlib
 import gc
 import gzip
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -34,6 +35,7 @@ from tocsin.api.errors import ApiError
 from tocsin.api.openapi import openapi_document
 from tocsin.api.ratelimit import LIMITED, RateLimits, TokenBuckets, limited_error
 from tocsin.api.views import TIME_ZONE, Views, class_filter, is_active, parse_class
+from tocsin.bus.roles import health
 from tocsin.callbacks.websub import HUB_PATH, link_header
 from tocsin.cap import to_json
 from tocsin.delivery.feeds import atom_feed
@@ -319,9 +321,18 @@ async def openapi(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
+    """Alive; with the role, whether it is caught up with the store, and the bus (tocsin.bus)."""
     hub = hub_of(request)
     return _json({"status": "ok", "last_event_id": hub.fanout.last_published,
-                  "subscribers": hub.fanout.subscriber_count})
+                  "subscribers": hub.fanout.subscriber_count, "pid": os.getpid(), **health(hub)})
+
+
+async def readyz(request: Request) -> Response:
+    """200 once this process is caught up with the store (an edge's lag 0), else 503."""
+    hub = hub_of(request)
+    data = {"last_event_id": hub.fanout.last_published, **health(hub)}
+    ready = bool(data["caught_up"])
+    return _json({"status": "ready" if ready else "catching_up", **data}, 200 if ready else 503)
 
 
 async def metrics(request: Request) -> Response:
@@ -421,6 +432,7 @@ def _accepts_gzip(header: str) -> bool:
 
 ROUTES = [
     Route("/healthz", healthz),
+    Route("/readyz", readyz),
     Route("/metrics", metrics),
     Route("/api/v1/openapi.json", openapi),
     Route("/api/v1/alerts", post_alert, methods=["POST"]),

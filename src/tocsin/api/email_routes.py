@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import math
 import time
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,8 @@ from tocsin.mail.store import ConfirmationPending
 if TYPE_CHECKING:
     from tocsin.mail.sender import EmailSender
     from tocsin.runtime import Hub
+
+log = logging.getLogger("tocsin.email")
 
 MAX_EMAIL_BODY = 16 * 1024
 MAX_LINK_PARAM = 200
@@ -178,8 +181,12 @@ def email_routes(hub: Hub) -> list[BaseRoute]:
             await asyncio.to_thread(store.withdraw, held.id, held.token)
             if isinstance(exc, HeaderRefused):
                 raise ApiError("email_address_refused", str(exc)) from None
+            # The relay's own words (host names, queue ids) are for the operator's log only.
+            log.warning("email: a confirmation email was not handed over: %s", exc)
+            reply = (f"SMTP {exc.code}" if exc.code is not None and exc.code > 0
+                     else "the relay did not answer in time" if exc.timed_out else "no SMTP reply")
             raise ApiError("email_relay_unavailable", f"the confirmation email could not be sent "
-                           f"({exc}); nothing was kept, try again later", retry_after=60) from None
+                           f"({reply}); nothing was kept, try again later", retry_after=60) from None
         return _json({"status": "confirmation_sent", "expires_in": int(CONFIRM_TTL_SECS)}, 202)
 
     async def confirm_page(request: Request) -> Response:

@@ -140,7 +140,9 @@ def openapi_document() -> dict[str, Any]:
             "description": "Issue signed CAP 1.2 alerts, read them, and follow them live by region.",
         },
         "paths": {
-            "/healthz": _get("Liveness and the last event id"),
+            "/healthz": _get("Liveness and the last event id; the process's role, whether it is "
+                             "caught up with the store, and the bus (docs/deploy.md)"),
+            "/readyz": _get("200 once this process is caught up with the store, else 503"),
             "/metrics": _get("Prometheus metrics", content="text/plain"),
             "/api/v1/openapi.json": _get("This document"),
             "/api/v1/alerts": {

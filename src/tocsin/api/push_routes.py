@@ -59,9 +59,15 @@ def parse_subscription(hub: Hub, data: Any) -> PushSubscription:
     if not isinstance(endpoint, str):
         raise ApiError("push_endpoint_refused", "subscription.endpoint must be a URL")
     try:
-        check_endpoint(endpoint, hub.push.allowed_hosts, resolve=False)
+        origin = check_endpoint(endpoint, hub.push.allowed_hosts, resolve=False)
     except EndpointRefused as exc:
         raise ApiError("push_endpoint_refused", str(exc)) from None
+    try:  # an origin VAPID cannot name (an IPv6 literal) would fail every message, logged
+        hub.push.signer.authorization(origin)
+    except ValueError:
+        raise ApiError("push_endpoint_refused", "subscription.endpoint must name its push "
+                       "service by a host name or an IPv4 address (VAPID cannot sign for "
+                       "this origin)") from None
     keys = sub["keys"]
     try:
         p256dh = b64url_decode(str(keys.get("p256dh", "")))

@@ -12,7 +12,9 @@
 * ``GET /api/v1/webhooks/{id}/dead-letters`` — events given up after the retry window.
 * ``POST /api/v1/webhooks/{id}/dead-letters/replay`` — send them again → 202.
 
-A refused registration stores nothing; the owner secret is compared in constant time.
+A refused registration stores nothing; the owner secret is compared in constant time. At
+most ``MAX_PENDING_PER_CLIENT`` of one client's registrations (or WebSub requests) are
+being verified at once; beyond that ``429 rate_limited``.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from starlette.routing import BaseRoute, Route
 
 from tocsin.api.body import decode_json, read_body
 from tocsin.api.errors import ApiError
+from tocsin.api.ratelimit import client_key
 from tocsin.callbacks.store import Target, new_signing_secret
 from tocsin.callbacks.webhooks import message_id
+from tocsin.callbacks.websub import MAX_PENDING_PER_CLIENT
 from tocsin.delivery.outbound import UrlRefused, check_url
 from tocsin.kinds import KINDS
 
@@ -126,8 +130,14 @@ def webhook_routes(hub: Hub) -> list[BaseRoute]:
         if hub.callbacks.target_count >= hub.settings.max_callbacks:
             raise ApiError("too_many_callbacks", f"limit {hub.settings.max_callbacks}")
         cursor = hub.feed.last_id  # events from now on; none older
+        client = client_key(request.scope, hub.settings.proxy_addresses)
+        if hub.callbacks.verifying_for(client) >= MAX_PENDING_PER_CLIENT:
+            raise ApiError("rate_limited", f"{MAX_PENDING_PER_CLIENT} of this client's "
+                           "endpoints are still being verified; retry when they are done",
+                           retry_after=10)
         try:
-            problem = await hub.callbacks.verify_webhook(url, signing_secret)
+            with hub.callbacks.verifying(client):
+                problem = await hub.callbacks.verify_webhook(url, signing_secret)
         except UrlRefused as exc:
             raise ApiError("webhook_url_refused", str(exc)) from None
         if problem is not None:

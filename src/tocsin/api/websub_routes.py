@@ -23,8 +23,9 @@ from starlette.routing import BaseRoute, Route
 
 from tocsin.api.body import read_body
 from tocsin.api.errors import ApiError
+from tocsin.api.ratelimit import client_key
 from tocsin.callbacks import websub
-from tocsin.delivery.outbound import UrlRefused, check_url
+from tocsin.delivery.outbound import UrlRefused, check_url, origin_of
 
 if TYPE_CHECKING:
     from tocsin.runtime import Hub
@@ -70,7 +71,9 @@ def websub_routes(hub: Hub) -> list[BaseRoute]:
         if mode == "subscribe":
             params["hub.lease_seconds"] = str(lease)
         if not await sender.verify_intent(callback, params):
-            log.info("websub %s of %s to %s: intent not verified", mode, callback, topic)
+            # the origin only: a callback's path and query are often its capability
+            log.info("websub %s of a callback at %s to %s: intent not verified", mode,
+                     origin_of(callback)[0], topic)
             return
         if mode == "subscribe":
             now = sender.wall()
@@ -99,7 +102,8 @@ def websub_routes(hub: Hub) -> list[BaseRoute]:
         regions = topic_regions(hub, topic)
         try:
             await asyncio.to_thread(check_url, callback, sender.allowed_hosts, name="hub.callback",
-                                    setting="callback_allowed_hosts", what="callback host")
+                                    setting="callback_allowed_hosts", what="callback host",
+                                    lookup=sender.lookup)
         except UrlRefused as exc:
             raise ApiError("websub_callback_refused", str(exc)) from None
         try:
@@ -112,7 +116,16 @@ def websub_routes(hub: Hub) -> list[BaseRoute]:
             raise ApiError("bad_websub_request", "hub.secret must be shorter than 200 bytes")
         if mode == "subscribe" and sender.target_count >= hub.settings.max_callbacks:
             raise ApiError("too_many_callbacks", f"limit {hub.settings.max_callbacks}")
-        sender.spawn(apply(mode, callback, topic, regions, secret, lease, hub.feed.last_id))
+        if sender.verifications_full:
+            raise ApiError("too_many_callbacks", "too many subscription requests are being "
+                           "verified; retry in a minute")
+        client = client_key(request.scope, hub.settings.proxy_addresses)
+        if sender.verifying_for(client) >= websub.MAX_PENDING_PER_CLIENT:
+            raise ApiError("rate_limited", f"{websub.MAX_PENDING_PER_CLIENT} of this client's "
+                           "subscription requests are still being verified; retry when they are "
+                           "done", retry_after=10)
+        sender.spawn(apply(mode, callback, topic, regions, secret, lease, hub.feed.last_id),
+                     client=client)
         return Response(status_code=202)
 
     return [Route(websub.HUB_PATH, hub_endpoint, methods=["POST"])]

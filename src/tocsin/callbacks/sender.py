@@ -23,14 +23,21 @@ queue, so a receiver that is down for a day costs no memory and loses nothing. I
   real seconds (1 in production; tests shrink a 10-minute outage).
 * **A slow or failing receiver delays nobody else.** Workers are independent tasks; at
   most :attr:`max_in_flight` requests are open at once (one ``aiohttp`` session, each
-  request bounded by :attr:`timeout`), at most :attr:`per_host` of them to one host and
-  port (so one party's hanging endpoints cannot hold every slot), and a worker holds a
+  request bounded by :attr:`timeout`), at most :attr:`per_host` of them to one server —
+  keyed by the address its name resolves to, not the name (:func:`share_key`), so one
+  party's hanging endpoints under many names cannot hold every slot — and a worker holds a
   slot only while its request is open, never while it waits to retry. Live streams are
-  published before the feed is woken, so no callback ever delays them.
+  published before the feed is woken, so no callback ever delays them. Verifications (a
+  new webhook's challenge, a WebSub intent check — requests anyone can make the hub send,
+  at no cost) have a pool of their own, :data:`MAX_VERIFYING` requests, and at most
+  :data:`MAX_PENDING_VERIFICATIONS` WebSub checks wait: a stranger's slow callbacks can
+  delay other verifications, never a delivery.
 * **No SSRF.** Every URL passed :func:`tocsin.delivery.outbound.check_url` when it was
   registered; before sending, a host not in ``callback_allowed_hosts`` is re-resolved
   every :data:`~tocsin.delivery.outbound.RECHECK_SECS` and refused if any address is not
-  public. Redirects are never followed.
+  public, and every connection (verifications too) resolves once and connects only to the
+  addresses it checked (:class:`tocsin.delivery.pinning.CheckedResolver`, the seam is
+  :attr:`CallbackSender.lookup`). Redirects are never followed.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ import bisect
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +58,18 @@ from yarl import URL
 
 from tocsin.callbacks import webhooks, websub
 from tocsin.callbacks.store import WEBHOOK, WEBSUB, CallbackStore, DeadLetter, Target
-from tocsin.delivery.outbound import RECHECK_SECS, UrlRefused, check_public, check_url, origin_of
+from tocsin.delivery.answers import read_capped
+from tocsin.delivery.outbound import (
+    RECHECK_SECS,
+    Lookup,
+    UrlRefused,
+    addresses_now,
+    check_url,
+    origin_of,
+    share_key,
+    system_lookup,
+)
+from tocsin.delivery.pinning import AddressRefused, CheckedResolver
 from tocsin.feed import EventFeed
 from tocsin.store.base import StreamEvent
 
@@ -67,6 +85,8 @@ RECENT_EVENTS = 2048  # events the relay keeps in memory for workers that are up
 MAX_ANSWER_BYTES = 64 * 1024  # read (and drop) at most this much of a receiver's answer
 DENIAL = "denial"
 GONE = "http_410"  # a WebSub subscriber that answers 410 Gone is unsubscribed (WebSub §7)
+MAX_VERIFYING = 8  # verification requests open at once (their own pool, never the deliveries')
+MAX_PENDING_VERIFICATIONS = 256  # WebSub intent verifications waiting or running
 
 
 class CallbackMetrics:
@@ -95,6 +115,7 @@ class Worker:
     failures: int = 0
     checked_at: float | None = None
     refused: str | None = None
+    share: str | None = None  # whose share of the pool: the server its name resolved to
     gone: bool = False
     task: asyncio.Task[None] | None = None
     replay: asyncio.Task[None] | None = None
@@ -120,16 +141,19 @@ class CallbackSender:
         self.time_scale = time_scale
         self.max_in_flight = max_in_flight
         self.per_host = per_host
-        self._hosts: dict[str, asyncio.Semaphore] = {}  # origin -> its share of the pool
+        self._hosts: dict[str, asyncio.Semaphore] = {}  # server (share_key) -> its share
         self.timeout = timeout
         self.wall = wall
+        self.lookup: Lookup = system_lookup  # name -> addresses (a test may give its own)
         self._workers: dict[str, Worker] = {}
         self._dirty: dict[str, int] = {}
         self._pool = asyncio.Semaphore(max_in_flight)
+        self._verifying = asyncio.Semaphore(MAX_VERIFYING)
         self._client: aiohttp.ClientSession | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._by_client: dict[str, int] = {}  # verifications pending per requester
         self._recent: list[StreamEvent] = []  # the newest events, in id order
         self._recent_ids: list[int] = []
         self._covered_from = feed.last_id  # _recent holds every event with a greater id
@@ -141,8 +165,13 @@ class CallbackSender:
 
     async def start(self) -> None:
         """Load the targets (dropping expired leases) and start a worker for each."""
+        # Every connection resolves once and connects only to addresses it checked
+        # (tocsin.delivery.pinning: no DNS-rebinding window between a check and a connect).
+        resolver = CheckedResolver(lambda host, port: self.lookup(host, port), self.allowed_hosts,
+                                   what="callback host")
         self._client = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.max_in_flight),
+            connector=aiohttp.TCPConnector(limit=self.max_in_flight + MAX_VERIFYING,
+                                           resolver=resolver),
             timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=False,
             skip_auto_headers=("User-Agent",))
         self._covered_from = self._newest = self.feed.last_id
@@ -323,29 +352,37 @@ class CallbackSender:
         """One request: None if the receiver took it (2xx), else why not."""
         target = worker.target
         now = time.monotonic()
-        if not worker.allowed and (worker.checked_at is None or now - worker.checked_at > RECHECK_SECS):
+        if worker.checked_at is None or now - worker.checked_at > RECHECK_SECS:
             worker.checked_at = now
             url = URL(target.url)
             try:
-                await asyncio.to_thread(check_public, url.host or "", url.port or 443,
-                                        what="callback host")
-                worker.refused = None
+                found = await asyncio.to_thread(addresses_now, url.host or "", url.port or 443,
+                                                allowed=worker.allowed, what="callback host",
+                                                lookup=self.lookup)
+                worker.refused, worker.share = None, share_key(found)
             except UrlRefused as exc:
                 worker.refused = str(exc)
         if worker.refused is not None:
             log.info("callback %s refused: %s", target.id, worker.refused)
             return "refused"
         assert self._client is not None
-        origin = origin_of(target.url)[0]
-        host = self._hosts.get(origin)
+        key = worker.share or origin_of(target.url)[0]
+        host = self._hosts.get(key)
         if host is None:
-            host = self._hosts[origin] = asyncio.Semaphore(self.per_host)
+            host = self._hosts[key] = asyncio.Semaphore(self.per_host)
         async with worker.lock, host, self._pool:
             try:
                 async with self._client.post(URL(target.url, encoded=True), data=body,
                                              headers=headers(), allow_redirects=False) as response:
                     status = response.status
-                    await response.content.read(MAX_ANSWER_BYTES)
+                    await read_capped(response, MAX_ANSWER_BYTES)
+            except aiohttp.ClientConnectorError as exc:
+                if isinstance(exc.os_error, AddressRefused):  # re-pointed since it was checked
+                    log.warning("callback %s refused: %s", target.id, exc.os_error)
+                    worker.checked_at, worker.refused = time.monotonic(), str(exc.os_error)
+                    return "refused"
+                log.info("callback %s: %s", target.id, type(exc).__name__)
+                return "network"
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.info("callback %s: %s", target.id, type(exc).__name__)
                 return "network"
@@ -397,7 +434,8 @@ class CallbackSender:
     async def _public(self, url: str, name: str) -> None:
         """The URL rule, resolving the host off the loop (UrlRefused)."""
         await asyncio.to_thread(check_url, url, self.allowed_hosts, name=name,
-                                setting="callback_allowed_hosts", what="callback host")
+                                setting="callback_allowed_hosts", what="callback host",
+                                lookup=self.lookup)
 
     async def verify_webhook(self, url: str, signing_secret: str) -> str | None:
         """Ask a new endpoint to echo a challenge: None if it did, else what went wrong."""
@@ -406,11 +444,15 @@ class CallbackSender:
         headers = webhooks.signed_headers(signing_secret, msg_id, body, self.wall())
         assert self._client is not None
         try:
-            async with self._pool, self._client.post(URL(url, encoded=True), data=body,
-                                                     headers=headers,
-                                                     allow_redirects=False) as response:
-                answer = await response.content.read(webhooks.MAX_ANSWER_BYTES + 1)
+            async with self._verifying, self._client.post(URL(url, encoded=True), data=body,
+                                                          headers=headers,
+                                                          allow_redirects=False) as response:
+                answer = await read_capped(response, webhooks.MAX_ANSWER_BYTES + 1)
                 status = response.status
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, AddressRefused):  # re-pointed since it was checked
+                raise UrlRefused(str(exc.os_error)) from None
+            return f"the endpoint could not be reached ({type(exc).__name__})"
         except (aiohttp.ClientError, TimeoutError) as exc:
             return f"the endpoint could not be reached ({type(exc).__name__})"
         if not 200 <= status < 300:
@@ -428,20 +470,56 @@ class CallbackSender:
             return False
         assert self._client is not None
         try:
-            async with self._pool, self._client.get(URL(callback).extend_query(params),
-                                                    allow_redirects=False) as response:
-                answer = await response.content.read(len(params["hub.challenge"]) + 1)
+            async with self._verifying, self._client.get(URL(callback).extend_query(params),
+                                                         allow_redirects=False) as response:
+                answer = await read_capped(response, len(params["hub.challenge"]) + 1)
                 status = response.status
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, AddressRefused):  # re-pointed since it was checked
+                log.info("websub callback refused at verification: %s", exc.os_error)
+            else:
+                log.info("websub intent verification failed: %s", type(exc).__name__)
+            return False
         except (aiohttp.ClientError, TimeoutError) as exc:
-            log.info("websub intent verification of %s failed: %s", callback, type(exc).__name__)
+            log.info("websub intent verification of a callback at %s failed: %s",
+                     origin_of(callback)[0], type(exc).__name__)
             return False
         return 200 <= status < 300 and answer == params["hub.challenge"].encode()
 
-    def spawn(self, coro: Any) -> None:
-        """Run a background job (a WebSub verification) owned by the sender."""
+    @property
+    def verifications_full(self) -> bool:
+        """Whether as many WebSub verifications wait as may (a new request is refused)."""
+        return len(self._tasks) >= MAX_PENDING_VERIFICATIONS
+
+    def verifying_for(self, client: str) -> int:
+        """How many of ``client``'s requests (WebSub, webhook) are still being verified."""
+        return self._by_client.get(client, 0)
+
+    def _count(self, client: str, by: int) -> None:
+        left = self._by_client.get(client, 0) + by
+        if left > 0:
+            self._by_client[client] = left
+        else:
+            self._by_client.pop(client, None)
+
+    @contextlib.contextmanager
+    def verifying(self, client: str) -> Iterator[None]:
+        """Count one verification against ``client`` (the requester) while it runs."""
+        self._count(client, 1)
+        try:
+            yield
+        finally:
+            self._count(client, -1)
+
+    def spawn(self, coro: Any, client: str | None = None) -> None:
+        """Run a background job (a WebSub verification) owned by the sender, counted
+        against ``client`` (the requester) from now until it ends."""
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if client is not None:
+            self._count(client, 1)
+            task.add_done_callback(lambda _: self._count(client, -1))
 
     # -- cursors ---------------------------------------------------------
 

@@ -31,6 +31,11 @@ DEFAULT_LEASE_SECS = 10 * 86400
 MIN_LEASE_SECS = 300
 MAX_LEASE_SECS = 30 * 86400
 MAX_SECRET_BYTES = 199  # WebSub: hub.secret MUST be less than 200 bytes
+#: Requests of one client (address, IPv6 /64) whose intent verification is still waiting or
+#: running; beyond it ``429 rate_limited``. A request costs its sender nothing but makes the
+#: hub call a URL of its choosing, so no one client may hold more than half the
+#: verification pool (:data:`tocsin.callbacks.sender.MAX_VERIFYING`).
+MAX_PENDING_PER_CLIENT = 4
 
 
 def lease_secs(asked: str | None) -> int:

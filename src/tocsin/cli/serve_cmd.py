@@ -1,18 +1,25 @@
-"""``tocsin serve``: run the hub (one process, SQLite or PostgreSQL, in-process fan-out)."""
+"""``tocsin serve``: run the hub — one process by default; a writer, edges or both (docs/deploy.md)."""
 
 from __future__ import annotations
 
 import sqlite3
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 
 from tocsin.cli import main
 from tocsin.cli.common import fail, stdout
-from tocsin.config import SettingsError, load_settings
+from tocsin.config import Settings, SettingsError, load_settings
 from tocsin.trust.registry import RegistryError, load_registry
+
+if TYPE_CHECKING:
+    from tocsin.bus.workers import Workers
+    from tocsin.regions import RegionSet
 
 SHUTDOWN_GRACE_SECS = 2
 
@@ -35,9 +42,17 @@ SHUTDOWN_GRACE_SECS = 2
                    "in the data directory.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--bus", default=None, help="NATS URL(s) for the doorbell, e.g. nats://127.0.0.1:4222.")
+@click.option("--role", type=click.Choice(["all", "writer", "edge"]), default=None,
+              help="all (default: one process), writer, or edge (docs/deploy.md).")
+@click.option("--workers", type=int, default=None,
+              help="Run N edge processes on the one port (SO_REUSEPORT) plus the writer.")
+@click.option("--writer-url", default=None,
+              help="Edge: where to hand writes (default: DATA_DIR/writer.url, written by the writer).")
 def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool | None,
           registry: Path | None, config_file: Path | None, public_url: str | None,
-          store: str | None, log_level: str) -> None:
+          store: str | None, log_level: str, bus: str | None, role: str | None,
+          workers: int | None, writer_url: str | None) -> None:
     """Run the hub: issue, store, log and deliver alerts."""
     import uvicorn
 
@@ -55,12 +70,19 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     try:
         settings = load_settings(
             {"host": host, "port": port, "data_dir": data_dir, "demo": demo, "registry": registry,
-             "public_url": public_url, "store": store},
+             "public_url": public_url, "store": store, "bus": bus, "role": role,
+             "workers": workers, "writer_url": writer_url},
             config_file=config_file,
         )
     except SettingsError as exc:
         fail(str(exc))
     regions = load_regions(settings.regions)
+    if settings.role == "edge":
+        _serve_edge(settings, regions, log_level)
+        return
+    edges = None
+    if settings.workers:
+        settings, edges = _workers(settings, config_file, log_level)
     registry_path = settings.registry or settings.data_dir / "registry.json"
     try:  # before anything is written, demo files included: a refusal writes nothing
         preflight(settings.data_dir, settings.log_origin, shared_store=bool(settings.store))
@@ -95,8 +117,12 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         fail(f"cannot open the data directory {settings.data_dir}: {exc}")
     except (ValueError, SettingsError) as exc:  # a log key not matching its log, a bad vapid.key
         fail(f"{settings.data_dir}: {exc}")
-    url = f"http://{settings.host}:{settings.port}"
+    url = settings.base_url if edges is not None else f"http://{settings.host}:{settings.port}"
     stdout.print(f"Tocsin hub on {url}  (data: {settings.data_dir.resolve()})")
+    if edges is not None:
+        stdout.print(f"{edges.count} edge processes on that port, the writer on "
+                     f"http://127.0.0.1:{settings.port}; doorbell: "
+                     f"{settings.bus or f'none (edges poll every {settings.bus_poll_secs:g} s)'}")
     if settings.store:
         from tocsin.store.postgres import redacted
 
@@ -120,6 +146,86 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
         http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
         proxy_headers=False, access_log=False, lifespan="on"), hub.close_streams)
-    server.run()
+    if edges is not None:
+        import threading
+
+        def start_edges() -> None:  # once the writer listens and has said where
+            while not server.started and not server.should_exit:
+                time.sleep(0.05)  # uvicorn has no start callback; a flag set once
+            if server.started:
+                edges.start()
+
+        threading.Thread(target=start_edges, name="tocsin-workers", daemon=True).start()
+    try:
+        server.run()
+    finally:
+        if edges is not None:
+            edges.stop()
     if not server.started:
         sys.exit(3)  # as uvicorn.run: the start-up failed (its error is logged)
+
+
+def _workers(settings: Settings, config_file: Path | None, log_level: str
+             ) -> tuple[Settings, Workers]:
+    """The writer's settings beside ``--workers N`` edges, and the edges to start.
+
+    The edges take the public host and port; the writer moves to a private 127.0.0.1 port
+    they hand writes to, trusts them (127.0.0.1) as proxies, and keeps the public URL for links.
+    """
+    import socket
+
+    from tocsin.bus.workers import Workers
+
+    with socket.socket() as probe:  # a free private port for the writer
+        probe.bind(("127.0.0.1", 0))
+        private = int(probe.getsockname()[1])
+    argv = ["serve", "--role", "edge", "--workers", "0", "--host", settings.host, "--port",
+            str(settings.port), "--data-dir", str(settings.data_dir), "--writer-url",
+            f"http://127.0.0.1:{private}", "--log-level", log_level]
+    if settings.bus:
+        argv += ["--bus", settings.bus]
+    if config_file is not None:
+        argv += ["--config", str(config_file)]
+    proxies = ",".join(p for p in (settings.trusted_proxies, "127.0.0.1") if p)
+    writer = replace(settings, host="127.0.0.1", port=private, public_url=settings.base_url,
+                     trusted_proxies=proxies, compat_port=0).validated()
+    env = {"TOCSIN_STORE": settings.store} if settings.store else {}
+    return writer, Workers(argv, settings.workers, env)
+
+
+def _serve_edge(settings: Settings, regions: RegionSet, log_level: str) -> None:
+    """An edge: reads and streams from the store, hands writes to the writer."""
+    import uvicorn
+
+    from tocsin.api.server import ClosingServer, StreamingHttpProtocol
+    from tocsin.assemble import build_app
+    from tocsin.bus.handover import Handover, WriterAddress
+    from tocsin.bus.workers import reuse_port_socket
+    from tocsin.compat.alerts_in_ua_routes import compat_listener
+    from tocsin.runtime import Hub
+    from tocsin.store.integrity import StartupRefused
+
+    try:
+        hub = Hub(settings, regions=regions)
+    except (StartupRefused, RegistryError, SettingsError) as exc:
+        fail(escape(str(exc)))
+    app = Handover(compat_listener(build_app(hub), hub),
+                   writer=WriterAddress(settings.writer_url, settings.data_dir),
+                   trusted_proxies=settings.proxy_addresses,
+                   max_body_bytes=settings.max_body_bytes,
+                   body_timeout_secs=settings.body_timeout_secs)
+    try:
+        sock = reuse_port_socket(settings.host, settings.port)
+    except OSError as exc:
+        fail(f"cannot listen on {settings.host}:{settings.port}: {exc}")
+    where = "the store" if settings.store else str(settings.db_path)
+    stdout.print(f"Tocsin edge on http://{settings.host}:{settings.port}  (store: {where}, bus: "
+                 f"{settings.bus or 'none, polling'}, writes to: "
+                 f"{settings.writer_url or settings.data_dir / 'writer.url'})")
+    server = ClosingServer(uvicorn.Config(
+        app, log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
+        http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
+        proxy_headers=False, access_log=False, lifespan="on"), hub.close_streams)
+    server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(3)

@@ -292,6 +292,8 @@ class CompatListener:
         sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET,
                              socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if settings.role == "edge":  # edges share their ports (tocsin serve --workers; deploy.md)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             sock.bind((settings.host, settings.compat_port))
             sock.listen(128)

@@ -11,9 +11,9 @@ admin port on the LAN, the hub's own loopback). A URL is accepted when
 
 Senders check again before they first call an origin and every :data:`RECHECK_SECS` after
 (a name may be re-pointed after subscribing). A host that re-resolves between that check
-and the connection is the remaining window: the push sender closes it by connecting only to
-addresses it checked (:class:`tocsin.push.pinning.CheckedResolver`, built on
-:func:`check_addresses` and a :data:`Lookup`); the webhook and WebSub sender does not yet.
+and the connection would be a window: the push, webhook and WebSub senders close it by
+connecting only to addresses they checked (:class:`tocsin.delivery.pinning.CheckedResolver`,
+built on :func:`check_addresses` and a :data:`Lookup`).
 :mod:`tocsin.push.endpoints` is this rule worded for push subscriptions.
 """
 
@@ -61,10 +61,14 @@ def origin_of(url: str) -> tuple[str, str]:
 
 
 #: Ranges Python 3.11's ``is_global`` lets through that still reach private or loopback
-#: addresses: IPv4-compatible IPv6, NAT64 (well-known and local-use), 6to4, and the IETF
-#: protocol assignments.
+#: addresses, or are no public host: IPv4-compatible IPv6, IPv4-translated IPv6 (SIIT,
+#: ``::ffff:0:a.b.c.d``: a translator on the hub's network maps it to ``a.b.c.d``), NAT64
+#: (well-known and local-use), 6to4 and its relay anycast, the IETF protocol assignments,
+#: site-local IPv6 (deprecated, still routed privately by some networks), SRv6 SIDs and
+#: the IPv6 documentation range.
 _NOT_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
-    "::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "192.0.0.0/24"))
+    "::/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16",
+    "192.88.99.0/24", "192.0.0.0/24", "fec0::/10", "5f00::/16", "3fff::/20"))
 
 
 def check_url(url: str, allowed: Collection[str], *, resolve: bool = True, name: str = "url",
@@ -135,3 +139,46 @@ def check_addresses(host: str, found: list[str], *, what: str = "host") -> None:
                 or not address.is_global or address.is_multicast:
             raise UrlRefused(f"the {what} {host!r} is at a non-public address "
                              f"({address}); only public hosts are called")
+
+
+def addresses_now(host: str, port: int, *, allowed: bool, what: str = "host",
+                  lookup: Lookup = system_lookup) -> list[str]:
+    """``host``'s addresses now, for a sender's periodic check and its per-server share.
+
+    Not ``allowed``: :func:`check_public` (UrlRefused unless every one is public). An
+    allowed host is only looked up, and one that does not resolve gives ``[]`` (its
+    connection will fail and be retried like any other).
+    """
+    if not allowed:
+        return check_public(host, port, what=what, lookup=lookup)
+    try:
+        ipaddress.ip_address(host)
+        return [host]
+    except ValueError:
+        pass
+    try:
+        return lookup(host, port)
+    except (OSError, UnicodeError):
+        return []
+
+
+def share_key(addresses: list[str]) -> str | None:
+    """Whose per-host share of the pool a request takes: the server, not the name.
+
+    Keyed by the first address the host resolved to (IPv4; an IPv6 address by its /64, the
+    block one machine gets), so many names of one server — ``a.evil.test``,
+    ``b.evil.test``, ``localhost``, ``0x7f000001``, ``[::ffff:7f00:1]`` — share one
+    per-host share of a sender, and one party's slow server cannot take every slot by
+    registering endpoints under many names. None: no address known (the origin is used).
+    """
+    if not addresses:
+        return None
+    try:
+        address = ipaddress.ip_address(addresses[0].split("%")[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

@@ -5,8 +5,10 @@ time) and kept in their ASCII form (an international domain as ``xn--``; an inte
 local part is refused, because a relay need not speak SMTPUTF8). Any control character —
 CR and LF above all — is refused before anything else looks at the text, with its own
 message, so a header injection attempt is named as what it is. A display name is optional
-free text without control or line-separator characters; :mod:`email.headerregistry` quotes
-and encodes it when the message is written.
+free text without control or line-separator characters, nor ``=?`` (which would start an
+RFC 2047 encoded word a mail client decodes); :mod:`email.headerregistry` quotes and encodes
+it when the message is written. The confirmation email carries no display name at all: the
+one who asked chose it, and need not own the address.
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ def parse_name(raw: object) -> str:
     if has_control(raw):
         raise AddressRefused("name contains a line break or control character (refused: it "
                              "could inject mail headers)")
+    if "=?" in raw:  # an RFC 2047 encoded word: clients decode it, control characters and all
+        raise AddressRefused("name contains '=?' (an encoded word; refused: it could inject "
+                             "what the checks above refuse)")
     name = " ".join(raw.split())
     if len(name) > MAX_NAME_CHARS:
         raise AddressRefused(f"name is longer than {MAX_NAME_CHARS} characters")

@@ -67,6 +67,9 @@ FLUSH_EVERY_SECS = 0.2
 PRUNE_EVERY_SECS = 600.0
 ENQUEUE_SLICE = 2000
 CONFIRM_TIMEOUT_SECS = 10.0  # each SMTP step of a confirmation, sent while its request waits
+#: A whole confirmation (waiting for a connection slot included), in step timeouts: a relay
+#: answering each step just in time must not hold a person's request for all of them added up.
+CONFIRM_DEADLINE_STEPS = 3
 DENIAL = "denial"
 UNSUBSCRIBE_PATH = "/api/v1/email/unsubscribe"
 CONFIRM_PATH = "/api/v1/email/confirm"
@@ -230,12 +233,18 @@ class EmailSender:
         rendered = confirmation_mail(language=request.language,
                                      place_names=self.place_names(request.regions, request.language),
                                      confirm_url=url, expires_utc=when, demo=self.demo)
-        message = build_message(sender=self.from_address, to=Address(request.name, addr_spec=address),
+        # No display name: whoever asked chose it, and they need not own the address.
+        message = build_message(sender=self.from_address, to=Address("", addr_spec=address),
                                 subject=rendered.subject, text=rendered.text, html=rendered.html,
                                 headers={"Auto-Submitted": "auto-generated"})
         relay = dataclasses.replace(self.relay, timeout=min(self.relay.timeout, CONFIRM_TIMEOUT_SECS))
-        async with self._confirming, Mailer(relay) as mailer:  # a person is waiting for the answer
-            await mailer.send(message)
+        try:
+            async with asyncio.timeout(CONFIRM_DEADLINE_STEPS * relay.timeout), self._confirming, \
+                    Mailer(relay) as mailer:  # a person is waiting for the answer
+                await mailer.send(message)
+        except TimeoutError:
+            raise SmtpFailure("the relay did not take the confirmation in time", temporary=True,
+                              relay_down=True, timed_out=True) from None
         self.metrics.sent.labels("confirmation").inc()
 
     def place_names(self, codes: tuple[str, ...] | list[str], language: str) -> list[str]:

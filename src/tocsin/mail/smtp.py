@@ -80,11 +80,12 @@ class SmtpFailure(Exception):
     """A message was not handed over; ``temporary``: trying again later can succeed."""
 
     def __init__(self, message: str, *, temporary: bool, code: int | None = None,
-                 relay_down: bool = False) -> None:
+                 relay_down: bool = False, timed_out: bool = False) -> None:
         super().__init__(message)
         self.temporary = temporary
         self.code = code
         self.relay_down = relay_down
+        self.timed_out = timed_out  # a step, or the whole message, took too long
 
 
 def _checked(name: str, value: str) -> str:
@@ -222,7 +223,10 @@ def _failure(exc: BaseException) -> SmtpFailure:
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
         return SmtpFailure(f"the relay does not support what the settings ask: {exc}", temporary=True,
                            relay_down=True)
-    if isinstance(exc, aiosmtplib.SMTPException | OSError | TimeoutError):
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
+        return SmtpFailure(f"the relay did not answer in time: {type(exc).__name__}", temporary=True,
+                           relay_down=True, timed_out=True)
+    if isinstance(exc, aiosmtplib.SMTPException | OSError):
         return SmtpFailure(f"the relay cannot be reached: {type(exc).__name__}", temporary=True,
                            relay_down=True)
     return SmtpFailure(f"sending failed: {type(exc).__name__}", temporary=False)

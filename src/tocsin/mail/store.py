@@ -11,9 +11,10 @@ Contract (``tests/mail/test_store.py``):
 
 * **Tokens are never stored**, only their SHA-256 (:mod:`tocsin.mail.tokens`); a token is
   compared in constant time, works once, and not after it expires.
-* **One pending confirmation per address per ``resend_secs``**: :meth:`SqliteEmailStore.request`
+* **One confirmation per mailbox per ``resend_secs``**: :meth:`SqliteEmailStore.request`
   raises :class:`ConfirmationPending` (with the seconds to wait) instead of issuing another,
-  so the hub cannot be used to flood an address with confirmation emails.
+  so the hub cannot be used to flood an address with confirmation emails; addresses differing
+  only in case or in a ``+tag`` are one mailbox (:func:`mailbox_key`).
 * **Unconfirmed rows do not outlive their token**: :meth:`SqliteEmailStore.prune` deletes them
   (and clears a confirmed row's expired pending request); ``request`` prunes first.
 * **Deleting leaves nothing behind**: the row is gone (no tombstone); SQLite
@@ -93,6 +94,21 @@ def address_key(address: str) -> str:
     return address.lower()
 
 
+def mailbox_key(address: str) -> str:
+    """The mailbox an address reaches: its :func:`address_key` without a ``+tag`` sub-address.
+
+    ``a+1@example.org`` and ``a+2@example.org`` are delivered to ``a@example.org`` by most
+    providers, so the one-confirmation-an-hour rule counts them as one mailbox (each may still
+    hold its own subscription).
+    """
+    local, _, domain = address_key(address).rpartition("@")
+    return f"{local.partition('+')[0]}@{domain}"
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class ConfirmationPending(Exception):
     """A confirmation was sent to this address less than ``resend_secs`` ago."""
 
@@ -127,8 +143,9 @@ class SqliteEmailStore:
                 self._prune(now)
                 row = conn.execute("SELECT id, token_sent FROM email_subscriptions "
                                    "WHERE address_key = ?", (address_key(address),)).fetchone()
-                if row is not None and row[1] is not None and now - float(row[1]) < resend_secs:
-                    raise ConfirmationPending(resend_secs - (now - float(row[1])))
+                last_sent = self._last_sent_to_mailbox(address)
+                if last_sent is not None and now - last_sent < resend_secs:
+                    raise ConfirmationPending(resend_secs - (now - last_sent))
                 pending = (name, ",".join(regions), language, token_hash(token), now, now + ttl_secs)
                 if row is None:
                     sub_id = secrets.token_urlsafe(16)
@@ -147,6 +164,17 @@ class SqliteEmailStore:
                 conn.execute("ROLLBACK")
                 raise
         return Request(sub_id, token, tuple(regions), language, name)
+
+    def _last_sent_to_mailbox(self, address: str) -> float | None:
+        """When a confirmation was last sent to any address of ``address``'s mailbox."""
+        mailbox = mailbox_key(address)
+        local, _, domain = mailbox.rpartition("@")
+        rows = self._conn.execute(
+            "SELECT address_key, token_sent FROM email_subscriptions WHERE token_sent IS NOT NULL "
+            "AND (address_key = ? OR address_key LIKE ? ESCAPE '\\')",
+            (mailbox, f"{_like_escaped(local)}+%@{_like_escaped(domain)}")).fetchall()
+        sent = [float(row[1]) for row in rows if mailbox_key(str(row[0])) == mailbox]
+        return max(sent) if sent else None
 
     def withdraw(self, sub_id: str, token: str) -> None:
         """Undo :meth:`request` whose confirmation could not be sent (the person may ask again)."""

@@ -8,7 +8,10 @@ delivery — that is a status the dashboard shows. The dispatcher
 (:class:`tocsin.org.service.Dispatcher`) calls channels concurrently, bounded.
 
 Outbound HTTP goes only where the SSRF rule of :mod:`tocsin.push.endpoints` allows
-(public HTTPS, unless a host is in ``push_allowed_hosts``), checked again before use.
+(public HTTPS, unless a host is in ``push_allowed_hosts``), checked again before use; a
+person's push endpoint is connected to only at addresses that passed the rule
+(:mod:`tocsin.delivery.pinning`), and at most 64 KiB of any answer is read
+(:mod:`tocsin.delivery.answers`).
 
 * :class:`SmsGateway` — ``POST`` JSON ``{"to", "text", "reference"}`` to the configured
   gateway URL (``org_sms_gateway_url``, bearer token ``org_sms_gateway_token``); 2xx is
@@ -33,10 +36,12 @@ from typing import Protocol
 
 import aiohttp
 
+from tocsin.delivery.answers import read_capped
+from tocsin.delivery.pinning import AddressRefused, CheckedResolver
 from tocsin.mail.smtp import Mailer, Relay, SmtpFailure, build_message
 from tocsin.org.model import DeliveryStatus
 from tocsin.push.crypto import encrypt
-from tocsin.push.endpoints import RECHECK_SECS, EndpointRefused, check_endpoint
+from tocsin.push.endpoints import RECHECK_SECS, EndpointRefused, Lookup, check_endpoint, system_lookup
 from tocsin.push.vapid import VapidSigner, b64url_decode
 
 log = logging.getLogger("tocsin.org")
@@ -78,8 +83,9 @@ class Channel(Protocol):
 class _Checked:
     """The SSRF rule for one URL, re-checked every RECHECK_SECS (a name may be re-pointed)."""
 
-    def __init__(self, allowed: frozenset[str]) -> None:
+    def __init__(self, allowed: frozenset[str], lookup: Lookup = system_lookup) -> None:
         self.allowed = allowed
+        self.lookup = lookup
         self._checked: dict[str, tuple[float, str | None]] = {}
 
     async def refused(self, url: str) -> str | None:
@@ -87,7 +93,7 @@ class _Checked:
         seen = self._checked.get(url)
         if seen is None or now - seen[0] > RECHECK_SECS:
             try:
-                await asyncio.to_thread(check_endpoint, url, self.allowed)
+                await asyncio.to_thread(check_endpoint, url, self.allowed, lookup=self.lookup)
                 seen = (now, None)
             except EndpointRefused as exc:
                 seen = (now, str(exc).replace("subscription.endpoint", "the URL"))
@@ -123,7 +129,7 @@ class SmsGateway:
         try:
             async with self._session().post(self.url, json=body, headers=headers,
                                             allow_redirects=False) as response:
-                raw = await response.read()
+                raw = await read_capped(response)
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             return DeliveryStatus.FAILED, f"gateway unreachable ({type(exc).__name__})"
@@ -146,9 +152,12 @@ class WebPushChannel:
 
     name = "push"
 
-    def __init__(self, signer: VapidSigner, allowed_hosts: frozenset[str]) -> None:
+    def __init__(self, signer: VapidSigner, allowed_hosts: frozenset[str],
+                 lookup: Lookup = system_lookup) -> None:
         self.signer = signer
-        self._rule = _Checked(allowed_hosts)
+        self.allowed_hosts = allowed_hosts
+        self.lookup = lookup
+        self._rule = _Checked(allowed_hosts, lookup)
         self._client: aiohttp.ClientSession | None = None
 
     async def send(self, out: Outgoing) -> tuple[DeliveryStatus, str]:
@@ -171,13 +180,21 @@ class WebPushChannel:
                    "Content-Type": "application/octet-stream",
                    "Authorization": self.signer.authorization(origin_of(endpoint)[0])}
         if self._client is None:
-            self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECS),
-                                                 trust_env=False)
+            # connect only to checked addresses (tocsin.delivery.pinning: DNS rebinding)
+            resolver = CheckedResolver(lambda host, port: self.lookup(host, port),
+                                       self.allowed_hosts, what="push service host")
+            self._client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(resolver=resolver),
+                timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECS), trust_env=False)
         try:
             async with self._client.post(endpoint, data=body, headers=headers,
                                          allow_redirects=False) as response:
-                await response.read()
+                await read_capped(response)  # a stranger's answer: bounded
                 status = response.status
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, AddressRefused):
+                return DeliveryStatus.FAILED, f"push endpoint refused: {exc.os_error}"
+            return DeliveryStatus.FAILED, f"push service unreachable ({type(exc).__name__})"
         except (aiohttp.ClientError, TimeoutError) as exc:
             return DeliveryStatus.FAILED, f"push service unreachable ({type(exc).__name__})"
         if 200 <= status < 300:

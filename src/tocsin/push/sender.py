@@ -8,8 +8,11 @@ per place met per event (``tocsin.push.messages.place_groups``). Invariants:
 * **Order per subscription.** A subscription's messages are sent one at a time, in event
   order, so an all-clear can never overtake the alert it replaces (same ``Topic``).
 * **A slow push service delays nobody else.** Each push service origin has its own
-  workers (at most ``per_service`` requests in flight); the follower never awaits a
-  request; live streams are published before the feed is even woken.
+  workers, and at most ``per_service`` requests are in flight to one *server* — counted
+  by the address its name resolves to (:func:`tocsin.delivery.outbound.share_key`), so
+  endpoints anyone subscribes under many names of one slow server share one share and
+  cannot take every connection; the follower never awaits a request; live streams are
+  published before the feed is even woken.
 * **Bounded.** At most ``max_connections`` connections in all (one ``aiohttp`` session),
   at most ``max_pending`` messages queued (the follower waits beyond that).
 * **At least once, resumable.** The saved position is the newest event every
@@ -43,7 +46,9 @@ from yarl import URL
 
 from tocsin.api.views import stored_alert
 from tocsin.cap.model import Alert, Area
+from tocsin.delivery.answers import read_capped
 from tocsin.delivery.fanout import PlaceIndex
+from tocsin.delivery.outbound import addresses_now, share_key
 from tocsin.feed import EventFeed
 from tocsin.kinds import KindClass, kind_class
 from tocsin.push.crypto import check_keys, encrypt
@@ -51,7 +56,6 @@ from tocsin.push.endpoints import (
     RECHECK_SECS,
     EndpointRefused,
     Lookup,
-    check_public,
     origin_of,
     system_lookup,
 )
@@ -139,6 +143,8 @@ class Origin:
     workers: int = 0
     checked_at: float | None = None
     refused: str | None = None
+    share: str | None = None  # the server it resolved to (tocsin.delivery.outbound.share_key)
+    checking: asyncio.Lock = field(default_factory=asyncio.Lock)  # one check at a time
 
 
 def place_of(point: tuple[float, float]) -> str:
@@ -187,6 +193,8 @@ class PushSender:
         self._endpoints: set[str] = set()
         self._point_regions: dict[str, Region | None] = {}  # a point's hromada, looked up once
         self._origins: dict[str, Origin] = {}
+        # per server (the address an origin's name resolves to), at most per_service requests
+        self._shares: dict[str, asyncio.Semaphore] = {}
         self._outstanding: dict[int, list[float]] = {}  # event id -> [jobs left, queued at]
         self._handled = 0
         self._served: list[tuple[str, int]] = []
@@ -444,13 +452,17 @@ class PushSender:
         if job.deadline <= now:
             self._fail(state, "expired")
             return None
-        if not origin.allowed and (origin.checked_at is None or now - origin.checked_at > RECHECK_SECS):
-            origin.checked_at = now
-            try:
-                await asyncio.to_thread(check_public, origin.host, origin.port, self.lookup)
-                origin.refused = None
-            except EndpointRefused as exc:
-                origin.refused = str(exc)
+        if origin.checked_at is None or now - origin.checked_at > RECHECK_SECS:
+            async with origin.checking:  # the origin's other workers wait for this check
+                if origin.checked_at is None or now - origin.checked_at > RECHECK_SECS:
+                    try:
+                        found = await asyncio.to_thread(addresses_now, origin.host, origin.port,
+                                                        allowed=origin.allowed,
+                                                        what="push service host", lookup=self.lookup)
+                        origin.refused, origin.share = None, share_key(found)
+                    except EndpointRefused as exc:
+                        origin.refused = str(exc)
+                    origin.checked_at = now
         if origin.refused is not None:
             self._fail(state, "refused")
             return None
@@ -467,12 +479,17 @@ class PushSender:
         assert self._client is not None
         status: int | None
         retry_after: str | None = None
+        share = self._shares.get(origin.share or origin.name)
+        if share is None:
+            share = self._shares[origin.share or origin.name] = asyncio.Semaphore(self.per_service)
         try:
-            async with self._client.post(state.url, data=job.body, headers=headers,
-                                         allow_redirects=False) as response:
+            async with share, self._client.post(state.url, data=job.body, headers=headers,
+                                                allow_redirects=False) as response:
                 status = response.status
                 retry_after = response.headers.get("retry-after")
-                await response.read()  # so the connection is kept for the next message
+                # the answer's body, bounded: a small one is drained (the connection is kept
+                # for the next message), an endless or huge one is cut (tocsin.delivery.answers)
+                await read_capped(response)
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, AddressRefused):  # re-pointed since it was checked
                 log.warning("push to %s refused: %s", origin.name, exc.os_error)

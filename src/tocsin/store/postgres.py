@@ -159,6 +159,20 @@ def storage_error(exc: BaseException) -> Exception:
     return StorageUnavailable(f"PostgreSQL: {type(exc).__name__}: {first}")
 
 
+def check_dsn(dsn: str) -> None:
+    """Refuse a connection string libpq cannot parse, without repeating any of it.
+
+    libpq's parse errors quote the offending part of the string, which may be the password
+    (``invalid percent-encoded token: "s3cr%ZZet"``), so their text is dropped here, and the
+    exception is not chained (a traceback would print it).
+    """
+    try:
+        psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.Error:
+        raise StorageUnavailable("PostgreSQL: the store setting is not a connection URL libpq can "
+                                 "parse (not repeated here: it may hold a password)") from None
+
+
 def redacted(dsn: str) -> str:
     """``dsn`` without its password, for messages and logs (a DSN may carry a secret)."""
     try:
@@ -186,6 +200,7 @@ class PostgresStore:
         self._lease_lock = threading.Lock()
         self._lease: Conn | None = None  # the session holding the writer lock
         self._epoch: int | None = None  # fencing token while this store leads
+        check_dsn(dsn)
         try:
             with psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECS) as conn, \
                     conn.transaction():
@@ -399,6 +414,12 @@ class PostgresStore:
         return results
 
     def _append_one(self, conn: Conn, alert: NewAlert) -> AppendResult:
+        if _has_nul(alert.id, alert.issuer_id, alert.key_id, alert.sender, alert.identifier,
+                    alert.sent, alert.msg_type, alert.status, alert.event, *alert.kinds,
+                    *alert.targets, *(part for ref in alert.references for part in ref)):
+            # (XML cannot carry NUL, so no parsed CAP has one; refused before PostgreSQL would
+            # fail the whole batch on it)
+            raise StoreError(f"alert {alert.id!r} holds a NUL character, which the store cannot keep")
         existing = _get(conn, "sender = %s AND identifier = %s", (alert.sender, alert.identifier))
         if existing is not None:
             if existing.id == alert.id and existing.cap == alert.cap:
@@ -461,10 +482,14 @@ class PostgresStore:
     # -- reads -------------------------------------------------------------
 
     def get(self, alert_id: str) -> AlertRecord | None:
+        if _has_nul(alert_id):
+            return None
         with self._conn() as conn:
             return _get(conn, "id = %s", (alert_id,))
 
     def find(self, sender: str, identifier: str) -> AlertRecord | None:
+        if _has_nul(sender, identifier):
+            return None
         with self._conn() as conn:
             return _get(conn, "sender = %s AND identifier = %s", (sender, identifier))
 
@@ -480,16 +505,17 @@ class PostgresStore:
     ) -> list[AlertRecord]:
         where: list[str] = []
         params: list[object] = []
+        # (a name holding NUL matches nothing stored: it is dropped, never sent to PostgreSQL)
         if kinds_any is not None:
             where.append("kinds && %s::text[]")
-            params.append(list(kinds_any))
+            params.append(_no_nul(kinds_any))
         if kinds_none:
             where.append("NOT (kinds && %s::text[])")
-            params.append(list(kinds_none))
+            params.append(_no_nul(kinds_none))
         if regions is not None:
             where.append("id IN (SELECT alert_id FROM targets WHERE code = ANY(%s)"  # noqa: S608
                          + (" AND ended_ts IS NULL)" if active_at is not None else ")"))
-            params.append(list(regions))
+            params.append(_no_nul(regions))
         if active_at is not None:  # a coarse filter; the rulebook's is_active decides below
             where.append("status = 'Actual' AND msg_type IN ('Alert', 'Update') AND ended_ts IS NULL "
                          "AND (expires_ts IS NULL OR expires_ts > %s) AND NOT ('all-clear' = ANY(kinds))")
@@ -550,6 +576,15 @@ class PostgresStore:
     def close(self) -> None:
         self.release_leadership()
         self._pool.close()
+
+
+def _has_nul(*texts: str | None) -> bool:
+    """Whether any text holds NUL, which PostgreSQL text cannot store (so nothing stored has it)."""
+    return any(text is not None and "\x00" in text for text in texts)
+
+
+def _no_nul(texts: Sequence[str]) -> list[str]:
+    return [text for text in texts if "\x00" not in text]
 
 
 def _holder() -> str:
@@ -645,6 +680,8 @@ class _PgView(LedgerView):
                       frozenset(reached[str(r[0])])) for r in rows]
 
     def by_reference(self, sender: str, identifier: str) -> Prior | None:
+        if _has_nul(sender, identifier):
+            return None
         rows = self._conn.execute(
             "SELECT id, issuer_id, status, ended_ts FROM alerts WHERE sender = %s AND identifier = %s",
             (sender, identifier)).fetchall()

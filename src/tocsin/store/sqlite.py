@@ -153,15 +153,27 @@ class SqliteStore:
     asked, inside each alert's savepoint, what the alert ends.
     """
 
-    def __init__(self, path: Path, *, rules: StateRules) -> None:
+    def __init__(self, path: Path, *, rules: StateRules, readonly: bool = False) -> None:
+        """Open (and with ``readonly=False`` create) the store at ``path``.
+
+        ``readonly``: an edge process beside the writer process (docs/deploy.md). It never
+        writes: the file must exist with the schema, every connection is ``query_only``, and
+        each read sees what the writer process has committed (WAL readers in autocommit).
+        """
         self.path = path
         self._rules = rules
-        self._writer = _connect(path)
-        self._writer.executescript(_SCHEMA)
-        self._writer.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-            (str(SCHEMA_VERSION),),
-        )
+        if readonly:
+            if not path.exists():
+                raise StoreError(f"{path}: no store yet (start the writer first)")
+            self._writer = _connect(path)
+            self._writer.execute("PRAGMA query_only=ON")
+        else:
+            self._writer = _connect(path)
+            self._writer.executescript(_SCHEMA)
+            self._writer.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()

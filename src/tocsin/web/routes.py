@@ -260,7 +260,7 @@ def web_routes(hub: Hub) -> list[BaseRoute]:
                      cache="public, max-age=300")
 
     async def log_key(request: Request) -> Response:
-        return _json({"origin": hub.settings.log_origin, "vkey": hub.log_signer.verifier().vkey},
+        return _json({"origin": hub.settings.log_origin, "vkey": hub.log_verifier.vkey},
                      cache="public, max-age=300")
 
     return [
