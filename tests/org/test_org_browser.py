@@ -115,5 +115,16 @@ def test_an_admin_runs_a_check_in_from_the_browser(org_hub: OrgHub, browser: Any
     actions = page.locator(".audit-entry td:nth-child(3)").all_inner_texts()
     assert {"org.create", "admin.enrol", "admin.login", "people.import", "message.send",
             "people.export"} <= set(actions)
+    # an invitation sent to a mistyped address is taken back from the phone (the owner confirms)
+    page.fill("#invite input[name=email]", "typo@exmaple.org")
+    page.click("#invite button[type=submit]")
+    expect(page.locator("#invite-link")).to_contain_text("/org/enrol/")
+    page.click("#load-admins")
+    typo = page.locator("#admins tr", has_text="typo@exmaple.org")
+    expect(typo).to_contain_text("not enrolled")
+    page.once("dialog", lambda dialog: dialog.accept())
+    typo.locator("button").click()
+    expect(page.locator("#admins tr", has_text="typo@exmaple.org")).to_have_count(0)
+    expect(page.locator("#admins tr").first).to_contain_text("(you)")
     assert errors == []
     admin.close()

@@ -52,6 +52,9 @@ def test_passkeys_recovery_codes_and_sessions(org_hub: OrgHub) -> None:
     # sign out ends the session
     lost.request("POST", "/api/v1/org/logout")
     assert httpx.get(f"{lost.url}/api/v1/org/session", headers={"Cookie": lost.cookie}).status_code == 401
+    # the recovery ended the owner's other sessions (the one enrolment opened among them)
+    assert owner.request("GET", f"/api/v1/orgs/{owner.org}/audit").status_code == 401
+    assert owner.login().status_code == 200
     actions = [e["action"] for e in owner.request("GET", f"/api/v1/orgs/{owner.org}/audit").json()["entries"]]
     assert actions[:3] == ["org.create", "admin.invite", "admin.enrol"]
     assert "admin.recover" in actions and "admin.passkey_add" in actions and "admin.login" in actions

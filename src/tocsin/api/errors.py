@@ -127,6 +127,8 @@ _KINDS = (
     ErrorKind("org_message_not_found", 404, "No message of this organisation has this id."),
     ErrorKind("person_not_found", 404, "No person of this organisation has this id."),
     ErrorKind("admin_exists", 409, "This email is already an admin of the organisation."),
+    ErrorKind("admin_not_found", 404, "No admin of this organisation has this id."),
+    ErrorKind("last_owner", 409, "This is the organisation's last owner; invite another owner first."),
     ErrorKind("checkin_token_invalid", 404, "This check-in link is not valid (unknown, or for another "
               "request); nothing was recorded."),
     ErrorKind("checkin_answered", 409, "This check-in was already answered; the first answer stands."),

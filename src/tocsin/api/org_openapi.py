@@ -63,6 +63,9 @@ def org_paths() -> dict[str, Any]:
         base + "/audit": {"get": _op("The audit log and recent refusals (owner)", [org])},
         base + "/audit.csv": {"get": _op("Export the audit log (owner)", [org], content="text/csv")},
         base + "/admins": {"post": _op("Invite an admin: a one-time enrolment link (owner)", [org], ok="201",
-                                       body=js)},
+                                       body=js),
+                           "get": _op("The organisation's admins (owner)", [org])},
+        base + "/admins/{admin}": {"delete": _op("Remove an admin, never the last owner (owner)",
+                                                 [org, _p("admin", "An admin's id")], ok="204")},
         base + "/settings": {"put": _op("Retention and the public-alert rule (owner)", [org], body=js)},
     }

@@ -11,7 +11,9 @@ for an admin of another organisation (``org_forbidden``) or a role below the one
   JSON); ``GET messages/{id}/live`` (viewer: SSE ``snapshot`` then ``update`` events);
   ``POST messages/{id}/close`` (admin)
 * ``GET audit`` / ``GET audit.csv`` (owner), ``POST admins`` (owner: invite, returns the
-  enrolment link once), ``PUT settings`` (owner: retention, the public-alert rule)
+  enrolment link once), ``GET admins`` and ``DELETE admins/{id}`` (owner: list; remove, with
+  their sessions, passkeys and codes, never the last owner), ``PUT settings`` (owner:
+  retention, the public-alert rule)
 
 Sign-in: ``POST /api/v1/org/enrol/options|finish``, ``POST /api/v1/org/login/options|finish``,
 ``POST /api/v1/org/recover``, ``POST /api/v1/org/passkeys/options|finish`` (signed in),
@@ -35,11 +37,12 @@ import html
 import io
 import json
 import logging
+import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 from starlette.requests import Request
@@ -48,6 +51,7 @@ from starlette.routing import BaseRoute, Route
 
 from tocsin.api.body import decode_json, read_body
 from tocsin.api.errors import ApiError
+from tocsin.api.ratelimit import LIMITED
 from tocsin.org.auth import COOKIE, AuthRefused
 from tocsin.org.csvio import CsvRefused, read_people, write_people
 from tocsin.org.csvio import neutralise as csv_cell
@@ -102,6 +106,20 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
         origin = request.headers.get("origin")
         return origin is None or origin == passkeys.origin
 
+    def checkin_from_this_site(request: Request) -> bool:
+        """Whether a check-in answer may come from the page that posted it. The link's token is
+        the key, so this only keeps another site's page from answering for a person whose link
+        it knows; it must never refuse the person's own page. That page sends no referrer, so
+        browsers send ``Origin: null`` with its form: ``Sec-Fetch-Site`` decides when sent,
+        else an ``Origin`` naming another host than the hub's public one or the request's."""
+        fetch_site = request.headers.get("sec-fetch-site")
+        if fetch_site is not None:
+            return fetch_site in ("same-origin", "none")
+        origin = request.headers.get("origin")
+        if origin is None or origin == "null" or origin == passkeys.origin:
+            return True
+        return urlsplit(origin).netloc == request.headers.get("host", "")
+
     def session_of(request: Request) -> tuple[Admin, str] | None:
         token = request.cookies.get(COOKIE)
         return store.session(token) if token else None
@@ -110,6 +128,11 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
         """The signed-in admin of the path's organisation with at least ``role``; else refused."""
         org_id = request.path_params["org"]
         found = await asyncio.to_thread(session_of, request)
+        wait = request.scope.get(LIMITED)
+        if wait and (found is None or found[0].org_id != org_id):
+            seconds = max(1, math.ceil(wait))  # past its refusals: refused, not logged again
+            raise ApiError("rate_limited", f"too many refused requests from this client; retry in "
+                           f"{seconds} s", retry_after=seconds)
         if found is None:
             await asyncio.to_thread(refuse, org_id, "anonymous", "no session", request)
             raise ApiError("org_login_required", "no valid session cookie")
@@ -298,7 +321,7 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
         data = await json_body(request)
         template = data.get("template")
         if template is not None:
-            if template not in TEMPLATES:
+            if not isinstance(template, str) or template not in TEMPLATES:
                 raise ApiError("bad_org_request", f"template must be one of {', '.join(TEMPLATES)}")
             texts = {"uk": TEMPLATES[template][0], "en": TEMPLATES[template][1]}
         else:
@@ -341,6 +364,12 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
             raise _refused(exc) from None
         listener = service.listen(admin.org_id, message_id)
 
+        def still_signed_in() -> bool:
+            """The session is re-read before every update: a signed-out or removed admin's
+            stream ends at the next change or heartbeat instead of showing it."""
+            found = session_of(request)
+            return found is not None and found[0].id == admin.id and found[0].role.at_least(Role.VIEWER)
+
         async def events() -> AsyncIterator[bytes]:
             try:
                 yield b"event: snapshot\ndata: " + msgspec.json.encode(first) + b"\n\n"
@@ -348,8 +377,12 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
                     try:
                         await asyncio.wait_for(listener.wake.wait(), HEARTBEAT_SECS)
                     except TimeoutError:
+                        if not await asyncio.to_thread(still_signed_in):
+                            return
                         yield b": heartbeat\n\n"
                         continue
+                    if not await asyncio.to_thread(still_signed_in):
+                        return
                     listener.wake.clear()
                     changed, listener.changed = listener.changed, set()
                     board = await asyncio.to_thread(service.dashboard, admin.org_id, message_id, changed)
@@ -399,7 +432,8 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
     async def invite(request: Request) -> Response:
         admin = await guard(request, Role.OWNER)
         data = await json_body(request)
-        email, role = str(data.get("email", "")).strip(), data.get("role", "admin")
+        raw_email, role = data.get("email", ""), data.get("role", "admin")
+        email = raw_email.strip() if isinstance(raw_email, str) else ""
         if "@" not in email or len(email) > 254 or role not in {r.value for r in Role}:
             raise ApiError("bad_org_request", "give an email and a role (owner, admin, viewer)")
         try:
@@ -408,25 +442,48 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
             raise ApiError("admin_exists", str(exc)) from None
         return _json({"admin": new.id, "link": f"{hub.settings.base_url}/org/enrol/{token}"}, 201)
 
+    async def list_admins(request: Request) -> Response:
+        admin = await guard(request, Role.OWNER)
+        found = await asyncio.to_thread(store.admins, admin.org_id)
+        return _json({"admins": [{"id": a.id, "email": a.email, "role": a.role.value, "enrolled": a.enrolled}
+                                 for a in found]})
+
+    async def remove_admin(request: Request) -> Response:
+        admin = await guard(request, Role.OWNER)
+        try:
+            removed = await asyncio.to_thread(store.remove_admin, admin.org_id,
+                                              request.path_params["admin"], admin.id)
+        except StoreConflict as exc:
+            raise ApiError("last_owner", str(exc)) from None
+        if not removed:
+            raise ApiError("admin_not_found", "no such admin in this organisation")
+        return Response(status_code=204)
+
     async def settings(request: Request) -> Response:
+        """Change the settings sent; a field left out keeps its value (``null`` clears one)."""
         admin = await guard(request, Role.OWNER)
         data = await json_body(request)
-        days = data.get("retention_days")
+        current = await asyncio.to_thread(store.org, admin.org_id)
+        assert current is not None
+        days = data.get("retention_days", current.retention_days)
         if days is not None and (isinstance(days, bool) or not isinstance(days, int)
                                  or not 1 <= days <= 3650):
             raise ApiError("bad_org_request", "retention_days is a number of days (1..3650) or null")
-        text = data.get("rule_text", "")
+        text = data.get("rule_text", current.rule_text)
         if not isinstance(text, str) or len(text) > 500:
             raise ApiError("bad_org_request", "rule_text is a text of at most 500 characters")
+        enabled = data.get("rule_enabled", current.rule_enabled)
+        if not isinstance(enabled, bool):
+            raise ApiError("bad_org_request", "rule_enabled is true or false")
         minutes: dict[str, int | None] = {}
         for name in ("reminder_minutes", "escalate_minutes"):
-            value = data.get(name)
+            value = data.get(name, getattr(current, name))
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or not 1 <= value <= 1440):
                 raise ApiError("bad_org_request", f"{name} is a number of minutes (1..1440) or null")
             minutes[name] = value
         await asyncio.to_thread(store.set_settings, admin.org_id, admin.id, retention_days=days,
-                                rule_enabled=data.get("rule_enabled") is True, rule_text=text, **minutes)
+                                rule_enabled=enabled, rule_text=text, **minutes)
         return _json({"saved": True})
 
     async def org_key(request: Request) -> Response:
@@ -438,10 +495,17 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
     # -- check-ins (people, no login) ------------------------------------------------
 
     async def answer_json(request: Request) -> Response:
+        if not checkin_from_this_site(request):
+            security.warning("refused cross-site check-in answer for message %s",
+                             request.path_params["message"][:40])
+            raise ApiError("csrf_failed", "this answer came from another site")
         data = await json_body(request)
+        answer, note_text = data.get("answer", ""), data.get("note", "")
+        if not isinstance(answer, str) or not isinstance(note_text, str):
+            raise ApiError("bad_checkin_answer", "answer and note are texts")
         try:
             await service.answer(request.path_params["message"], request.path_params["token"],
-                                 str(data.get("answer", "")), str(data.get("note", "")))
+                                 answer, note_text)
         except OrgRefused as exc:
             raise _refused(exc) from None
         return _json({"recorded": True})
@@ -469,6 +533,10 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
     async def checkin_page(request: Request) -> Response:
         message_id, token = request.path_params["message"], request.path_params["token"]
         if request.method == "POST":
+            if not checkin_from_this_site(request):
+                security.warning("refused cross-site check-in post for message %s", message_id[:40])
+                return checkin_html("Tocsin", '<p class="error" id="error">This answer came from another '
+                                    "site and was not recorded; open your link again.</p>", 403)
             form = parse_qs((await read_body(request, MAX_JSON_BYTES)).decode("utf-8", "replace"))
             try:
                 await service.answer(message_id, token, form.get("answer", [""])[0],
@@ -552,6 +620,8 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
         Route(base + "/audit", audit, methods=["GET"]),
         Route(base + "/audit.csv", audit_csv, methods=["GET"]),
         Route(base + "/admins", invite, methods=["POST"]),
+        Route(base + "/admins", list_admins, methods=["GET"]),
+        Route(base + "/admins/{admin}", remove_admin, methods=["DELETE"]),
         Route(base + "/settings", settings, methods=["PUT"]),
         Route("/org/c/{message}/{token}", checkin_page, methods=["GET", "POST"]),
         Route("/org/enrol/{token}", page("enrol"), methods=["GET"]),

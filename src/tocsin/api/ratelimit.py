@@ -93,13 +93,36 @@ def client_key(scope: Scope, trusted_proxies: frozenset[str]) -> str:
 
 #: ``(method, path)`` of the checker, limited per request.
 CHECK = ("POST", "/api/v1/check")
+#: Passkey ceremony starts: each holds a challenge in memory (``tocsin.org.auth``), so they
+#: are limited per request like checks, from the same bucket.
+CEREMONY_STARTS = frozenset({("POST", "/api/v1/org/login/options"), ("POST", "/api/v1/org/enrol/options")})
 #: ``(method, path)`` of writes, limited by how many of a client's were refused.
 ALERTS = ("POST", "/api/v1/alerts")
 WRITES = frozenset({ALERTS, ("POST", "/api/v1/registry"),
                     # a refused webhook registration may have cost a request to a stranger's URL
                     ("POST", "/api/v1/webhooks"), ("POST", "/websub")})
+#: Organisation routes a stranger can reach (issue 17): check-in links (page, form, JSON, note),
+#: passkey and recovery-code sign-in, and anything under an organisation. They count, like
+#: writes, only when refused (a forged or replayed token, a wrong recovery code, no session),
+#: so a person's accepted answer or an admin's work never uses up their address's tokens; a
+#: client past the limit gets 429 before the hub looks anything up or logs a refusal, which
+#: also keeps strangers from flushing an organisation's bounded refusal list. Under
+#: ``/api/v1/orgs/`` (the admin API) a client past the limit is let through with
+#: :data:`LIMITED` set, like an alert: a signed-in admin behind the same address is served,
+#: anyone else gets the 429 (``org_routes.guard``).
+ORG_ADMIN_PREFIX = "/api/v1/orgs/"
+ORG_PREFIXES = ("/org/c/", "/api/v1/org/c/", "/api/v1/org/checkin/", "/api/v1/org/recover",
+                "/api/v1/org/login/", "/api/v1/org/enrol/", "/api/v1/orgs/")
+
+
+def org_limited(path: str) -> bool:
+    """Whether ``path`` is an organisation route limited by its client's refusals."""
+    return path.startswith(ORG_PREFIXES)
+
+
 LIMITED = "tocsin.refused_writes_wait"
-"""Scope key: set (to the seconds to wait) on an alert post from a client over its limit."""
+"""Scope key: set (to the seconds to wait) on an alert post, or an organisation admin API
+request, from a client over its limit; the handler decides (a signed alert, a signed-in admin)."""
 
 
 class RateLimits:
@@ -117,15 +140,15 @@ class RateLimits:
             await self.app(scope, receive, send)
             return
         route = (scope["method"], scope["path"])
-        if route == CHECK:
+        if route == CHECK or route in CEREMONY_STARTS:
             wait = self.checks.take(client_key(scope, self.trusted_proxies))
             if wait:
-                await _refuse(scope, receive, send, wait, "checks")
+                await _refuse(scope, receive, send, wait, "checks" if route == CHECK else "sign-in starts")
                 return
-        elif route in WRITES:
+        elif route in WRITES or org_limited(route[1]):
             key = client_key(scope, self.trusted_proxies)
             wait = self.failed_writes.wait(key)
-            if wait and route != ALERTS:
+            if wait and route != ALERTS and not route[1].startswith(ORG_ADMIN_PREFIX):
                 await _refuse(scope, receive, send, wait, "refused writes")
                 return
             if wait:

@@ -9,7 +9,9 @@
 * **Recovery**: email + one unused recovery code gives a session (the code is spent); the
   admin then registers a new passkey. Each use is audited with the number of codes left.
 * Ceremonies (challenge, purpose, who) are kept in memory for :data:`CEREMONY_TTL_SECS`
-  and used once; a challenge can never be replayed.
+  and used once; a challenge can never be replayed. At most :data:`MAX_CEREMONIES` are kept
+  (the oldest are dropped first), and each client's starts are rate-limited
+  (``tocsin.api.ratelimit``).
 * **Sessions** are random tokens kept hashed; the cookie is ``HttpOnly``,
   ``SameSite=Strict``, ``Secure`` when the hub's public URL is HTTPS, and carries nothing
   but the token. Each session has its own CSRF token, which every state-changing request
@@ -81,8 +83,10 @@ class Passkeys:
         now = time.monotonic()
         if len(self._ceremonies) >= MAX_CEREMONIES:
             self._ceremonies = {k: c for k, c in self._ceremonies.items() if c.expires > now}
-            if len(self._ceremonies) >= MAX_CEREMONIES:
-                raise AuthRefused("unavailable", "too many sign-ins in progress; retry in a minute")
+            while len(self._ceremonies) >= MAX_CEREMONIES:
+                # Drop the oldest (dicts keep insertion order) rather than refuse every new
+                # one: strangers who fill the table cannot lock every admin out of signing in.
+                del self._ceremonies[next(iter(self._ceremonies))]
         ceremony_id = new_token()
         self._ceremonies[ceremony_id] = _Ceremony(challenge, purpose, subject, now + CEREMONY_TTL_SECS)
         return ceremony_id

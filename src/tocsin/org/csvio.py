@@ -7,7 +7,8 @@ Import invariants:
 
 * **Nothing is lost silently.** Every row is either accepted or listed in the report with
   its line number and the reason (invalid UTF-8 with the byte, a duplicate of which line,
-  an unknown region, a malformed phone/email/point, a missing name). Unknown columns are
+  an unknown region, a malformed phone/email/point, a missing name, a control character).
+  A row the csv module cannot parse (a broken quote) ends the reading and says so. Unknown columns are
   reported as ignored. A file that cannot be read as CSV at all is refused whole.
 * **Duplicates**: a person is identified by ``id``, else by name + phone + email
   (:func:`tocsin.org.store.person_key`); the second row naming a person already in the
@@ -43,6 +44,14 @@ MAX_FIELD_CHARS = 4096
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,63}")
+#: Characters no person's field may hold: C0/C1 controls but tab, CR and LF (NUL, escapes
+#: that repaint a terminal, DEL) and the bidirectional overrides and isolates, which make a
+#: name read otherwise than it is (``\u202egnp.exe``) on the dashboard and in messages.
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: The csv module's own field limit, raised once for this process so that a field longer
+#: than :data:`MAX_FIELD_CHARS` rejects its row only: past the module's default (128 KiB) the
+#: reader raised, and nothing after that line was read.
+csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
 _POINT = re.compile(r"(-?[0-9]{1,2}(?:\.([0-9]+))?)\s*,\s*(-?[0-9]{1,3}(?:\.([0-9]+))?)")
 
 
@@ -166,7 +175,11 @@ def read_people(data: bytes, regions: RegionSet, *, known_keys: Iterable[str] = 
     text = data.decode("utf-8", errors="surrogateescape")
     if text.startswith("\ufeff"):
         text = text[1:]
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    first_line = text.split("\n", 1)[0]
+    # Excel in a Ukrainian (and most European) locale saves "CSV" with semicolons: a header
+    # row with semicolons and no comma is read that way (a header holds no quoted commas).
+    delimiter = ";" if ";" in first_line and "," not in first_line else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     report = ImportReport()
     try:
         header = next(reader)
@@ -189,7 +202,7 @@ def read_people(data: bytes, regions: RegionSet, *, known_keys: Iterable[str] = 
         except StopIteration:
             break
         except csv.Error as exc:
-            report.rejected.append((line, f"not CSV: {exc}"))
+            report.rejected.append((line, f"not CSV: {exc}; nothing from this line on was read"))
             break  # the csv module cannot resynchronise after a broken quote
         if not any(v.strip() for v in values):
             continue
@@ -205,6 +218,10 @@ def read_people(data: bytes, regions: RegionSet, *, known_keys: Iterable[str] = 
             continue
         if any(len(v) > MAX_FIELD_CHARS for v in values):
             report.rejected.append((line, f"a field is longer than {MAX_FIELD_CHARS} characters"))
+            continue
+        control = next((m for v in values if (m := CONTROL_CHARS.search(v))), None)
+        if control is not None:
+            report.rejected.append((line, f"a control character (U+{ord(control.group()):04X}) in a field"))
             continue
         row = {n: _unquote(v) for n, v in zip(names, values, strict=True) if n in COLUMNS}
         try:

@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tocsin.org.channels import Channel, Outgoing
-from tocsin.org.model import Answer, DeliveryStatus, Message, Org, Person
+from tocsin.org.csvio import CONTROL_CHARS
+from tocsin.org.model import Answer, DeliveryStatus, Message, Org, Person, Role
 from tocsin.org.signing import MessageTextError, clean_text, sign_message
 from tocsin.org.store import CheckinTarget, OrgStore
 from tocsin.org.tokens import new_id, new_token, token_hash
@@ -47,6 +48,9 @@ FOLLOW_UP_WINDOW_SECS = 24 * 3600.0  # check-ins older than a day get no more re
 REMINDER = ("Нагадування", "Reminder")
 ESCALATION = ("{name} не відповідає на запит «{org}» про безпеку. Будь ласка, зв'яжіться з ними.",
               "{name} has not answered {org}'s safety check. Please check on them.")
+ADMIN_ESCALATION = ("Без відповіді через {minutes} хв ({n}): {names}.\n"
+                    "Not answered after {minutes} min ({n}): {names}.\n{dashboard}")
+ADMIN_ESCALATION_NAMES = 50  # named in the email; the dashboard lists everyone
 _PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
 MAX_NOTE_CHARS = 500
 
@@ -273,7 +277,7 @@ class OrgService:
             value = Answer(answer)
         except ValueError:
             raise OrgRefused("bad_checkin_answer", "answer must be safe, need_help or away") from None
-        note = " ".join(note.split())
+        note = " ".join(CONTROL_CHARS.sub("", note).split())  # dropped, never a refused answer
         if len(note) > MAX_NOTE_CHARS:
             raise OrgRefused("bad_checkin_answer", f"the note is longer than {MAX_NOTE_CHARS} characters")
         target = await asyncio.to_thread(self.target, message_id, token)
@@ -433,7 +437,33 @@ class OrgService:
                 channel="sms", address=contact, language=person.language, text=text, link="",
                 note=message.note, record_as="contact-sms"))
             self._results.append((org.id, message.id, person.id, "contact-sms", DeliveryStatus.QUEUED, ""))
+        await self._escalate_to_admins(org, message, people)
         return len(people)
+
+    async def _escalate_to_admins(self, org: Org, message: Message, people: Sequence[Person]) -> None:
+        """Email the organisation's owners and admins (not viewers) who has not answered, once
+        per escalation round, if the hub has an email channel; else the dashboard flag is all.
+        The email holds names only (what these admins already see), never places or notes."""
+        if "email" not in self.channels:
+            return
+        every = await asyncio.to_thread(self.store.admins, org.id)
+        admins = [a for a in every if a.role.at_least(Role.ADMIN)]
+        if not admins:
+            return
+        names = ", ".join(p.name for p in people[:ADMIN_ESCALATION_NAMES])
+        if len(people) > ADMIN_ESCALATION_NAMES:
+            names += f", … (+{len(people) - ADMIN_ESCALATION_NAMES})"
+        text = ADMIN_ESCALATION.format(minutes=org.escalate_minutes, n=len(people), names=names,
+                                       dashboard=f"{self.base_url}/org")
+        assert self._outbox is not None
+        for admin in admins:
+            self._outbox.put_nowait(Outgoing(
+                org_id=org.id, org_name=org.name, message_id=message.id, person_id=admin.id,
+                channel="email", address=admin.email, language="en", text=text, link="", note=b"",
+                record_as="admin-email"))
+            self._results.append((org.id, message.id, admin.id, "admin-email", DeliveryStatus.QUEUED, ""))
+        await asyncio.to_thread(self.store.audit, org.id, "follow-up", "checkin.escalation_admins",
+                                {"message": message.id, "admins": len(admins), "people": len(people)})
 
     async def _follow_up_loop(self) -> None:
         while True:

@@ -247,6 +247,9 @@ class OrgStore:
     def _add_admin(self, conn: sqlite3.Connection, org_id: str, email: str, role: Role,
                    actor: str) -> tuple[Admin, str]:
         admin_id, token, now = new_id(), new_token(), self.clock()
+        if conn.execute("SELECT 1 FROM admins WHERE org_id = ? AND email = ? COLLATE NOCASE",
+                        (org_id, email)).fetchone() is not None:  # emails are compared without case
+            raise StoreConflict(f"{email} is already an admin of this organisation")
         try:
             conn.execute("INSERT INTO admins (id, org_id, email, role, created, enrol_hash, "
                          "enrol_expires) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -260,6 +263,25 @@ class OrgStore:
     def add_admin(self, org_id: str, email: str, role: Role, actor: str) -> tuple[Admin, str]:
         with self._tx() as conn:
             return self._add_admin(conn, org_id, email, role, actor)
+
+    def remove_admin(self, org_id: str, admin_id: str, actor: str) -> bool:
+        """Remove an admin of ``org_id`` with their sessions, passkeys, recovery codes and unused
+        enrolment link; False if there is no such admin here. The last owner is never removed
+        (StoreConflict): an organisation always keeps someone who can run it."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT role FROM admins WHERE org_id = ? AND id = ?",
+                               (org_id, admin_id)).fetchone()
+            if row is None:
+                return False
+            if row[0] == Role.OWNER.value and conn.execute(
+                    "SELECT COUNT(*) FROM admins WHERE org_id = ? AND role = ? AND id != ?",
+                    (org_id, Role.OWNER.value, admin_id)).fetchone()[0] == 0:
+                raise StoreConflict("this is the organisation's last owner")
+            for table in ("sessions", "credentials", "recovery_codes"):
+                conn.execute(f"DELETE FROM {table} WHERE admin_id = ?", (admin_id,))  # noqa: S608
+            conn.execute("DELETE FROM admins WHERE id = ?", (admin_id,))
+            self._audit(conn, org_id, actor, "admin.remove", {"admin": admin_id, "role": str(row[0])})
+        return True
 
     def org(self, org_id: str) -> Org | None:
         rows = self._read("SELECT id, name, created, vkey, retention_days, rule_enabled, rule_text, skey, "
@@ -363,9 +385,10 @@ class OrgStore:
             conn.execute("UPDATE credentials SET sign_count = ? WHERE id = ?", (count, credential_id))
 
     def use_recovery_code(self, org_id: str, email: str, code: str) -> Admin | None:
-        """Spend one recovery code of the admin with this email; the admin, or None."""
+        """Spend one recovery code of the admin with this email and end all their sessions;
+        the admin, or None."""
         with self._tx() as conn:
-            row = conn.execute("SELECT id FROM admins WHERE org_id = ? AND email = ?",
+            row = conn.execute("SELECT id FROM admins WHERE org_id = ? AND email = ? COLLATE NOCASE",
                                (org_id, email)).fetchone()
             if row is None:
                 return None
@@ -377,7 +400,11 @@ class OrgStore:
                 return None
             left = conn.execute("SELECT COUNT(*) FROM recovery_codes WHERE admin_id = ? AND used IS NULL",
                                 (admin_id,)).fetchone()[0]
-            self._audit(conn, org_id, admin_id, "admin.recover", {"admin": admin_id, "codes_left": left})
+            # A recovery is for a lost or stolen device: every session of the admin ends (the
+            # caller starts a new one), so a session left on that device stops working now.
+            ended = conn.execute("DELETE FROM sessions WHERE admin_id = ?", (admin_id,)).rowcount
+            self._audit(conn, org_id, admin_id, "admin.recover",
+                        {"admin": admin_id, "codes_left": left, "sessions_ended": ended})
         return self.admin(admin_id)
 
     # -- sessions --------------------------------------------------------------

@@ -145,6 +145,27 @@ $("invite").addEventListener("submit", async (event) => {
     $("invite-link").textContent = `Send this one-time link to the new admin: ${made.link}`;
   } catch (e) { $("invite-link").textContent = e.message; }
 });
+async function loadAdmins() {
+  const data = await call("GET", "/admins");
+  const body = $("admins");
+  body.replaceChildren();
+  for (const a of data.admins) {
+    const tr = document.createElement("tr");
+    const me = a.id === session.admin.id;
+    cell(tr, a.email + (me ? " (you)" : "")); cell(tr, a.role); cell(tr, a.enrolled ? "enrolled" : "not enrolled");
+    const td = cell(tr, "");
+    if (!me) {
+      const b = document.createElement("button"); b.type = "button"; b.textContent = "Remove";
+      b.addEventListener("click", async () => {
+        if (!confirm(`Remove ${a.email}? Their sessions, passkeys and recovery codes stop working.`)) return;
+        try { await call("DELETE", `/admins/${encodeURIComponent(a.id)}`); await loadAdmins(); } catch (e) { fail(e); }
+      });
+      td.appendChild(b);
+    }
+    me ? body.prepend(tr) : body.appendChild(tr);
+  }
+}
+$("load-admins").addEventListener("click", () => loadAdmins().catch(fail));
 $("load-audit").addEventListener("click", async () => {
   try {
     const data = await call("GET", "/audit");
