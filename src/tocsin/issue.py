@@ -28,6 +28,7 @@ import msgspec
 from tocsin.api.views import payload_view  # pure data shaping; no HTTP framework
 from tocsin.cap import CapError, parse_alert
 from tocsin.cap.model import Alert, parse_cap_time
+from tocsin.check.index import search_text
 from tocsin.delivery.fanout import Fanout
 from tocsin.kinds import KINDS, KindClass, kind_class
 from tocsin.ledger.limits import size_refusal
@@ -261,6 +262,8 @@ class Issuer:
             areas=tuple(area for info in alert.info for area in info.area)
             if verdict.decision.shapes_inside else (),
             stream_kind="denial" if klass is KindClass.DENIAL else "alert",
+            text=search_text(alert, issuer_id=verdict.issuer_id or "", kinds=kinds,
+                             targets=targets, regions=self.regions),
         )
         return new, tuple(str(w) for w in parsed.warnings)
 

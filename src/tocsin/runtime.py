@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Mount
 from tocsin.api.errors import ApiError
 from tocsin.cap import parse_alert
 from tocsin.cap.model import Alert
+from tocsin.check.index import search_text
 from tocsin.config import Settings, SettingsError
 from tocsin.delivery.fanout import Fanout
 from tocsin.demo import demo_witness
@@ -48,7 +49,7 @@ from tocsin.logserver import (
 )
 from tocsin.regions import Region, RegionSet, region_set_for
 from tocsin.services.witness import Witness, witness_app
-from tocsin.store.base import NewAlert, StreamEvent
+from tocsin.store.base import AlertRecord, NewAlert, SearchText, StreamEvent
 from tocsin.store.integrity import StartupRefused, preflight
 from tocsin.store.sqlite import SqliteStore
 from tocsin.tlog.proof import PolicyError, parse_policy
@@ -107,7 +108,8 @@ class Hub:
         self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
         self._registry_lock = asyncio.Lock()
         try:
-            self.store = SqliteStore(settings.db_path, rules=state_rules(self._ancestor_codes))
+            self.store = SqliteStore(settings.db_path, rules=state_rules(self._ancestor_codes),
+                                     text_of=self._search_text)
         except sqlite3.DatabaseError as exc:
             raise StartupRefused(f"{settings.db_path}: cannot be opened ({exc}); run `tocsin store "
                                  f"check {settings.data_dir}`") from None
@@ -233,6 +235,15 @@ class Hub:
     def base_url(self, request: Request | None = None) -> str:
         """The configured public URL, else the listen address; never the request's Host header."""
         return self.settings.base_url
+
+    def _search_text(self, record: AlertRecord) -> SearchText:
+        """The check's search text of an alert stored before the store filed it (migration).
+
+        Only targets still in force are known for an older alert, so a region it no longer
+        targets does not find it (its words still do).
+        """
+        return search_text(self.parse_stored(record.cap), issuer_id=record.issuer_id,
+                           kinds=record.kinds, targets=record.targets, regions=self.regions)
 
     # -- regions ---------------------------------------------------------
 
