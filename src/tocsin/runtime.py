@@ -8,6 +8,7 @@ It holds no HTTP code itself; :mod:`tocsin.api.app` wraps it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -49,7 +50,7 @@ from tocsin.logserver import (
 )
 from tocsin.regions import Region, RegionSet, region_set_for
 from tocsin.services.witness import Witness, witness_app
-from tocsin.store.base import AlertRecord, NewAlert, SearchText, StreamEvent
+from tocsin.store.base import AlertRecord, SearchText
 from tocsin.store.integrity import StartupRefused, preflight
 from tocsin.store.sqlite import SqliteStore
 from tocsin.tlog.proof import PolicyError, parse_policy
@@ -117,14 +118,14 @@ class Hub:
         self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
                              per_client_max=settings.max_subscriptions_per_client,
                              regions=self.regions)
-        self.fanout.last_published = self.store.last_event_id()
         self.feed = EventFeed(self.store)
+        self.fanout.last_published = self.feed.last_id
+        self._delivery: asyncio.Task[None] | None = None
         self.metrics = Metrics()
         self.issuer = Issuer(
-            registry=self.registry, regions=self.regions, store=self.store, fanout=self.fanout,
+            registry=self.registry, regions=self.regions, store=self.store, feed=self.feed,
             max_sent_age_secs=settings.max_sent_age_secs,
             max_sent_skew_secs=settings.max_sent_skew_secs, clock=clock,
-            on_publish=self._published,
         )
         self._route_factories: list[Callable[[Hub], list[BaseRoute]]] = []
         self.log_signer = load_or_create_log_key(settings.data_dir / "log.key", settings.log_origin)
@@ -157,33 +158,40 @@ class Hub:
     async def start(self) -> None:
         """Log the registry version in force (if new) and publish a first checkpoint."""
         await self.issuer.writer.run(self.store.append_registry, self.registry_bytes)
-        await self.checkpointer.start()
+        self._delivery = asyncio.create_task(self._deliver(self.feed.last_id), name="fan-out")
+        await self.checkpointer.start(self.feed)
         await self.push.start()
 
     async def stop(self) -> None:
         await self.push.stop()
         await self.checkpointer.stop()
+        if self._delivery is not None:
+            self._delivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._delivery
         if self.local_witness is not None:
             self.local_witness.close()
         self.issuer.close()
         self.store.close()
 
-    def _published(self, committed: list[tuple[NewAlert, StreamEvent]]) -> None:
-        for alert, event in committed:
-            # Shapes match points exactly for a new alert. An Update or Cancel must also
-            # reach whoever got the alert it ends, so it is matched by region codes.
-            areas = alert.areas if alert.msg_type == "Alert" else ()
+    async def _deliver(self, after: int) -> None:
+        """The live fan-out: a follower of the event feed, like every other consumer.
+
+        Served from the feed's in-memory window while it keeps up (a loop turn after the
+        commit, no store read); an event read back from the store carries no shapes and
+        reaches point subscribers by their hromadas (:class:`~tocsin.delivery.fanout.Fanout`).
+        """
+        async for event in self.feed.follow(after):
             try:
-                queued = self.fanout.publish(event, areas)
+                queued = self.fanout.publish(event, event.areas)
             except Exception:  # one bad event must never stop the others being delivered
                 log.exception("publishing event %d failed", event.id)
+                self.fanout.last_published = max(self.fanout.last_published, event.id)
                 continue
             self.metrics.events_delivered.inc(queued)
             self.metrics.alerts_issued.inc()
-            self.metrics.delivery_lag.observe(max(0.0, self.clock() - alert.received_ts))
-        if committed:
-            self.feed.notify(max(event.id for _, event in committed))
-        self.checkpointer.poke()
+            if event.received_ts is not None:
+                self.metrics.delivery_lag.observe(max(0.0, self.clock() - event.received_ts))
 
     async def replace_registry(self, data: bytes) -> Registry:
         """Adopt a newer registry version signed by the pinned root: log it, keep it, use it.
@@ -203,7 +211,8 @@ class Hub:
             await asyncio.to_thread(_write_atomically, self.registry_path, data)
             self.registry, self.registry_bytes = registry, data
             self.issuer.registry = registry
-        self.checkpointer.poke()
+        # A registry leaf has no stream event for the checkpointer to follow: sign it here.
+        await asyncio.to_thread(self.checkpointer.sign_now)
         return registry
 
     def _registry_in_force(self, file_bytes: bytes) -> tuple[bytes, Registry]:

@@ -158,6 +158,10 @@ class StreamEvent:
     alert_id: str
     regions: tuple[str, ...]  # region codes it concerns (targets, with ancestors)
     data: bytes  # the JSON payload sent to subscribers
+    # Known only in the process that accepted the alert, handed to followers with the event
+    # (tocsin.feed); never stored, so an event read back from the store has neither:
+    areas: tuple[Area, ...] = ()  # CAP areas whose shapes may match points exactly
+    received_ts: float | None = None  # when the hub received the alert
 
 
 class Store(Protocol):
