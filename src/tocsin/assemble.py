@@ -9,19 +9,26 @@ running hub serves.
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount
 
 from tocsin.api.app import create_app
 from tocsin.api.check_routes import check_routes
 from tocsin.api.push_routes import push_routes
 from tocsin.compat.alerts_in_ua_routes import alerts_in_ua_routes
 from tocsin.runtime import Hub
+from tocsin.services.witness import witness_app
 from tocsin.web import web_routes
 
 
 def build_app(hub: Hub) -> Starlette:
-    """The hub's ASGI app with every adapter's routes (the web pages' catch-all last)."""
-    hub.add_routes(check_routes)
-    hub.add_routes(push_routes)  # Web Push API, /sw.js and the manifest (docs/push.md)
-    hub.add_routes(web_routes)
-    hub.add_routes(alerts_in_ua_routes)  # also at the root of compat_port, if set (compat_listener)
-    return create_app(hub)
+    """The hub's ASGI app with every adapter's routes (the web pages' catch-all defers to
+    the routes after it)."""
+    routes: list[BaseRoute] = [
+        *check_routes(hub),
+        *push_routes(hub),  # Web Push API, /sw.js and the manifest (docs/push.md)
+        *web_routes(hub),
+        *alerts_in_ua_routes(hub),  # also at the root of compat_port, if set (compat_listener)
+    ]
+    if hub.local_witness is not None:  # the demo's own witness
+        routes.append(Mount("/witness", app=witness_app(hub.local_witness)))
+    return create_app(hub, routes)

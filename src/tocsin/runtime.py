@@ -1,8 +1,9 @@
 """The running hub: the core parts wired together for one process.
 
 :class:`Hub` owns the store, the registry, the region set, the fan-out and
-the issuing service, and answers the region questions the HTTP handlers ask.
-It holds no HTTP code itself; :mod:`tocsin.api.app` wraps it.
+the issuing service and the feed's followers. It holds no HTTP code and imports
+no web framework: query parsing, errors and JSON shapes are :mod:`tocsin.api`'s
+(:mod:`tocsin.api.places` for places), routes are mounted by :mod:`tocsin.assemble`.
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,10 +26,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from starlette.requests import Request
-from starlette.routing import BaseRoute, Mount
 
-from tocsin.api.errors import ApiError
 from tocsin.cap import parse_alert
 from tocsin.cap.model import Alert
 from tocsin.check.index import search_text
@@ -48,8 +44,8 @@ from tocsin.logserver import (
     RemoteWitness,
     load_or_create_log_key,
 )
-from tocsin.regions import Region, RegionSet, region_set_for
-from tocsin.services.witness import Witness, witness_app
+from tocsin.regions import RegionSet, region_set_for
+from tocsin.services.witness import Witness
 from tocsin.store.base import AlertRecord, SearchText
 from tocsin.store.integrity import StartupRefused, preflight
 from tocsin.store.sqlite import SqliteStore
@@ -127,7 +123,6 @@ class Hub:
             max_sent_age_secs=settings.max_sent_age_secs,
             max_sent_skew_secs=settings.max_sent_skew_secs, clock=clock,
         )
-        self._route_factories: list[Callable[[Hub], list[BaseRoute]]] = []
         self.log_signer = load_or_create_log_key(settings.data_dir / "log.key", settings.log_origin)
         self.local_witness: Witness | None = None
         witnesses = self._witnesses()
@@ -225,25 +220,11 @@ class Hub:
                 return logged, from_log
         return file_bytes, from_file
 
-    def add_routes(self, factory: Callable[[Hub], list[BaseRoute]]) -> None:
-        """Let an adapter (the web page) add its routes."""
-        self._route_factories.append(factory)
-
-    def extra_routes(self) -> list[BaseRoute]:
-        routes = [route for factory in self._route_factories for route in factory(self)]
-        if self.local_witness is not None:
-            routes.append(Mount("/witness", app=witness_app(self.local_witness)))
-        return routes
-
     # -- alerts ----------------------------------------------------------
 
     def parse_stored(self, cap: bytes) -> Alert:
         """Parse bytes this hub already verified and stored (lenient: never refuses its own)."""
         return parse_alert(cap, strict=False).alert
-
-    def base_url(self, request: Request | None = None) -> str:
-        """The configured public URL, else the listen address; never the request's Host header."""
-        return self.settings.base_url
 
     def _search_text(self, record: AlertRecord) -> SearchText:
         """The check's search text of an alert stored before the store filed it (migration).
@@ -258,115 +239,6 @@ class Hub:
 
     def _ancestor_codes(self, code: str) -> list[str]:
         return [r.code for r in self.regions.ancestors(code)]
-
-    def require_region(self, raw: str) -> str:
-        code = self.regions.canonical(raw.strip())
-        if code is None:
-            raise ApiError("unknown_region", f"{raw[:60]!r} is not a region code of this hub")
-        return code
-
-    def region_params(self, regions: str | None, lat: str | None, lon: str | None
-                      ) -> list[str] | None:
-        """Parse ``regions=A,B`` and/or ``lat=&lon=`` into canonical codes (None: everything)."""
-        codes: list[str] = []
-        if regions:
-            parts = [p.strip() for p in regions.split(",") if p.strip()]
-            if len(parts) > self.settings.max_regions_per_subscription:
-                raise ApiError("too_many_regions",
-                               f"{len(parts)} regions named; the limit is "
-                               f"{self.settings.max_regions_per_subscription}")
-            codes.extend(self.require_region(p) for p in parts)
-        point = self.point_param(lat, lon)
-        if point is not None:
-            codes.extend(r.code for r in self.locate(*point))
-        if not regions and lat is None:
-            return None
-        # Targets are stored with everything below a named region as *full* and
-        # everything above as *partial*, so a place's own codes are enough to
-        # find alerts for it, for areas containing it and for areas inside it.
-        return sorted(set(codes))
-
-    def point_param(self, lat: str | None, lon: str | None) -> tuple[float, float] | None:
-        """Parse ``lat``/``lon`` query values into a point inside the region set (or None)."""
-        if lat is None and lon is None:
-            return None
-        if lat is None or lon is None:
-            raise ApiError("bad_parameter", "give both lat and lon")
-        try:
-            lat_f, lon_f = float(lat), float(lon)
-        except ValueError:
-            raise ApiError("bad_parameter", "lat and lon must be numbers") from None
-        self.locate(lat_f, lon_f)  # validates: range, swapped, outside (precise errors)
-        return lat_f, lon_f
-
-    def locate(self, lat: float, lon: float) -> list[Region]:
-        from tocsin.regions.geometry import CoordinateError, OutsideRegionsError
-
-        if not (math.isfinite(lat) and math.isfinite(lon)):
-            raise ApiError("bad_parameter", "lat and lon must be finite numbers")
-        try:
-            found = self.regions.locate_strict(lat, lon)
-        except CoordinateError as exc:
-            raise ApiError("bad_parameter", str(exc)) from None
-        except OutsideRegionsError as exc:
-            raise ApiError("unknown_region", str(exc)) from None
-        if not found:
-            raise ApiError("unknown_region", f"({lat}, {lon}) is outside every region of this hub")
-        return found
-
-    def region_json(self, code: str, *, with_children: bool = False) -> dict[str, Any]:
-        region = self.regions.require(code)
-        data: dict[str, Any] = {
-            "code": region.code,
-            "level": region.level,
-            "name_uk": region.name_uk_full,
-            "name_en": region.name_en,
-            "parent": region.parent,
-            "oblast": region.oblast,
-        }
-        if with_children:
-            data["children"] = [
-                {"code": c.code, "level": c.level, "name_uk": c.name_uk_full, "name_en": c.name_en}
-                for c in self.regions.children(code)
-            ]
-        return data
-
-    def region_status(self, code: str) -> dict[str, Any]:
-        """Whether a region is under a threat (all of it or part), its threats, and apart, its notices.
-
-        Only threats count in ``coverage`` and ``alerts`` (the class is
-        :func:`tocsin.kinds.kind_class`): an embassy closing its doors is a notice, never
-        "under alert"; a denial is about a message, not a place, and is not listed.
-        """
-        from tocsin.api.views import Views, record_class
-        from tocsin.kinds import KindClass
-
-        now = self.clock()
-        records = self.store.list_alerts(regions=[code], active_at=now, limit=1000)
-        views = Views(now=now, regions=self.regions, registry=self.registry, get=self.store.get,
-                      log_size=self.checkpointer.size)
-        coverage = "none"
-        threats: list[dict[str, Any]] = []
-        notices: list[dict[str, Any]] = []
-        for record in records:
-            cov = record.targets.get(code)
-            klass = record_class(record)
-            if cov is None or klass not in (KindClass.THREAT, KindClass.NOTICE):
-                continue
-            view = views.one(record)
-            del view["targets"]  # hundreds of codes for an oblast alert; ``coverage`` says it here
-            view["coverage"] = cov
-            view["url"] = f"/api/v1/alerts/{record.id}"
-            if klass is KindClass.NOTICE:
-                notices.append(view)
-                continue
-            if cov == "full":
-                coverage = "full"
-            elif coverage == "none":
-                coverage = "partial"
-            threats.append(view)
-        return {"region": self.region_json(code), "coverage": coverage, "alerts": threats,
-                "notices": notices}
 
 
 def pinned_registry_root(data_dir: Path, registry_bytes: bytes) -> Verifier:

@@ -142,7 +142,7 @@ async def asset(request: Request) -> Response:
 
 
 def check_routes(hub: Hub) -> list[BaseRoute]:
-    """The routes of the checker (registered with ``hub.add_routes(check_routes)``)."""
+    """The routes of the checker (mounted by ``tocsin.assemble.build_app``)."""
     service = CheckService(hub)
     return [
         Route("/api/v1/check", service.post, methods=["POST"]),

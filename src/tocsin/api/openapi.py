@@ -267,7 +267,7 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
-# -- Web Push (docs/push.md): routes from tocsin.api.push_routes, added with hub.add_routes --
+# -- Web Push (docs/push.md): routes from tocsin.api.push_routes, mounted by tocsin.assemble --
 
 
 def push_paths() -> dict[str, Any]:
@@ -316,7 +316,7 @@ PUSH_SCHEMAS: dict[str, Any] = {
 
 # -- the alerts.in.ua-compatible read API (docs/compat.md) --------------------------------
 # A block of its own: these routes come from tocsin.compat.alerts_in_ua_routes, added with
-# hub.add_routes; on ``compat_port`` the same paths are served without the prefix.
+# tocsin.assemble; on ``compat_port`` the same paths are served without the prefix.
 
 
 def alerts_in_ua_paths() -> dict[str, Any]:

@@ -85,6 +85,9 @@ CREATE TABLE IF NOT EXISTS log_entries (
     entry BLOB NOT NULL,
     alert_id TEXT
 );
+-- Registry leaves are few: found without reading every alert's leaf (start-up time must
+-- not grow with the history).
+CREATE INDEX IF NOT EXISTS log_registry_leaves ON log_entries (idx) WHERE alert_id IS NULL;
 CREATE TABLE IF NOT EXISTS log_hashes (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (
     size INTEGER PRIMARY KEY,
@@ -109,9 +112,9 @@ CREATE TABLE IF NOT EXISTS check_terms (term TEXT PRIMARY KEY, docs INTEGER NOT 
 CREATE TABLE IF NOT EXISTS check_keys (key TEXT NOT NULL, pos INTEGER NOT NULL,
     PRIMARY KEY (key, pos)) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS check_words
-    USING fts5(words, content='', detail=none, tokenize='ascii');
+    USING fts5(words, content='', detail=none, columnsize=0, tokenize='ascii');
 CREATE VIRTUAL TABLE IF NOT EXISTS check_denial_words
-    USING fts5(words, content='', detail=none, tokenize='ascii');
+    USING fts5(words, content='', detail=none, columnsize=0, tokenize='ascii');
 """
 TEXT_COUNT_TERM = ""  # check_terms row counting the searchable alerts (no word is empty)
 BACKFILL_BATCH = 1000
