@@ -16,7 +16,7 @@ from tocsin.api.check_routes import check_routes
 from tocsin.api.push_routes import push_routes
 from tocsin.compat.alerts_in_ua_routes import alerts_in_ua_routes
 from tocsin.runtime import Hub
-from tocsin.services.witness import witness_app
+from tocsin.services.witness_http import witness_app
 from tocsin.web import web_routes
 
 
