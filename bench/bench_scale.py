@@ -225,6 +225,7 @@ def run(data: Path, sample: list[Alert], checks: int, seed: int) -> None:
                 latencies.append((time.perf_counter() - t) * 1000)
                 response.raise_for_status()
                 verdicts[response.json()["verdict"]] += 1
+            reads = {path: timed_get(client, path) for path in IN_FORCE_READS}
         rss_after = rss_mib(hub.proc.pid)
     finally:
         hub.stop()
@@ -235,6 +236,22 @@ def run(data: Path, sample: list[Alert], checks: int, seed: int) -> None:
     print(f"check over HTTP, {len(latencies)} checks: p50 {statistics.median(latencies):.1f} ms, "
           f"p95 {p95:.1f} ms, max {latencies[-1]:.1f} ms; verdicts {dict(sorted(verdicts.items()))}")
     print(f"resident after the checks: {rss_after:.0f} MiB")
+    for path, (status, ms) in reads.items():
+        print(f"GET {path}: {status}, median of 5 {ms:.1f} ms")
+
+
+#: Reads of what is in force now, which must not grow with the history either.
+IN_FORCE_READS = ("/api/v1/alerts?active=1", "/api/v1/regions/UA32000000000030281/status",
+                  "/api/v1/regions/UA80000000000093317/status")
+
+
+def timed_get(client: httpx.Client, path: str) -> tuple[int, float]:
+    times, status = [], 0
+    for _ in range(5):
+        t = time.perf_counter()
+        status = client.get(path).status_code
+        times.append((time.perf_counter() - t) * 1000)
+    return status, statistics.median(times)
 
 
 if __name__ == "__main__":
