@@ -6,13 +6,14 @@ What it does:
    keys; the templates, issuers and regions of ``bench_check.py``'s background, sent over
    the last 300 days), appended to the store in batches of 2,000 through the store API
    (``Store.append_batch``: alert, targets, endings, stream event, log leaf and the check's
-   search text in one transaction each), not over HTTP. Each alert is composed, signed
-   and turned into the record the hub would store *without* re-verifying it (verifying
-   a million alerts would take longer than the rest together); the first
-   ``--verify-sample`` alerts go through the hub's own ``Issuer.prepare`` as well, and the
-   benchmark stops if a fast record differs from the verified one. A checkpoint is signed
-   at the end. ``--data DIR`` keeps the directory, and a later run with the same ``DIR``
-   reuses it;
+   search text in one transaction each), not over HTTP. To build fast, 5,000 alerts are
+   composed, and each stored alert is one of them sent again: a new identifier, send and
+   expiry time, its own bytes and its own Ed25519 signature, and the record the hub would
+   store, made without re-verifying it. The first ``--verify-sample`` alerts also go
+   through the hub's own ``Issuer.prepare``, and the benchmark stops if a record differs
+   from the verified one. A checkpoint is signed at the end. ``--data DIR`` keeps the
+   directory; a later run with the same ``DIR`` continues it up to ``--alerts``, and
+   ``--build-minutes`` stops the build early (the figures then say how many are stored);
 2. starts ``tocsin serve --demo`` on it (a real process), times it until ``/healthz``
    answers, and reads its resident memory (``VmRSS``) then;
 3. checks ``--checks`` messages over HTTP (``POST /api/v1/check``): copies of stored
@@ -26,6 +27,7 @@ Run: ``python bench/bench_scale.py --alerts 1000000 --data /tmp/tocsin-1m``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import statistics
 import sys
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -48,7 +51,7 @@ from bench_check import (
 from tocsin.cap import to_xml
 from tocsin.cap.model import Alert, parse_cap_time
 from tocsin.check.index import search_text
-from tocsin.compose import compose_alert
+from tocsin.compose import cap_time, compose_alert, new_identifier
 from tocsin.config import load_settings
 from tocsin.demo import build_demo_registry, demo_key_path
 from tocsin.issue import alert_id_for, summary_json
@@ -64,7 +67,8 @@ from tocsin.trust.statement import Statement
 
 BATCH = 2000
 SPAN = timedelta(days=300)
-SAMPLE_KEEP = 400  # composed alerts kept for making check messages
+SAMPLE_KEEP = 400  # stored alerts read back for making check messages
+POOL = 5000  # composed alerts the build sends again with new identifiers and times
 
 
 def fast_record(alert: Alert, cap: bytes, statement: bytes, issuer_id: str, key_id: str,
@@ -94,61 +98,108 @@ def fast_record(alert: Alert, cap: bytes, statement: bytes, issuer_id: str, key_
     )
 
 
-def build(data: Path, count: int, seed: int, verify_sample: int) -> list[Alert]:
-    """Fill ``data`` with ``count`` signed alerts; return a sample of them (the newest)."""
+def respin(pooled: NewAlert, model: Alert, cap: bytes, sent: datetime,
+           signer: Signer, regions: RegionSet, registry: Registry) -> NewAlert:
+    """A pooled alert sent again at ``sent`` (new identifier and times, new bytes,
+    new signature); the record is the pooled one's with what changed recomputed."""
+    old_sent = model.sent
+    new_sent = cap_time(sent)
+    identifier = new_identifier(pooled.issuer_id, sent)
+    shift = sent.timestamp() - pooled.sent_ts
+    infos = []
+    for info in model.info:
+        expires = (cap_time(datetime.fromtimestamp(parse_cap_time(info.expires).timestamp()
+                                                   + shift, UTC).astimezone(sent.tzinfo))
+                   if info.expires else None)
+        infos.append(msgspec.structs.replace(info, effective=new_sent, expires=expires))
+    again = msgspec.structs.replace(model, identifier=identifier, sent=new_sent, info=tuple(infos))
+    data = (cap.replace(f"<identifier>{model.identifier}</identifier>".encode(),
+                        f"<identifier>{identifier}</identifier>".encode())
+            .replace(f"<sent>{old_sent}</sent>".encode(), f"<sent>{new_sent}</sent>".encode())
+            .replace(f"<effective>{old_sent}</effective>".encode(),
+                     f"<effective>{new_sent}</effective>".encode()))
+    for before, after in zip(model.info, again.info, strict=True):
+        if before.expires and after.expires:
+            data = data.replace(f"<expires>{before.expires}</expires>".encode(),
+                                f"<expires>{after.expires}</expires>".encode())
+    statement = Statement.for_cap(data, issuer=signer.name, key_id=signer.key_id,
+                                  identifier=identifier, sender=again.sender,
+                                  sent=new_sent).sign(signer)  # sign_cap, without parsing
+    sent_ts = parse_cap_time(new_sent).timestamp()
+    received = sent_ts + 1
+    expires_ts = None if pooled.expires_ts is None else pooled.expires_ts + shift
+    alert_id = alert_id_for(data)
+    kinds = frozenset(pooled.kinds)
+    return dataclasses.replace(
+        pooled, id=alert_id, cap=data, statement=statement, identifier=identifier,
+        sent=new_sent, sent_ts=sent_ts, received_ts=received, expires_ts=expires_ts,
+        summary=summary_json(again, alert_id, pooled.issuer_id, pooled.targets, kinds,
+                             regions=regions, registry=registry, key_id=pooled.key_id,
+                             sent_ts=sent_ts, received=received, expires=expires_ts),
+    )
+
+
+def build(data: Path, count: int, seed: int, verify_sample: int, budget_secs: float) -> None:
+    """Fill ``data`` with up to ``count`` signed alerts (continuing what it holds), stopping
+    after ``budget_secs``; sign a checkpoint over them."""
     regions = default_region_set()
     rng = random.Random(seed)
     by_level = {level: [r for r in regions.at_level(level) if r.code[2:4] not in RESERVED_OBLASTS]
                 for level in ("oblast", "raion", "hromada")}
     now = datetime.now(UTC)
     start = now - SPAN
-    registry_bytes = build_demo_registry(data, regions, now=start - timedelta(days=1))
-    (data / "registry.json").write_bytes(registry_bytes)
+    registry_path = data / "registry.json"
+    if not registry_path.exists():
+        registry_path.write_bytes(build_demo_registry(data, regions, now=start - timedelta(days=1)))
+    registry_bytes = registry_path.read_bytes()
     clock = Clock()
     hub = Hub(load_settings({"data_dir": data, "demo": True}), registry_bytes=registry_bytes,
               regions=regions, clock=clock)
     signers = {i.id: Signer.from_skey(demo_key_path(data, i.id).read_text().strip())
                for i in hub.registry.issuers}
+    have = hub.store.last_event_id()
     step = (SPAN - timedelta(hours=1)) / max(1, count)
-    sample: list[Alert] = []
+    # A pool of composed alerts (the templates' words, issuers and regions), each sent again
+    # with a new identifier and times: composing every one anew would double the build.
+    pool: list[tuple[NewAlert, Alert, bytes]] = []
+    for _ in range(min(count, POOL)):
+        facts = background_facts(rng, by_level, start)
+        alert = compose_alert(facts, regions)
+        signer = signers[facts.issuer_id]
+        cap = to_xml(alert)
+        pool.append((fast_record(alert, cap, b"", facts.issuer_id, f"{signer.key_id:08x}",
+                                 start.timestamp() + 1, regions, hub.registry), alert, cap))
     batch: list[NewAlert] = []
     stored = 0
     t0 = time.perf_counter()
-    for n in range(count):
+    n = have
+    while n < count and time.perf_counter() - t0 < budget_secs:
+        pooled, model, cap = pool[rng.randrange(len(pool))]
+        signer = signers[pooled.issuer_id]
         sent = (start + step * n).replace(microsecond=0)
-        facts = background_facts(rng, by_level, sent)
-        alert = compose_alert(facts, regions)
-        cap = to_xml(alert)
-        signer = signers[facts.issuer_id]
-        statement = Statement.for_cap(cap, issuer=signer.name, key_id=signer.key_id,
-                                      identifier=alert.identifier, sender=alert.sender,
-                                      sent=alert.sent).sign(signer)  # sign_cap, unparsed
-        received = sent.timestamp() + 1
-        new = fast_record(alert, cap, statement, facts.issuer_id, f"{signer.key_id:08x}",
-                          received, regions, hub.registry)
-        if n < verify_sample:
-            clock.now = received
-            verified, _ = hub.issuer.prepare(cap, statement)
+        new = respin(pooled, model, cap, sent, signer, regions, hub.registry)
+        if n - have < verify_sample:
+            clock.now = new.received_ts
+            verified, _ = hub.issuer.prepare(new.cap, new.statement)
             if verified != new:
                 raise SystemExit(f"alert {n}: the fast record differs from Issuer.prepare's:\n"
                                  f"{verified}\n{new}")
         batch.append(new)
-        if n >= count - SAMPLE_KEEP:
-            sample.append(alert)
+        n += 1
         if len(batch) >= BATCH:
             stored += sum(1 for r in hub.store.append_batch(batch) if not isinstance(r, Exception))
             batch = []
             if n % 50_000 < BATCH:
-                rate = (n + 1) / (time.perf_counter() - t0)
-                print(f"  {n + 1:,} alerts ({rate:,.0f}/s)", file=sys.stderr, flush=True)
+                rate = (n - have) / (time.perf_counter() - t0)
+                print(f"  {n:,} alerts ({rate:,.0f}/s)", file=sys.stderr, flush=True)
     if batch:
         stored += sum(1 for r in hub.store.append_batch(batch) if not isinstance(r, Exception))
     hub.checkpointer.sign_now()
+    total = hub.store.last_event_id()
     hub.issuer.close()
     hub.store.close()
-    print(f"built {stored:,} alerts in {time.perf_counter() - t0:.0f} s "
-          f"(database {(data / 'tocsin.sqlite3').stat().st_size / 2**20:,.0f} MiB)")
-    return sample
+    print(f"built {stored:,} alerts in {time.perf_counter() - t0:.0f} s; the store holds "
+          f"{total:,} (database {(data / 'tocsin.sqlite3').stat().st_size / 2**20:,.0f} MiB)")
 
 
 def rss_mib(pid: int) -> float:
@@ -177,20 +228,18 @@ def messages(sample: list[Alert], rng: random.Random, n: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--alerts", type=int, default=100_000)
-    parser.add_argument("--data", type=Path, help="keep (or reuse) the data directory here")
+    parser.add_argument("--data", type=Path, help="keep (or continue) the data directory here")
+    parser.add_argument("--build-minutes", type=float, default=float("inf"),
+                        help="stop building after this long and measure what is stored")
     parser.add_argument("--checks", type=int, default=150)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--verify-sample", type=int, default=300)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data: Path = args.data or Path(tmp) / "data"
-        if (data / "tocsin.sqlite3").exists():
-            print(f"reusing {data}")
-            sample = sample_from(data)
-        else:
-            data.mkdir(parents=True, exist_ok=True)
-            sample = build(data, args.alerts, args.seed, args.verify_sample)
-        run(data, sample, args.checks, args.seed)
+        data.mkdir(parents=True, exist_ok=True)
+        build(data, args.alerts, args.seed, args.verify_sample, args.build_minutes * 60)
+        run(data, sample_from(data), args.checks, args.seed)
 
 
 def sample_from(data: Path) -> list[Alert]:
