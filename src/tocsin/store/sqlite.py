@@ -80,6 +80,10 @@ CREATE TABLE IF NOT EXISTS targets (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS targets_by_code ON targets (code, ended_ts);
 CREATE INDEX IF NOT EXISTS alerts_by_sent ON alerts (sent_ts);
+-- What may be in force now: not ended (expiry is not stored as an ending, so expired alerts
+-- stay here, ordered by expiry, and a range on expires_ts skips them).
+CREATE INDEX IF NOT EXISTS alerts_in_force ON alerts (expires_ts)
+    WHERE ended_ts IS NULL AND status = 'Actual' AND msg_type IN ('Alert', 'Update');
 CREATE TABLE IF NOT EXISTS log_entries (
     idx INTEGER PRIMARY KEY,
     entry BLOB NOT NULL,
@@ -122,6 +126,7 @@ BACKFILL_BATCH = 1000
 _text_encoder = msgspec.json.Encoder()
 _text_decoder = msgspec.json.Decoder(SearchText)
 
+_MAY_BE_IN_FORCE = "ended_ts IS NULL AND status = 'Actual' AND msg_type IN ('Alert', 'Update')"
 _ALERT_COLUMNS = (
     "id, cap, statement, issuer_id, key_id, sender, identifier, sent, sent_ts, received_ts, "
     "expires_ts, msg_type, status, kinds, event, event_id, ended_ts, ended_by, log_index"
@@ -237,19 +242,26 @@ class SqliteStore:
         for kind in kinds_none or ():
             where.append("(',' || kinds || ',') NOT LIKE ?")
             params.append(f"%,{kind},%")
-        if regions is not None:
-            marks = ",".join("?" * len(regions))
-            where.append(  # only placeholders are interpolated
-                f"id IN (SELECT alert_id FROM targets WHERE code IN ({marks})"  # noqa: S608
-                + (" AND ended_ts IS NULL)" if active_at is not None else ")")
-            )
-            params.extend(regions)
         if active_at is not None:
+            # Start from what may be in force (the alerts_in_force index: not ended, not yet
+            # expired or open-ended), never from the history: the cost follows what is active.
+            where.append(f"seq IN (SELECT seq FROM alerts WHERE {_MAY_BE_IN_FORCE} "  # noqa: S608
+                         f"AND expires_ts > ? UNION ALL SELECT seq FROM alerts WHERE "
+                         f"{_MAY_BE_IN_FORCE} AND expires_ts IS NULL)")
+            params.append(active_at)
             where.append(
                 "status = 'Actual' AND msg_type IN ('Alert', 'Update') AND ended_ts IS NULL "
                 "AND (expires_ts IS NULL OR expires_ts > ?) AND kinds NOT LIKE '%all-clear%'"
             )
             params.append(active_at)
+        if regions is not None:
+            marks = ",".join("?" * len(regions))
+            if active_at is not None:  # asked of each alert that may be in force
+                where.append("EXISTS (SELECT 1 FROM targets t WHERE t.alert_id = alerts.id "  # noqa: S608
+                             f"AND t.code IN ({marks}) AND t.ended_ts IS NULL)")
+            else:
+                where.append(f"id IN (SELECT alert_id FROM targets WHERE code IN ({marks}))")  # noqa: S608
+            params.extend(regions)
         if since_ts is not None:
             where.append("sent_ts >= ?")
             params.append(since_ts)
