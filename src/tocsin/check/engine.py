@@ -30,6 +30,7 @@ lead, never ``not-issued``.
 
 from __future__ import annotations
 
+import heapq
 import math
 import threading
 import time
@@ -355,7 +356,8 @@ class Checker:
             weight = idf[w]
             for pos in plist:
                 scores[pos] = scores.get(pos, 0.0) + weight
-        pool = set(sorted(scores, key=lambda p: (scores[p], p), reverse=True)[:ALIGN_TOP * 20])
+        # The best by weight (keys are unique: the same set a full sort would give).
+        pool = set(heapq.nlargest(ALIGN_TOP * 20, scores, key=lambda p: (scores[p], p)))
         for code in claims.regions[:4]:
             pool.update(history.recent_in_region(code, RECENT_PER_KEY))
         for issuer in claims.issuers[:3]:
