@@ -488,9 +488,15 @@ class SqliteStore:
         if not word or '"' in word:
             return []
         table = "check_denial_words" if denial else "check_words"
-        return [int(r[0]) for r in self._reader().execute(
-            f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY rowid",  # noqa: S608
-            (f'"{word}"',))]
+        # One string, not a row per posting: a common word has tens of thousands.
+        row = self._reader().execute(
+            f"SELECT group_concat(rowid) FROM {table} WHERE {table} MATCH ?",  # noqa: S608
+            (f'"{word}"',)).fetchone()
+        if row is None or not row[0]:
+            return []
+        found = [int(pos) for pos in str(row[0]).split(",")]
+        found.sort()  # FTS5 yields rowid order already: linear on sorted input
+        return found
 
     def text_entries(self, positions: Collection[int]) -> dict[int, TextEntry]:
         conn = self._reader()
