@@ -55,6 +55,8 @@ from tocsin.trust.registry import Registry, RegistryError, load_registry
 
 log = logging.getLogger("tocsin.hub")
 
+FEED_RETRY_SECS = 0.5  # after the store failed to answer a follower
+
 
 @dataclass
 class Metrics:
@@ -176,17 +178,24 @@ class Hub:
         commit, no store read); an event read back from the store carries no shapes and
         reaches point subscribers by their hromadas (:class:`~tocsin.delivery.fanout.Fanout`).
         """
-        async for event in self.feed.follow(after):
+        while True:
             try:
-                queued = self.fanout.publish(event, event.areas)
-            except Exception:  # one bad event must never stop the others being delivered
-                log.exception("publishing event %d failed", event.id)
-                self.fanout.last_published = max(self.fanout.last_published, event.id)
-                continue
-            self.metrics.events_delivered.inc(queued)
-            self.metrics.alerts_issued.inc()
-            if event.received_ts is not None:
-                self.metrics.delivery_lag.observe(max(0.0, self.clock() - event.received_ts))
+                async for event in self.feed.follow(after):
+                    after = event.id
+                    try:
+                        queued = self.fanout.publish(event, event.areas)
+                    except Exception:  # one bad event must never stop the others' delivery
+                        log.exception("publishing event %d failed", event.id)
+                        self.fanout.last_published = max(self.fanout.last_published, event.id)
+                        continue
+                    self.metrics.events_delivered.inc(queued)
+                    self.metrics.alerts_issued.inc()
+                    if event.received_ts is not None:
+                        self.metrics.delivery_lag.observe(
+                            max(0.0, self.clock() - event.received_ts))
+            except Exception:  # the store could not be read: resume from the last event
+                log.exception("live fan-out: reading the event feed failed after %d", after)
+                await asyncio.sleep(FEED_RETRY_SECS)
 
     async def replace_registry(self, data: bytes) -> Registry:
         """Adopt a newer registry version signed by the pinned root: log it, keep it, use it.
