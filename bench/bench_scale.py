@@ -48,6 +48,7 @@ from bench_check import (
     Clock,
     background_facts,
 )
+from tocsin import testing
 from tocsin.cap import to_xml
 from tocsin.cap.model import Alert, parse_cap_time
 from tocsin.check.index import search_text
@@ -257,6 +258,7 @@ def sample_from(data: Path) -> list[Alert]:
 
 
 def run(data: Path, sample: list[Alert], checks: int, seed: int) -> None:
+    testing.STARTUP_TIMEOUT_SECS = 900  # a large store is checked whole at start (quick_check)
     hub = HubProcess(data)
     t0 = time.perf_counter()
     hub.start()
