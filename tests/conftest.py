@@ -7,9 +7,13 @@ it needs no browser, no hub process and no network, and runs in well under a min
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tocsin.testing_postgres import PostgresServer, find_bindir
 
 CORE_FOLDERS = frozenset({"core", "cap", "trust", "tlog", "regions"})
 SERVER_MODULES = frozenset({"test_monitor.py", "test_witness.py"})  # start uvicorn or a hub
@@ -29,3 +33,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         if folder in CORE_FOLDERS and path.name not in SERVER_MODULES:
             item.add_marker(pytest.mark.core)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session (Debian's, 127.0.0.1, random port).
+
+    Each test takes a database of its own (``postgres.create_database()``). Without
+    PostgreSQL installed the test is skipped — except under CI, where it fails.
+    """
+    if find_bindir() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed: apt-get install postgresql (scripts/test does)")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    server = PostgresServer.create()
+    try:
+        yield server
+    finally:
+        server.destroy()

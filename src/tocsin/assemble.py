@@ -13,8 +13,13 @@ from starlette.routing import BaseRoute, Mount
 
 from tocsin.api.app import create_app
 from tocsin.api.check_routes import check_routes
+from tocsin.api.email_routes import email_routes
+from tocsin.api.org_routes import org_routes
 from tocsin.api.push_routes import push_routes
+from tocsin.api.webhook_routes import webhook_routes
+from tocsin.api.websub_routes import websub_routes
 from tocsin.compat.alerts_in_ua_routes import alerts_in_ua_routes
+from tocsin.follow.routes import relay_routes
 from tocsin.runtime import Hub
 from tocsin.services.witness_http import witness_app
 from tocsin.web import web_routes
@@ -26,6 +31,11 @@ def build_app(hub: Hub) -> Starlette:
     routes: list[BaseRoute] = [
         *check_routes(hub),
         *push_routes(hub),  # Web Push API, /sw.js and the manifest (docs/push.md)
+        *relay_routes(hub),  # alerts relayed from followed feeds (docs/federation.md)
+        *webhook_routes(hub),  # webhooks (docs/webhooks.md)
+        *websub_routes(hub),  # the WebSub hub of the Atom feeds (docs/webhooks.md)
+        *org_routes(hub),  # organisations: admin API, pages, check-in links (docs/organisations.md)
+        *email_routes(hub),  # email alerts: subscribe, confirm, unsubscribe (docs/email.md)
         *web_routes(hub),
         *alerts_in_ua_routes(hub),  # also at the root of compat_port, if set (compat_listener)
     ]

@@ -30,6 +30,11 @@ class Settings:
     port: int = 8000
     #: Directory for the database, the hub's log key and (in demo mode) demo keys.
     data_dir: Path = field(default_factory=lambda: Path("data"))
+    #: Where alerts and the log are stored. Empty (the default): SQLite in
+    #: ``DATA_DIR/tocsin.sqlite3``, one process. A PostgreSQL URL
+    #: (``postgresql://user@host:5432/tocsin``): the shared store several hub processes can use
+    #: (docs/operations.md). It may carry a password: it is never logged or printed.
+    store: str = ""
     #: Create demo issuers, a signed demo registry and their keys on first run.
     demo: bool = False
     #: Issuer registry file (signed JSON); demo mode writes ``DATA_DIR/registry.json``.
@@ -92,10 +97,62 @@ class Settings:
     push_contact: str = "mailto:tocsin@localhost"
     #: Push subscriptions the hub holds at most (a new one beyond is refused).
     max_push_subscriptions: int = 1_000_000
+    #: Followed CAP feeds (TOML, ``[[feed]]`` tables; docs/federation.md). ``tocsin follow URL``
+    #: adds to it. Unset: ``DATA_DIR/follows.toml`` if it exists, else no feed is followed.
+    follows: Path | None = None
+    #: Hosts (comma-separated) a followed feed may be fetched from over plain ``http`` or at a
+    #: private address, e.g. ``127.0.0.1`` in tests. Empty: public HTTPS only (as push).
+    follow_allowed_hosts: str = ""
+    #: Hosts (comma-separated names or addresses) whose webhook URLs and WebSub callbacks may
+    #: be plain ``http`` or at private addresses, e.g. ``127.0.0.1`` for a test receiver.
+    #: Empty: only public HTTPS receivers are called (docs/webhooks.md).
+    callback_allowed_hosts: str = ""
+    #: Seconds a webhook or WebSub delivery is retried (backoff from 1 s, doubling, at most
+    #: 5 minutes) before it is given up: a webhook's goes to its dead-letter list.
+    callback_retry_secs: float = 86400.0
+    #: Length of one second of callback time, in real seconds: it scales retry delays, the
+    #: retry window and WebSub leases. 1 in production; tests set e.g. 0.005 so that a
+    #: 10-minute outage of a receiver is lived through in 3 seconds by the real sender.
+    callback_time_scale: float = 1.0
+    #: Webhook endpoints plus WebSub subscriptions the hub holds at most.
+    max_callbacks: int = 10_000
+    #: Organisations (docs/organisations.md): the SMS gateway org messages are posted to
+    #: (``POST`` JSON ``{"to", "text", "reference"}``; the SSRF rule of push endpoints applies,
+    #: ``push_allowed_hosts`` included). Empty: no SMS channel (deliveries say so).
+    org_sms_gateway_url: str = ""
+    #: Bearer token sent to the SMS gateway. A secret: never logged.
+    org_sms_gateway_token: str | None = None
+    #: SMTP relay for email alerts (docs/email.md): its host name; empty (the default): email
+    #: alerts are off and ``/api/v1/email/...`` answers ``503 email_unavailable``.
+    email_smtp_host: str = ""
+    #: The relay's port (587 submission with STARTTLS; 465 implicit TLS; 25).
+    email_smtp_port: int = 587
+    #: ``starttls`` (upgrade, required), ``tls`` (implicit TLS) or ``none`` (plain: a relay on
+    #: this machine or a test server only).
+    email_smtp_security: str = "starttls"
+    #: Credentials for the relay, if it asks for them. The password is a secret: never logged.
+    email_smtp_username: str = ""
+    email_smtp_password: str = field(default="", repr=False)
+    #: CA certificates (PEM) the relay's TLS certificate is verified by; unset: the system's.
+    #: The certificate is always verified, host name included.
+    email_smtp_ca_file: Path | None = None
+    #: Seconds any one SMTP step (connect, a command, the data) may take.
+    email_smtp_timeout_secs: float = 30.0
+    #: The ``From`` of every email: ``Name <address>`` or an address.
+    email_from: str = "Tocsin <tocsin@localhost.localdomain>"
+    #: Connections to the relay open at once (each sends one message at a time).
+    email_workers: int = 4
+    #: Email subscriptions (confirmed or waiting for confirmation) the hub holds at most.
+    max_email_subscriptions: int = 1_000_000
 
     @property
     def db_path(self) -> Path:
         return self.data_dir / "tocsin.sqlite3"
+
+    @property
+    def follows_path(self) -> Path:
+        """The followed-feeds file: ``follows`` if set, else ``DATA_DIR/follows.toml``."""
+        return self.follows or self.data_dir / "follows.toml"
 
     def validated(self) -> Settings:
         if not (0 < self.port < 65536):
@@ -105,16 +162,33 @@ class Settings:
                                 f"got {self.compat_port}")
         for name in ("max_body_bytes", "subscriber_queue_max", "max_subscriptions_per_client",
                      "max_regions_per_subscription", "check_burst", "failed_write_burst",
-                     "max_push_subscriptions"):
+                     "max_push_subscriptions", "max_callbacks", "email_workers",
+                     "max_email_subscriptions"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("heartbeat_secs", "max_sent_age_secs", "max_sent_skew_secs", "check_rate_per_sec",
-                     "failed_write_rate_per_sec", "header_timeout_secs", "body_timeout_secs"):
+                     "failed_write_rate_per_sec", "header_timeout_secs", "body_timeout_secs",
+                     "callback_retry_secs", "callback_time_scale", "email_smtp_timeout_secs"):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise SettingsError(f"{name} must be a positive number of seconds, got {value}")
+        if self.store and not self.store.startswith(("postgresql://", "postgres://")):
+            raise SettingsError("store must be empty (SQLite in the data directory) or a "
+                                "postgresql:// URL")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError(f"public_url must start with http:// or https://, got {self.public_url!r}")
+        if self.email_smtp_security not in ("starttls", "tls", "none"):
+            raise SettingsError("email_smtp_security must be starttls, tls or none, got "
+                                f"{self.email_smtp_security!r}")
+        if not (0 < self.email_smtp_port < 65536):
+            raise SettingsError(f"email_smtp_port must be 1..65535, got {self.email_smtp_port}")
+        if self.email_smtp_host:
+            from tocsin.mail.addresses import from_address_of
+
+            try:
+                from_address_of(self.email_from)
+            except ValueError as exc:
+                raise SettingsError(f"email_from: {exc}") from None
         for address in self.proxy_addresses:
             try:
                 ipaddress.ip_address(address)

@@ -24,14 +24,20 @@ reads at its own pace).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from tocsin.store.base import StreamEvent
+from tocsin.store.base import StorageUnavailable, StreamEvent
 
 DEFAULT_BATCH = 500
 RECENT_EVENTS = 512  # committed events kept in memory for followers that keep up
+#: Pauses between reads of a store that is unavailable: the first, and the longest.
+STORE_RETRY_FIRST_SECS = 0.05
+STORE_RETRY_MAX_SECS = 1.0
+
+log = logging.getLogger("tocsin.feed")
 
 
 class EventSource(Protocol):
@@ -53,6 +59,7 @@ class EventFeed:
         self._recent: deque[StreamEvent] = deque()
         self._recent_max = recent
         self._covered_from = self._last  # the window holds every committed id above this
+        self._gap = False  # a commit's outcome is unknown: its events may be missing here
         self._changed = asyncio.Event()
 
     @property
@@ -67,6 +74,10 @@ class EventFeed:
         writer), so no other event can have been committed between the window's newest
         and these.
         """
+        if self._gap and events:  # what the failed commit may have stored lies below these
+            self._recent.clear()
+            self._covered_from = max(self._covered_from, events[0].id - 1)
+            self._gap = False
         for event in events:
             if event.id <= self._last:
                 continue
@@ -75,6 +86,12 @@ class EventFeed:
             if len(self._recent) > self._recent_max:
                 self._covered_from = self._recent.popleft().id
         self._wake()
+
+    def uncertain(self) -> None:
+        """A commit failed with its outcome unknown (PostgreSQL: the connection was lost during
+        COMMIT): what it may have stored is not in the window, so the window stops covering
+        below the next committed batch, and followers read that stretch from the store."""
+        self._gap = True
 
     def notify(self, last_id: int) -> None:
         """Events up to ``last_id`` are committed elsewhere (a doorbell): followers read the store."""
@@ -98,7 +115,9 @@ class EventFeed:
         """The next committed events after ``after`` (at most one batch).
 
         From the in-memory window when it covers ``after`` (no await), else from the store
-        off the loop.
+        off the loop. A store that is unavailable for a while (a PostgreSQL restart) is asked
+        again after a pause that doubles up to :data:`STORE_RETRY_MAX_SECS`: no follower dies
+        of an outage.
         """
         if after >= self._covered_from:
             newer: list[StreamEvent] = []
@@ -108,7 +127,14 @@ class EventFeed:
                 newer.append(event)
             newer.reverse()
             return newer
-        return await asyncio.to_thread(self._source.events_after, after, self._batch)
+        pause = STORE_RETRY_FIRST_SECS
+        while True:
+            try:
+                return await asyncio.to_thread(self._source.events_after, after, self._batch)
+            except StorageUnavailable as exc:
+                log.warning("event feed: the store is unavailable (%s); retrying in %.2f s", exc, pause)
+            await asyncio.sleep(pause)  # a retry's backoff, not a wait for a result
+            pause = min(pause * 2, STORE_RETRY_MAX_SECS)
 
     async def follow(self, after: int) -> AsyncIterator[StreamEvent]:
         """Every committed event with id > ``after``, in order, forever (resume, then wait)."""

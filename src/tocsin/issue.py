@@ -118,6 +118,9 @@ class Writer:
                         self._executor, self._store.append_batch, [a for a, _ in batch]
                     )
                 except Exception as exc:  # the whole transaction failed: nothing was stored
+                    # ... as far as this process knows; a store that lost its connection during
+                    # COMMIT may have stored it, so the feed reads that stretch from the store.
+                    self._feed.uncertain()
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(exc)

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,9 +45,10 @@ from tocsin.logserver import (
 )
 from tocsin.regions import RegionSet, region_set_for
 from tocsin.services.witness import Witness
-from tocsin.store.base import AlertRecord, SearchText
-from tocsin.store.integrity import StartupRefused, preflight
-from tocsin.store.sqlite import SqliteStore
+from tocsin.store.backend import open_store
+from tocsin.store.base import AlertRecord, Leadership, SearchText, Store
+from tocsin.store.integrity import preflight
+from tocsin.store.lease import LeaseKeeper
 from tocsin.tlog.proof import PolicyError, parse_policy
 from tocsin.trust.note import NoteError, Verifier
 from tocsin.trust.registry import Registry, RegistryError, load_registry
@@ -101,17 +101,22 @@ class Hub:
         self.regions = regions or region_set_for(settings.regions)
         # Before anything is written: never continue a log the store does not hold (a fork).
         if not checked:
-            preflight(settings.data_dir, settings.log_origin)
+            preflight(settings.data_dir, settings.log_origin, shared_store=bool(settings.store))
+        from tocsin.follow.follower import follow_service_for, load_feeds  # docs/federation.md
+
+        feeds = load_feeds(settings)  # before anything is written: a bad file leaves no trace
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
         self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
         self._registry_lock = asyncio.Lock()
-        try:
-            self.store = SqliteStore(settings.db_path, rules=state_rules(self._ancestor_codes),
-                                     text_of=self._search_text)
-        except sqlite3.DatabaseError as exc:
-            raise StartupRefused(f"{settings.db_path}: cannot be opened ({exc}); run `tocsin store "
-                                 f"check {settings.data_dir}`") from None
+        # SQLite in the data directory, or PostgreSQL (settings.store): opened, checked against
+        # the log key's last checkpoint, and (PostgreSQL) led by this process as its writer.
+        # ``text_of`` files the check's search text of alerts stored before it existed.
+        self.store: Store = open_store(settings, state_rules(self._ancestor_codes),
+                                       text_of=self._search_text)
+        # A shared store: keep the writer lead this process took in open_store (re-taken by
+        # itself after a PostgreSQL restart); commits are fenced by the store either way.
+        self.lease = LeaseKeeper(self.store) if isinstance(self.store, Leadership) else None
         self.registry_bytes, self.registry = self._registry_in_force(registry_bytes)
         self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
                              per_client_max=settings.max_subscriptions_per_client,
@@ -133,6 +138,18 @@ class Hub:
         from tocsin.push.sender import push_sender_for  # Web Push: one more feed follower
 
         self.push = push_sender_for(self)  # last: a hub refused above writes no push files
+        self.follow = follow_service_for(self, feeds)  # followed CAP feeds, their own store
+        from tocsin.callbacks.sender import callback_sender_for  # webhooks + WebSub: a follower
+
+        self.callbacks = callback_sender_for(self)
+        from tocsin.org.hub import organisations_for  # organisations (issue 17): their own store
+
+        self.orgs = organisations_for(self)
+        from tocsin.mail.sender import EmailSender, email_sender_for  # email alerts (docs/email.md)
+
+        self.email: EmailSender | None = email_sender_for(self)  # None: no SMTP relay set
+        #: Set when the server begins to shut down: every live stream then ends its response.
+        self.closing = asyncio.Event()
 
     def _witnesses(self) -> list[CheckpointWitness]:
         """Witnesses from the policy file; in demo mode, one local witness of our own."""
@@ -155,11 +172,29 @@ class Hub:
     async def start(self) -> None:
         """Log the registry version in force (if new) and publish a first checkpoint."""
         await self.issuer.writer.run(self.store.append_registry, self.registry_bytes)
+        if self.lease is not None:
+            self.lease.leading = True  # taken in open_store, before anything was written
+            self.lease.start()
         self._delivery = asyncio.create_task(self._deliver(self.feed.last_id), name="fan-out")
         await self.checkpointer.start(self.feed)
         await self.push.start()
+        await self.follow.start()
+        await self.callbacks.start()
+        await self.orgs.start()
+        if self.email is not None:
+            await self.email.start()
+
+    def close_streams(self) -> None:
+        """Shutdown begins: live streams end their responses properly (see api.server)."""
+        self.closing.set()
 
     async def stop(self) -> None:
+        self.closing.set()
+        await self.follow.stop()
+        await self.orgs.stop()
+        if self.email is not None:
+            await self.email.stop()
+        await self.callbacks.stop()
         await self.push.stop()
         await self.checkpointer.stop()
         if self._delivery is not None:
@@ -169,6 +204,8 @@ class Hub:
         if self.local_witness is not None:
             self.local_witness.close()
         self.issuer.close()
+        if self.lease is not None:
+            await self.lease.stop()  # a standby may lead at once
         self.store.close()
 
     async def _deliver(self, after: int) -> None:

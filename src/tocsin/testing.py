@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import uvicorn
@@ -71,12 +71,15 @@ def chromium() -> Iterator[Any]:
 
 
 @contextmanager
-def serve_asgi(app: Any) -> Iterator[str]:
-    """Run ``app`` under uvicorn on a free 127.0.0.1 port; yield its base URL."""
+def serve_asgi(app: Any, lifespan: Literal["auto", "on", "off"] = "off") -> Iterator[str]:
+    """Run ``app`` under uvicorn on a free 127.0.0.1 port; yield its base URL.
+
+    ``lifespan="on"`` runs the app's startup and shutdown (an in-process hub).
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

@@ -15,6 +15,7 @@ import json
 import re
 from pathlib import Path
 
+import msgspec
 import pytest
 from click.testing import CliRunner, Result
 from lxml import etree
@@ -173,3 +174,35 @@ def test_every_sample_has_its_source_and_licence_recorded() -> None:
         assert row is not None, f"{path.name} is not in SOURCES.md"
         cells = [cell.strip() for cell in row.split("|")[1:-1]]
         assert len(cells) >= 3 and " · " in cells[1] and cells[2], row  # source, licence
+
+
+def _signed_by_test_certificate(path: Path) -> bytes:
+    from tests.follow.signing import make_certificate, sign_cap_xml
+
+    return sign_cap_xml(path.read_bytes(), make_certificate())
+
+
+@pytest.mark.parametrize("name", ["us-nws_multiple-polygons-update.xml",
+                                  "ca-eccc_thunderstorm-update-en-fr.xml"])
+def test_a_signed_document_with_more_namespaces_converts_back(name: str, tmp_path: Path) -> None:
+    """A real producer's document whose root declares other namespaces (NWS's carries three
+    IPAWS ones), signed as IPAWS signs: its JSON converts back, in 1.2 and as CAP 1.1.
+
+    A kept ``Signature`` was written as text with every namespace in scope, ordered by where
+    each was declared; written under a new root and read again, the order changed, so the
+    JSON of such a document was refused by the converter ("values that survive an XML
+    round trip").
+    """
+    signed = _signed_by_test_certificate(SAMPLES / "valid-1.2" / name)
+    for data in (signed, signed.replace(CAP12_NS.encode(), CAP11_NS.encode())):
+        source = tmp_path / "signed.xml"
+        source.write_bytes(data)
+        as_json = run("convert", str(source), "--to", "json")
+        assert as_json.exit_code == 0, as_json.output
+        json_file = tmp_path / "signed.json"
+        json_file.write_text(as_json.stdout, encoding="utf-8")
+        back = run("convert", str(json_file), "--to", "xml")
+        assert back.exit_code == 0, back.output
+        alert = parse_alert(data, strict=False).alert
+        again = parse_alert(back.stdout_bytes, strict=False).alert  # 1.2 unless it can only be 1.1
+        assert msgspec.structs.replace(again, source_version=alert.source_version) == alert

@@ -20,7 +20,9 @@ from tocsin.regions import default_region_set
 from tocsin.runtime import Hub
 
 HTML_PAGES = {"/", "/alerts/{alert_id}", "/regions/{code}", "/issuers", "/issuers/{issuer_id}",
-              "/about", "/favicon.ico", "/check", "/check/{name}", "/{path}"}
+              "/about", "/favicon.ico", "/check", "/check/{name}", "/{path}",
+              "/relayed/{alert_id}",
+              "/org", "/org/login", "/org/enrol/{token}", "/org/c/{message}/{token}"}  # organisations
 MOUNTED_APPS = {"/static", "/witness"}  # static files; the demo witness (C2SP tlog-witness)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import re
 from typing import Any
 
@@ -54,3 +55,21 @@ def test_a_long_instruction_and_many_places_still_fit_one_message() -> None:
                          place_names=["Дуже довга назва громади " * 3] * 300, how=THREAT,
                          event_id=1, demo=False)
     assert len(data) <= MAX_PAYLOAD
+
+
+def test_one_message_per_place_met_and_the_last_stands_for_the_rest() -> None:
+    from tocsin.push.messages import MAX_MESSAGES_PER_EVENT, place_groups
+
+    assert place_groups((KYIV,)) == [(KYIV,)]
+    assert place_groups((KYIV, "UA46060250000025047")) == [(KYIV,), ("UA46060250000025047",)]
+    many = tuple(f"UA{n:017d}" for n in range(20))
+    groups = place_groups(many)
+    assert len(groups) == MAX_MESSAGES_PER_EVENT
+    assert groups[:-1] == [(p,) for p in many[: MAX_MESSAGES_PER_EVENT - 1]]
+    assert groups[-1] == many[MAX_MESSAGES_PER_EVENT - 1:]
+    alert = make_alert("demo-air-force", (KYIV,))
+    data = json.loads(build_payload(view=_view(**{"class": "all-clear"}), alert=alert, language="uk",
+                                    places=list(groups[-1]), place_names=["x"] * len(groups[-1]),
+                                    how=ALL_CLEAR, event_id=1, demo=False))
+    assert data["tag"] == f"tocsin-{groups[-1][0]}"
+    assert data["tags"] == [f"tocsin-{p}" for p in groups[-1]]  # the worker closes these

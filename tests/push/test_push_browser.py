@@ -59,23 +59,26 @@ def _ready(page: Any) -> None:
     })""")
 
 
-def _wait_notifications(page: Any, title_part: str, seconds: float = 10.0) -> bool:
-    """Whether exactly one notification whose title has ``title_part`` shows within ``seconds``."""
-    shown: bool = page.evaluate("""async ([part, ms]) => {
+def _wait_notifications(page: Any, title_part: str, seconds: float = 10.0, *,
+                        tag: str | None = None, count: int = 1) -> bool:
+    """Whether, within ``seconds``, exactly ``count`` notifications show and the one tagged
+    ``tag`` (any, if None) has ``title_part`` in its title."""
+    shown: bool = page.evaluate("""async ([part, ms, tag, count]) => {
         const reg = await navigator.serviceWorker.ready;
         const until = Date.now() + ms;
         while (Date.now() < until) {
             const shown = await reg.getNotifications();
-            if (shown.length === 1 && shown[0].title.includes(part)) return true;
+            if (shown.length === count
+                && shown.some((n) => (tag === null || n.tag === tag) && n.title.includes(part))) return true;
             await new Promise((r) => setTimeout(r, 20));
         }
         return false;
-    }""", [title_part, seconds * 1000])
+    }""", [title_part, seconds * 1000, tag, count])
     return shown
 
 
 def _deliver(cdp: Any, page: Any, origin: str, registration: str, payload: dict[str, Any],
-             title_part: str) -> None:
+             title_part: str, *, count: int = 1) -> None:
     """Hand a payload the hub really sent to the worker, as a push service would.
 
     ``ServiceWorker.deliverPushMessage`` is the emulated part. One CI run waited forever
@@ -92,7 +95,8 @@ def _deliver(cdp: Any, page: Any, origin: str, registration: str, payload: dict[
     for _ in range(3):
         cdp.send("ServiceWorker.deliverPushMessage", {"origin": origin, "registrationId": registration,
                                                       "data": json.dumps(payload)})
-        if _wait_notifications(page, title_part):
+        if _wait_notifications(page, title_part, tag=payload["tag"] if count > 1 else None,
+                               count=count):
             return
     raise AssertionError(f"no notification titled {title_part!r} after three deliveries")
 
@@ -114,7 +118,7 @@ def _notifications(page: Any) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = page.evaluate("""async () => {
         const reg = await navigator.serviceWorker.ready;
         return (await reg.getNotifications()).map(n => ({title: n.title, body: n.body, tag: n.tag,
-            requireInteraction: n.requireInteraction, data: n.data}));
+            requireInteraction: n.requireInteraction, silent: n.silent, data: n.data}));
     }""")
     return result
 
@@ -255,4 +259,46 @@ def test_the_maps_own_place_is_the_first_of_my_places(hub: HubProcess, context: 
     assert first.get_attribute("data-code") == LVIV
     assert "Моє місце (з мапи)" in first.inner_text()
     assert page.evaluate("localStorage.getItem('tocsin.places')") is None  # shown, not copied
+    assert errors == []
+
+
+def test_an_alert_for_two_of_my_places_shows_per_place_and_the_all_clear_replaces_both(
+        hub: HubProcess, context: Any) -> None:
+    """One notification per place (one alarm: the second is silent); the all-clear for both
+    places replaces both; a message standing for several places closes their notifications."""
+    with push_service(hub_key(hub)) as service:
+        phone = service.device()
+        assert subscribe(hub, phone.subscription(), [KYIV, LVIV]).status_code == 201
+        alert = issue(hub, "demo-air-force", (KYIV, LVIV_OBLAST), kind="missile")
+        issue(hub, "demo-air-force", (KYIV, LVIV_OBLAST), kind="all-clear")
+        at_kyiv, at_lviv, clear_kyiv, clear_lviv = service.wait_delivered(phone, 4)
+
+    page = context.new_page()
+    errors = _errors(page)
+    page.goto(hub.url + "/")
+    _ready(page)
+    cdp = context.new_cdp_session(page)
+    registration = _registration_id(cdp, page)
+
+    _deliver(cdp, page, hub.url, registration, at_kyiv.payload, "Ракетна загроза")
+    _deliver(cdp, page, hub.url, registration, at_lviv.payload, "Ракетна загроза", count=2)
+    shown = {n["tag"]: n for n in _notifications(page)}
+    assert set(shown) == {f"tocsin-{KYIV}", f"tocsin-{LVIV}"}
+    assert all(n["data"]["id"] == alert["id"] for n in shown.values())
+    assert "Львівська територіальна громада" in shown[f"tocsin-{LVIV}"]["title"]
+    assert not shown[f"tocsin-{KYIV}"]["silent"]
+    assert shown[f"tocsin-{LVIV}"]["silent"]  # the same alert again: one alarm, not two
+
+    _deliver(cdp, page, hub.url, registration, clear_kyiv.payload, "Відбій", count=2)
+    _deliver(cdp, page, hub.url, registration, clear_lviv.payload, "Відбій", count=2)
+    assert all("Відбій" in n["title"] for n in _notifications(page))  # both alerts replaced
+
+    # A message standing for several places (an event meeting more than 8 of them) closes
+    # their notifications: the Kyiv all-clear as the hub would send it for both places.
+    _deliver(cdp, page, hub.url, registration, at_kyiv.payload, "Ракетна загроза", count=2)
+    _deliver(cdp, page, hub.url, registration, at_lviv.payload, "Ракетна загроза", count=2)
+    both = {**clear_kyiv.payload, "tags": [clear_kyiv.payload["tag"], clear_lviv.payload["tag"]]}
+    _deliver(cdp, page, hub.url, registration, both, "Відбій")
+    [left] = _notifications(page)
+    assert left["tag"] == f"tocsin-{KYIV}" and "Відбій" in left["title"]
     assert errors == []

@@ -213,7 +213,13 @@ def test_subscription_api_refuses_and_updates(hub: HubProcess) -> None:
         assert taken.status_code == 401 and taken.json()["error"]["code"] == "bad_push_secret"
         again = httpx.post(url, json={**base, "regions": [LVIV]},  # re-posting with its secret updates it
                            headers={"Authorization": f"Bearer {first.json()['secret']}"})
-        assert again.status_code == 200
+        assert again.status_code == 200  # updated, not created: as the OpenAPI and docs/push.md say
+        documented = httpx.get(f"{hub.url}/api/v1/openapi.json").json()
+        post = documented["paths"]["/api/v1/push/subscriptions"]["post"]
+        assert "201" in post["responses"] and "200" in post["responses"]
+        assert "updates it: 200" in post["summary"] and "updated" in post["responses"]["200"]["description"]
+        docs = (Path(__file__).resolve().parents[2] / "docs/push.md").read_text()
+        assert "`201 {\"id\", \"secret\"}`" in docs and "updates it: `200 {\"id\", \"secret\"}`" in docs
         assert again.json()["id"] == first.json()["id"]
         assert again.json()["secret"] != first.json()["secret"]
         one = f"{url}/{first.json()['id']}"
@@ -322,3 +328,23 @@ def test_a_cancel_of_a_threat_replaces_it_quietly(hub: HubProcess) -> None:
         assert withdrawn.urgency == "normal" and withdrawn.payload["requireInteraction"] is False
         assert withdrawn.topic == woken.topic == KYIV
         assert withdrawn.payload["tag"] == woken.payload["tag"]
+
+
+def test_an_alert_and_its_all_clear_for_two_of_my_places_are_one_message_per_place(
+        hub: HubProcess) -> None:
+    """Each place met gets its own message, Topic and tag, so the all-clear for both places
+    replaces, at the push service, a pending alert for either and, on screen, both alerts
+    (before, only the first place's Topic and tag were sent: the second place's alert stayed)."""
+    with push_service(hub_key(hub)) as service:
+        phone = service.device()
+        assert subscribe(hub, phone.subscription(), [KYIV, LVIV]).status_code == 201
+        alert = issue(hub, "demo-air-force", (KYIV, LVIV_OBLAST), kind="missile")
+        clear = issue(hub, "demo-air-force", (KYIV, LVIV_OBLAST), kind="all-clear")
+        got = service.wait_delivered(phone, 4)
+        assert [(r.payload["id"], r.topic, r.payload["tag"]) for r in got] == [
+            (alert["id"], KYIV, f"tocsin-{KYIV}"), (alert["id"], LVIV, f"tocsin-{LVIV}"),
+            (clear["id"], KYIV, f"tocsin-{KYIV}"), (clear["id"], LVIV, f"tocsin-{LVIV}")]
+        assert [r.payload["places"] for r in got[:2]] == [["м. Київ"], ["Львівська територіальна громада"]]
+        assert all(r.urgency == "high" for r in got)
+        assert service.errors == []
+        assert metric(hub, "tocsin_push_sent_total") == 4

@@ -1,7 +1,8 @@
 """The store contract (``tocsin.store.base.Store``), one suite run against every backend.
 
-Backends: SQLite (the embedded default) and memory (the reference); a PostgreSQL store joins
-the ``store`` fixture's parameters when it exists. Faults are injected through each store's
+Backends: SQLite (the embedded default), memory (the reference) and PostgreSQL (a real
+server the session starts, a database per test; the store leads the writers, as the hub's
+writer does). Faults are injected through each store's
 ``inject_fault`` seam: a failure while writing the log leaf (a crash between steps) and a
 failed commit. After every step the suite re-checks the log invariant: one leaf per stored
 alert and registry version, and a root that matches the entries.
@@ -18,7 +19,9 @@ import pytest
 from tocsin.ledger.effects import state_rules
 from tocsin.store.base import AlertRecord, Conflict, NewAlert, Refused, SearchText, Store
 from tocsin.store.memory import MemoryStore
+from tocsin.store.postgres import PostgresStore
 from tocsin.store.sqlite import SqliteStore
+from tocsin.testing_postgres import PostgresServer
 from tocsin.tlog.entry import alert_entry, decode_entry
 from tocsin.tlog.tree import MemoryHashStore, tree_root
 
@@ -56,11 +59,18 @@ def alert(n: int, *, issuer: str = "af", msg_type: str = "Alert", status: str = 
     )
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     rules = state_rules(ancestors)
-    made: Store = (SqliteStore(tmp_path / "s.sqlite3", rules=rules) if request.param == "sqlite"
-                   else MemoryStore(rules=rules))
+    made: Store
+    if request.param == "sqlite":
+        made = SqliteStore(tmp_path / "s.sqlite3", rules=rules)
+    elif request.param == "memory":
+        made = MemoryStore(rules=rules)
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        made = PostgresStore(server.create_database(), rules=rules)
+        assert made.acquire_leadership()
     yield made
     made.close()
 

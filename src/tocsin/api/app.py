@@ -34,6 +34,7 @@ from tocsin.api.errors import ApiError
 from tocsin.api.openapi import openapi_document
 from tocsin.api.ratelimit import LIMITED, RateLimits, TokenBuckets, limited_error
 from tocsin.api.views import TIME_ZONE, Views, class_filter, is_active, parse_class
+from tocsin.callbacks.websub import HUB_PATH, link_header
 from tocsin.cap import to_json
 from tocsin.delivery.feeds import atom_feed
 from tocsin.issue import IssueError
@@ -339,11 +340,12 @@ async def feed_all(request: Request) -> Response:
     query = f"?{request.url.query}" if request.url.query else ""
     title = "Tocsin: all alerts" if codes is None else "Tocsin: alerts for " + ", ".join(
         places.region_json(hub, c)["name_en"] for c in codes[:3])
+    topic = f"{base}/feeds/alerts.atom{query}"
     return Response(
-        atom_feed(title=title, feed_url=f"{base}/feeds/alerts.atom{query}",
+        atom_feed(title=title, feed_url=topic, hub_url=base + HUB_PATH,
                   base_url=base, views=await asyncio.to_thread(views_for(hub, now).many, records),
                   now=now),
-        media_type="application/atom+xml",
+        media_type="application/atom+xml", headers={"Link": link_header(base + HUB_PATH, topic)},
     )
 
 
@@ -355,11 +357,12 @@ async def feed_region(request: Request) -> Response:
     base = hub.settings.base_url
     records = await asyncio.to_thread(hub.store.list_alerts, regions=[code], limit=100)
     name = places.region_json(hub, code)["name_en"]
+    topic = f"{base}/feeds/regions/{code}.atom"
     return Response(
-        atom_feed(title=f"Tocsin: alerts for {name}", feed_url=f"{base}/feeds/regions/{code}.atom",
+        atom_feed(title=f"Tocsin: alerts for {name}", feed_url=topic, hub_url=base + HUB_PATH,
                   base_url=base, views=await asyncio.to_thread(views_for(hub, now).many, records),
                   now=now),
-        media_type="application/atom+xml",
+        media_type="application/atom+xml", headers={"Link": link_header(base + HUB_PATH, topic)},
     )
 
 

@@ -82,7 +82,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object", "required": ["reason", "at", "at_iso", "by", "by_issuer"],
             "description": "Why and when an alert stopped being in force",
             "properties": {
-                "reason": {"type": "string", "enum": ["ended", "cancelled", "expired"]},
+                "reason": {"type": "string", "enum": ["ended", "cancelled", "updated", "expired"]},
                 "at": number, "at_iso": {"type": "string", "format": "date-time",
                                          "description": "ISO 8601, Europe/Kyiv, with offset"},
                 "by": nullable_text, "by_issuer": nullable_text}},
@@ -252,10 +252,16 @@ def openapi_document() -> dict[str, Any]:
                                           "application/atom+xml"),
             **alerts_in_ua_paths(),
             **push_paths(),
+            **follow_paths(),
+            **callback_paths(),
+            **_org_paths(),
+            **email_paths(),
         },
         "components": {"schemas": {
             **_schemas(),
             **PUSH_SCHEMAS,
+            **CALLBACK_SCHEMAS,
+            **EMAIL_SCHEMAS,
             "IssueRequest": {"type": "object", "required": ["cap", "statement"], "properties": {
                 "cap": {"type": "string", "contentEncoding": "base64"},
                 "statement": {"type": "string"}}},
@@ -265,6 +271,35 @@ def openapi_document() -> dict[str, Any]:
                 "docs": {"type": "string"}}}}},
         }},
     }
+
+
+# -- Followed feeds (docs/federation.md): routes from tocsin.follow.routes --
+
+
+def follow_paths() -> dict[str, Any]:
+    """Relayed alerts (never this hub's own) and the followers' status."""
+    relayed_id = _p("alert_id", "A relayed alert's id (32 hex digits of SHA-256 of its CAP bytes)")
+    return {
+        "/api/v1/relayed": _get("Alerts relayed from followed feeds, newest first; each says its "
+                                "trust (verified / xml-signature / unverified) in words",
+                                [_p("feed", "Only this followed feed"), _p("limit", "1..500")]),
+        "/api/v1/relayed/{alert_id}": _get("One relayed alert: where it came from, how far it is "
+                                           "proven (verified only if from a followed Tocsin hub)",
+                                           [relayed_id]),
+        "/api/v1/relayed/{alert_id}/cap": _get("The relayed CAP bytes exactly as fetched", [relayed_id],
+                                               "application/cap+xml"),
+        "/api/v1/relayed/{alert_id}/statement": _get("A followed hub's issuer statement, as fetched",
+                                                     [relayed_id], "text/plain"),
+        "/api/v1/relayed/{alert_id}/proof": _get("A followed hub's tlog-proof bundle, as fetched",
+                                                 [relayed_id], "text/plain"),
+        "/api/v1/follows": _get("Each followed feed: its trust, last poll, last error, refusals"),
+    }
+
+
+def _org_paths() -> dict[str, Any]:
+    from tocsin.api.org_openapi import org_paths  # organisations (docs/organisations.md)
+
+    return org_paths()
 
 
 # -- Web Push (docs/push.md): routes from tocsin.api.push_routes, mounted by tocsin.assemble --
@@ -285,7 +320,10 @@ def push_paths() -> dict[str, Any]:
                        "new secret; without it: 401)",
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": _ref("PushSubscriptionRequest")}}},
-            "responses": {"201": created, "200": created, "4XX": _error_ref(), "503": _error_ref()},
+            "responses": {"201": created, "200": {**created, "description": (
+                "An endpoint already subscribed, re-posted with its secret: updated durably; the "
+                "same id and a new secret (the old one stops working)")},
+                "4XX": _error_ref(), "503": _error_ref()},
         }},
         "/api/v1/push/subscriptions/{sub_id}": {"delete": {
             "summary": "Delete a push subscription (Authorization: Bearer <secret>); nothing is kept",
@@ -311,6 +349,144 @@ PUSH_SCHEMAS: dict[str, Any] = {
         "language": {"type": "string", "enum": ["uk", "en"], "default": "uk"}}},
     "PushCreated": {"type": "object", "required": ["id", "secret"], "properties": {
         "id": {"type": "string"}, "secret": {"type": "string"}}},
+}
+
+
+# -- webhooks and WebSub (docs/webhooks.md): tocsin.api.webhook_routes, websub_routes ---------
+
+
+def callback_paths() -> dict[str, Any]:
+    """The webhook API and the WebSub hub endpoint."""
+    wid = _p("webhook_id", "The endpoint's id (from its creation)")
+    owner = "Authorization: Bearer <the owner's secret>"
+
+    def owned(summary: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"summary": f"{summary} ({owner})", "parameters": [wid],
+                "responses": {"200": {"description": "OK", "content": {"application/json": {
+                    "schema": schema or {"type": "object"}}}}, "4XX": _error_ref()}}
+
+    return {
+        "/api/v1/webhooks": {"post": {
+            "summary": "Register a webhook endpoint (Standard Webhooks) for regions and kinds; the "
+                       "hub first sends it a verification message it must answer with the "
+                       "challenge",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": _ref("WebhookRequest")}}},
+            "responses": {"201": {"description": "Verified and stored durably",
+                                  "content": {"application/json": {
+                                      "schema": _ref("WebhookCreated")}}},
+                          "4XX": _error_ref(), "503": _error_ref()},
+        }},
+        "/api/v1/webhooks/{webhook_id}": {
+            "get": owned("The endpoint, its cursor (last event id done) and its dead-letter count"),
+            "delete": {"summary": f"Delete the endpoint and its dead letters ({owner})",
+                       "parameters": [wid],
+                       "responses": {"204": {"description": "Deleted"}, "4XX": _error_ref()}},
+        },
+        "/api/v1/webhooks/{webhook_id}/dead-letters": {"get": owned(
+            "Events the endpoint did not take within the retry window (oldest first)",
+            {"type": "object", "properties": {"dead_letters": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "event_id": {"type": "integer"}, "webhook_id": {"type": "string"},
+                    "reason": {"type": "string"}, "attempts": {"type": "integer"},
+                    "dead_at": {"type": "number"}}}}}})},
+        "/api/v1/webhooks/{webhook_id}/dead-letters/replay": {"post": {
+            "summary": f"Send the dead letters again, same webhook-id ({owner})",
+            "parameters": [wid],
+            "responses": {"202": {"description": "Replaying", "content": {"application/json": {
+                "schema": {"type": "object", "properties": {"replaying": {"type": "integer"}}}}}},
+                "4XX": _error_ref()},
+        }},
+        "/websub": {"post": {
+            "summary": "W3C WebSub hub for the Atom feeds: subscribe or unsubscribe (intent "
+                       "verified by a GET to hub.callback echoing hub.challenge)",
+            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
+                "schema": _ref("WebSubRequest")}}},
+            "responses": {"202": {"description": "Accepted; the intent is verified next"},
+                          "4XX": _error_ref(), "503": _error_ref()},
+        }},
+    }
+
+
+CALLBACK_SCHEMAS: dict[str, Any] = {
+    "WebhookRequest": {"type": "object", "required": ["url", "regions"], "properties": {
+        "url": {"type": "string", "format": "uri",
+                "description": "A public https URL (or a host in callback_allowed_hosts)"},
+        "regions": {"type": "array", "items": {"type": "string"}},
+        "kinds": {"type": "array", "items": {"type": "string"},
+                  "description": "Kind ids (GET /api/v1/kinds); empty: every kind"},
+        "signing_secret": {"type": "string", "description": "whsec_<base64>; default: made up"}}},
+    "WebhookCreated": {"type": "object", "required": ["id", "secret", "signing_secret"],
+                       "properties": {
+        "id": {"type": "string"}, "url": {"type": "string"},
+        "regions": {"type": "array", "items": {"type": "string"}},
+        "kinds": {"type": "array", "items": {"type": "string"}},
+        "secret": {"type": "string", "description": "The owner's secret"},
+        "signing_secret": {"type": "string", "description": "Verifies webhook-signature"}}},
+    "WebSubRequest": {"type": "object", "required": ["hub.mode", "hub.topic", "hub.callback"],
+                      "properties": {
+        "hub.mode": {"type": "string", "enum": ["subscribe", "unsubscribe"]},
+        "hub.topic": {"type": "string", "description": "One of this hub's Atom feed URLs"},
+        "hub.callback": {"type": "string", "format": "uri"},
+        "hub.lease_seconds": {"type": "integer", "minimum": 1},
+        "hub.secret": {"type": "string", "maxLength": 199}}},
+}
+
+
+# -- Email alerts (docs/email.md): routes from tocsin.api.email_routes, mounted by tocsin.assemble --
+
+
+def email_paths() -> dict[str, Any]:
+    """Subscribe (double opt-in), confirm, and RFC 8058 one-click unsubscribe."""
+    link = [_q("id", "The subscription id from the emailed link", required=True),
+            _q("token", "The secret token from the emailed link", required=True)]
+    page = {"description": "A page with one button that POSTs to the same URL (nothing changes "
+                           "on GET: mail scanners fetch links)",
+            "content": {"text/html": {}}}
+    done = {"description": "Done (JSON, or an HTML page when Accept asks for text/html)",
+            "content": {"application/json": {}, "text/html": {}}}
+    return {
+        "/api/v1/email/subscriptions": {"post": {
+            "summary": "Ask for alert emails for places; a confirmation email is sent and nothing "
+                       "else until the link in it is followed (one per address per hour)",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": _ref("EmailSubscriptionRequest")}}},
+            "responses": {"202": {"description": "The confirmation email was handed to the relay",
+                                  "content": {"application/json": {"schema": _ref("EmailRequested")}}},
+                          "4XX": _error_ref(), "503": _error_ref()},
+        }},
+        "/api/v1/email/confirm": {
+            "get": {"summary": "The confirmation page", "parameters": link,
+                    "responses": {"200": page, "4XX": _error_ref(), "503": _error_ref()}},
+            "post": {"summary": "Confirm the subscription (the token works once, for 24 hours)",
+                     "parameters": link,
+                     "responses": {"200": done, "4XX": _error_ref(), "503": _error_ref()}},
+        },
+        "/api/v1/email/unsubscribe": {
+            "get": {"summary": "The unsubscribe page", "parameters": link,
+                    "responses": {"200": page, "4XX": _error_ref(), "503": _error_ref()}},
+            "post": {"summary": "Unsubscribe and delete everything held about the address "
+                                "(RFC 8058 one-click: body List-Unsubscribe=One-Click)",
+                     "parameters": link,
+                     "requestBody": {"required": False, "content": {
+                         "application/x-www-form-urlencoded": {"schema": {"type": "object",
+                             "properties": {"List-Unsubscribe": {"type": "string",
+                                                                 "enum": ["One-Click"]}}}}}},
+                     "responses": {"200": done, "4XX": _error_ref(), "503": _error_ref()}},
+        },
+    }
+
+
+EMAIL_SCHEMAS: dict[str, Any] = {
+    "EmailSubscriptionRequest": {"type": "object", "required": ["address", "regions"], "properties": {
+        "address": {"type": "string", "format": "email", "maxLength": 254,
+                    "description": "ASCII local part; no line breaks or control characters"},
+        "name": {"type": "string", "maxLength": 100, "description": "Optional display name"},
+        "regions": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+        "language": {"type": "string", "enum": ["uk", "en"], "default": "uk"}}},
+    "EmailRequested": {"type": "object", "required": ["status", "expires_in"], "properties": {
+        "status": {"type": "string", "enum": ["confirmation_sent"]},
+        "expires_in": {"type": "integer", "description": "Seconds the confirmation link works"}}},
 }
 
 

@@ -127,7 +127,8 @@ def push_routes(hub: Hub) -> list[BaseRoute]:
             raise ApiError("bad_push_subscription", f"the body is not usable JSON: {exc.detail}") from None
         sub = parse_subscription(hub, data)
         try:  # now resolving the host (off the event loop): public addresses only
-            await asyncio.to_thread(check_endpoint, sub.endpoint, hub.push.allowed_hosts)
+            await asyncio.to_thread(check_endpoint, sub.endpoint, hub.push.allowed_hosts,
+                                    lookup=hub.push.lookup)
         except EndpointRefused as exc:
             raise ApiError("push_endpoint_refused", str(exc)) from None
         if hub.push.subscription_count >= hub.settings.max_push_subscriptions \

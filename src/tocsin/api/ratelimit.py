@@ -95,7 +95,9 @@ def client_key(scope: Scope, trusted_proxies: frozenset[str]) -> str:
 CHECK = ("POST", "/api/v1/check")
 #: ``(method, path)`` of writes, limited by how many of a client's were refused.
 ALERTS = ("POST", "/api/v1/alerts")
-WRITES = frozenset({ALERTS, ("POST", "/api/v1/registry")})
+WRITES = frozenset({ALERTS, ("POST", "/api/v1/registry"),
+                    # a refused webhook registration may have cost a request to a stranger's URL
+                    ("POST", "/api/v1/webhooks"), ("POST", "/websub")})
 LIMITED = "tocsin.refused_writes_wait"
 """Scope key: set (to the seconds to wait) on an alert post from a client over its limit."""
 

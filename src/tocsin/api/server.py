@@ -18,13 +18,20 @@ connecting or of the request's first byte, and a connection whose response
 is finished while its request body is still arriving reads and drops the
 rest, and is closed if it is not in within :data:`LINGER_SECS` (the body's
 own deadline is enforced where it is read, :mod:`tocsin.api.body`).
+
+On SIGTERM, :class:`ClosingServer` tells the hub its streams must end *before* uvicorn
+waits for open requests: a live stream never ends by itself, so otherwise each was
+cancelled after the grace period with a ``CancelledError`` traceback in the log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+from collections.abc import Callable
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 TRANSPORT_EXTENSION = "tocsin.transport"
@@ -171,3 +178,20 @@ def transport_of(scope: dict[str, Any]) -> asyncio.Transport | None:
     if transport is None or not all(callable(getattr(transport, n, None)) for n in needed):
         return None
     return transport  # type: ignore[no-any-return]
+
+
+class ClosingServer(uvicorn.Server):
+    """uvicorn's server that calls ``closing`` as its shutdown begins.
+
+    ``closing`` (the hub's :meth:`~tocsin.runtime.Hub.close_streams`) makes every live
+    stream finish its response properly, so the graceful shutdown that follows finds no
+    request to cancel and the process exits quietly.
+    """
+
+    def __init__(self, config: uvicorn.Config, closing: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._closing = closing
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._closing()
+        await super().shutdown(sockets)

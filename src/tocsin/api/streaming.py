@@ -107,13 +107,15 @@ class _SSEResponse:
                 sink=_sink(scope),
             ))
             watcher = asyncio.create_task(until_disconnect())
-            done, pending = await asyncio.wait({streamer, watcher},
+            closing = asyncio.create_task(hub.closing.wait())  # the server is shutting down
+            done, pending = await asyncio.wait({streamer, watcher, closing},
                                                return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            if streamer in done and not streamer.cancelled() and streamer.exception() is None:
+            ended = streamer in done and not streamer.cancelled() and streamer.exception() is None
+            if ended or (closing in done and watcher not in done):  # a clean end of stream
                 with contextlib.suppress(Exception):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
@@ -180,14 +182,16 @@ async def ws_stream(websocket: WebSocket) -> None:
             send=send_item, heartbeat_secs=hub.settings.heartbeat_secs,
         ))
         watcher = asyncio.create_task(until_disconnect())
-        done, pending = await asyncio.wait({streamer, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        closing = asyncio.create_task(hub.closing.wait())  # the server is shutting down
+        done, pending = await asyncio.wait({streamer, watcher, closing},
+                                           return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if streamer in done:
+        if streamer in done or closing in done:
             with contextlib.suppress(Exception):
-                await websocket.close()
+                await websocket.close(code=1001 if closing in done else 1000)  # 1001: going away
     finally:
         hub.fanout.unsubscribe(subscriber)
         hub.metrics.subscribers.dec()

@@ -17,7 +17,7 @@ so the issuing path may use it for stream payloads too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal
@@ -28,14 +28,14 @@ from tocsin.cap.model import Alert
 from tocsin.kinds import KINDS, KindClass, kind_class
 from tocsin.ledger.effects import is_active as ledger_is_active
 from tocsin.ledger.effects import is_announcement
-from tocsin.regions import RegionSet
+from tocsin.regions import Region, RegionSet
 from tocsin.store.base import AlertRecord
 from tocsin.trust.registry import Registry
 
 #: The zone every public time is shown in (with its offset, so nobody has to guess).
 TIME_ZONE = "Europe/Kyiv"
 _ZONE = ZoneInfo(TIME_ZONE)
-OverReason = Literal["ended", "cancelled", "expired"]
+OverReason = Literal["ended", "cancelled", "updated", "expired"]
 CLASSES: tuple[str, ...] = tuple(k.value for k in KindClass)
 
 
@@ -53,15 +53,21 @@ def record_class(record: AlertRecord) -> KindClass:
 def over_of(record: AlertRecord, now: float, ender: AlertRecord | None) -> dict[str, Any] | None:
     """Why and when ``record`` stopped being in force, or None while it is (or never can be).
 
-    ``ender`` is the stored alert named by ``record.ended_by`` (None if it has none). The
-    earlier of its ending and its expiry wins: an all-clear sent after an alert had already
-    expired does not make it "ended".
+    ``ender`` is the stored alert named by ``record.ended_by`` (None if it has none): a
+    Cancel makes it ``cancelled``, an Update that is not an all-clear ``updated`` (a newer
+    version is in force), anything else ``ended``. The earlier of its ending and its expiry
+    wins: an all-clear sent after an alert had already expired does not make it "ended".
     """
     if is_announcement(record.msg_type, record.kinds):
         return None
     expired = record.expires_ts is not None and record.expires_ts <= now
     if record.ended_ts is not None and not (expired and record.expires_ts < record.ended_ts):  # type: ignore[operator]
-        reason: OverReason = "cancelled" if ender is not None and ender.msg_type == "Cancel" else "ended"
+        reason: OverReason = "ended"
+        if ender is not None and ender.msg_type == "Cancel":
+            reason = "cancelled"
+        elif ender is not None and ender.msg_type == "Update" \
+                and kind_class(ender.kinds) is not KindClass.ALL_CLEAR:
+            reason = "updated"  # a newer version is in force: not "ended" (the danger may go on)
         return {"reason": reason, "at": record.ended_ts, "at_iso": iso_local(record.ended_ts),
                 "by": record.ended_by, "by_issuer": ender.issuer_id if ender else None}
     if expired:
@@ -90,6 +96,39 @@ def named_codes(alert: Alert, regions: RegionSet) -> list[str]:
                 if code not in codes:
                     codes.append(code)
     return codes
+
+
+#: At most this many regions named for an alert given by shapes; beyond, their oblasts.
+MAX_REACHED_NAMED = 12
+
+
+def reached_codes(targets: Mapping[str, str], regions: RegionSet) -> list[str]:
+    """The regions an alert given by shapes reaches, to name it by (never its ``areaDesc``).
+
+    ``areaDesc`` is the issuer's free text: a circle over Lviv may be described as
+    "м. Київ". So an alert whose CAP names no region by geocode is named by the regions
+    the hub found its shapes to reach (its ``targets``, which hold every level): the
+    largest regions reached in full, and the hromadas reached in part; more than
+    :data:`MAX_REACHED_NAMED` are named by their oblasts.
+    """
+    def full_above(region: Region) -> bool:
+        return any(targets.get(a.code) == "full" for a in regions.ancestors(region.code))
+
+    codes: list[str] = []
+    for code in sorted(targets, key=lambda c: (targets[c] != "full", c)):
+        region = regions.get(code)
+        if region is None or full_above(region):
+            continue
+        if targets[code] == "full" or region.level == "hromada":
+            codes.append(code)
+    if len(codes) <= MAX_REACHED_NAMED:
+        return codes
+    oblasts: list[str] = []
+    for code in codes:
+        oblast = regions.require(code).oblast
+        if oblast not in oblasts:
+            oblasts.append(oblast)
+    return oblasts
 
 
 def area_descs(alert: Alert) -> list[str]:
@@ -126,8 +165,10 @@ def issuer_name(registry: Registry | None, issuer_id: str) -> dict[str, str] | N
 
 def _common(*, alert: Alert, alert_id: str, issuer_id: str, key_id: str, sent_ts: float,
             received: float, expires: float | None, kinds: Sequence[str],
-            regions: RegionSet, registry: Registry | None) -> dict[str, Any]:
+            regions: RegionSet, registry: Registry | None,
+            targets: Mapping[str, str]) -> dict[str, Any]:
     info = alert.info[0] if alert.info else None
+    codes = named_codes(alert, regions) or reached_codes(targets, regions)
     klass = kind_class(tuple(kinds))
     return {
         "id": alert_id,
@@ -150,7 +191,7 @@ def _common(*, alert: Alert, alert_id: str, issuer_id: str, key_id: str, sent_ts
         "urgency": info.urgency if info else None,
         "severity": info.severity if info else None,
         "certainty": info.certainty if info else None,
-        "areas": [place(c, regions) for c in named_codes(alert, regions)],
+        "areas": [place(c, regions) for c in codes],
         "area_desc": area_descs(alert),
         "references": [r.text() for r in alert.references],
     }
@@ -169,7 +210,7 @@ def alert_view(record: AlertRecord, *, now: float, regions: RegionSet,
     view = _common(alert=stored_alert(record), alert_id=record.id, issuer_id=record.issuer_id,
                    key_id=record.key_id, sent_ts=record.sent_ts, received=record.received_ts,
                    expires=record.expires_ts, kinds=record.kinds, regions=regions,
-                   registry=registry)
+                   registry=registry, targets=record.targets)
     view["event"] = record.event
     view.update({
         "active": is_active(record, now),
@@ -198,7 +239,7 @@ def payload_view(*, alert: Alert, alert_id: str, issuer_id: str, key_id: str, se
     """
     view = _common(alert=alert, alert_id=alert_id, issuer_id=issuer_id, key_id=key_id,
                    sent_ts=sent_ts, received=received, expires=expires, kinds=kinds,
-                   regions=regions, registry=registry)
+                   regions=regions, registry=registry, targets=targets)
     view.update({
         "active": ledger_is_active(status=alert.status, msg_type=alert.msg_type, kinds=kinds,
                                    ended=False, expires_ts=expires, has_targets=bool(targets),

@@ -85,6 +85,30 @@ def _pair(element: etree._Element) -> ValuePair:
     return ValuePair(value_name=element[0].text or "", value=element[1].text or "")
 
 
+
+_SIGNATURE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                                    huge_tree=False)
+
+
+def kept_signature(element: etree._Element) -> str:
+    """An enveloped ``<Signature>`` as the XML text that reads back the same once written.
+
+    Serialised alone, a subtree declares every namespace in scope, in the order they were
+    declared along its ancestors; written under a new ``<alert>`` (which declares the CAP
+    namespace) and read again, the declaration the new root also makes moves to the end,
+    so the text changed and the JSON of a signed document whose root declares more
+    namespaces (NWS's carries three IPAWS ones) did not convert back. The text is taken
+    as it stands under such a root: a fixed point. The declarations kept are the same set
+    (only their order differs), so what the signature signed is unchanged.
+    """
+    parent = element.getparent()
+    text = etree.tostring(element, encoding="unicode", with_tail=False)
+    if parent is None:
+        return text
+    holder = etree.Element(parent.tag, nsmap={None: etree.QName(parent).namespace})  # type: ignore[dict-item]
+    holder.append(etree.fromstring(text, _SIGNATURE_PARSER))
+    return etree.tostring(holder[0], encoding="unicode", with_tail=False)
+
 class _Walk:
     """One conversion; geometry and reference problems are collected with lines."""
 
@@ -112,7 +136,7 @@ class _Walk:
             elif tag == _REFERENCES:
                 fields["references"] = self.references(child, child.text or "")
             elif isinstance(tag, str) and tag.startswith(_DSIG):
-                signatures.append(etree.tostring(child, encoding="unicode", with_tail=False))
+                signatures.append(kept_signature(child))
         return Alert(**fields, code=tuple(codes), info=tuple(infos), signature=tuple(signatures))
 
     def references(self, element: etree._Element, text: str) -> tuple[Reference, ...]:

@@ -18,9 +18,11 @@ def main() -> None:
 from tocsin.cli import (  # noqa: E402,F401
     cap_cmd,
     check_cmd,
+    follow_cmd,
     issue_cmd,
     keys_cmd,
     monitor_cmd,
+    org_cmd,
     regions_cmd,
     registry_cmd,
     serve_cmd,

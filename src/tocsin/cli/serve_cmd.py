@@ -1,8 +1,9 @@
-"""``tocsin serve``: run the hub (one process, SQLite, in-process fan-out)."""
+"""``tocsin serve``: run the hub (one process, SQLite or PostgreSQL, in-process fan-out)."""
 
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 
 import click
@@ -29,20 +30,24 @@ SHUTDOWN_GRACE_SECS = 2
               default=None, help="TOML settings file (see docs/configuration.md).")
 @click.option("--public-url", default=None,
               help="Public base URL for links in feeds (default: http://HOST:PORT).")
+@click.option("--store", default=None, metavar="URL",
+              help="PostgreSQL URL (postgresql://user@host/db) for a shared store; default: SQLite "
+                   "in the data directory.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool | None,
           registry: Path | None, config_file: Path | None, public_url: str | None,
-          log_level: str) -> None:
+          store: str | None, log_level: str) -> None:
     """Run the hub: issue, store, log and deliver alerts."""
     import uvicorn
 
-    from tocsin.api.server import StreamingHttpProtocol
+    from tocsin.api.server import ClosingServer, StreamingHttpProtocol
     from tocsin.assemble import build_app
     from tocsin.cli.common import load_regions
     from tocsin.compat.alerts_in_ua_routes import compat_listener
     from tocsin.demo import DEMO_ISSUERS, demo_key_path, ensure_demo
     from tocsin.runtime import Hub
+    from tocsin.store.backend import preflight_store
     from tocsin.store.integrity import StartupRefused, preflight
     from tocsin.tlog.checkpoint import CosignatureError
     from tocsin.trust.note import NoteError
@@ -50,7 +55,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     try:
         settings = load_settings(
             {"host": host, "port": port, "data_dir": data_dir, "demo": demo, "registry": registry,
-             "public_url": public_url},
+             "public_url": public_url, "store": store},
             config_file=config_file,
         )
     except SettingsError as exc:
@@ -58,7 +63,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     regions = load_regions(settings.regions)
     registry_path = settings.registry or settings.data_dir / "registry.json"
     try:  # before anything is written, demo files included: a refusal writes nothing
-        preflight(settings.data_dir, settings.log_origin)
+        preflight(settings.data_dir, settings.log_origin, shared_store=bool(settings.store))
+        preflight_store(settings)  # a PostgreSQL store: does it hold this directory's log?
     except StartupRefused as exc:
         fail(escape(str(exc)))
     pinned = settings.data_dir / "registry-root.pub"
@@ -91,6 +97,10 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         fail(f"{settings.data_dir}: {exc}")
     url = f"http://{settings.host}:{settings.port}"
     stdout.print(f"Tocsin hub on {url}  (data: {settings.data_dir.resolve()})")
+    if settings.store:
+        from tocsin.store.postgres import redacted
+
+        stdout.print(f"Store: {redacted(settings.store)} (this process leads its writers)")
     stdout.print(f"Live map: {url}/   Check a message: {url}/check   API: {url}/api/v1/openapi.json")
     if settings.demo:
         key = demo_key_path(settings.data_dir, DEMO_ISSUERS[0].id)
@@ -101,10 +111,15 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         stdout.print(f"  tocsin issue --hub {url} --key {key} --as {DEMO_ISSUERS[0].id} "
                      "--event 'Повітряна тривога' --area UA80000000000093317 "
                      "--instruction 'Негайно прямуйте до укриття'")
-    # Live streams never end by themselves: on shutdown give them a moment, then close them
-    # (clients reconnect and resume from their last event id). The client is the TCP peer:
-    # uvicorn's own X-Forwarded-For handling is off (Settings.trusted_proxies decides).
-    uvicorn.run(compat_listener(build_app(hub), hub), host=settings.host, port=settings.port,
-                log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
-                http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
-                proxy_headers=False, access_log=False, lifespan="on")
+    # Live streams never end by themselves: on shutdown the hub ends them first (a clean end
+    # of stream; clients reconnect and resume from their last event id), then uvicorn waits
+    # for what is left (ClosingServer). The client is the TCP peer: uvicorn's own
+    # X-Forwarded-For handling is off (Settings.trusted_proxies decides).
+    server = ClosingServer(uvicorn.Config(
+        compat_listener(build_app(hub), hub), host=settings.host, port=settings.port,
+        log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
+        http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
+        proxy_headers=False, access_log=False, lifespan="on"), hub.close_streams)
+    server.run()
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run: the start-up failed (its error is logged)

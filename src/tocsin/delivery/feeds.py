@@ -6,7 +6,8 @@ without knowing anything else about it. Built with lxml, so every text is
 escaped correctly whatever an issuer wrote. Entries are made from alert views
 (:mod:`tocsin.api.views`): each carries its class as an Atom ``category``
 (scheme ``urn:tocsin:class``) and says in its summary whether it is in force or
-how it ended ("ended by ID at TIME", "cancelled …", "expired at TIME").
+how it ended ("ended by ID at TIME", "cancelled …", "expired at TIME"). A feed names its
+WebSub hub (``rel="hub"``), so readers can be pushed new entries instead of polling.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def state_words(view: dict[str, Any]) -> str:
 
 
 def atom_feed(*, title: str, feed_url: str, base_url: str, views: list[dict[str, Any]],
-              now: float) -> bytes:
-    """An Atom 1.0 feed of alert ``views`` (newest first)."""
+              now: float, hub_url: str | None = None) -> bytes:
+    """An Atom 1.0 feed of alert ``views`` (newest first); ``hub_url``: its WebSub hub."""
     feed = etree.Element(f"{{{ATOM_NS}}}feed", nsmap={None: ATOM_NS})  # type: ignore[dict-item]
 
     def sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
@@ -50,6 +51,8 @@ def atom_feed(*, title: str, feed_url: str, base_url: str, views: list[dict[str,
     updated = max((float(v["received"]) for v in views), default=now)
     sub(feed, "updated", _iso(updated))
     sub(feed, "link", rel="self", href=feed_url, type="application/atom+xml")
+    if hub_url is not None:  # W3C WebSub discovery (tocsin.callbacks.websub)
+        sub(feed, "link", rel="hub", href=hub_url)
     author = sub(feed, "author")
     sub(author, "name", "Tocsin hub")
     sub(feed, "generator", "Tocsin")

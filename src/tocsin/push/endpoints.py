@@ -1,114 +1,40 @@
-"""Which push endpoints the hub may call: public HTTPS only, unless a host is allowed.
+"""Which push endpoints the hub may call: the shared rule of :mod:`tocsin.delivery.outbound`.
 
-The push sender makes requests to URLs that strangers give it, so without this rule it
-would be a server-side request forgery tool (hit the metadata service, an admin port on
-the LAN, the hub's own loopback). An endpoint is accepted when
-
-* its host is listed in ``push_allowed_hosts`` (tests, private deployments): then
-  ``http`` or ``https`` and any address; or
-* it is ``https``, has no user info, and every address its host resolves to is a global
-  unicast address (not private, loopback, link-local, multicast, reserved or unspecified).
-
-The sender checks again before it first calls an origin and every
-:data:`RECHECK_SECS` after (a name may be re-pointed after subscribing). A host that
-re-resolves between that check and the connection is the remaining window; pinning the
-address in the connection would close it.
+Public HTTPS only, unless the host is listed in ``push_allowed_hosts``; worded here for
+push subscriptions (``subscription.endpoint``, "push service"). The sender checks again
+before it first calls an origin and every :data:`RECHECK_SECS` after, and — what closes
+the DNS-rebinding window — every connection it opens resolves the name once, checks every
+address and connects only to those (:class:`tocsin.push.pinning.CheckedResolver`): a name
+that answers a public address to a check and a private one to the connection is refused.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from collections.abc import Collection
-from urllib.parse import urlsplit
 
-MAX_ENDPOINT_CHARS = 2048
-RECHECK_SECS = 300.0
+from tocsin.delivery import outbound
+from tocsin.delivery.outbound import RECHECK_SECS, Lookup, origin_of, parse_allowed_hosts, system_lookup
 
+MAX_ENDPOINT_CHARS = outbound.MAX_URL_CHARS
+EndpointRefused = outbound.UrlRefused
+_WHAT = "push service host"
 
-class EndpointRefused(ValueError):
-    """The endpoint is not a URL this hub may send pushes to; the message says why."""
-
-
-def parse_allowed_hosts(setting: str) -> frozenset[str]:
-    """``push_allowed_hosts`` (comma-separated host names or addresses) as a set."""
-    return frozenset(h.strip().lower().strip("[]") for h in setting.split(",") if h.strip())
+__all__ = ["MAX_ENDPOINT_CHARS", "RECHECK_SECS", "EndpointRefused", "Lookup", "check_addresses",
+           "check_endpoint", "check_public", "origin_of", "parse_allowed_hosts", "system_lookup"]
 
 
-def origin_of(endpoint: str) -> tuple[str, str]:
-    """``(origin, host)`` of an endpoint URL (the VAPID ``aud`` is the origin)."""
-    parts = urlsplit(endpoint)
-    host = (parts.hostname or "").lower()
-    default = {"https": 443, "http": 80}.get(parts.scheme)
-    port = parts.port
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None and port != default:
-        netloc += f":{port}"
-    return f"{parts.scheme}://{netloc}", host
+def check_endpoint(endpoint: str, allowed: Collection[str], *, resolve: bool = True,
+                   lookup: Lookup = system_lookup) -> str:
+    """The endpoint's origin if the hub may call it; else :class:`EndpointRefused`."""
+    return outbound.check_url(endpoint, allowed, resolve=resolve, name="subscription.endpoint",
+                              setting="push_allowed_hosts", what=_WHAT, lookup=lookup)
 
 
-#: Ranges Python 3.11's ``is_global`` lets through that still reach private or loopback
-#: addresses: IPv4-compatible IPv6, NAT64 (well-known and local-use), 6to4, and the IETF
-#: protocol assignments.
-_NOT_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
-    "::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "192.0.0.0/24"))
+def check_public(host: str, port: int, lookup: Lookup = system_lookup) -> list[str]:
+    """The addresses of a push service host, each a global unicast address; else refused."""
+    return outbound.check_public(host, port, what=_WHAT, lookup=lookup)
 
 
-def check_endpoint(endpoint: str, allowed: Collection[str], *, resolve: bool = True) -> str:
-    """The endpoint's origin if the hub may call it; else :class:`EndpointRefused`.
-
-    The host must be written in ASCII (``xn--`` for international names): the resolver
-    checked here and the HTTP client that connects encode non-ASCII names by different IDNA
-    rules (``faß`` → ``fass`` or ``xn--fa-hia``), so a check of one name would let the
-    connection go to another.
-    """
-    if not isinstance(endpoint, str) or not endpoint:
-        raise EndpointRefused("subscription.endpoint must be a URL")
-    if not endpoint.isascii() or any(ord(c) < 0x21 or ord(c) == 0x7F for c in endpoint):
-        raise EndpointRefused("subscription.endpoint must be a plain ASCII URL (no spaces or "
-                              "control characters; international host names in xn-- form)")
-    if len(endpoint) > MAX_ENDPOINT_CHARS:
-        raise EndpointRefused(f"subscription.endpoint is longer than {MAX_ENDPOINT_CHARS} characters")
-    try:
-        parts = urlsplit(endpoint)
-        parts.port  # noqa: B018  (raises ValueError for a bad port)
-    except ValueError as exc:
-        raise EndpointRefused(f"subscription.endpoint is not a URL: {exc}") from None
-    host = (parts.hostname or "").lower()
-    if parts.port == 0:
-        raise EndpointRefused("subscription.endpoint has port 0")
-    if parts.scheme not in ("https", "http") or not host:
-        raise EndpointRefused("subscription.endpoint must be an https:// URL")
-    if parts.username is not None or parts.password is not None:
-        raise EndpointRefused("subscription.endpoint must not carry user info")
-    origin, _ = origin_of(endpoint)
-    if host in allowed:
-        return origin
-    if parts.scheme != "https":
-        raise EndpointRefused("subscription.endpoint must be an https:// URL "
-                              f"({host} is not in push_allowed_hosts)")
-    if resolve:
-        check_public(host, parts.port or 443)
-    return origin
-
-
-def check_public(host: str, port: int) -> None:
-    """Every address ``host`` resolves to is a global unicast address, else refused."""
-    try:
-        literal = ipaddress.ip_address(host)
-        addresses = [literal]
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as exc:
-            raise EndpointRefused(f"the push service host {host!r} does not resolve ({exc})") from None
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    if not addresses:
-        raise EndpointRefused(f"the push service host {host!r} has no address")
-    for address in addresses:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if any(address in net for net in _NOT_PUBLIC if net.version == address.version) \
-                or not address.is_global or address.is_multicast:
-            raise EndpointRefused(f"the push service host {host!r} is at a non-public address "
-                                  f"({address}); only public push services are called")
+def check_addresses(host: str, found: list[str]) -> None:
+    """Each of ``found`` (a push service host's addresses) is global unicast, else refused."""
+    outbound.check_addresses(host, found, what=_WHAT)

@@ -18,6 +18,15 @@ The payload (JSON, at most :data:`tocsin.push.crypto.MAX_PAYLOAD` bytes) carries
 the service worker shows and what the alert page needs to verify the alert: its id and
 the links to the CAP bytes, the signed statement and the log proof (``links``); tapping
 the notification opens ``url``, the alert page, which verifies in the browser.
+
+**One message per place met** (:func:`place_groups`): an event meeting several of one
+subscription's places is sent once for each, with that place's ``Topic`` and ``tag``, so an
+all-clear for both places replaces, at the push service, a pending alert for either, and on
+screen each place's alert. The service worker keeps it to one alarm: a message for an alert
+already shown for another place is shown silently. At most :data:`MAX_MESSAGES_PER_EVENT`
+messages per subscription per event: beyond that, the last one stands for the remaining
+places (its ``Topic`` and ``tag`` are the first of them's; ``tags`` lists theirs, as many as
+fit, and the service worker closes those notifications).
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ CHANGE_TTL_SECS = 60 * 60
 VIBRATE_THREAT = (500, 200, 500, 200, 500, 200, 1000)
 MAX_INSTRUCTION_CHARS = 600
 MAX_PLACES_NAMED = 6
+MAX_MESSAGES_PER_EVENT = 8  # per subscription: a person's places, not a wall of notifications
 LANGUAGES = ("uk", "en")
 
 
@@ -95,6 +105,24 @@ def topic_for(place: str) -> str:
     return "pt" + hashlib.sha256(place.encode()).hexdigest()[:24]
 
 
+def place_groups(places: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The messages one subscription gets for one event: a group of places each.
+
+    ``places`` are the places met, in the person's order. Each gets a message of its own
+    (its own ``Topic`` and ``tag``) up to :data:`MAX_MESSAGES_PER_EVENT`; the last message
+    stands for every place left over.
+    """
+    if len(places) <= MAX_MESSAGES_PER_EVENT:
+        return [(place,) for place in places]
+    head = MAX_MESSAGES_PER_EVENT - 1
+    return [*((place,) for place in places[:head]), places[head:]]
+
+
+def tag_for(place: str) -> str:
+    """The notification tag of a place (its Topic, prefixed)."""
+    return "tocsin-" + topic_for(place)
+
+
 def _info_for(alert: Alert, language: str) -> Any:
     for info in alert.info:
         if info.language.lower().startswith(language):
@@ -104,7 +132,12 @@ def _info_for(alert: Alert, language: str) -> Any:
 
 def build_payload(*, view: dict[str, Any], alert: Alert, language: str, places: list[str],
                   place_names: list[str], how: Loudness, event_id: int, demo: bool) -> bytes:
-    """The JSON payload for one subscription (``places``: its matched places, first = tag)."""
+    """The JSON payload of one message (``places``: the places it stands for, first = tag).
+
+    ``tags`` lists the tag of every place the message stands for (the service worker
+    closes those notifications); when the payload is too large, fewer places are named and
+    fewer tags listed, never the message's own.
+    """
     text = _TEXT.get(language, _TEXT["en"])
     info = _info_for(alert, language)
     kinds = view.get("kinds") or []
@@ -141,7 +174,8 @@ def build_payload(*, view: dict[str, Any], alert: Alert, language: str, places: 
         "title": title,
         "body": "\n".join(body_lines),
         "instruction": instruction,
-        "tag": "tocsin-" + topic_for(places[0]) if places else "tocsin-" + alert_id,
+        "tag": tag_for(places[0]) if places else "tocsin-" + alert_id,
+        "tags": [tag_for(p) for p in places],
         "places": place_names,
         "sent": view.get("sent"),
         "issuer": view.get("issuer"),
@@ -155,8 +189,10 @@ def build_payload(*, view: dict[str, Any], alert: Alert, language: str, places: 
         "demo": demo,
     }
     data = msgspec.json.encode(payload)
-    while len(data) > MAX_PAYLOAD and payload["places"]:  # keep the essentials, name fewer places
+    while len(data) > MAX_PAYLOAD and (payload["places"] or len(payload["tags"]) > 1):
+        # keep the essentials: name fewer places, list fewer tags (its own stays first)
         payload["places"] = payload["places"][: len(payload["places"]) // 2]
+        payload["tags"] = payload["tags"][: max(1, len(payload["tags"]) // 2)]
         payload["instruction"] = payload["instruction"][:200]
         payload["body"] = payload["body"][:300]
         data = msgspec.json.encode(payload)

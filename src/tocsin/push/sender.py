@@ -3,7 +3,7 @@
 It never hooks the fan-out. It reads events from the store after the last position it
 saved, matches each to push subscriptions with :class:`~tocsin.delivery.fanout.PlaceIndex`
 (the live streams' matcher, points included), and queues one message per subscription
-per event. Invariants:
+per place met per event (``tocsin.push.messages.place_groups``). Invariants:
 
 * **Order per subscription.** A subscription's messages are sent one at a time, in event
   order, so an all-clear can never overtake the alert it replaces (same ``Topic``).
@@ -47,8 +47,16 @@ from tocsin.delivery.fanout import PlaceIndex
 from tocsin.feed import EventFeed
 from tocsin.kinds import KindClass, kind_class
 from tocsin.push.crypto import check_keys, encrypt
-from tocsin.push.endpoints import RECHECK_SECS, EndpointRefused, check_public, origin_of
-from tocsin.push.messages import Loudness, build_payload, loudness, topic_for
+from tocsin.push.endpoints import (
+    RECHECK_SECS,
+    EndpointRefused,
+    Lookup,
+    check_public,
+    origin_of,
+    system_lookup,
+)
+from tocsin.push.messages import Loudness, build_payload, loudness, place_groups, topic_for
+from tocsin.push.pinning import AddressRefused, CheckedResolver
 from tocsin.push.store import PushStore, PushSubscription
 from tocsin.push.vapid import VapidSigner
 from tocsin.regions import Region, RegionSet
@@ -99,6 +107,7 @@ class Job:
     how: Loudness
     topic: str
     deadline: float  # monotonic: after this its TTL has passed; it is not sent
+    last: bool = True  # the event's last message for this subscription (then it is served)
     attempts: int = 0
     body: bytes | None = None
 
@@ -172,6 +181,7 @@ class PushSender:
         self.max_connections = max_connections
         self.max_pending = max_pending
         self.timeout = timeout
+        self.lookup: Lookup = system_lookup  # name -> addresses (a test may give its own)
         self.index: PlaceIndex[PlaceKey] = PlaceIndex(regions)
         self._subs: dict[str, SubState] = {}
         self._endpoints: set[str] = set()
@@ -205,8 +215,12 @@ class PushSender:
         # aiohttp, not httpx: at 64 requests in flight httpx's pool costs ~2 ms of CPU a
         # request here, aiohttp ~60 us (docs/benchmarks.md) -- the difference between
         # 300 and thousands of messages a second.
+        # Every connection resolves once and connects only to addresses it checked
+        # (tocsin.push.pinning: no DNS-rebinding window between a check and a connect).
+        resolver = CheckedResolver(lambda host, port: self.lookup(host, port), self.allowed_hosts)
         self._client = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.per_service),
+            connector=aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.per_service,
+                                           resolver=resolver),
             timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=False,
             skip_auto_headers=("User-Agent",))
         self._follower = asyncio.create_task(self._follow(self._handled), name="push-follower")
@@ -345,18 +359,20 @@ class PushSender:
             state = self._subs.get(sub_id)
             if state is None or state.last_event >= event.id:
                 continue  # already served this event before a restart
-            places = tuple(p for p in state.places if p in hit)
             lang = state.sub.language
-            key = (lang, places)
-            payload = payloads.get(key)
-            if payload is None:
-                payload = build_payload(view=view, alert=alert, language=lang, places=list(places),
-                                        place_names=self._names(places, lang),
-                                        how=how, event_id=event.id, demo=self.demo)
-                payloads[key] = payload
-            state.queue.append(Job(event.id, payload, how, topic_for(places[0]), deadline))
-            entry[0] += 1
-            self._pending += 1
+            groups = place_groups(tuple(p for p in state.places if p in hit))
+            for i, group in enumerate(groups, start=1):  # one message per place met
+                key = (lang, group)
+                payload = payloads.get(key)
+                if payload is None:
+                    payload = build_payload(view=view, alert=alert, language=lang, places=list(group),
+                                            place_names=self._names(group, lang),
+                                            how=how, event_id=event.id, demo=self.demo)
+                    payloads[key] = payload
+                state.queue.append(Job(event.id, payload, how, topic_for(group[0]), deadline,
+                                       last=i == len(groups)))
+                entry[0] += 1
+                self._pending += 1
             self._schedule(state)
         self._settle(event.id, entry)
 
@@ -431,7 +447,7 @@ class PushSender:
         if not origin.allowed and (origin.checked_at is None or now - origin.checked_at > RECHECK_SECS):
             origin.checked_at = now
             try:
-                await asyncio.to_thread(check_public, origin.host, origin.port)
+                await asyncio.to_thread(check_public, origin.host, origin.port, self.lookup)
                 origin.refused = None
             except EndpointRefused as exc:
                 origin.refused = str(exc)
@@ -457,6 +473,14 @@ class PushSender:
                 status = response.status
                 retry_after = response.headers.get("retry-after")
                 await response.read()  # so the connection is kept for the next message
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, AddressRefused):  # re-pointed since it was checked
+                log.warning("push to %s refused: %s", origin.name, exc.os_error)
+                origin.checked_at, origin.refused = time.monotonic(), str(exc.os_error)
+                self._fail(state, "refused")
+                return None
+            log.info("push to %s: %s", origin.name, type(exc).__name__)
+            status = None
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.info("push to %s: %s", origin.name, type(exc).__name__)
             status = None
@@ -465,8 +489,9 @@ class PushSender:
             return None
         if status is not None and 200 <= status < 300:
             state.queue.popleft()
-            state.last_event = max(state.last_event, job.event_id)
-            self._served.append((state.sub.id, job.event_id))
+            if job.last:  # every place's message of the event handed over: served
+                state.last_event = max(state.last_event, job.event_id)
+                self._served.append((state.sub.id, job.event_id))
             self.metrics.sent.inc()
             self._complete(job)
             return None

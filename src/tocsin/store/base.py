@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from tocsin.cap.model import Area
 from tocsin.ledger.effects import Incoming, is_active
@@ -286,3 +286,40 @@ class StorageFull(Exception):
 
 class StorageUnavailable(Exception):
     """The storage failed otherwise (an I/O error): rolled back, nothing stored; retry later."""
+
+
+class NotLeader(StorageUnavailable):
+    """This store does not lead the writers (never did, or another writer took over): nothing
+    was stored. The fencing check of a shared store (PostgreSQL) raises it inside the commit's
+    own transaction, so a stale leader's write can never land; the hub answers ``503``."""
+
+
+@runtime_checkable
+class Leadership(Protocol):
+    """Writer leadership of a store several processes share (PostgreSQL; SQLite has one writer).
+
+    Exactly one store instance leads at a time; only the leader's writes commit. Taking the lead
+    increments a fencing token (an epoch) that every write transaction checks, so a stale
+    leader's commit is refused with :class:`NotLeader` even while it still believes it leads.
+    """
+
+    def acquire_leadership(self, wait_secs: float = 0.0) -> bool:
+        """Try to lead (waiting up to ``wait_secs`` for the current leader to go); True if leading."""
+        ...
+
+    def is_leader(self) -> bool:
+        """Whether this instance leads now (re-takes its own lock after a server restart)."""
+        ...
+
+    def release_leadership(self) -> None:
+        """Stop leading (e.g. on shutdown), so a standby takes over at once."""
+        ...
+
+    @property
+    def fencing_token(self) -> int | None:
+        """The epoch this instance writes under; None when it does not lead."""
+        ...
+
+    def current_leader(self) -> tuple[int, str | None]:
+        """(epoch, holder ``host:pid``) of the newest leader, whoever it is."""
+        ...

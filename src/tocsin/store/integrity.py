@@ -42,7 +42,7 @@ from tocsin.tlog.checkpoint import (
     parse_checkpoint,
 )
 from tocsin.tlog.entry import EntryError, alert_entry
-from tocsin.tlog.tree import MemoryHashStore, TlogError, leaf_hash, tree_root
+from tocsin.tlog.tree import HashReader, MemoryHashStore, TlogError, leaf_hash, tree_root
 from tocsin.trust.note import NoteError, Signer, Verifier
 
 DB_FILE = "tocsin.sqlite3"
@@ -119,16 +119,18 @@ def read_checkpoint_file(path: Path, verifier: Verifier, origin: str) -> Checkpo
         raise StartupRefused(f"{path}: damaged ({exc}); {RESTORE}") from None
 
 
-def preflight(data_dir: Path, origin: str) -> None:
+def preflight(data_dir: Path, origin: str, *, shared_store: bool = False) -> None:
     """Refuse (:class:`StartupRefused`) a data directory the hub must not serve; write nothing.
 
     Passes for a new, empty data directory (the hub then creates a key and a
     log) and for a store that holds at least the tree of the last checkpoint
-    the key signed, with the same root.
+    the key signed, with the same root. ``shared_store``: the store is not in the data
+    directory (PostgreSQL); only the key and checkpoint files are checked here, the store
+    itself once it is open (:func:`tocsin.store.backend.check_shared_store`).
     """
     key_path, pub_path = data_dir / KEY_FILE, data_dir / PUB_FILE
     cp_path, db = data_dir / CHECKPOINT_FILE, data_dir / DB_FILE
-    store = _store_state(db)
+    store = "shared" if shared_store else _store_state(db)
     if not key_path.exists():
         evidence = [str(p) for p in (pub_path,) if p.exists()]
         if _unverified_size(cp_path) > 0:
@@ -156,6 +158,8 @@ def preflight(data_dir: Path, origin: str) -> None:
             if pub_path.read_text(encoding="utf-8").strip() != verifier.vkey:
                 raise StartupRefused(f"{pub_path} is not the public key of log.key: restore the "
                                      "matching pair from a backup")
+    if shared_store:
+        return
     if store != "present":
         if kept is None:
             raise StartupRefused(f"{db} is {store} and {cp_path}, the record of the last checkpoint "
@@ -221,7 +225,7 @@ def _has_log(conn: sqlite3.Connection) -> bool:
     return {"log_entries", "log_hashes", "checkpoints"} <= names
 
 
-def _check_witness(data_dir: Path, origin: str, size: int, reader: SqlHashReader, db: Path) -> None:
+def _check_witness(data_dir: Path, origin: str, size: int, reader: HashReader, db: Path | str) -> None:
     """A witness in the data directory (the demo's) must not have cosigned more than we hold."""
     path = data_dir / WITNESS_DB
     if not path.exists() or path.stat().st_size == 0:

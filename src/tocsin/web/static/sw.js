@@ -1,8 +1,12 @@
 // Tocsin's service worker (issue 15), served at /sw.js so its scope is the whole site.
 //
-// * Push: every message is a JSON payload the hub encrypted for this browser (RFC 8291);
-//   it is shown as a notification whose tag is the place's, so an all-clear replaces the
-//   alert on screen. Tapping it opens the alert page, which verifies the alert itself.
+// * Push: every message is a JSON payload the hub encrypted for this browser (RFC 8291),
+//   one per place an event meets; it is shown as a notification whose tag is the place's,
+//   so an all-clear replaces the alert on screen. A message for an alert already shown for
+//   another place is shown silently (one alarm per alert). A message standing for several
+//   places (the hub's last one when an event meets more than 8) lists their tags in
+//   `tags`; those notifications are closed. Tapping one opens the alert page, which
+//   verifies the alert itself.
 // * Offline: pages, scripts, map layers and the last map state are cached as they are
 //   fetched (network first). A response served from the cache carries the header
 //   X-Tocsin-Stored-At (ms since the epoch), so the page can say "offline, last update …".
@@ -76,18 +80,25 @@ self.addEventListener("push", (event) => {
   } catch (e) {
     payload = { title: "Tocsin", body: event.data ? event.data.text() : "" };
   }
-  const options = {
-    body: payload.body || "",
-    tag: payload.tag || "tocsin",
-    renotify: true,
-    requireInteraction: Boolean(payload.requireInteraction),
-    vibrate: Array.isArray(payload.vibrate) ? payload.vibrate : [],
-    icon: "/static/icons/icon-192.png",
-    badge: "/static/icons/icon-192.png",
-    timestamp: Date.now(),
-    data: { url: payload.url || "/", id: payload.id || null, class: payload.class || null },
-  };
+  const tag = payload.tag || "tocsin";
+  const tags = Array.isArray(payload.tags) ? payload.tags.filter((t) => typeof t === "string" && t !== tag) : [];
   event.waitUntil((async () => {
+    const shown = await self.registration.getNotifications();
+    // One alarm per alert: the same alert already on screen for another place -> quietly.
+    const again = payload.id && shown.some((n) => n.tag !== tag && n.data && n.data.id === payload.id);
+    for (const n of shown) if (tags.includes(n.tag)) n.close();
+    const options = {
+      body: payload.body || "",
+      tag,
+      renotify: !again,
+      silent: Boolean(again),
+      requireInteraction: Boolean(payload.requireInteraction),
+      icon: "/static/icons/icon-192.png",
+      badge: "/static/icons/icon-192.png",
+      timestamp: Date.now(),
+      data: { url: payload.url || "/", id: payload.id || null, class: payload.class || null },
+    };
+    if (!again) options.vibrate = Array.isArray(payload.vibrate) ? payload.vibrate : [];  // silent forbids vibrate
     await self.registration.showNotification(payload.title || "Tocsin", options);
     // An open page plays the sound for it (browsers let only a page play audio).
     for (const client of await self.clients.matchAll({ type: "window" })) {

@@ -178,14 +178,13 @@ function areaCodes(info) {
   return (info.area || []).flatMap((a) => (a.geocode || []).map((g) => g.value));
 }
 
-// Regions by name (KATOTTG and ISO codes alike); the issuer's own description otherwise.
+// Regions by name (KATOTTG and ISO codes alike; for shapes, the regions the hub found them
+// to reach). Never the CAP's areaDesc: it is the issuer's free text and could name another
+// place than the one alerted (it stays visible, as signed, among all the CAP fields).
 function areaNames(info) {
   const named = (page.record.areas || []).filter((a) => a && typeof a === "object" && (a.name_uk || a.name_en));
   if (named.length) return named.map((a) => a["name_" + currentLang()] || a.name_uk || a.name_en).join(", ");
-  return (info.area || []).map((a) => {
-    const codes = (a.geocode || []).map((g) => g.value);
-    return codes.length ? codes.map(regionName).join(", ") : a.areaDesc;
-  }).join("; ");
+  return (info.area || []).flatMap((a) => (a.geocode || []).map((g) => regionName(g.value))).join(", ");
 }
 
 function parseCap(capBytes) {
@@ -206,7 +205,11 @@ function renderFields() {
 function renderSummary() {
   const record = page.record;
   const info = pickInfo(record.cap.info || []);
-  document.getElementById("headline").textContent = info.headline || info.event || record.event;
+  // A Cancel carries no info (so no kind): say what it is in the page's language, and what
+  // it cancels as the CAP names it (never CAP's English word "Cancel" as a headline).
+  const cancel = record.msgType === "Cancel";
+  document.body.dataset.msgType = record.msgType || "";
+  document.getElementById("headline").textContent = info.headline || info.event || (cancel ? t("cancel_headline") : record.event);
   const where = areaNames(info);
   document.getElementById("where").hidden = !where;
   document.getElementById("where-text").textContent = where;
@@ -215,7 +218,10 @@ function renderSummary() {
   document.getElementById("todo-text").textContent = info.instruction || "";
   if (info.language) document.getElementById("todo-text").setAttribute("lang", info.language);
   const dl = el("dl", {},
-    el("dt", { text: t("kind") }), el("dd", { text: record.kinds.map((k) => kindName(page.kinds, k)).join(", ") }),
+    el("dt", { text: t("kind") }), el("dd", { text: record.kinds.length ? record.kinds.map((k) => kindName(page.kinds, k)).join(", ")
+      : cancel ? t("cancel_type") : "—" }),
+    cancel ? el("dt", { text: t("cancels") }) : null,
+    cancel ? el("dd", {}, ...(record.references || []).map((r) => el("div", { class: "mono", text: String(r).split(",")[1] || String(r) }))) : null,
     el("dt", { text: t("issuer") }), el("dd", {}, el("a", { href: "/issuers/" + record.issuer, text: issuerName(page.registry, record.issuer) })),
     el("dt", { text: t("since") }), el("dd", { text: formatMoment(record.sent) }),
     el("dt", { text: t("until") }), el("dd", { text: info.expires ? formatMoment(info.expires) : "—" }),
@@ -239,7 +245,7 @@ function byName(by) {
 async function computeOver(record) {
   if (record.over && typeof record.over === "object" && record.over.reason) {
     const o = record.over;
-    return { reason: o.reason, at: o.at_iso || o.at, by: o.by_issuer || null };
+    return { reason: o.reason, at: o.at_iso || o.at, by: o.by_issuer || null, ender: o.by || null };
   }
   const now = Date.now() / 1000;
   if (record.active === false || (record.expires && record.expires <= now)) {
@@ -267,11 +273,13 @@ function renderOver() {
     return;
   }
   const when = over.at ? formatMoment(over.at) : "";
-  const key = over.reason === "cancelled" ? "over_cancelled" : over.reason === "expired" ? "over_expired" : "over_ended";
+  const reason = ["cancelled", "expired", "updated"].includes(over.reason) ? over.reason : "ended";
   const by = byName(over.by);
-  box.replaceChildren(el("strong", { text: t(key, { when }).replace(/\s+\./, ".") }),
-    by ? t(over.reason === "cancelled" ? "over_cancelled_by" : "over_ended_by", { issuer: by }) + " " : "",
-    t("over_note"));
+  const newer = reason === "updated" && over.ender
+    ? el("a", { href: "/alerts/" + encodeURIComponent(over.ender), text: t("over_updated_link") }) : null;
+  box.replaceChildren(el("strong", { text: t("over_" + reason, { when }).replace(/\s+\./, ".") }),
+    by ? t(reason === "cancelled" ? "over_cancelled_by" : reason === "updated" ? "over_updated_by" : "over_ended_by", { issuer: by }) + " " : "",
+    t("over_note"), ...(newer ? [" ", newer] : []));
   document.body.dataset.over = over.reason;
 }
 

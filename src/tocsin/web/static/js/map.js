@@ -108,8 +108,7 @@ function alertAreaNames(alert) {
   const named = (alert.areas || []).filter((a) => a && typeof a === "object" && (a.name_uk || a.name_en));
   if (named.length) return named.map((a) => a["name_" + lang] || a.name_uk || a.name_en).join(", ");
   const codes = alert.area_codes || [];
-  if (codes.length) return codes.map(regionName).join(", ");
-  return (pickInfo(alert.info || []).areas || []).filter((a) => typeof a === "string").join(", ");
+  return codes.map(regionName).join(", ");  // never areaDesc: the issuer's free text (docs/hub.md)
 }
 
 // -- styling ----------------------------------------------------------------
@@ -314,6 +313,8 @@ function noticesFor(code) {
   return view.notices.filter((n) => alertAreaCodes(n).includes(code));
 }
 
+const NOTICE_GAP = 22; // px: a notice marker (20) and a little air
+
 function renderMarkers() {
   if (!view.markers) return;
   for (const code of CITY_MARKERS) {
@@ -349,12 +350,29 @@ function renderMarkers() {
   for (const [code, marker] of view.noticeMarkers) {
     if (!wanted.has(code)) { view.markers.removeLayer(marker); view.noticeMarkers.delete(code); }
   }
+  // Markers that would cover each other at this zoom (a city and its oblast share a centre)
+  // are set side by side: each moves right by a marker's width until it is clear.
+  const placed = [];
+  for (const code of [...wanted.keys()].sort()) {
+    const want = wanted.get(code);
+    const p = view.map.latLngToLayerPoint(want.at);
+    let dx = 0;
+    while (placed.some((q) => Math.abs(q.x - (p.x + dx)) < NOTICE_GAP && Math.abs(q.y - p.y) < NOTICE_GAP)) dx += NOTICE_GAP;
+    placed.push({ x: p.x + dx, y: p.y });
+    want.dx = dx;
+  }
   for (const [code, want] of wanted) {
     let marker = view.noticeMarkers.get(code);
+    if (marker && marker.noticeDx !== want.dx) {
+      view.markers.removeLayer(marker);
+      view.noticeMarkers.delete(code);
+      marker = null;
+    }
     if (!marker) {
       // Beside the point (up and right), so a city marker underneath stays visible.
-      const icon = L.divIcon({ className: "notice-marker", iconSize: [20, 20], iconAnchor: [-8, 26], html: "i" });
+      const icon = L.divIcon({ className: "notice-marker", iconSize: [20, 20], iconAnchor: [-8 - want.dx, 26], html: "i" });
       marker = L.marker(want.at, { icon, keyboard: false, zIndexOffset: 400 });
+      marker.noticeDx = want.dx;
       marker.bindPopup(() => popupFor(code));
       view.noticeMarkers.set(code, marker);
       view.markers.addLayer(marker);
@@ -785,7 +803,7 @@ async function announce(data) {
   await ensureRegionNames(data.areas && typeof data.areas[0] === "string" ? data.areas : []);
   const kinds = kindsText(data.kinds || []);
   const areas = alertAreaNames({ areas: data.areas, area_codes: (data.areas || []).filter((a) => typeof a === "string"), info: [] });
-  const lead = klass === "all-clear" || data.msgType === "Cancel" ? t("alert_ended")
+  const lead = data.msgType === "Cancel" ? t("new_cancel") : klass === "all-clear" ? t("alert_ended")
     : klass === "threat" ? t("new_alert") : t("new_notice");
   const node = document.getElementById("announcer");
   node.textContent = lead + ": " + kinds + " — " + areas + ". " + issuerName(view.registry, data.issuer);
@@ -853,6 +871,7 @@ async function start() {
   view.markers = L.layerGroup().addTo(view.map);
   view.map.on("zoomend moveend", showLevel);
   view.map.on("zoomend moveend resize", declutter);
+  view.map.on("zoomend", renderMarkers);  // notice markers side by side at the new scale
   showLevel();
   renderLegend();
   applyState(state);

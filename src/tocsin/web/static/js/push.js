@@ -202,8 +202,11 @@
     document.body.dataset.lastSound = kind;
     document.body.dataset.soundCount = String(Number(document.body.dataset.soundCount || 0) + 1);
   }
+  let lastSounded = null;  // one sound per alert, though the hub pushes it once per place it meets
   function soundFor(view) {
     if (!view) return;
+    if (view.id && view.id === lastSounded) return;
+    lastSounded = view.id || null;
     if (view.class === "threat" && view.msgType !== "Cancel") play("alarm");
     else if (view.class === "all-clear") play("all-clear");
   }

@@ -1,0 +1,756 @@
+"""The shared store: PostgreSQL (psycopg 3, a psycopg-pool connection pool).
+
+The same contract as :class:`tocsin.store.sqlite.SqliteStore` (``tests/store/test_contract.py``
+runs against both): an alert, what it ends, its stream event and its log leaf commit in one
+transaction; each alert of a batch is atomic through a savepoint; no acceptance rule lives in
+SQL (the rulebook's ``rules`` are asked over a read-only view of the writer's transaction).
+
+**Writer leadership and fencing.** Several hub processes may share one database, but only one
+writes. A writer *leads* by holding a PostgreSQL session advisory lock
+(:meth:`PostgresStore.acquire_leadership`); taking it increments ``writer_lease.epoch`` and the
+store keeps that epoch as its fencing token. Every write transaction first locks the lease row
+(``SELECT ... FOR UPDATE``) and refuses (:class:`~tocsin.store.base.NotLeader`, nothing stored)
+unless the row still holds this store's epoch. So a writer that *believes* it leads — paused,
+partitioned, its lock session gone while another writer took over — can never commit: the new
+leader bumped the epoch first, and the row lock orders that bump against every commit.
+Invariants that follow:
+
+* writes are serialised by the lease row lock, so event ids (one sequence) and log indexes
+  are assigned in commit order: a reader that has seen id N never later finds a committed id
+  below N (ids may have gaps where a transaction rolled back; they are never reused);
+* an epoch only grows; a store's token is None until it leads, and None again once it saw
+  its epoch superseded.
+
+**Failures.** Any PostgreSQL failure (server restarting, connection lost, pool exhausted, a
+commit refused) rolls the transaction back and surfaces as
+:class:`~tocsin.store.base.StorageUnavailable` (a full disk as
+:class:`~tocsin.store.base.StorageFull`), which the API answers ``503``/``507`` with
+``Retry-After``; reads fail the same way rather than as a 500. The pool checks each connection
+before lending it and reconnects by itself, so the store recovers when the server returns.
+A connection lost *during* COMMIT leaves the outcome unknown: the hub answers 503, and the
+issuer's retry of the same bytes is answered from the store (idempotent by content).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import msgspec
+import psycopg
+import psycopg.errors
+from psycopg_pool import ConnectionPool
+
+from tocsin.ledger.effects import Ending, LedgerView, Prior, StateRefusal, StateRules
+from tocsin.store.base import (
+    AlertRecord,
+    AppendResult,
+    Conflict,
+    Coverage,
+    NewAlert,
+    NotLeader,
+    Refused,
+    SearchText,
+    StorageFull,
+    StorageUnavailable,
+    StoreError,
+    StreamEvent,
+    TextEntry,
+    incoming,
+)
+from tocsin.tlog.entry import alert_entry, decode_entry, registry_entry
+from tocsin.tlog.tree import append_batch, leaf_hash, stored_hash_count
+
+log = logging.getLogger("tocsin.store")
+
+SCHEMA_VERSION = 1
+#: Advisory lock keys (one database each; advisory locks are per database).
+WRITER_LOCK_KEY = 0x746F6373696E0001  # "tocsin" + 1: the leading writer holds it
+SCHEMA_LOCK_KEY = 0x746F6373696E0002  # serialises schema creation by processes starting together
+#: Seconds a request waits for a pooled connection before it is answered 503.
+POOL_TIMEOUT_SECS = 3.0
+#: Seconds a new connection may take (a server that does not answer is unavailable).
+CONNECT_TIMEOUT_SECS = 3
+POOL_MAX = 16
+#: Seconds the pool keeps retrying one lost connection in the background before it gives up
+#: (a request that finds no connection starts a new attempt at once).
+RECONNECT_GIVE_UP_SECS = 1.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS writer_lease (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    epoch BIGINT NOT NULL,
+    holder TEXT,
+    since DOUBLE PRECISION
+);
+INSERT INTO writer_lease (id, epoch) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+CREATE TABLE IF NOT EXISTS alerts (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    cap BYTEA NOT NULL,
+    statement BYTEA NOT NULL,
+    issuer_id TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    sent TEXT NOT NULL,
+    sent_ts DOUBLE PRECISION NOT NULL,
+    received_ts DOUBLE PRECISION NOT NULL,
+    expires_ts DOUBLE PRECISION,
+    msg_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    kinds TEXT[] NOT NULL,
+    event TEXT NOT NULL,
+    event_id BIGINT NOT NULL,
+    ended_ts DOUBLE PRECISION,
+    ended_by TEXT,
+    log_index BIGINT,
+    UNIQUE (sender, identifier)
+);
+CREATE TABLE IF NOT EXISTS targets (
+    alert_id TEXT NOT NULL,
+    code TEXT NOT NULL,
+    coverage TEXT NOT NULL CHECK (coverage IN ('full', 'partial')),
+    ended_ts DOUBLE PRECISION,
+    ended_by TEXT,
+    PRIMARY KEY (alert_id, code)
+);
+CREATE INDEX IF NOT EXISTS targets_by_code ON targets (code, ended_ts);
+CREATE INDEX IF NOT EXISTS alerts_by_sent ON alerts (sent_ts);
+CREATE TABLE IF NOT EXISTS log_entries (
+    idx BIGINT PRIMARY KEY,
+    entry BYTEA NOT NULL,
+    alert_id TEXT
+);
+CREATE INDEX IF NOT EXISTS log_registry_entries ON log_entries (idx) WHERE alert_id IS NULL;
+CREATE TABLE IF NOT EXISTS log_hashes (idx BIGINT PRIMARY KEY, hash BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    size BIGINT PRIMARY KEY,
+    note BYTEA NOT NULL,
+    created_ts DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind TEXT NOT NULL,
+    alert_id TEXT NOT NULL,
+    regions TEXT[] NOT NULL,
+    data BYTEA NOT NULL
+);
+-- The check's search history (Store.text_*): one row per searchable alert (pos = alerts.seq),
+-- postings per normal-form word (alerts and denials apart), word frequencies (term '' counts
+-- the alerts) and lookup keys. Plain tables, the same data SQLite keeps in FTS5.
+CREATE TABLE IF NOT EXISTS check_entries (pos BIGINT PRIMARY KEY, text BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS check_postings (
+    term TEXT NOT NULL, denial BOOLEAN NOT NULL, pos BIGINT NOT NULL,
+    PRIMARY KEY (term, denial, pos)
+);
+CREATE TABLE IF NOT EXISTS check_terms (term TEXT PRIMARY KEY, docs BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS check_keys (key TEXT NOT NULL, pos BIGINT NOT NULL,
+    PRIMARY KEY (key, pos));
+"""
+
+_text_encoder = msgspec.json.Encoder()
+_text_decoder = msgspec.json.Decoder(SearchText)
+
+_ALERT_COLUMNS = (
+    "id, cap, statement, issuer_id, key_id, sender, identifier, sent, sent_ts, received_ts, "
+    "expires_ts, msg_type, status, kinds, event, event_id, ended_ts, ended_by, log_index"
+)
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+def storage_error(exc: BaseException) -> Exception:
+    """The hub's error for a PostgreSQL failure: disk full, else unavailable (never a 500)."""
+    if isinstance(exc, psycopg.errors.DiskFull):
+        return StorageFull(f"PostgreSQL: the disk is full ({exc})")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return StorageUnavailable(f"PostgreSQL: {type(exc).__name__}: {first}")
+
+
+def redacted(dsn: str) -> str:
+    """``dsn`` without its password, for messages and logs (a DSN may carry a secret)."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "postgresql://(unparsable)"
+    user = f"{params['user']}@" if params.get("user") else ""
+    port = f":{params['port']}" if params.get("port") else ""
+    return f"postgresql://{user}{params.get('host', '')}{port}/{params.get('dbname', '')}"
+
+
+class PostgresStore:
+    """PostgreSQL implementation of :class:`tocsin.store.base.Store` (module docstring).
+
+    ``dsn`` is a libpq connection string or ``postgresql://`` URL; ``rules`` as for
+    :class:`~tocsin.store.sqlite.SqliteStore`. Opening creates the schema if it is missing.
+    Writes need leadership (:meth:`acquire_leadership`); reads never do.
+    """
+
+    def __init__(self, dsn: str, *, rules: StateRules, pool_max: int = POOL_MAX,
+                 pool_timeout_secs: float = POOL_TIMEOUT_SECS) -> None:
+        self.dsn = dsn
+        self._rules = rules
+        self._fault: Literal["leaf", "commit"] | None = None
+        self._lease_lock = threading.Lock()
+        self._lease: Conn | None = None  # the session holding the writer lock
+        self._epoch: int | None = None  # fencing token while this store leads
+        try:
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECS) as conn, \
+                    conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+                conn.execute(_SCHEMA)
+                conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
+                             "ON CONFLICT (key) DO NOTHING", (str(SCHEMA_VERSION),))
+        except psycopg.Error as exc:
+            raise storage_error(exc) from exc
+        self._pool: ConnectionPool[Conn] = ConnectionPool(
+            dsn, min_size=1, max_size=pool_max, timeout=pool_timeout_secs, open=True,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECS},
+            check=ConnectionPool.check_connection, name="tocsin-store",
+            # Give up a background reconnection quickly: the next request then starts a fresh
+            # one at once, instead of waiting out psycopg-pool's doubling backoff (a long
+            # outage would otherwise delay recovery by about as long again).
+            reconnect_timeout=RECONNECT_GIVE_UP_SECS,
+        )
+
+    @contextmanager
+    def _conn(self) -> Iterator[Conn]:
+        """A pooled connection; every PostgreSQL failure leaves as :class:`StorageUnavailable`."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise storage_error(exc) from exc
+
+    # -- leadership --------------------------------------------------------
+
+    def acquire_leadership(self, wait_secs: float = 0.0) -> bool:
+        """Try to become the leading writer; True if this store leads now.
+
+        Takes the writer advisory lock on a session of its own (waiting up to ``wait_secs``
+        for it), then increments the lease epoch: from that commit on, every earlier leader's
+        writes are refused. Already leading: True at once. A server that cannot be reached
+        raises :class:`StorageUnavailable`.
+        """
+        with self._lease_lock:
+            if self._epoch is not None and self._lease_alive():
+                return True
+            self._drop_lease()
+            try:
+                conn: Conn = psycopg.connect(self.dsn, autocommit=True,
+                                             connect_timeout=CONNECT_TIMEOUT_SECS)
+            except psycopg.Error as exc:
+                raise storage_error(exc) from exc
+            try:
+                if wait_secs > 0:
+                    conn.execute("SELECT set_config('lock_timeout', %s, false)",
+                                  (f"{int(wait_secs * 1000)}ms",))
+                    try:
+                        conn.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK_KEY,))
+                        got = True
+                    except psycopg.errors.LockNotAvailable:
+                        got = False
+                else:
+                    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK_KEY,)).fetchone()
+                    got = bool(row and row[0])
+                if not got:
+                    conn.close()
+                    return False
+                row = conn.execute(
+                    "UPDATE writer_lease SET epoch = epoch + 1, holder = %s, since = %s "
+                    "WHERE id = 1 RETURNING epoch", (_holder(), time.time())).fetchone()
+            except psycopg.Error as exc:
+                conn.close()
+                raise storage_error(exc) from exc
+            assert row is not None
+            self._lease, self._epoch = conn, int(row[0])
+            log.info("this writer leads the store (epoch %d)", self._epoch)
+            return True
+
+    def is_leader(self) -> bool:
+        """Whether this store leads now: it holds the writer lock and its epoch is current.
+
+        After a lost lock session (PostgreSQL restarted, the network failed) it takes the lock
+        back only if no other writer led meanwhile (the epoch is still its own); otherwise it
+        has lost leadership for good (:attr:`fencing_token` becomes None). While the server
+        cannot be reached it answers False but keeps its token, to resume when it returns.
+        """
+        with self._lease_lock:
+            if self._epoch is None:
+                return False
+            if self._lease is not None and self._lease_alive():
+                current = self._current_epoch(self._lease)
+                if current == self._epoch:
+                    return True
+                if current is not None:
+                    self._lose(current)
+                    return False
+            self._drop_lease()
+            try:
+                conn: Conn = psycopg.connect(self.dsn, autocommit=True,
+                                             connect_timeout=CONNECT_TIMEOUT_SECS)
+            except psycopg.Error:
+                return False
+            try:
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK_KEY,)).fetchone()
+                current = self._current_epoch(conn) if row and row[0] else None
+            except psycopg.Error:
+                conn.close()
+                return False
+            if current == self._epoch:
+                self._lease = conn
+                log.info("this writer took its lock back (epoch %d)", self._epoch)
+                return True
+            conn.close()
+            if current is not None or not (row and row[0]):
+                self._lose(current)
+            return False
+
+    def current_leader(self) -> tuple[int, str | None]:
+        """(epoch, holder) of the last writer that took leadership (``host:pid``; None: never)."""
+        with self._conn() as conn:
+            row = conn.execute("SELECT epoch, holder FROM writer_lease WHERE id = 1").fetchone()
+        return (0, None) if row is None else (int(row[0]), row[1])
+
+    @property
+    def fencing_token(self) -> int | None:
+        """The lease epoch this store writes under, or None when it does not lead."""
+        return self._epoch
+
+    def release_leadership(self) -> None:
+        """Stop leading: drop the lock (another writer may take it); writes are refused after."""
+        with self._lease_lock:
+            self._epoch = None
+            self._drop_lease()
+
+    def _lease_alive(self) -> bool:
+        return self._lease is not None and not self._lease.closed and not self._lease.broken
+
+    @staticmethod
+    def _current_epoch(conn: Conn) -> int | None:
+        try:
+            row = conn.execute("SELECT epoch FROM writer_lease WHERE id = 1").fetchone()
+        except psycopg.Error:
+            return None
+        return None if row is None else int(row[0])
+
+    def _drop_lease(self) -> None:
+        if self._lease is not None:
+            with contextlib.suppress(psycopg.Error):  # closing a dead session
+                self._lease.close()
+            self._lease = None
+
+    def _lose(self, current: int | None) -> None:
+        log.warning("writer epoch %s was superseded (now %s): this store no longer leads",
+                    self._epoch, current)
+        self._epoch = None
+        self._drop_lease()
+
+    def _fence(self, conn: Conn) -> None:
+        """Inside a write transaction: lock the lease row; refuse unless it holds our epoch."""
+        mine = self._epoch
+        row = conn.execute("SELECT epoch FROM writer_lease WHERE id = 1 FOR UPDATE").fetchone()
+        current = None if row is None else int(row[0])
+        if mine is None:
+            raise NotLeader("this hub is not the leading writer; nothing was stored")
+        if current != mine:
+            # No lease lock here (acquire_leadership holds it while it waits for this row):
+            # another writer holds the advisory lock now, so our lock session is gone already;
+            # is_leader() closes it.
+            if self._epoch == mine:
+                self._epoch = None
+                log.warning("writer epoch %d was superseded by %s: this store no longer leads",
+                            mine, current)
+            raise NotLeader(f"another writer leads (epoch {current}, this one had {mine}); "
+                            "nothing was stored")
+
+    # -- writes ------------------------------------------------------------
+
+    def inject_fault(self, step: Literal["leaf", "commit"]) -> None:
+        """Test seam (the contract suite's fault injection): the next batch fails at ``step``.
+
+        ``"leaf"``: the server ends this session while the log leaf is written (a crash between
+        steps: ``pg_terminate_backend``); ``"commit"``: the COMMIT itself is refused (a deferred
+        unique constraint that fails at commit). Both are real server-side failures.
+        """
+        self._fault = step
+
+    def append(self, alert: NewAlert) -> AppendResult:
+        result = self.append_batch([alert])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def append_batch(self, alerts: Sequence[NewAlert]) -> list[AppendResult | StoreError]:
+        """Append several alerts in one transaction (one commit); each alert atomic on its own."""
+        results: list[AppendResult | StoreError] = []
+        with self._conn() as conn, conn.transaction():
+            self._fence(conn)
+            if self._fault == "commit":
+                self._fault = None
+                conn.execute("CREATE TEMP TABLE tocsin_fault (x INT UNIQUE DEFERRABLE INITIALLY "
+                             "DEFERRED) ON COMMIT DROP")
+                conn.execute("INSERT INTO tocsin_fault VALUES (1), (1)")  # checked at COMMIT
+            for alert in alerts:
+                try:
+                    with conn.transaction():  # a savepoint: this alert alone
+                        results.append(self._append_one(conn, alert))
+                except psycopg.Error:
+                    raise  # the database itself failed: the whole batch fails
+                except Exception as exc:  # this alert's own failure: never its neighbours'
+                    if not isinstance(exc, StoreError):
+                        failure = StoreError(f"alert {alert.id} could not be stored: "
+                                             f"{type(exc).__name__}: {exc}")
+                        failure.__cause__ = exc
+                        exc = failure
+                    results.append(exc)
+        return results
+
+    def _append_one(self, conn: Conn, alert: NewAlert) -> AppendResult:
+        existing = _get(conn, "sender = %s AND identifier = %s", (alert.sender, alert.identifier))
+        if existing is not None:
+            if existing.id == alert.id and existing.cap == alert.cap:
+                return AppendResult(record=existing, created=False)
+            raise Conflict(existing.id)
+        decision = self._rules(incoming(alert), _PgView(conn))
+        if isinstance(decision, StateRefusal):
+            raise Refused(decision.code, decision.reason)
+        for ending in decision.endings:
+            _persist_ending(conn, ending, alert)
+        regions = sorted(set(alert.targets) | decision.touched)
+        row = conn.execute(
+            "INSERT INTO events (kind, alert_id, regions, data) VALUES (%s, %s, %s, %s) RETURNING id",
+            (alert.stream_kind, alert.id, regions, alert.summary)).fetchone()
+        assert row is not None
+        event_id = int(row[0])
+        index = _log_size(conn)
+        seq_row = conn.execute(
+            f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES "  # noqa: S608 - constant column list
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, %s) "
+            "RETURNING seq",
+            (alert.id, alert.cap, alert.statement, alert.issuer_id, alert.key_id, alert.sender,
+             alert.identifier, alert.sent, alert.sent_ts, alert.received_ts, alert.expires_ts,
+             alert.msg_type, alert.status, list(alert.kinds), alert.event, event_id, index)
+        ).fetchone()
+        assert seq_row is not None
+        done = not decision.holds_targets  # an announcement ends others, holds nothing itself
+        if alert.targets:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO targets (alert_id, code, coverage, ended_ts, ended_by) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    [(alert.id, code, coverage, alert.received_ts if done else None,
+                      alert.id if done else None) for code, coverage in alert.targets.items()])
+        if self._fault == "leaf":
+            self._fault = None
+            conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        # The log leaf, in the same transaction: no alert without a leaf, no leaf without an alert.
+        _append_leaf(conn, index, alert_entry(alert.statement, alert.cap), alert.id)
+        if alert.text is not None:
+            _file_text(conn, int(seq_row[0]), alert.text)
+        record = _get(conn, "id = %s", (alert.id,))
+        if record is None:  # pragma: no cover - inserted in this transaction
+            raise StoreError("alert vanished inside its own transaction")
+        return AppendResult(record=record, created=True, ended=decision.ended_entirely,
+                            regions=tuple(regions))
+
+    def append_registry(self, registry: bytes) -> int | None:
+        entry = registry_entry(registry)
+        with self._conn() as conn, conn.transaction():
+            self._fence(conn)
+            row = conn.execute("SELECT entry FROM log_entries WHERE alert_id IS NULL "
+                               "ORDER BY idx DESC LIMIT 1").fetchone()
+            if row is not None and bytes(row[0]) == entry:
+                return None
+            index = _log_size(conn)
+            _append_leaf(conn, index, entry, None)
+            return index
+
+    def save_checkpoint(self, size: int, note: bytes, created_ts: float) -> None:
+        with self._conn() as conn:
+            conn.execute("INSERT INTO checkpoints (size, note, created_ts) VALUES (%s, %s, %s) "
+                         "ON CONFLICT (size) DO NOTHING", (size, note, created_ts))
+
+    # -- reads -------------------------------------------------------------
+
+    def get(self, alert_id: str) -> AlertRecord | None:
+        with self._conn() as conn:
+            return _get(conn, "id = %s", (alert_id,))
+
+    def find(self, sender: str, identifier: str) -> AlertRecord | None:
+        with self._conn() as conn:
+            return _get(conn, "sender = %s AND identifier = %s", (sender, identifier))
+
+    def list_alerts(
+        self,
+        *,
+        regions: Sequence[str] | None = None,
+        active_at: float | None = None,
+        since_ts: float | None = None,
+        limit: int = 100,
+        kinds_any: Sequence[str] | None = None,
+        kinds_none: Sequence[str] | None = None,
+    ) -> list[AlertRecord]:
+        where: list[str] = []
+        params: list[object] = []
+        if kinds_any is not None:
+            where.append("kinds && %s::text[]")
+            params.append(list(kinds_any))
+        if kinds_none:
+            where.append("NOT (kinds && %s::text[])")
+            params.append(list(kinds_none))
+        if regions is not None:
+            where.append("id IN (SELECT alert_id FROM targets WHERE code = ANY(%s)"  # noqa: S608
+                         + (" AND ended_ts IS NULL)" if active_at is not None else ")"))
+            params.append(list(regions))
+        if active_at is not None:  # a coarse filter; the rulebook's is_active decides below
+            where.append("status = 'Actual' AND msg_type IN ('Alert', 'Update') AND ended_ts IS NULL "
+                         "AND (expires_ts IS NULL OR expires_ts > %s) AND NOT ('all-clear' = ANY(kinds))")
+            params.append(active_at)
+        if since_ts is not None:
+            where.append("sent_ts >= %s")
+            params.append(since_ts)
+        sql = f"SELECT {_ALERT_COLUMNS} FROM alerts"  # noqa: S608 - only placeholders added
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq DESC LIMIT %s"
+        params.append(limit)
+        with self._conn() as conn:
+            records = _records(conn, conn.execute(sql, params).fetchall())
+        if active_at is not None:
+            records = [r for r in records if r.active_at(active_at)]
+        return records
+
+    def events_after(self, event_id: int, limit: int = 1000) -> list[StreamEvent]:
+        with self._conn() as conn:
+            rows = conn.execute("SELECT id, kind, alert_id, regions, data FROM events WHERE id > %s "
+                                "ORDER BY id LIMIT %s", (event_id, limit)).fetchall()
+        return [StreamEvent(id=int(r[0]), kind=str(r[1]), alert_id=str(r[2]), regions=tuple(r[3]),
+                            data=bytes(r[4])) for r in rows]
+
+    # -- the check's search history ----------------------------------------
+
+    def text_stats(self, words: Collection[str]) -> tuple[int, dict[str, int]]:
+        wanted = sorted({w for w in words if w})
+        with self._conn() as conn:
+            rows = conn.execute("SELECT term, docs FROM check_terms WHERE term = ANY(%s)",
+                                (["", *wanted],)).fetchall()
+        found = {str(t): int(n) for t, n in rows}
+        count = found.pop("", 0)
+        return count, {w: n for w, n in found.items() if n}
+
+    def text_postings(self, word: str, *, denial: bool = False) -> list[int]:
+        with self._conn() as conn:
+            rows = conn.execute("SELECT pos FROM check_postings WHERE term = %s AND denial = %s "
+                                "ORDER BY pos", (word, denial)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def text_entries(self, positions: Collection[int]) -> dict[int, TextEntry]:
+        wanted = sorted(set(positions))
+        if not wanted:
+            return {}
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT c.pos, a.id, a.issuer_id, a.sent_ts, a.kinds, c.text FROM check_entries c "
+                "JOIN alerts a ON a.seq = c.pos WHERE c.pos = ANY(%s)", (wanted,)).fetchall()
+        return {int(r[0]): TextEntry(int(r[0]), str(r[1]), str(r[2]), float(r[3]), tuple(r[4]),
+                                     _text_decoder.decode(bytes(r[5]))) for r in rows}
+
+    def text_recent(self, key: str | None, limit: int) -> list[int]:
+        if limit <= 0:
+            return []
+        with self._conn() as conn:
+            if key is None:
+                rows = conn.execute("SELECT pos FROM check_entries ORDER BY pos DESC LIMIT %s",
+                                    (limit,)).fetchall()
+            else:
+                rows = conn.execute("SELECT pos FROM check_keys WHERE key = %s ORDER BY pos DESC "
+                                    "LIMIT %s", (key, limit)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def last_event_id(self) -> int:
+        with self._conn() as conn:
+            row = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def log_size(self) -> int:
+        with self._conn() as conn:
+            return _log_size(conn)
+
+    def log_entries(self, start: int, end: int) -> list[bytes]:
+        with self._conn() as conn:
+            rows = conn.execute("SELECT entry FROM log_entries WHERE idx >= %s AND idx < %s "
+                                "ORDER BY idx", (start, end)).fetchall()
+        if len(rows) != end - start:
+            raise StoreError(f"log entries {start}..{end} are not all stored")
+        return [bytes(r[0]) for r in rows]
+
+    def hash_reader(self) -> PgHashReader:
+        """Reads committed stored hashes (roots, proofs, tiles), one pooled query per call."""
+        return PgHashReader(self)
+
+    def last_logged_registry(self) -> bytes | None:
+        with self._conn() as conn:
+            row = conn.execute("SELECT entry FROM log_entries WHERE alert_id IS NULL "
+                               "ORDER BY idx DESC LIMIT 1").fetchone()
+        return None if row is None else decode_entry(bytes(row[0])).registry
+
+    def latest_checkpoint(self) -> tuple[int, bytes] | None:
+        with self._conn() as conn:
+            row = conn.execute("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def close(self) -> None:
+        self.release_leadership()
+        self._pool.close()
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class PgHashReader:
+    """A :class:`tocsin.tlog.tree.HashReader` over ``log_hashes``: a store's pool or one connection."""
+
+    def __init__(self, source: PostgresStore | Conn) -> None:
+        self._source = source
+
+    def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
+        if not indexes:
+            return []
+        wanted = sorted(set(indexes))
+        sql = "SELECT idx, hash FROM log_hashes WHERE idx = ANY(%s)"
+        if isinstance(self._source, PostgresStore):
+            with self._source._conn() as conn:
+                rows = conn.execute(sql, (wanted,)).fetchall()
+        else:
+            rows = self._source.execute(sql, (wanted,)).fetchall()
+        found = {int(i): bytes(h) for i, h in rows}
+        missing = [i for i in indexes if i not in found]
+        if missing:
+            raise StoreError(f"stored hashes missing from the log: {missing[:5]}")
+        return [found[i] for i in indexes]
+
+
+def _log_size(conn: Conn) -> int:
+    row = conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entries").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def _append_leaf(conn: Conn, size: int, entry: bytes, alert_id: str | None) -> None:
+    stored = append_batch(size, [leaf_hash(entry)], PgHashReader(conn))
+    if stored and stored[0][0] != stored_hash_count(size):  # pragma: no cover - tree invariant
+        raise StoreError(f"log hash index {stored[0][0]} does not follow size {size}")
+    conn.execute("INSERT INTO log_entries (idx, entry, alert_id) VALUES (%s, %s, %s)",
+                 (size, entry, alert_id))
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO log_hashes (idx, hash) VALUES (%s, %s)", stored)
+
+
+def _get(conn: Conn, where: str, params: tuple[str, ...]) -> AlertRecord | None:
+    rows = conn.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE {where}", params).fetchall()  # noqa: S608
+    records = _records(conn, rows)
+    return records[0] if records else None
+
+
+def _records(conn: Conn, rows: Sequence[Sequence[Any]]) -> list[AlertRecord]:
+    """Records for alert rows, their still-active targets read in one query."""
+    if not rows:
+        return []
+    targets: dict[str, dict[str, Coverage]] = {str(r[0]): {} for r in rows}
+    for alert_id, code, coverage in conn.execute(
+            "SELECT alert_id, code, coverage FROM targets WHERE alert_id = ANY(%s) AND ended_ts IS NULL",
+            (list(targets),)):
+        targets[str(alert_id)][str(code)] = coverage
+    return [
+        AlertRecord(
+            id=str(r[0]), cap=bytes(r[1]), statement=bytes(r[2]), issuer_id=str(r[3]),
+            key_id=str(r[4]), sender=str(r[5]), identifier=str(r[6]), sent=str(r[7]),
+            sent_ts=float(r[8]), received_ts=float(r[9]),
+            expires_ts=None if r[10] is None else float(r[10]), msg_type=str(r[11]),
+            status=str(r[12]), kinds=tuple(r[13]), event=str(r[14]), event_id=int(r[15]),
+            ended_ts=None if r[16] is None else float(r[16]),
+            ended_by=None if r[17] is None else str(r[17]), targets=targets[str(r[0])],
+            log_index=None if r[18] is None else int(r[18]),
+        )
+        for r in rows
+    ]
+
+
+class _PgView(LedgerView):
+    """The rulebook's read-only view of the writer's transaction."""
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    def _priors(self, rows: Sequence[Sequence[Any]]) -> list[Prior]:
+        if not rows:
+            return []
+        reached: dict[str, set[str]] = {str(r[0]): set() for r in rows}
+        active: dict[str, dict[str, Coverage]] = {str(r[0]): {} for r in rows}
+        for alert_id, code, coverage, ended_ts in self._conn.execute(
+                "SELECT alert_id, code, coverage, ended_ts FROM targets WHERE alert_id = ANY(%s)",
+                (list(reached),)):
+            reached[alert_id].add(code)
+            if ended_ts is None:
+                active[alert_id][code] = coverage
+        return [Prior(str(r[0]), str(r[1]), str(r[2]), r[3] is not None, active[str(r[0])],
+                      frozenset(reached[str(r[0])])) for r in rows]
+
+    def by_reference(self, sender: str, identifier: str) -> Prior | None:
+        rows = self._conn.execute(
+            "SELECT id, issuer_id, status, ended_ts FROM alerts WHERE sender = %s AND identifier = %s",
+            (sender, identifier)).fetchall()
+        priors = self._priors(rows)
+        return priors[0] if priors else None
+
+    def in_force(self, issuer_id: str, status: str, codes: Collection[str]) -> list[Prior]:
+        rows = self._conn.execute(
+            "SELECT id, issuer_id, status, ended_ts FROM alerts WHERE issuer_id = %s AND status = %s "
+            "AND id IN (SELECT alert_id FROM targets WHERE ended_ts IS NULL AND code = ANY(%s)) "
+            "ORDER BY id", (issuer_id, status, sorted(codes))).fetchall()
+        return self._priors(rows)
+
+
+def _file_text(conn: Conn, pos: int, text: SearchText) -> None:
+    """File one alert's search text at ``pos`` (inside the caller's transaction)."""
+    conn.execute("INSERT INTO check_entries (pos, text) VALUES (%s, %s)",
+                 (pos, _text_encoder.encode(text)))
+    words = sorted(text.words())
+    counted = [""] if text.denial else ["", *words]
+    with conn.cursor() as cur:
+        if words:
+            cur.executemany("INSERT INTO check_postings (term, denial, pos) VALUES (%s, %s, %s)",
+                            [(w, text.denial, pos) for w in words])
+        cur.executemany("INSERT INTO check_terms (term, docs) VALUES (%s, 1) "
+                        "ON CONFLICT (term) DO UPDATE SET docs = check_terms.docs + 1",
+                        [(w,) for w in counted])
+        if text.keys:
+            cur.executemany("INSERT INTO check_keys (key, pos) VALUES (%s, %s) "
+                            "ON CONFLICT DO NOTHING", [(k, pos) for k in dict.fromkeys(text.keys)])
+
+
+def _persist_ending(conn: Conn, ending: Ending, by: NewAlert) -> None:
+    """Carry out the rulebook's answer for one earlier alert."""
+    if ending.entirely:
+        conn.execute("UPDATE targets SET ended_ts = %s, ended_by = %s WHERE alert_id = %s "
+                     "AND ended_ts IS NULL", (by.received_ts, by.id, ending.alert_id))
+        conn.execute("UPDATE alerts SET ended_ts = %s, ended_by = %s WHERE id = %s AND ended_ts IS NULL",
+                     (by.received_ts, by.id, ending.alert_id))
+        return
+    if ending.ended:
+        conn.execute("UPDATE targets SET ended_ts = %s, ended_by = %s WHERE alert_id = %s "
+                     "AND code = ANY(%s) AND ended_ts IS NULL",
+                     (by.received_ts, by.id, ending.alert_id, sorted(ending.ended)))
+    if ending.downgraded:
+        conn.execute("UPDATE targets SET coverage = 'partial' WHERE alert_id = %s AND code = ANY(%s)",
+                     (ending.alert_id, sorted(ending.downgraded)))
