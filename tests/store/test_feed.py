@@ -108,3 +108,24 @@ async def test_a_follower_that_keeps_up_is_served_from_memory_without_gap(tmp_pa
         await live.aclose()  # type: ignore[attr-defined]
     finally:
         store.close()
+
+
+async def test_a_commit_of_unknown_outcome_is_read_from_the_store(tmp_path: Path) -> None:
+    """PostgreSQL can lose the connection during COMMIT: the alert may be stored though the
+    writer never handed its event over. Followers must still get it, in order."""
+    store = _store(tmp_path)
+    try:
+        feed = EventFeed(store)
+        live = feed.follow(0)
+        first = _committed(store, 1)
+        feed.committed([first])
+        assert (await asyncio.wait_for(anext(live), 5)).id == first.id
+        feed.uncertain()  # the writer's batch failed with its outcome unknown...
+        lost = _committed(store, 2)  # ...and it was stored after all
+        after = _committed(store, 3)
+        feed.committed([after])
+        got = [await asyncio.wait_for(anext(live), 5) for _ in range(2)]
+        assert [e.id for e in got] == [lost.id, after.id]
+        await live.aclose()  # type: ignore[attr-defined]
+    finally:
+        store.close()
