@@ -2,8 +2,8 @@
 
 Nothing trusts an alert before its signature verifies (the core verifier
 checks the issuer's signed statement first). An alert is acknowledged only
-after the store has made it durable; it is published to live subscribers
-right after, never held back for anything else.
+after the store has made it durable; it goes to the event feed right after,
+never held back for anything else, and every consumer follows the feed.
 
 Writes go through one writer (:class:`Writer`): a single thread owns the
 store's write connection and commits whatever has queued up meanwhile in one
@@ -28,7 +28,8 @@ import msgspec
 from tocsin.api.views import payload_view  # pure data shaping; no HTTP framework
 from tocsin.cap import CapError, parse_alert
 from tocsin.cap.model import Alert, parse_cap_time
-from tocsin.delivery.fanout import Fanout
+from tocsin.check.index import search_text
+from tocsin.feed import EventFeed
 from tocsin.kinds import KINDS, KindClass, kind_class
 from tocsin.ledger.limits import size_refusal
 from tocsin.regions import RegionSet
@@ -84,12 +85,15 @@ def summary_json(alert: Alert, alert_id: str, issuer_id: str, targets: dict[str,
 
 
 class Writer:
-    """The single writer: a queue drained by one thread, committed in batches."""
+    """The single writer: a queue drained by one thread, committed in batches.
 
-    def __init__(self, store: Store,
-                 on_commit: Callable[[list[tuple[NewAlert, StreamEvent]]], None]) -> None:
+    What it committed goes to the event feed (:meth:`tocsin.feed.EventFeed.committed`), which
+    every consumer follows; the writer knows no consumer.
+    """
+
+    def __init__(self, store: Store, feed: EventFeed) -> None:
         self._store = store
-        self._on_commit = on_commit
+        self._feed = feed
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tocsin-writer")
         self._pending: list[tuple[NewAlert, asyncio.Future[AppendResult]]] = []
         self._draining = False
@@ -114,15 +118,21 @@ class Writer:
                         self._executor, self._store.append_batch, [a for a, _ in batch]
                     )
                 except Exception as exc:  # the whole transaction failed: nothing was stored
+                    # ... as far as this process knows; a store that lost its connection during
+                    # COMMIT may have stored it, so the feed reads that stretch from the store.
+                    self._feed.uncertain()
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(exc)
                     continue
                 events = [
-                    (a, StreamEvent(
+                    StreamEvent(
                         id=r.record.event_id, kind=a.stream_kind, alert_id=r.record.id,
-                        regions=r.regions, data=a.summary,
-                    ))
+                        regions=r.regions, data=a.summary, received_ts=a.received_ts,
+                        # Shapes match points exactly for a new alert. An Update or Cancel
+                        # must also reach whoever got the alert it ends: by region codes.
+                        areas=a.areas if a.msg_type == "Alert" else (),
+                    )
                     for (a, _), r in zip(batch, results, strict=True)
                     if isinstance(r, AppendResult) and r.created
                 ]
@@ -134,10 +144,10 @@ class Writer:
                     else:
                         future.set_result(result)
                 if events:
-                    # Durable now. Publish two loop turns later, so the issuers' 201s leave
-                    # first instead of waiting behind the writes to every subscriber; the
-                    # delay is microseconds and callbacks keep commit order.
-                    loop.call_soon(loop.call_soon, self._on_commit, events)
+                    # Durable now. Wake the followers a loop turn later, so the issuers'
+                    # 201s leave first instead of waiting behind the writes to every
+                    # subscriber; the delay is microseconds and callbacks keep commit order.
+                    loop.call_soon(self._feed.committed, events)
         finally:
             self._draining = False
 
@@ -158,20 +168,18 @@ class Issuer:
         registry: Registry,
         regions: RegionSet,
         store: Store,
-        fanout: Fanout,
+        feed: EventFeed,
         max_sent_age_secs: float = 600.0,
         max_sent_skew_secs: float = 120.0,
         clock: Callable[[], float] = time.time,
-        on_publish: Callable[[list[tuple[NewAlert, StreamEvent]]], None] | None = None,
     ) -> None:
         self.registry = registry
         self.regions = regions
         self.store = store
-        self.fanout = fanout
         self.max_sent_age_secs = max_sent_age_secs
         self.max_sent_skew_secs = max_sent_skew_secs
         self.clock = clock
-        self.writer = Writer(store, on_publish or self._publish)
+        self.writer = Writer(store, feed)
         # Verification, parsing, targeting and the jurisdiction rule are CPU work (an
         # alert within the cost budget takes up to a few hundred ms): they run here,
         # never on the event loop, so one alert cannot stall every stream. Threads,
@@ -190,10 +198,6 @@ class Issuer:
         """Stop the worker threads (the writer's and the verifiers')."""
         self._cpu.shutdown(wait=True)
         self.writer.close()
-
-    def _publish(self, committed: list[tuple[NewAlert, StreamEvent]]) -> None:
-        for alert, event in committed:
-            self.fanout.publish(event, alert.areas)
 
     def prepare(self, cap: bytes, statement: bytes) -> tuple[NewAlert, tuple[str, ...]]:
         """Verify and authorise; return the record to persist (CPU only, no I/O)."""
@@ -261,6 +265,8 @@ class Issuer:
             areas=tuple(area for info in alert.info for area in info.area)
             if verdict.decision.shapes_inside else (),
             stream_kind="denial" if klass is KindClass.DENIAL else "alert",
+            text=search_text(alert, issuer_id=verdict.issuer_id or "", kinds=kinds,
+                             targets=targets, regions=self.regions),
         )
         return new, tuple(str(w) for w in parsed.warnings)
 

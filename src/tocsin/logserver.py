@@ -1,7 +1,8 @@
 """The hub's side of the transparency log: its key, checkpoints, and tile serving.
 
 The leaves themselves are written by the store in the same transaction as
-each alert. This module signs a C2SP checkpoint shortly after appends — an
+each alert. This module signs a C2SP checkpoint shortly after appends — the
+:class:`Checkpointer` follows the event feed (:mod:`tocsin.feed`) by id — an
 alert is delivered at once, marked "logged, proof pending", and a checkpoint
 covering it follows within :data:`CHECKPOINT_DELAY_SECS` plus signing time
 (well under the 1 s promise) — and serves C2SP tlog-tiles from the store.
@@ -13,11 +14,13 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from tocsin.feed import EventFeed
 from tocsin.services.witness import Witness
 from tocsin.services.witness_client import collect_cosignature
 from tocsin.store.base import Store
@@ -148,6 +151,11 @@ class Checkpointer:
     to the checkpoint before it is published. A witness that is down or
     refuses is logged and skipped: the log never stops for a witness, and
     clients holding a k-of-n policy simply see fewer cosignatures.
+
+    It follows the event feed by id (:meth:`tocsin.feed.EventFeed.wait`): every committed
+    alert's leaf is in the same transaction as its event, so an event past the last one
+    seen means the log grew. A log leaf without an event (a registry version) is signed by
+    its writer calling :meth:`sign_now`, which is serialised: checkpoints never go back.
     """
 
     def __init__(self, store: Store, signer: Signer, origin: str,
@@ -160,7 +168,7 @@ class Checkpointer:
         self.origin = origin
         self.clock = clock
         self.witnesses = list(witnesses)
-        self._wakeup = asyncio.Event()
+        self._signing = threading.Lock()
         self._task: asyncio.Task[None] | None = None
         latest = store.latest_checkpoint()
         if latest is not None:
@@ -187,12 +195,12 @@ class Checkpointer:
     def note(self) -> bytes | None:
         return self.state[1]
 
-    def poke(self) -> None:
-        """Something was appended: sign a new checkpoint soon."""
-        self._wakeup.set()
-
     def sign_now(self) -> bytes:
-        """Sign and keep a checkpoint for the current size (blocking; small)."""
+        """Sign and keep a checkpoint for the current size (blocking; small; one at a time)."""
+        with self._signing:
+            return self._sign()
+
+    def _sign(self) -> bytes:
         size = self.store.log_size()
         if size == self.size and self.note is not None:
             return self.note
@@ -217,23 +225,25 @@ class Checkpointer:
             self.on_signed(size)
         return note
 
-    async def start(self) -> None:
+    async def start(self, feed: EventFeed) -> None:
+        """Sign for the log as it is, then follow ``feed``: sign soon after each commit."""
+        after = feed.last_id
         await asyncio.to_thread(self.sign_now)
-        self._task = asyncio.create_task(self._run())
+        self._task = asyncio.create_task(self._run(feed, after), name="checkpointer")
 
-    async def _run(self) -> None:
+    async def _run(self, feed: EventFeed, after: int) -> None:
         while True:
-            await self._wakeup.wait()
-            await asyncio.sleep(CHECKPOINT_DELAY_SECS)
-            self._wakeup.clear()
+            await feed.wait(after)
+            await asyncio.sleep(CHECKPOINT_DELAY_SECS)  # a burst shares one checkpoint
+            newest = feed.last_id
             try:
-                await asyncio.to_thread(self.sign_now)
+                await asyncio.to_thread(self.sign_now)  # the log holds at least up to newest
+                after = newest
                 self.failures = 0
             except Exception:  # never die: alerts would stay "proof pending" for ever
                 self.failures += 1
                 log.exception("signing a checkpoint failed (%d in a row); retrying", self.failures)
                 await asyncio.sleep(min(CHECKPOINT_RETRY_MAX_SECS, 0.1 * 2 ** self.failures))
-                self._wakeup.set()
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -1,8 +1,9 @@
 """The running hub: the core parts wired together for one process.
 
 :class:`Hub` owns the store, the registry, the region set, the fan-out and
-the issuing service, and answers the region questions the HTTP handlers ask.
-It holds no HTTP code itself; :mod:`tocsin.api.app` wraps it.
+the issuing service and the feed's followers. It holds no HTTP code and imports
+no web framework: query parsing, errors and JSON shapes are :mod:`tocsin.api`'s
+(:mod:`tocsin.api.places` for places), routes are mounted by :mod:`tocsin.assemble`.
 
 Its role (``Settings.role``, docs/deploy.md) decides what it opens: ``all`` and ``writer``
 open the store for writing, the issuer, the checkpointer and the senders (push, callbacks,
@@ -17,14 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -34,16 +34,14 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from starlette.requests import Request
-from starlette.routing import BaseRoute, Mount
 
-from tocsin.api.errors import ApiError
 from tocsin.bus.doorbell import CHECKPOINTS, EVENTS, REGISTRY, Doorbell
 from tocsin.bus.edge import CheckpointFollower, EdgeFollower
 from tocsin.bus.handover import advertise
 from tocsin.bus.roles import edge_log_verifier, edge_registry_root, register_role_metrics
 from tocsin.cap import parse_alert
 from tocsin.cap.model import Alert
+from tocsin.check.index import search_text
 from tocsin.config import Settings, SettingsError
 from tocsin.delivery.fanout import Fanout
 from tocsin.demo import demo_witness
@@ -58,12 +56,13 @@ from tocsin.logserver import (
     RemoteWitness,
     load_or_create_log_key,
 )
-from tocsin.regions import Region, RegionSet, region_set_for
-from tocsin.services.witness import Witness, witness_app
+from tocsin.regions import RegionSet, region_set_for
+from tocsin.services.witness import Witness
 from tocsin.store.backend import open_store
 from tocsin.store.base import (
+    AlertRecord,
     Leadership,
-    NewAlert,
+    SearchText,
     StorageUnavailable,
     Store,
     StoreError,
@@ -83,6 +82,8 @@ if TYPE_CHECKING:
     from tocsin.push.sender import PushSender
 
 log = logging.getLogger("tocsin.hub")
+
+FEED_RETRY_SECS = 0.5  # after the store failed to answer a follower
 
 
 class WriterOnly(RuntimeError):
@@ -141,7 +142,7 @@ class Hub:
         self.regions = regions or region_set_for(settings.regions)
         self.registry_path = registry_path or settings.registry or settings.data_dir / "registry.json"
         self._registry_lock = asyncio.Lock()
-        self._route_factories: list[Callable[[Hub], list[BaseRoute]]] = []
+        self._delivery: asyncio.Task[None] | None = None  # the writer's live fan-out
         self.local_witness: Witness | None = None
         self.metrics = Metrics()
         #: Set when the server begins to shut down: every live stream then ends its response.
@@ -176,17 +177,18 @@ class Hub:
         self.registry_root = pinned_registry_root(settings.data_dir, registry_bytes)
         # SQLite in the data directory, or PostgreSQL (settings.store): opened, checked against
         # the log key's last checkpoint, and (PostgreSQL) led by this process as its writer.
-        self.store: Store = open_store(settings, state_rules(self._ancestor_codes))
+        # ``text_of`` files the check's search text of alerts stored before it existed.
+        self.store: Store = open_store(settings, state_rules(self._ancestor_codes),
+                                       text_of=self._search_text)
         # A shared store: keep the writer lead this process took in open_store (re-taken by
         # itself after a PostgreSQL restart); commits are fenced by the store either way.
         self.lease = LeaseKeeper(self.store) if isinstance(self.store, Leadership) else None
         self.registry_bytes, self.registry = self._registry_in_force(registry_bytes)
         self._open_delivery()
         self._issuer = Issuer(
-            registry=self.registry, regions=self.regions, store=self.store, fanout=self.fanout,
+            registry=self.registry, regions=self.regions, store=self.store, feed=self.feed,
             max_sent_age_secs=settings.max_sent_age_secs,
             max_sent_skew_secs=settings.max_sent_skew_secs, clock=clock,
-            on_publish=self._published,
         )
         self._log_signer = load_or_create_log_key(settings.data_dir / "log.key", settings.log_origin)
         self.log_verifier = self._log_signer.verifier()
@@ -255,8 +257,8 @@ class Hub:
         self.fanout = Fanout(queue_max=settings.subscriber_queue_max,
                              per_client_max=settings.max_subscriptions_per_client,
                              regions=self.regions)
-        self.fanout.last_published = self.store.last_event_id()
         self.feed = EventFeed(self.store)
+        self.fanout.last_published = self.feed.last_id
 
     @property
     def issuer(self) -> Issuer:
@@ -342,7 +344,8 @@ class Hub:
                     loop.call_soon_threadsafe(doorbell.ring, CHECKPOINTS, size)
 
             self.checkpointer.on_signed = ring_checkpoint
-        await self.checkpointer.start()
+        self._delivery = asyncio.create_task(self._deliver(self.feed.last_id), name="fan-out")
+        await self.checkpointer.start(self.feed)
         await self.push.start()
         await self.follow.start()
         await self.callbacks.start()
@@ -382,6 +385,10 @@ class Hub:
             await self._push.stop()
         if isinstance(self.checkpointer, Checkpointer):
             await self.checkpointer.stop()
+        if self._delivery is not None:
+            self._delivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._delivery
         if self.local_witness is not None:
             self.local_witness.close()
         if self._issuer is not None:
@@ -390,25 +397,33 @@ class Hub:
             await self.lease.stop()  # a standby may lead at once
         self.store.close()
 
-    def _published(self, committed: list[tuple[NewAlert, StreamEvent]]) -> None:
-        for alert, event in committed:
-            # Shapes match points exactly for a new alert. An Update or Cancel must also
-            # reach whoever got the alert it ends, so it is matched by region codes.
-            areas = alert.areas if alert.msg_type == "Alert" else ()
+    async def _deliver(self, after: int) -> None:
+        """The live fan-out: a follower of the event feed, like every other consumer.
+
+        Served from the feed's in-memory window while it keeps up (a loop turn after the
+        commit, no store read); an event read back from the store carries no shapes and
+        reaches point subscribers by their hromadas (:class:`~tocsin.delivery.fanout.Fanout`).
+        """
+        while True:
             try:
-                queued = self.fanout.publish(event, areas)
-            except Exception:  # one bad event must never stop the others being delivered
-                log.exception("publishing event %d failed", event.id)
-                continue
-            self.metrics.events_delivered.inc(queued)
-            self.metrics.alerts_issued.inc()
-            self.metrics.delivery_lag.observe(max(0.0, self.clock() - alert.received_ts))
-        if committed:
-            last = max(event.id for _, event in committed)
-            self.feed.notify(last)
-            if self.doorbell is not None:
-                self.doorbell.ring(EVENTS, last)  # after the commit: edges read it from the store
-        self.checkpointer.poke()
+                async for event in self.feed.follow(after):
+                    after = event.id
+                    if self.doorbell is not None:  # committed: edges read it from the store
+                        self.doorbell.ring(EVENTS, event.id)
+                    try:
+                        queued = self.fanout.publish(event, event.areas)
+                    except Exception:  # one bad event must never stop the others' delivery
+                        log.exception("publishing event %d failed", event.id)
+                        self.fanout.last_published = max(self.fanout.last_published, event.id)
+                        continue
+                    self.metrics.events_delivered.inc(queued)
+                    self.metrics.alerts_issued.inc()
+                    if event.received_ts is not None:
+                        self.metrics.delivery_lag.observe(
+                            max(0.0, self.clock() - event.received_ts))
+            except Exception:  # the store could not be read: resume from the last event
+                log.exception("live fan-out: reading the event feed failed after %d", after)
+                await asyncio.sleep(FEED_RETRY_SECS)
 
     def _adopt_logged_registry(self) -> None:
         """An edge takes a newer registry version the writer logged (blocking; verified first).
@@ -449,7 +464,11 @@ class Hub:
             self.issuer.registry = registry
         if self.doorbell is not None:
             self.doorbell.ring(REGISTRY, registry.version)  # edges take it from the store
-        self.checkpointer.poke()
+        # A registry leaf has no stream event for the checkpointer to follow: sign it here.
+        checkpointer = self.checkpointer
+        if not isinstance(checkpointer, Checkpointer):  # self.issuer above already refused
+            raise WriterOnly("an edge signs no checkpoints")
+        await asyncio.to_thread(checkpointer.sign_now)
         return registry
 
     def _registry_in_force(self, file_bytes: bytes) -> tuple[bytes, Registry]:
@@ -462,146 +481,25 @@ class Hub:
                 return logged, from_log
         return file_bytes, from_file
 
-    def add_routes(self, factory: Callable[[Hub], list[BaseRoute]]) -> None:
-        """Let an adapter (the web page) add its routes."""
-        self._route_factories.append(factory)
-
-    def extra_routes(self) -> list[BaseRoute]:
-        routes: list[BaseRoute] = []
-        for factory in self._route_factories:
-            try:
-                routes.extend(factory(self))
-            except WriterOnly:
-                if self.edge is None:
-                    raise
-                # An edge: these paths go to the writer (tocsin.bus.handover), nothing to mount.
-        if self.local_witness is not None:
-            routes.append(Mount("/witness", app=witness_app(self.local_witness)))
-        return routes
-
     # -- alerts ----------------------------------------------------------
 
     def parse_stored(self, cap: bytes) -> Alert:
         """Parse bytes this hub already verified and stored (lenient: never refuses its own)."""
         return parse_alert(cap, strict=False).alert
 
-    def base_url(self, request: Request | None = None) -> str:
-        """The configured public URL, else the listen address; never the request's Host header."""
-        return self.settings.base_url
+    def _search_text(self, record: AlertRecord) -> SearchText:
+        """The check's search text of an alert stored before the store filed it (migration).
+
+        Only targets still in force are known for an older alert, so a region it no longer
+        targets does not find it (its words still do).
+        """
+        return search_text(self.parse_stored(record.cap), issuer_id=record.issuer_id,
+                           kinds=record.kinds, targets=record.targets, regions=self.regions)
 
     # -- regions ---------------------------------------------------------
 
     def _ancestor_codes(self, code: str) -> list[str]:
         return [r.code for r in self.regions.ancestors(code)]
-
-    def require_region(self, raw: str) -> str:
-        code = self.regions.canonical(raw.strip())
-        if code is None:
-            raise ApiError("unknown_region", f"{raw[:60]!r} is not a region code of this hub")
-        return code
-
-    def region_params(self, regions: str | None, lat: str | None, lon: str | None
-                      ) -> list[str] | None:
-        """Parse ``regions=A,B`` and/or ``lat=&lon=`` into canonical codes (None: everything)."""
-        codes: list[str] = []
-        if regions:
-            parts = [p.strip() for p in regions.split(",") if p.strip()]
-            if len(parts) > self.settings.max_regions_per_subscription:
-                raise ApiError("too_many_regions",
-                               f"{len(parts)} regions named; the limit is "
-                               f"{self.settings.max_regions_per_subscription}")
-            codes.extend(self.require_region(p) for p in parts)
-        point = self.point_param(lat, lon)
-        if point is not None:
-            codes.extend(r.code for r in self.locate(*point))
-        if not regions and lat is None:
-            return None
-        # Targets are stored with everything below a named region as *full* and
-        # everything above as *partial*, so a place's own codes are enough to
-        # find alerts for it, for areas containing it and for areas inside it.
-        return sorted(set(codes))
-
-    def point_param(self, lat: str | None, lon: str | None) -> tuple[float, float] | None:
-        """Parse ``lat``/``lon`` query values into a point inside the region set (or None)."""
-        if lat is None and lon is None:
-            return None
-        if lat is None or lon is None:
-            raise ApiError("bad_parameter", "give both lat and lon")
-        try:
-            lat_f, lon_f = float(lat), float(lon)
-        except ValueError:
-            raise ApiError("bad_parameter", "lat and lon must be numbers") from None
-        self.locate(lat_f, lon_f)  # validates: range, swapped, outside (precise errors)
-        return lat_f, lon_f
-
-    def locate(self, lat: float, lon: float) -> list[Region]:
-        from tocsin.regions.geometry import CoordinateError, OutsideRegionsError
-
-        if not (math.isfinite(lat) and math.isfinite(lon)):
-            raise ApiError("bad_parameter", "lat and lon must be finite numbers")
-        try:
-            found = self.regions.locate_strict(lat, lon)
-        except CoordinateError as exc:
-            raise ApiError("bad_parameter", str(exc)) from None
-        except OutsideRegionsError as exc:
-            raise ApiError("unknown_region", str(exc)) from None
-        if not found:
-            raise ApiError("unknown_region", f"({lat}, {lon}) is outside every region of this hub")
-        return found
-
-    def region_json(self, code: str, *, with_children: bool = False) -> dict[str, Any]:
-        region = self.regions.require(code)
-        data: dict[str, Any] = {
-            "code": region.code,
-            "level": region.level,
-            "name_uk": region.name_uk_full,
-            "name_en": region.name_en,
-            "parent": region.parent,
-            "oblast": region.oblast,
-        }
-        if with_children:
-            data["children"] = [
-                {"code": c.code, "level": c.level, "name_uk": c.name_uk_full, "name_en": c.name_en}
-                for c in self.regions.children(code)
-            ]
-        return data
-
-    def region_status(self, code: str) -> dict[str, Any]:
-        """Whether a region is under a threat (all of it or part), its threats, and apart, its notices.
-
-        Only threats count in ``coverage`` and ``alerts`` (the class is
-        :func:`tocsin.kinds.kind_class`): an embassy closing its doors is a notice, never
-        "under alert"; a denial is about a message, not a place, and is not listed.
-        """
-        from tocsin.api.views import Views, record_class
-        from tocsin.kinds import KindClass
-
-        now = self.clock()
-        records = self.store.list_alerts(regions=[code], active_at=now, limit=1000)
-        views = Views(now=now, regions=self.regions, registry=self.registry, get=self.store.get,
-                      log_size=self.checkpointer.size)
-        coverage = "none"
-        threats: list[dict[str, Any]] = []
-        notices: list[dict[str, Any]] = []
-        for record in records:
-            cov = record.targets.get(code)
-            klass = record_class(record)
-            if cov is None or klass not in (KindClass.THREAT, KindClass.NOTICE):
-                continue
-            view = views.one(record)
-            del view["targets"]  # hundreds of codes for an oblast alert; ``coverage`` says it here
-            view["coverage"] = cov
-            view["url"] = f"/api/v1/alerts/{record.id}"
-            if klass is KindClass.NOTICE:
-                notices.append(view)
-                continue
-            if cov == "full":
-                coverage = "full"
-            elif coverage == "none":
-                coverage = "partial"
-            threats.append(view)
-        return {"region": self.region_json(code), "coverage": coverage, "alerts": threats,
-                "notices": notices}
 
 
 def pinned_registry_root(data_dir: Path, registry_bytes: bytes) -> Verifier:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tocsin.ledger.effects import state_rules
-from tocsin.store.base import Conflict, NewAlert, Refused, Store
+from tocsin.store.base import AlertRecord, Conflict, NewAlert, Refused, SearchText, Store
 from tocsin.store.memory import MemoryStore
 from tocsin.store.postgres import PostgresStore
 from tocsin.store.sqlite import SqliteStore
@@ -47,14 +47,15 @@ def hromada(code: str) -> dict[str, Any]:
 
 def alert(n: int, *, issuer: str = "af", msg_type: str = "Alert", status: str = "Actual",
           kinds: tuple[str, ...] = ("air-raid",), targets: dict[str, Any] | None = None,
-          refs: tuple[tuple[str, str], ...] = (), cap: bytes | None = None) -> NewAlert:
+          refs: tuple[tuple[str, str], ...] = (), cap: bytes | None = None,
+          text: SearchText | None = None) -> NewAlert:
     return NewAlert(
         id=f"{n:032x}", cap=cap or f"<alert>{n}</alert>".encode(), statement=f"st{n}".encode(),
         issuer_id=issuer, key_id="00000000", sender=f"{issuer}@test", identifier=f"id-{n}",
         sent="2026-12-01T12:00:00+02:00", sent_ts=1000.0 + n, received_ts=1000.0 + n,
         expires_ts=None, msg_type=msg_type, status=status, kinds=kinds, event="e",
         targets=targets if targets is not None else oblast_wide(), references=refs,
-        summary=b"{}",
+        summary=b"{}", text=text,
     )
 
 
@@ -160,19 +161,59 @@ def test_one_refusal_never_fails_its_neighbours(store: Store) -> None:
 
 @pytest.mark.parametrize("step", ["leaf", "commit"])
 def test_a_failed_write_stores_nothing_and_the_store_goes_on(store: Store, step: str) -> None:
-    store.append(alert(1))
+    store.append(alert(1, text=words("тривога")))
     before = (store.log_size(), store.last_event_id())
     store.inject_fault(step)  # type: ignore[attr-defined]
     with pytest.raises(Exception) as failed:
-        store.append_batch([alert(2), alert(3, kinds=("all-clear",), targets=hromada("H1a"))])
+        store.append_batch([alert(2, text=words("тривога")),
+                            alert(3, kinds=("all-clear",), targets=hromada("H1a"))])
     assert not isinstance(failed.value, (Refused, Conflict))  # a storage failure, not a refusal
     assert (store.log_size(), store.last_event_id()) == before
     assert store.get(f"{2:032x}") is None and store.get(f"{3:032x}") is None
+    assert store.text_stats(["тривога"]) == (1, {"тривога": 1})  # nor in the search history
     first = store.get(f"{1:032x}")
     assert first is not None and first.targets == oblast_wide()  # the all-clear left no trace
     check_log(store)
     assert store.append(alert(4)).created  # and the store still works
     check_log(store)
+
+
+def words(*texts: str, keys: tuple[str, ...] = (), denial: bool = False) -> SearchText:
+    return SearchText(infos=tuple(("uk", tuple(t.split())) for t in texts), keys=keys,
+                      denial=denial)
+
+
+def test_the_search_history_files_words_keys_and_denials_apart(store: Store) -> None:
+    """What the check searches: word frequencies, postings, entries, newest per key."""
+    one = store.append(alert(1, text=words("повітряна тривога київ", "air raid kyiv",
+                                           keys=("r:H1a", "i:af")))).record
+    store.append(alert(2))  # no text: not searchable
+    store.append(alert(3, text=words("повітряна тривога львів 2", keys=("r:H2a", "i:af"))))
+    store.append(alert(4, kinds=("denial",), targets={},
+                       text=words("фейк тривога", keys=("d:" + "ab" * 32,), denial=True)))
+    results = store.append_batch([alert(5, text=words("тривога")),
+                                  alert(6, msg_type="Cancel", kinds=(), refs=(("af@test", "x"),),
+                                        text=words("refused тривога", keys=("i:af",)))])
+    assert isinstance(results[1], Refused)  # a refusal files nothing either
+    count, df = store.text_stats(["тривога", "київ", "фейк", "refused", "невідоме"])
+    assert (count, df) == (4, {"тривога": 3, "київ": 1})  # denials counted, not their words
+    positions = store.text_postings("тривога")
+    assert len(positions) == 3 and positions == sorted(positions)
+    assert store.text_postings("kyiv") == positions[:1]
+    assert store.text_postings("2") == positions[1:2]
+    denials = store.text_postings("фейк", denial=True)
+    assert len(denials) == 1 and store.text_postings("фейк") == []
+    assert store.text_recent("d:" + "ab" * 32, 5) == denials
+    assert store.text_recent("i:af", 5) == positions[1::-1]
+    assert store.text_recent(None, 2) == [positions[2], denials[0]]
+    assert store.text_recent("r:nowhere", 5) == [] and store.text_recent(None, 0) == []
+    entries = store.text_entries([positions[0], denials[0], 10**9])
+    assert set(entries) == {positions[0], denials[0]}
+    first = entries[positions[0]]
+    assert (first.id, first.issuer_id, first.sent_ts, first.kinds) == (
+        one.id, "af", 1001.0, ("air-raid",))
+    assert first.text == words("повітряна тривога київ", "air raid kyiv", keys=("r:H1a", "i:af"))
+    assert entries[denials[0]].text.denial
 
 
 def test_registry_versions_are_logged_once_each(store: Store) -> None:
@@ -213,8 +254,13 @@ def test_sqlite_keeps_everything_across_a_reopen(tmp_path: Path) -> None:
     first.append(alert(2, kinds=("all-clear",), targets=hromada("H1a")))
     last = first.last_event_id()
     first.close()
-    again = SqliteStore(tmp_path / "s.sqlite3", rules=rules)
+    # Alerts stored without a search text (an older store) are filed when it is reopened.
+    def text_of(record: AlertRecord) -> SearchText:
+        return words(record.event)
+
+    again = SqliteStore(tmp_path / "s.sqlite3", rules=rules, text_of=text_of)
     try:
+        assert again.text_stats(["e"]) == (2, {"e": 2})
         assert again.last_event_id() == last and again.log_size() == 2
         record = again.get(f"{1:032x}")
         assert record is not None and record.targets["R1"] == "partial"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tocsin.feed import EventFeed
 from tocsin.ledger.effects import state_rules
-from tocsin.store.base import NewAlert
+from tocsin.store.base import NewAlert, StreamEvent
 from tocsin.store.sqlite import SqliteStore
 
 
@@ -72,5 +72,60 @@ async def test_a_follower_that_never_reads_delays_nobody(tmp_path: Path) -> None
         await asyncio.wait_for(task, 5)
         assert got[-1] == last and got == sorted(set(got))
         await stuck.aclose()
+    finally:
+        store.close()
+
+
+def _committed(store: SqliteStore, n: int) -> StreamEvent:
+    """Append like the hub's writer and return the event as it hands it to the feed."""
+    record = store.append(_alert(n)).record
+    return StreamEvent(record.event_id, "alert", record.id, ("X",), b"{}", received_ts=float(n))
+
+
+async def test_a_follower_that_keeps_up_is_served_from_memory_without_gap(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    try:
+        feed = EventFeed(store, recent=2)
+        live = feed.follow(0)
+        first = _committed(store, 1)
+        feed.committed([first])
+        got = await asyncio.wait_for(anext(live), 5)
+        # Only the writer's hand-over knows when the alert was received: no store read.
+        assert got == first and got.received_ts == 1.0
+        # A follower that fell behind the window reads the store, then the window again.
+        behind = [_committed(store, n) for n in range(2, 6)]
+        feed.committed(behind)
+        rest = [await asyncio.wait_for(anext(live), 5) for _ in behind]
+        assert [e.id for e in rest] == [e.id for e in behind]
+        assert [e.received_ts for e in rest] == [None] * 4  # read back in one page
+        again = _committed(store, 7)
+        feed.committed([again])
+        assert (await asyncio.wait_for(anext(live), 5)).received_ts == 7.0
+        # A doorbell from elsewhere carries no event: the window no longer covers it.
+        other = _committed(store, 6)
+        feed.notify(other.id)
+        assert (await asyncio.wait_for(anext(live), 5)).received_ts is None
+        await live.aclose()  # type: ignore[attr-defined]
+    finally:
+        store.close()
+
+
+async def test_a_commit_of_unknown_outcome_is_read_from_the_store(tmp_path: Path) -> None:
+    """PostgreSQL can lose the connection during COMMIT: the alert may be stored though the
+    writer never handed its event over. Followers must still get it, in order."""
+    store = _store(tmp_path)
+    try:
+        feed = EventFeed(store)
+        live = feed.follow(0)
+        first = _committed(store, 1)
+        feed.committed([first])
+        assert (await asyncio.wait_for(anext(live), 5)).id == first.id
+        feed.uncertain()  # the writer's batch failed with its outcome unknown...
+        lost = _committed(store, 2)  # ...and it was stored after all
+        after = _committed(store, 3)
+        feed.committed([after])
+        got = [await asyncio.wait_for(anext(live), 5) for _ in range(2)]
+        assert [e.id for e in got] == [lost.id, after.id]
+        await live.aclose()  # type: ignore[attr-defined]
     finally:
         store.close()

@@ -14,13 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tocsin.services.witness import Witness, witness_app
+from tocsin.services.witness import Witness
 from tocsin.services.witness_client import (
     WitnessClientError,
     WitnessConflictError,
     collect_cosignature,
     request_cosignature,
 )
+from tocsin.services.witness_http import witness_app
 from tocsin.testing import serve_asgi
 from tocsin.tlog.checkpoint import (
     Checkpoint,

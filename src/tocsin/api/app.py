@@ -15,7 +15,7 @@ import gc
 import gzip
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import msgspec
@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from tocsin import __version__
-from tocsin.api import streaming
+from tocsin.api import places, streaming
 from tocsin.api.body import decode_json, read_body
 from tocsin.api.docs_pages import errors_html, errors_markdown
 from tocsin.api.errors import ApiError
@@ -222,7 +222,7 @@ def _active_and_limit(request: Request) -> tuple[bool, int]:
 async def list_alerts(request: Request) -> Response:
     hub = hub_of(request)
     params = request.query_params
-    codes = hub.region_params(params.get("region"), params.get("lat"), params.get("lon"))
+    codes = places.region_params(hub, params.get("region"), params.get("lat"), params.get("lon"))
     active, limit = _active_and_limit(request)
     try:
         klass = parse_class(params.get("class"))
@@ -282,8 +282,8 @@ async def docs_errors_md(request: Request) -> Response:
 
 async def region_status(request: Request) -> Response:
     hub = hub_of(request)
-    code = hub.require_region(request.path_params["code"])
-    return _json(await asyncio.to_thread(hub.region_status, code))
+    code = places.require_region(hub, request.path_params["code"])
+    return _json(await asyncio.to_thread(places.region_status, hub, code))
 
 
 async def locate(request: Request) -> Response:
@@ -291,14 +291,14 @@ async def locate(request: Request) -> Response:
     lat, lon = _float_param(request, "lat"), _float_param(request, "lon")
     if lat is None or lon is None:
         raise ApiError("bad_parameter", "give both lat and lon")
-    regions = hub.locate(lat, lon)
-    return _json({"lat": lat, "lon": lon, "regions": [hub.region_json(r.code) for r in regions]})
+    regions = places.locate(hub, lat, lon)
+    return _json({"lat": lat, "lon": lon, "regions": [places.region_json(hub, r.code) for r in regions]})
 
 
 async def get_region(request: Request) -> Response:
     hub = hub_of(request)
-    code = hub.require_region(request.path_params["code"])
-    return _json(hub.region_json(code, with_children=True))
+    code = places.require_region(hub, request.path_params["code"])
+    return _json(places.region_json(hub, code, with_children=True))
 
 
 async def get_registry(request: Request) -> Response:
@@ -344,13 +344,13 @@ async def feed_all(request: Request) -> Response:
     """All alerts, or with ``?region=`` / ``?lat=&lon=`` those concerning a place."""
     hub = hub_of(request)
     params = request.query_params
-    codes = hub.region_params(params.get("region"), params.get("lat"), params.get("lon"))
+    codes = places.region_params(hub, params.get("region"), params.get("lat"), params.get("lon"))
     now = hub.clock()
-    base = hub.base_url(request)
+    base = hub.settings.base_url
     records = await asyncio.to_thread(hub.store.list_alerts, regions=codes, limit=100)
     query = f"?{request.url.query}" if request.url.query else ""
     title = "Tocsin: all alerts" if codes is None else "Tocsin: alerts for " + ", ".join(
-        hub.region_json(c)["name_en"] for c in codes[:3])
+        places.region_json(hub, c)["name_en"] for c in codes[:3])
     topic = f"{base}/feeds/alerts.atom{query}"
     return Response(
         atom_feed(title=title, feed_url=topic, hub_url=base + HUB_PATH,
@@ -363,11 +363,11 @@ async def feed_all(request: Request) -> Response:
 async def feed_region(request: Request) -> Response:
     hub = hub_of(request)
     raw = request.path_params["code"]
-    code = hub.require_region(raw.removesuffix(".atom"))
+    code = places.require_region(hub, raw.removesuffix(".atom"))
     now = hub.clock()
-    base = hub.base_url(request)
+    base = hub.settings.base_url
     records = await asyncio.to_thread(hub.store.list_alerts, regions=[code], limit=100)
-    name = hub.region_json(code)["name_en"]
+    name = places.region_json(hub, code)["name_en"]
     topic = f"{base}/feeds/regions/{code}.atom"
     return Response(
         atom_feed(title=f"Tocsin: alerts for {name}", feed_url=topic, hub_url=base + HUB_PATH,
@@ -531,8 +531,9 @@ def log_prefix_routes(origin: str) -> list[BaseRoute]:
     return [Route(f"{prefix}/checkpoint", get_checkpoint), Route(f"{prefix}/tile/{{path:path}}", get_tile)]
 
 
-def create_app(hub: Hub) -> Starlette:
-    """Build the ASGI app around a started :class:`Hub`."""
+def create_app(hub: Hub, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """Build the ASGI app around a :class:`Hub`: the API's routes, then ``extra_routes``
+    (other adapters', mounted by :func:`tocsin.assemble.build_app`)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -547,7 +548,7 @@ def create_app(hub: Hub) -> Starlette:
             await hub.stop()
 
     app = Starlette(
-        routes=ROUTES + log_prefix_routes(hub.settings.log_origin) + hub.extra_routes(),
+        routes=[*ROUTES, *log_prefix_routes(hub.settings.log_origin), *extra_routes],
         lifespan=lifespan,
         exception_handlers={
             ApiError: _api_error,

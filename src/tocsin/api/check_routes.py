@@ -1,8 +1,8 @@
 """HTTP adapter of the message checker: ``POST /api/v1/check`` and the ``/check`` page.
 
-The checker's index lives as long as the hub; it is filled in a background
-thread at start-up and caught up with the store (one indexed query) before
-each check, so a just-issued alert is checkable as soon as it is logged.
+The checker reads the store's search history (:mod:`tocsin.check.index`), which the
+store fills in the transaction that stores each alert: nothing to load at start-up, and a
+just-issued alert is checkable as soon as it is logged.
 
 Checks never run on the event loop that delivers alerts. They run in worker
 threads in two lanes, so that a person pasting a post is not queued behind
@@ -22,7 +22,6 @@ configured ``public_url``'s.
 from __future__ import annotations
 
 import asyncio
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -37,7 +36,6 @@ from tocsin.api.body import decode_json, read_body
 from tocsin.api.errors import ApiError
 from tocsin.cap import to_json
 from tocsin.check.engine import MAX_TEXT_CHARS, Checker, CheckInputError, set_background_lane
-from tocsin.check.index import AlertIndex
 from tocsin.check.inputs import check_input
 
 if TYPE_CHECKING:
@@ -56,26 +54,16 @@ PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-sr
 
 
 class CheckService:
-    """One hub's checker and its index."""
+    """One hub's checker and its worker lanes."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        self.index = AlertIndex(hub.store)
-        self.checker = Checker(self.index, registry=lambda: hub.registry, regions=hub.regions,
+        self.checker = Checker(registry=lambda: hub.registry, regions=hub.regions,
                                log_size=lambda: hub.checkpointer.size, store=hub.store,
                                clock=hub.clock)
         self._short = ThreadPoolExecutor(SHORT_WORKERS, thread_name_prefix="tocsin-check")
         self._long = ThreadPoolExecutor(LONG_WORKERS, thread_name_prefix="tocsin-check-long",
                                         initializer=set_background_lane)
-        self._warm = threading.Thread(target=self._warm_up, name="tocsin-check-index",
-                                      daemon=True)
-        self._warm.start()
-
-    def _warm_up(self) -> None:
-        try:
-            self.index.refresh()
-        except Exception:
-            return
 
     def check(self, text: str, hub_hosts: frozenset[str] = frozenset()) -> dict[str, Any]:
         return check_input(self.checker, text, hub_hosts, self.view_of).to_json()
@@ -154,7 +142,7 @@ async def asset(request: Request) -> Response:
 
 
 def check_routes(hub: Hub) -> list[BaseRoute]:
-    """The routes of the checker (registered with ``hub.add_routes(check_routes)``)."""
+    """The routes of the checker (mounted by ``tocsin.assemble.build_app``)."""
     service = CheckService(hub)
     return [
         Route("/api/v1/check", service.post, methods=["POST"]),

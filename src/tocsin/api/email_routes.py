@@ -1,4 +1,4 @@
-"""Email alert endpoints (issue 16), added with ``hub.add_routes(email_routes)``; docs/email.md.
+"""Email alert endpoints (issue 16), mounted by ``tocsin.assemble.build_app``; docs/email.md.
 
 * ``POST /api/v1/email/subscriptions`` — ``{"address", "name"?, "regions": [codes],
   "language": "uk"|"en"}`` → ``202`` once the confirmation email is handed to the relay.
@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from tocsin.api import places
 from tocsin.api.body import decode_json, read_body
 from tocsin.api.errors import ApiError
 from tocsin.api.ratelimit import TokenBuckets, client_key
@@ -131,7 +132,7 @@ def parse_request(hub: Hub, data: Any) -> tuple[str, str, tuple[str, ...], str]:
                        f"{hub.settings.max_regions_per_subscription}")
     regions: list[str] = []
     for raw in raw_regions:
-        code = hub.require_region(raw)
+        code = places.require_region(hub, raw)
         if code not in regions:
             regions.append(code)
     language = data.get("language", "uk")

@@ -304,7 +304,7 @@ def _org_paths() -> dict[str, Any]:
     return org_paths()
 
 
-# -- Web Push (docs/push.md): routes from tocsin.api.push_routes, added with hub.add_routes --
+# -- Web Push (docs/push.md): routes from tocsin.api.push_routes, mounted by tocsin.assemble --
 
 
 def push_paths() -> dict[str, Any]:
@@ -435,7 +435,7 @@ CALLBACK_SCHEMAS: dict[str, Any] = {
 }
 
 
-# -- Email alerts (docs/email.md): routes from tocsin.api.email_routes, added with hub.add_routes --
+# -- Email alerts (docs/email.md): routes from tocsin.api.email_routes, mounted by tocsin.assemble --
 
 
 def email_paths() -> dict[str, Any]:
@@ -494,7 +494,7 @@ EMAIL_SCHEMAS: dict[str, Any] = {
 
 # -- the alerts.in.ua-compatible read API (docs/compat.md) --------------------------------
 # A block of its own: these routes come from tocsin.compat.alerts_in_ua_routes, added with
-# hub.add_routes; on ``compat_port`` the same paths are served without the prefix.
+# tocsin.assemble; on ``compat_port`` the same paths are served without the prefix.
 
 
 def alerts_in_ua_paths() -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Organisation endpoints and pages (issue 17), added with ``hub.add_routes(org_routes)``.
+"""Organisation endpoints and pages (issue 17), mounted by ``tocsin.assemble.build_app``.
 
 Admin API (session cookie; every state change also needs ``X-CSRF-Token`` and, when the
 browser sends one, the hub's own ``Origin``), all under ``/api/v1/orgs/{org}/`` and refused
@@ -49,6 +49,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from tocsin.api import places
 from tocsin.api.body import decode_json, read_body
 from tocsin.api.errors import ApiError
 from tocsin.api.ratelimit import LIMITED
@@ -310,7 +311,7 @@ def org_routes(hub: Hub) -> list[BaseRoute]:
         if not isinstance(groups, list) or not isinstance(regions, list) \
                 or not all(isinstance(x, str) for x in (*groups, *regions)):
             raise ApiError("bad_org_request", "groups and regions are lists of names and codes")
-        codes = tuple(hub.require_region(r) for r in regions[:200])
+        codes = tuple(places.require_region(hub, r) for r in regions[:200])
         audience = Audience(everyone=data.get("everyone") is True, groups=tuple(groups[:200]), regions=codes)
         if not (audience.everyone or audience.groups or audience.regions):
             raise ApiError("bad_org_request", "name an audience: everyone, groups or regions")

@@ -1,4 +1,4 @@
-"""Web Push endpoints (issue 15), added with ``hub.add_routes(push_routes)``; docs/push.md.
+"""Web Push endpoints (issue 15), mounted by ``tocsin.assemble.build_app``; docs/push.md.
 
 * ``GET /api/v1/push/key`` — ``{"publicKey": <VAPID application server key, base64url>}``
 * ``POST /api/v1/push/subscriptions`` — ``{"subscription": <PushSubscription JSON>,
@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from tocsin.api import places
 from tocsin.api.body import decode_json, read_body
 from tocsin.api.errors import ApiError
 from tocsin.push.crypto import PushKeyError, check_keys
@@ -88,7 +89,7 @@ def parse_subscription(hub: Hub, data: Any) -> PushSubscription:
         raise ApiError("bad_push_subscription", f"at most {MAX_POINTS} points")
     regions: list[str] = []
     for raw in raw_regions:
-        code = hub.require_region(raw)
+        code = places.require_region(hub, raw)
         if code not in regions:
             regions.append(code)
     points: list[tuple[float, float]] = []
@@ -99,7 +100,7 @@ def parse_subscription(hub: Hub, data: Any) -> PushSubscription:
         if isinstance(lat, bool) or isinstance(lon, bool) or not isinstance(lat, int | float) \
                 or not isinstance(lon, int | float) or not _finite(lat) or not _finite(lon):
             raise ApiError("bad_push_subscription", "each point must be {lat: number, lon: number}")
-        hub.locate(float(lat), float(lon))  # the same precise errors as a live point stream
+        places.locate(hub, float(lat), float(lon))  # the same precise errors as a live point stream
         points.append((float(lat), float(lon)))
     if not regions and not points:
         raise ApiError("bad_push_subscription", "name at least one region or point")

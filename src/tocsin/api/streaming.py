@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from tocsin.api import places
 from tocsin.api.errors import ApiError
 from tocsin.api.server import transport_of
 from tocsin.delivery.fanout import Frame, Sink, Subscriber, TooManySubscriptions
@@ -60,8 +61,8 @@ def _denials_param(raw: str | None) -> bool:
 def _subscribe(hub: Hub, params: Any, client: str) -> Subscriber:
     raw_regions = params.get("regions") or params.get("region")
     every = (raw_regions or "").strip() == "*"  # every region, said explicitly
-    codes = None if every else hub.region_params(raw_regions, None, None)
-    point = hub.point_param(params.get("lat"), params.get("lon"))
+    codes = None if every else places.region_params(hub, raw_regions, None, None)
+    point = places.point_param(hub, params.get("lat"), params.get("lon"))
     denials = _denials_param(params.get("denials"))
     if codes is None and not every and (point is not None or denials):
         codes = []  # a point's hromadas, or denials only: not "every region"

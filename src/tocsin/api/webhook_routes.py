@@ -1,4 +1,4 @@
-"""Webhook endpoints (issue 16), added with ``hub.add_routes(webhook_routes)``; docs/webhooks.md.
+"""Webhook endpoints (issue 16), mounted by ``tocsin.assemble.build_app``; docs/webhooks.md.
 
 * ``POST /api/v1/webhooks`` — ``{"url", "regions": [codes], "kinds": [kind ids],
   "signing_secret": "whsec_…" (optional)}``. The URL must pass the outbound rule (public
@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from tocsin.api import places
 from tocsin.api.body import decode_json, read_body
 from tocsin.api.errors import ApiError
 from tocsin.api.ratelimit import client_key
@@ -75,7 +76,7 @@ def parse_webhook(hub: Hub, data: Any) -> tuple[str, list[str], list[str], str]:
                        f"{hub.settings.max_regions_per_subscription}")
     regions: list[str] = []
     for raw in raw_regions:
-        code = hub.require_region(raw)
+        code = places.require_region(hub, raw)
         if code not in regions:
             regions.append(code)
     kinds: list[str] = []

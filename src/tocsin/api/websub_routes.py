@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from tocsin.api import places
 from tocsin.api.body import read_body
 from tocsin.api.errors import ApiError
 from tocsin.api.ratelimit import client_key
@@ -52,12 +53,12 @@ def topic_regions(hub: Hub, topic: str) -> tuple[str, ...]:
         def one(name: str) -> str | None:
             return query[name][0] if name in query else None
 
-        codes = hub.region_params(one("region"), one("lat"), one("lon"))
+        codes = places.region_params(hub, one("region"), one("lat"), one("lon"))
         if codes is not None and not codes:
             raise ApiError("unknown_topic", "the topic names no region")
         return () if codes is None else tuple(codes)
     if parts.path.startswith("/feeds/regions/") and not parts.query:
-        return (hub.require_region(parts.path.removeprefix("/feeds/regions/").removesuffix(".atom")),)
+        return (places.require_region(hub, parts.path.removeprefix("/feeds/regions/").removesuffix(".atom")),)
     raise ApiError("unknown_topic", f"{parts.path[:80]!r} is not one of this hub's Atom feeds")
 
 

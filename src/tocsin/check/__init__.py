@@ -3,7 +3,7 @@
 Public interface:
 
 * :func:`tocsin.check.inputs.check_input` ``(checker, text) -> CheckResult``
-* :class:`tocsin.check.engine.Checker` over an :class:`tocsin.check.index.AlertIndex`
+* :class:`tocsin.check.engine.Checker` over the store's search history (:mod:`tocsin.check.index`)
 * :func:`tocsin.check.denial.compose_denial` for an issuer's signed denial
 * :func:`tocsin.check.normalise.normal_sha256`, the hash a denial names
 

@@ -30,6 +30,7 @@ lead, never ``not-issued``.
 
 from __future__ import annotations
 
+import heapq
 import math
 import threading
 import time
@@ -42,13 +43,13 @@ from zoneinfo import ZoneInfo
 from tocsin.cap import CapError, parse_alert
 from tocsin.check.align import Alignment, Difference, align
 from tocsin.check.claims import Claims, IssuerNames, read_claims
-from tocsin.check.index import AlertIndex, Entry
+from tocsin.check.index import History
 from tocsin.check.message import MessageView, read_message
 from tocsin.check.normalise import normal_sha256, tokens
 from tocsin.check.report import Evidence, issuer_json, region_json, summary
 from tocsin.check.rule import ALERT_LINK, Context, Judgement, alert_view, judge
 from tocsin.regions import RegionSet
-from tocsin.store.base import AlertRecord
+from tocsin.store.base import AlertRecord, TextEntry
 from tocsin.trust.registry import Registry
 from tocsin.trust.verify import VerifyInputError, verify_alert
 
@@ -92,7 +93,7 @@ class CheckInputError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    entry: Entry
+    entry: TextEntry
     language: str
     alignment: Alignment
 
@@ -121,15 +122,15 @@ class CheckResult:
 class Checker:
     """Checks messages against a read-only view of the hub's logged alerts.
 
-    Thread-safe for concurrent checks: the index is caught up under its lock,
-    then read without it (it only ever grows; readers index lists and look up
-    dict keys, never iterate a dict another thread may grow).
+    Thread-safe for concurrent checks: every read goes to the store, which files an
+    alert's search text in the transaction that stores it (:mod:`tocsin.check.index`),
+    so a just-issued alert is found at once and nothing is held in memory per alert.
     """
 
-    def __init__(self, index: AlertIndex, *, registry: Callable[[], Registry],
+    def __init__(self, *, registry: Callable[[], Registry],
                  regions: RegionSet, log_size: Callable[[], int],
                  store: Any, clock: Callable[[], float] = time.time) -> None:
-        self.index = index
+        self.history = History(store, regions)
         self.registry = registry
         self.regions = regions
         self.log_size = log_size
@@ -144,17 +145,12 @@ class Checker:
             self._names = IssuerNames(registry)
         return self._names
 
-    def _catch_up(self) -> None:
-        with self.index.lock:
-            self.index.refresh()
-
     # -- the public entry points ------------------------------------------------
 
     def check_text(self, text: str, hub_hosts: frozenset[str] = frozenset()) -> CheckResult:
         """Check pasted text (a post, a forwarded alert's words)."""
         started = time.perf_counter()
         text = clean_text(text)
-        self._catch_up()
         result = self._check_words(text, "text", hub_hosts)
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result
@@ -163,7 +159,6 @@ class Checker:
                        ) -> CheckResult:
         """Check a message that names a logged alert directly (id, link, CAP bytes, proof)."""
         started = time.perf_counter()
-        self._catch_up()
         record = self.store.get(alert_id)
         evidence = Evidence(regions=self.regions)
         if note:
@@ -183,7 +178,6 @@ class Checker:
                           ) -> CheckResult:
         """A message that names a real alert but is not it (a foreign link, edited CAP bytes)."""
         started = time.perf_counter()
-        self._catch_up()
         record = self.store.get(alert_id)
         evidence = Evidence(regions=self.regions)
         evidence.notes.extend(notes)
@@ -213,7 +207,7 @@ class Checker:
         return Context(regions=self.regions, is_place=self._is_place,
                        is_issuer=self._issuer_word_test(), issuer_name=issuer_name,
                        hub_hosts=hub_hosts,
-                       alert_exists=lambda alert_id: alert_id in self.index.by_id)
+                       alert_exists=lambda alert_id: self.store.get(alert_id) is not None)
 
     def _check_words(self, text: str, input_kind: str,
                      hub_hosts: frozenset[str] = frozenset()) -> CheckResult:
@@ -291,7 +285,7 @@ class Checker:
         ids = [c.entry.id for c in aligned[:JUDGE_TOP] if c.alignment.matched > 0]
         for item in view.actionables:  # an alert a link names is judged too
             link = ALERT_LINK.search(item.raw)
-            if link and link.group(1).lower() in self.index.by_id:
+            if link and self.store.get(link.group(1).lower()) is not None:
                 ids.insert(0, link.group(1).lower())
         for alert_id in dict.fromkeys(ids):
             _step_aside()
@@ -341,63 +335,70 @@ class Checker:
                 for c in named for t, cov in record.targets.items() if cov == "full"):
             return _over_json("ended-there", None, None)
         return None
-    def _candidates(self, words: Sequence[str], claims: Claims) -> list[int]:
-        """Positions worth aligning: best weighted word overlap, plus recent by region/issuer."""
-        index = self.index
-        n = max(1, len(index.entries))
-        ids = sorted({t for t in index.token_ids(words) if t >= 0},
-                     key=lambda t: len(index.postings.get(t, ())))
-        idf = {t: math.log(1 + n / max(1, len(index.postings.get(t, ())))) for t in ids}
+    def _candidates(self, words: Sequence[str], claims: Claims) -> list[TextEntry]:
+        """Alerts worth aligning: best weighted word overlap, plus recent by region/issuer.
+
+        Words are visited rarest first within a budget of postings, so a message of common
+        words costs no more than a bounded read of the store's inverted index.
+        """
+        history = self.history
+        count, df = history.stats(words)
+        n = max(1, count)
+        ids = sorted(df, key=lambda w: (df[w], w))
+        idf = {w: math.log(1 + n / max(1, df[w])) for w in ids}
         scores: dict[int, float] = {}
         budget = POSTING_BUDGET
-        for t in ids:
-            plist = index.postings.get(t, ())
-            if len(plist) > budget:
+        for w in ids:
+            if df[w] > budget:
                 break
+            plist = history.postings(w)
             budget -= len(plist)
-            w = idf[t]
+            weight = idf[w]
             for pos in plist:
-                scores[pos] = scores.get(pos, 0.0) + w
-        pool = set(sorted(scores, key=lambda p: (scores[p], p), reverse=True)[:ALIGN_TOP * 20])
+                scores[pos] = scores.get(pos, 0.0) + weight
+        # The best by weight (keys are unique: the same set a full sort would give).
+        pool = set(heapq.nlargest(ALIGN_TOP * 20, scores, key=lambda p: (scores[p], p)))
         for code in claims.regions[:4]:
-            pool.update(index.recent(index.by_region.get(code, ()), RECENT_PER_KEY))
+            pool.update(history.recent_in_region(code, RECENT_PER_KEY))
         for issuer in claims.issuers[:3]:
-            pool.update(index.recent(index.by_issuer.get(issuer, ()), RECENT_PER_KEY))
-        pool.update(range(max(0, len(index.entries) - RECENT_PER_KEY), len(index.entries)))
+            pool.update(history.recent_by_issuer(issuer, RECENT_PER_KEY))
+        pool.update(history.recent(RECENT_PER_KEY))
+        entries = {p: e for p, e in history.entries(pool).items() if not e.text.denial}
+        known = {w for e in entries.values() for _, info in e.text.infos for w in info}
+        _, known_df = history.stats(known - set(idf))
+        for w, docs in known_df.items():
+            idf[w] = math.log(1 + n / max(1, docs))
         wanted = set(ids)
 
-        def full_score(pos: int) -> tuple[float, float]:
+        def full_score(entry: TextEntry) -> tuple[float, float]:
             # How much of the message this alert explains (rare words weigh more),
             # then how much of the alert the message carries. Ranking by the share
             # alone would prefer any short templated alert the message happens to
             # contain over the long alert it actually quotes.
             best = (0.0, 0.0)
-            for info in index.entries[pos].infos:
-                toks = set(info.tokens)
-                shared = sum(idf[t] for t in sorted(toks & wanted))
-                total = sum(idf.get(t) or math.log(1 + n / max(1, len(index.postings.get(t, ()))))
-                            for t in sorted(toks))
+            for _, info in entry.text.infos:
+                toks = set(info)
+                shared = sum(idf[w] for w in sorted(toks & wanted))
+                total = sum(idf.get(w) or math.log(1 + n) for w in sorted(toks))
                 best = max(best, (round(shared, 6), round(shared / total, 6) if total else 0.0))
             return best
 
-        scored = {p: full_score(p) for p in pool if not index.entries[p].is_denial}
+        scored = {p: full_score(e) for p, e in entries.items()}
         ranked = sorted(scored, key=lambda p: (scored[p], p), reverse=True)
         # A short alert the message carries whole ("Повітряна тривога") weighs little
         # next to long ones sharing more words; a second lane keeps the best few by share.
         by_share = sorted(scored, key=lambda p: (scored[p][1], p), reverse=True)
-        return list(dict.fromkeys([*ranked[:ALIGN_TOP], *by_share[:SHARE_LANE]]))
+        return [entries[p] for p in dict.fromkeys([*ranked[:ALIGN_TOP], *by_share[:SHARE_LANE]])]
 
     def _align(self, words: Sequence[str], claims: Claims, is_place: Callable[[str], bool],
                is_issuer: Callable[[str], bool]) -> list[Candidate]:
         out: list[Candidate] = []
-        for pos in self._candidates(words, claims):
+        for entry in self._candidates(words, claims):
             _step_aside()
-            entry = self.index.entries[pos]
             best: Candidate | None = None
-            for info in entry.infos:
-                alert_words = [self.index.words[t] for t in info.tokens]
-                a = align(alert_words, words, is_place=is_place, is_issuer=is_issuer)
-                cand = Candidate(entry, info.language, a)
+            for language, alert_words in entry.text.infos:
+                a = align(list(alert_words), words, is_place=is_place, is_issuer=is_issuer)
+                cand = Candidate(entry, language, a)
                 # The info the message follows most closely (not the one it differs least from).
                 if best is None or (a.matched, a.coverage) > (best.alignment.matched,
                                                               best.alignment.coverage):
@@ -412,28 +413,33 @@ class Checker:
         return record
 
     def _denial_by_hash(self, digest: str) -> AlertRecord | None:
-        for pos in reversed(self.index.by_denied_hash.get(digest, [])):
-            record = self._get(self.index.entries[pos].id)
+        history = self.history
+        positions = history.denials_naming(digest)
+        entries = history.entries(positions)
+        for pos in positions:  # newest first
+            entry = entries.get(pos)
+            record = self._get(entry.id) if entry is not None else None
             if record is not None:
                 return record
         return None
 
     def _denial_by_text(self, words: Sequence[str], ctx: Context) -> AlertRecord | None:
-        index = self.index
-        ids = {t for t in index.token_ids(words) if t >= 0}
+        history = self.history
         scores: dict[int, int] = {}
-        for t in ids:
-            for pos in index.denial_postings.get(t, ()):
+        for w in sorted(set(words)):
+            for pos in history.postings(w, denial=True):
                 scores[pos] = scores.get(pos, 0) + 1
-        for pos in sorted(scores, key=lambda p: (scores[p], p), reverse=True)[:5]:
-            denied = index.entries[pos].denied_text
-            if denied is None or not len(denied):
+        top = sorted(scores, key=lambda p: (scores[p], p), reverse=True)[:5]
+        entries = history.entries(top)
+        for pos in top:
+            entry = entries.get(pos)
+            denied = entry.text.denied if entry is not None else ()
+            if entry is None or not denied:
                 continue
-            a = align([index.words[t] for t in denied], words, is_place=ctx.is_place,
-                      is_issuer=ctx.is_issuer)
+            a = align(list(denied), words, is_place=ctx.is_place, is_issuer=ctx.is_issuer)
             facts = {d.fact for d in a.differences}
             if a.coverage >= DENIAL_MIN_COVERAGE and not facts & {"region", "time", "kind"}:
-                record = self._get(index.entries[pos].id)
+                record = self._get(entry.id)
                 if record is not None:
                     return record
         return None
@@ -485,8 +491,9 @@ class Checker:
     def _issuer_recent(self, claims: Claims) -> list[dict[str, Any]]:
         out = []
         for issuer in claims.issuers[:3]:
-            for pos in reversed(self.index.recent(self.index.by_issuer.get(issuer, ()), 5)):
-                e = self.index.entries[pos]
+            positions = self.history.recent_by_issuer(issuer, 5)
+            entries = self.history.entries(positions)
+            for e in (entries[p] for p in positions if p in entries):
                 out.append({"id": e.id, "issuer": e.issuer_id, "kinds": list(e.kinds),
                             "sent": _iso(e.sent_ts), "url": f"/alerts/{e.id}",
                             "api": f"/api/v1/alerts/{e.id}"})

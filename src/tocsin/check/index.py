@@ -1,67 +1,49 @@
-"""An in-memory index of the hub's logged alerts, for finding the one a message quotes.
+"""The check's search history: what is filed for each alert, and how the check reads it back.
 
-The checker must answer in well under 100 ms with 100,000 alerts logged, so
-it never scans the store. It keeps, per alert, only what matching needs: the
-token ids of each ``info`` (event, headline, description, instruction), and
-posting lists by token, region, issuer and the SHA-256 a denial names.
+The checker must answer in well under 100 ms with a million alerts logged, and a hub's
+memory must not grow with its history, so nothing here is held in RAM: the issuing path
+prepares each alert's :class:`~tocsin.store.base.SearchText` (:func:`search_text`: its
+words in the normal form, per ``info``; the keys it is found under) and the store files it
+in the same transaction as the alert (SQLite: an FTS5 inverted index and word frequencies;
+any store: the ``text_*`` methods of :class:`~tocsin.store.base.Store`, in the contract
+suite). An alert is searchable the moment it is durable — there is no index to load at
+start, to catch up, or to follow.
 
-The index follows the store by polling :meth:`Store.events_after` from the
-last event it saw (one indexed SQL query per check); every accepted alert has
-exactly one stream event, so nothing is missed and nothing is read twice.
-Alerts are append-only in the log, so the index only ever grows; whether an
-alert is still active is asked of the store when a verdict needs it.
+Keys an alert is filed under (opaque to the store):
+
+* ``i:ISSUER`` — a non-denial alert of that issuer;
+* ``r:CODE`` — a region the alert targets, unless a *complete* region above it implies it;
+  ``f:CODE`` — a complete region: it and every region below it are targeted ``full``.
+  So the alerts targeting a region are exactly those filed under ``r:`` of it or ``f:`` of
+  one of its ancestors (:meth:`History.recent_in_region`), without filing the hundreds of
+  hromadas of an oblast-wide alert one by one;
+* ``d:SHA256`` — a denial naming that normal-form SHA-256.
 """
 
 from __future__ import annotations
 
-import threading
-from array import array
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
 from typing import Protocol
 
-from tocsin.cap import CapError, parse_alert
 from tocsin.cap.model import Alert
 from tocsin.check.normalise import tokens
 from tocsin.kinds import alert_kinds
-from tocsin.store.base import AlertRecord, StreamEvent
+from tocsin.regions import RegionSet
+from tocsin.store.base import SearchText, TextEntry
 
 DENIES_VALUE_NAME = "TOCSIN-DENIES-SHA256"
-EVENT_BATCH = 1000
 
 
-class AlertSource(Protocol):
-    """The read-only part of a store the index needs."""
+class TextSource(Protocol):
+    """The part of a store the check searches (every :class:`tocsin.store.base.Store`)."""
 
-    def get(self, alert_id: str) -> AlertRecord | None: ...
+    def text_stats(self, words: Collection[str]) -> tuple[int, dict[str, int]]: ...
 
-    def events_after(self, event_id: int, limit: int = 1000) -> list[StreamEvent]: ...
+    def text_postings(self, word: str, *, denial: bool = False) -> list[int]: ...
 
+    def text_entries(self, positions: Collection[int]) -> dict[int, TextEntry]: ...
 
-@dataclass(frozen=True, slots=True)
-class InfoText:
-    language: str
-    tokens: array[int]  # token ids of headline (or event), description, instruction
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """What the index keeps about one logged alert."""
-
-    id: str
-    issuer_id: str
-    sent_ts: float
-    kinds: tuple[str, ...]
-    regions: tuple[str, ...]
-    msg_type: str
-    status: str
-    infos: tuple[InfoText, ...]
-    denies: tuple[str, ...] = ()  # normal-form SHA-256 values a denial names
-    denied_text: array[int] | None = None  # a denial's description: the message it denies
-
-    @property
-    def is_denial(self) -> bool:
-        return "denial" in self.kinds
+    def text_recent(self, key: str | None, limit: int) -> list[int]: ...
 
 
 def info_text_fields(alert: Alert) -> list[tuple[str, str]]:
@@ -86,95 +68,73 @@ def denied_hashes(alert: Alert) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-class AlertIndex:
-    """Token, region, issuer and denial postings over every logged alert."""
-
-    def __init__(self, source: AlertSource) -> None:
-        self.source = source
-        self.lock = threading.RLock()
-        self.vocab: dict[str, int] = {}
-        self.words: list[str] = []
-        self.entries: list[Entry] = []
-        self.by_id: dict[str, int] = {}
-        self.postings: dict[int, list[int]] = {}
-        self.denial_postings: dict[int, list[int]] = {}
-        self.by_region: dict[str, list[int]] = {}
-        self.by_issuer: dict[str, list[int]] = {}
-        self.by_denied_hash: dict[str, list[int]] = {}
-        self.last_event_id = 0
-        self.skipped = 0  # stored alerts whose CAP could not be read back (never expected)
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def token_ids(self, words: Iterable[str], *, add: bool = False) -> list[int]:
-        """Ids of ``words``; unknown words get -1 unless ``add``."""
-        out = []
-        for word in words:
-            tid = self.vocab.get(word)
-            if tid is None:
-                if not add:
-                    out.append(-1)
-                    continue
-                tid = len(self.words)
-                self.vocab[word] = tid
-                self.words.append(word)
-            out.append(tid)
-        return out
-
-    def refresh(self) -> int:
-        """Index every alert the store accepted since the last call; return how many."""
-        added = 0
-        with self.lock:
-            while True:
-                events = self.source.events_after(self.last_event_id, EVENT_BATCH)
-                for event in events:
-                    self.last_event_id = event.id
-                    if event.alert_id and event.alert_id not in self.by_id:
-                        record = self.source.get(event.alert_id)
-                        if record is not None:
-                            added += self.add(record)
-                if len(events) < EVENT_BATCH:
-                    return added
-
-    def add(self, record: AlertRecord) -> int:
-        """Index one stored alert (idempotent by id); 1 if it was new."""
-        if record.id in self.by_id:
-            return 0
-        try:
-            alert = parse_alert(record.cap, strict=False).alert
-        except CapError:
-            self.skipped += 1
-            return 0
-        kinds = tuple(sorted(alert_kinds(alert))) or record.kinds
-        infos = tuple(
-            InfoText(language, array("i", self.token_ids(tokens(text), add=True)))
-            for language, text in info_text_fields(alert)
-        )
-        entry = Entry(
-            id=record.id, issuer_id=record.issuer_id, sent_ts=record.sent_ts, kinds=kinds,
-            regions=tuple(record.targets), msg_type=record.msg_type, status=record.status,
-            infos=infos, denies=denied_hashes(alert) if "denial" in kinds else (),
-            denied_text=self._denied_text(alert) if "denial" in kinds else None,
-        )
-        pos = len(self.entries)
-        self.entries.append(entry)
-        self.by_id[entry.id] = pos
-        postings = self.denial_postings if entry.is_denial else self.postings
-        for tid in {t for info in infos for t in info.tokens}:
-            postings.setdefault(tid, []).append(pos)
-        for digest in entry.denies:
-            self.by_denied_hash.setdefault(digest, []).append(pos)
-        if not entry.is_denial:
-            for code in entry.regions:
-                self.by_region.setdefault(code, []).append(pos)
-            self.by_issuer.setdefault(entry.issuer_id, []).append(pos)
-        return 1
-
-    def _denied_text(self, alert: Alert) -> array[int]:
+def search_text(alert: Alert, *, issuer_id: str, kinds: Collection[str],
+                targets: Mapping[str, str], regions: RegionSet) -> SearchText:
+    """What the check searches for one alert (pure: the issuing path calls it before storing)."""
+    denial = "denial" in (alert_kinds(alert) or set(kinds))
+    infos = tuple((language, tuple(tokens(text))) for language, text in info_text_fields(alert))
+    if denial:
         text = next((i.description for i in alert.info if i.description), "") or ""
-        return array("i", self.token_ids(tokens(text), add=True))
+        return SearchText(infos=infos, denial=True, denied=tuple(tokens(text)),
+                          keys=tuple(f"d:{digest}" for digest in denied_hashes(alert)))
+    return SearchText(infos=infos, keys=(f"i:{issuer_id}", *region_keys(targets, regions)))
 
-    def recent(self, positions: Sequence[int], n: int) -> list[int]:
-        """The last ``n`` positions of a posting list (postings are in log order)."""
-        return list(positions[-n:])
+
+def region_keys(targets: Mapping[str, str], regions: RegionSet) -> list[str]:
+    """``r:``/``f:`` keys for a target map (see the module docstring)."""
+    complete: dict[str, bool] = {}
+
+    def is_complete(code: str) -> bool:
+        if code not in complete:
+            complete[code] = targets.get(code) == "full" and all(
+                is_complete(kid.code) for kid in regions.children(code))
+        return complete[code]
+
+    keys: list[str] = []
+    for code in targets:
+        if regions.get(code) is None:
+            keys.append(f"r:{code}")
+            continue
+        if any(is_complete(up.code) for up in regions.ancestors(code)):
+            continue
+        keys.append(f"r:{code}")
+        if is_complete(code):
+            keys.append(f"f:{code}")
+    return keys
+
+
+class History:
+    """The check's reads of the search history, in the terms the engine ranks by."""
+
+    def __init__(self, source: TextSource, regions: RegionSet) -> None:
+        self.source = source
+        self.regions = regions
+
+    def stats(self, words: Iterable[str]) -> tuple[int, dict[str, int]]:
+        """(alerts searchable, non-denial alerts having each word that any has)."""
+        return self.source.text_stats(set(words))
+
+    def postings(self, word: str, *, denial: bool = False) -> list[int]:
+        return self.source.text_postings(word, denial=denial)
+
+    def entries(self, positions: Collection[int]) -> dict[int, TextEntry]:
+        return self.source.text_entries(positions) if positions else {}
+
+    def recent(self, n: int) -> list[int]:
+        """The newest ``n`` searchable alerts (denials too), newest first."""
+        return self.source.text_recent(None, n)
+
+    def recent_by_issuer(self, issuer_id: str, n: int) -> list[int]:
+        return self.source.text_recent(f"i:{issuer_id}", n)
+
+    def recent_in_region(self, code: str, n: int) -> list[int]:
+        """The newest ``n`` non-denial alerts targeting ``code`` (full or partial), newest first."""
+        if self.regions.get(code) is None:
+            return self.source.text_recent(f"r:{code}", n)
+        found = set(self.source.text_recent(f"r:{code}", n))
+        for up in self.regions.ancestors(code):
+            found.update(self.source.text_recent(f"f:{up.code}", n))
+        return sorted(found, reverse=True)[:n]
+
+    def denials_naming(self, digest: str, n: int = 20) -> list[int]:
+        return self.source.text_recent(f"d:{digest}", n)

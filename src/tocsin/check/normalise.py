@@ -38,6 +38,7 @@ _CYRILLIC_TO_LATIN = {
     "м": "m", "о": "o", "р": "p", "т": "t", "х": "x", "у": "y", "ї": "i", "ѕ": "s",
 }  # fmt: skip
 _APOSTROPHES = re.compile(r"(?<=\w)['’ʼ`‘ʹ](?=\w)")
+_LATIN = re.compile("[a-z]")
 _SEPARATORS = re.compile(r"[^\w]|_", re.UNICODE)
 
 
@@ -51,6 +52,10 @@ def _script(char: str) -> str:
 
 def fold_token(token: str) -> str:
     """Fold look-alike letters of a mixed-script token into its majority script."""
+    # Fast paths, same answer: an ASCII token has no Cyrillic letter, and a token without
+    # a Latin letter is in one script (or none) — both come back unchanged.
+    if token.isascii() or _LATIN.search(token) is None:
+        return token
     latin = sum(1 for c in token if _script(c) == "latin")
     cyrillic = sum(1 for c in token if _script(c) == "cyrillic")
     if not latin or not cyrillic:

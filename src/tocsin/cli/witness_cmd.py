@@ -17,7 +17,8 @@ from rich.markup import escape
 
 from tocsin.cli import main
 from tocsin.cli.common import fail, stderr
-from tocsin.services.witness import Witness, witness_app
+from tocsin.services.witness import Witness
+from tocsin.services.witness_http import witness_app
 from tocsin.tlog.checkpoint import CosignatureError, Cosigner
 from tocsin.trust.note import KeyFormatError, Verifier, Verifiers
 

@@ -233,7 +233,7 @@ def api_of(hub: Hub) -> AlertsInUaApi:
 
 
 def alerts_in_ua_routes(hub: Hub) -> list[BaseRoute]:
-    """The compat routes under :data:`PREFIX` (``hub.add_routes(alerts_in_ua_routes)``)."""
+    """The compat routes under :data:`PREFIX` (``tocsin.assemble.build_app``)."""
     return api_of(hub).routes(PREFIX)
 
 

@@ -105,7 +105,7 @@ def _page(row: dict[str, Any], demo: bool) -> bytes:
 
 
 def relay_routes(hub: Hub) -> list[BaseRoute]:
-    """The routes above, for ``hub.add_routes``."""
+    """The routes above, mounted by ``tocsin.assemble.build_app``."""
 
     def store() -> RelayStore:
         return hub.follow.store

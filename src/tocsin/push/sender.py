@@ -328,7 +328,7 @@ class PushSender:
         if record is None:
             return
         alert = stored_alert(record)
-        # As live streams (Hub._published): a new alert's shapes match points exactly only
+        # As live streams (Hub._deliver): a new alert's shapes match points exactly only
         # if they stay inside the issuer's jurisdiction (tocsin.ledger); else, and for an
         # Update or Cancel, points are matched by the targets.
         areas: tuple[Area, ...] = ()

@@ -12,12 +12,13 @@ served without the key that signed it.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from tocsin.config import Settings
 from tocsin.ledger.effects import Effects, Incoming, LedgerView, StateRefusal, StateRules
 from tocsin.logserver import CHECKPOINT_FILE
-from tocsin.store.base import StorageUnavailable, Store, StoreError
+from tocsin.store.base import AlertRecord, SearchText, StorageUnavailable, Store, StoreError
 from tocsin.store.integrity import (
     KEY_FILE,
     NEW_LOG,
@@ -37,7 +38,8 @@ def is_postgres(url: str) -> bool:
     return url.startswith(POSTGRES_SCHEMES)
 
 
-def open_store(settings: Settings, rules: StateRules, *, lead: bool = True) -> Store:
+def open_store(settings: Settings, rules: StateRules, *, lead: bool = True,
+               text_of: Callable[[AlertRecord], SearchText | None] | None = None) -> Store:
     """The store ``settings.store`` names, opened and checked; :class:`StartupRefused` if unusable.
 
     With PostgreSQL and ``lead`` (a hub that writes), this process must become the leading
@@ -47,7 +49,7 @@ def open_store(settings: Settings, rules: StateRules, *, lead: bool = True) -> S
         from tocsin.store.sqlite import SqliteStore
 
         try:
-            return SqliteStore(settings.db_path, rules=rules)
+            return SqliteStore(settings.db_path, rules=rules, text_of=text_of)
         except sqlite3.DatabaseError as exc:
             raise StartupRefused(f"{settings.db_path}: cannot be opened ({exc}); run `tocsin store "
                                  f"check {settings.data_dir}`") from None

@@ -18,7 +18,7 @@ run against each one):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -51,6 +51,38 @@ class Conflict(StoreError):
 
 
 @dataclass(frozen=True, slots=True)
+class SearchText:
+    """What the message check searches for one alert, prepared by the issuing path.
+
+    Words are already in the check's normal form (:func:`tocsin.check.normalise.tokens`:
+    letters and digits only, case-folded), so a store only files them; ``keys`` are opaque
+    lookup keys (a region, the issuer, a hash a denial names) the check asks for the most
+    recent alerts of. A store treats all of it as data: no rule and no scoring lives there.
+    """
+
+    infos: tuple[tuple[str, tuple[str, ...]], ...]  # (language, words) per CAP info
+    keys: tuple[str, ...] = ()
+    denial: bool = False  # a denial's words are searched apart from the alerts'
+    denied: tuple[str, ...] = ()  # the words of the message a denial denies
+
+    def words(self) -> frozenset[str]:
+        """Every word of every info (what one alert counts once towards a word's frequency)."""
+        return frozenset(w for _, words in self.infos for w in words)
+
+
+@dataclass(frozen=True, slots=True)
+class TextEntry:
+    """A searchable alert as the check reads it back: its position and its text."""
+
+    pos: int  # position in the search history; strictly increasing in append order
+    id: str
+    issuer_id: str
+    sent_ts: float
+    kinds: tuple[str, ...]
+    text: SearchText
+
+
+@dataclass(frozen=True, slots=True)
 class NewAlert:
     """Everything the issuing path has established about an accepted alert."""
 
@@ -74,6 +106,7 @@ class NewAlert:
     summary: bytes = b""  # JSON payload pushed to live subscribers (pre-encoded once)
     areas: tuple[Area, ...] = ()  # the CAP areas, for exact point matching (not stored)
     stream_kind: str = "alert"  # the stream event type: "alert", or "denial" (never to regions)
+    text: SearchText | None = None  # what the check searches (None: not searchable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +158,10 @@ class StreamEvent:
     alert_id: str
     regions: tuple[str, ...]  # region codes it concerns (targets, with ancestors)
     data: bytes  # the JSON payload sent to subscribers
+    # Known only in the process that accepted the alert, handed to followers with the event
+    # (tocsin.feed); never stored, so an event read back from the store has neither:
+    areas: tuple[Area, ...] = ()  # CAP areas whose shapes may match points exactly
+    received_ts: float | None = None  # when the hub received the alert
 
 
 class Store(Protocol):
@@ -205,6 +242,27 @@ class Store(Protocol):
 
     def latest_checkpoint(self) -> tuple[int, bytes] | None:
         """(size, signed note) of the largest checkpoint kept, or None."""
+        ...
+
+    # -- the check's search history (on disk: memory does not grow with history) -------
+
+    def text_stats(self, words: Collection[str]) -> tuple[int, dict[str, int]]:
+        """(searchable alerts stored, {word: non-denial alerts whose text has it}).
+
+        Words no non-denial alert has are left out of the dict.
+        """
+        ...
+
+    def text_postings(self, word: str, *, denial: bool = False) -> list[int]:
+        """Positions of the non-denial (``denial``: the denial) alerts having ``word``, ascending."""
+        ...
+
+    def text_entries(self, positions: Collection[int]) -> dict[int, TextEntry]:
+        """The searchable alerts at ``positions`` (unknown positions are left out)."""
+        ...
+
+    def text_recent(self, key: str | None, limit: int) -> list[int]:
+        """The newest ``limit`` positions filed under ``key`` (None: all), newest first."""
         ...
 
     def close(self) -> None: ...

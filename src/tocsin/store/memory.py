@@ -12,6 +12,7 @@ the next batch fails at a chosen step, as a crash or a failed commit would.
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -25,8 +26,10 @@ from tocsin.store.base import (
     Coverage,
     NewAlert,
     Refused,
+    SearchText,
     StoreError,
     StreamEvent,
+    TextEntry,
     incoming,
 )
 from tocsin.tlog.entry import alert_entry, decode_entry, registry_entry
@@ -66,6 +69,11 @@ class _State:
     entries: list[bytes] = field(default_factory=list)  # committed and pending leaves
     registry_indexes: list[int] = field(default_factory=list)
     seq: int = 0
+    # The check's search history: position (the row's seq) -> alert id, and postings.
+    searchable: dict[int, str] = field(default_factory=dict)
+    postings: dict[str, list[int]] = field(default_factory=dict)
+    denial_postings: dict[str, list[int]] = field(default_factory=dict)
+    keyed: dict[str, list[int]] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -161,8 +169,19 @@ class MemoryStore:
             raise InjectedFault("the log leaf could not be written")
         state.entries.append(alert_entry(alert.statement, alert.cap))
         undo.append(lambda: state.entries.__delitem__(-1))
+        if alert.text is not None:  # last: nothing after it can fail
+            self._file_text(row.seq, alert.id, alert.text)
         return AppendResult(record=self._record(row), created=True,
                             ended=decision.ended_entirely, regions=regions)
+
+    def _file_text(self, pos: int, alert_id: str, text: SearchText) -> None:
+        state = self._state
+        state.searchable[pos] = alert_id
+        postings = state.denial_postings if text.denial else state.postings
+        for word in text.words():
+            postings.setdefault(word, []).append(pos)
+        for key in dict.fromkeys(text.keys):
+            state.keyed.setdefault(key, []).append(pos)
 
     @staticmethod
     def _persist_ending(row: _Row, ending: Ending, by: NewAlert,
@@ -289,6 +308,37 @@ class MemoryStore:
                 return None
             size = max(self._checkpoints)
             return size, self._checkpoints[size]
+
+    def text_stats(self, words: Collection[str]) -> tuple[int, dict[str, int]]:
+        with self._lock:
+            postings = self._state.postings
+            return len(self._state.searchable), {w: len(postings[w]) for w in set(words)
+                                                 if postings.get(w)}
+
+    def text_postings(self, word: str, *, denial: bool = False) -> list[int]:
+        with self._lock:
+            state = self._state
+            return list((state.denial_postings if denial else state.postings).get(word, ()))
+
+    def text_entries(self, positions: Collection[int]) -> dict[int, TextEntry]:
+        with self._lock:
+            out: dict[int, TextEntry] = {}
+            for pos in set(positions):
+                alert_id = self._state.searchable.get(pos)
+                if alert_id is None:
+                    continue
+                a = self._state.rows[alert_id].alert
+                assert a.text is not None  # filed only when it had one
+                out[pos] = TextEntry(pos, a.id, a.issuer_id, a.sent_ts, a.kinds, a.text)
+            return out
+
+    def text_recent(self, key: str | None, limit: int) -> list[int]:
+        with self._lock:
+            if limit <= 0:
+                return []
+            if key is None:
+                return list(itertools.islice(reversed(self._state.searchable), limit))
+            return self._state.keyed.get(key, [])[::-1][:limit]
 
     def close(self) -> None:
         pass

@@ -43,6 +43,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
+import msgspec
 import psycopg
 import psycopg.errors
 from psycopg_pool import ConnectionPool
@@ -56,10 +57,12 @@ from tocsin.store.base import (
     NewAlert,
     NotLeader,
     Refused,
+    SearchText,
     StorageFull,
     StorageUnavailable,
     StoreError,
     StreamEvent,
+    TextEntry,
     incoming,
 )
 from tocsin.tlog.entry import alert_entry, decode_entry, registry_entry
@@ -141,7 +144,21 @@ CREATE TABLE IF NOT EXISTS events (
     regions TEXT[] NOT NULL,
     data BYTEA NOT NULL
 );
+-- The check's search history (Store.text_*): one row per searchable alert (pos = alerts.seq),
+-- postings per normal-form word (alerts and denials apart), word frequencies (term '' counts
+-- the alerts) and lookup keys. Plain tables, the same data SQLite keeps in FTS5.
+CREATE TABLE IF NOT EXISTS check_entries (pos BIGINT PRIMARY KEY, text BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS check_postings (
+    term TEXT NOT NULL, denial BOOLEAN NOT NULL, pos BIGINT NOT NULL,
+    PRIMARY KEY (term, denial, pos)
+);
+CREATE TABLE IF NOT EXISTS check_terms (term TEXT PRIMARY KEY, docs BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS check_keys (key TEXT NOT NULL, pos BIGINT NOT NULL,
+    PRIMARY KEY (key, pos));
 """
+
+_text_encoder = msgspec.json.Encoder()
+_text_decoder = msgspec.json.Decoder(SearchText)
 
 _ALERT_COLUMNS = (
     "id, cap, statement, issuer_id, key_id, sender, identifier, sent, sent_ts, received_ts, "
@@ -437,12 +454,15 @@ class PostgresStore:
         assert row is not None
         event_id = int(row[0])
         index = _log_size(conn)
-        conn.execute(
+        seq_row = conn.execute(
             f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES "  # noqa: S608 - constant column list
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, %s)",
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, %s) "
+            "RETURNING seq",
             (alert.id, alert.cap, alert.statement, alert.issuer_id, alert.key_id, alert.sender,
              alert.identifier, alert.sent, alert.sent_ts, alert.received_ts, alert.expires_ts,
-             alert.msg_type, alert.status, list(alert.kinds), alert.event, event_id, index))
+             alert.msg_type, alert.status, list(alert.kinds), alert.event, event_id, index)
+        ).fetchone()
+        assert seq_row is not None
         done = not decision.holds_targets  # an announcement ends others, holds nothing itself
         if alert.targets:
             with conn.cursor() as cur:
@@ -456,6 +476,8 @@ class PostgresStore:
             conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
         # The log leaf, in the same transaction: no alert without a leaf, no leaf without an alert.
         _append_leaf(conn, index, alert_entry(alert.statement, alert.cap), alert.id)
+        if alert.text is not None:
+            _file_text(conn, int(seq_row[0]), alert.text)
         record = _get(conn, "id = %s", (alert.id,))
         if record is None:  # pragma: no cover - inserted in this transaction
             raise StoreError("alert vanished inside its own transaction")
@@ -540,6 +562,46 @@ class PostgresStore:
                                 "ORDER BY id LIMIT %s", (event_id, limit)).fetchall()
         return [StreamEvent(id=int(r[0]), kind=str(r[1]), alert_id=str(r[2]), regions=tuple(r[3]),
                             data=bytes(r[4])) for r in rows]
+
+    # -- the check's search history ----------------------------------------
+
+    def text_stats(self, words: Collection[str]) -> tuple[int, dict[str, int]]:
+        wanted = sorted({w for w in words if w})
+        with self._conn() as conn:
+            rows = conn.execute("SELECT term, docs FROM check_terms WHERE term = ANY(%s)",
+                                (["", *wanted],)).fetchall()
+        found = {str(t): int(n) for t, n in rows}
+        count = found.pop("", 0)
+        return count, {w: n for w, n in found.items() if n}
+
+    def text_postings(self, word: str, *, denial: bool = False) -> list[int]:
+        with self._conn() as conn:
+            rows = conn.execute("SELECT pos FROM check_postings WHERE term = %s AND denial = %s "
+                                "ORDER BY pos", (word, denial)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def text_entries(self, positions: Collection[int]) -> dict[int, TextEntry]:
+        wanted = sorted(set(positions))
+        if not wanted:
+            return {}
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT c.pos, a.id, a.issuer_id, a.sent_ts, a.kinds, c.text FROM check_entries c "
+                "JOIN alerts a ON a.seq = c.pos WHERE c.pos = ANY(%s)", (wanted,)).fetchall()
+        return {int(r[0]): TextEntry(int(r[0]), str(r[1]), str(r[2]), float(r[3]), tuple(r[4]),
+                                     _text_decoder.decode(bytes(r[5]))) for r in rows}
+
+    def text_recent(self, key: str | None, limit: int) -> list[int]:
+        if limit <= 0:
+            return []
+        with self._conn() as conn:
+            if key is None:
+                rows = conn.execute("SELECT pos FROM check_entries ORDER BY pos DESC LIMIT %s",
+                                    (limit,)).fetchall()
+            else:
+                rows = conn.execute("SELECT pos FROM check_keys WHERE key = %s ORDER BY pos DESC "
+                                    "LIMIT %s", (key, limit)).fetchall()
+        return [int(r[0]) for r in rows]
 
     def last_event_id(self) -> int:
         with self._conn() as conn:
@@ -694,6 +756,24 @@ class _PgView(LedgerView):
             "AND id IN (SELECT alert_id FROM targets WHERE ended_ts IS NULL AND code = ANY(%s)) "
             "ORDER BY id", (issuer_id, status, sorted(codes))).fetchall()
         return self._priors(rows)
+
+
+def _file_text(conn: Conn, pos: int, text: SearchText) -> None:
+    """File one alert's search text at ``pos`` (inside the caller's transaction)."""
+    conn.execute("INSERT INTO check_entries (pos, text) VALUES (%s, %s)",
+                 (pos, _text_encoder.encode(text)))
+    words = sorted(text.words())
+    counted = [""] if text.denial else ["", *words]
+    with conn.cursor() as cur:
+        if words:
+            cur.executemany("INSERT INTO check_postings (term, denial, pos) VALUES (%s, %s, %s)",
+                            [(w, text.denial, pos) for w in words])
+        cur.executemany("INSERT INTO check_terms (term, docs) VALUES (%s, 1) "
+                        "ON CONFLICT (term) DO UPDATE SET docs = check_terms.docs + 1",
+                        [(w,) for w in counted])
+        if text.keys:
+            cur.executemany("INSERT INTO check_keys (key, pos) VALUES (%s, %s) "
+                            "ON CONFLICT DO NOTHING", [(k, pos) for k in dict.fromkeys(text.keys)])
 
 
 def _persist_ending(conn: Conn, ending: Ending, by: NewAlert) -> None:

@@ -16,9 +16,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
+
+import msgspec
 
 from tocsin.ledger.effects import Ending, LedgerView, Prior, StateRefusal, StateRules
 from tocsin.store.base import (
@@ -28,10 +30,12 @@ from tocsin.store.base import (
     Coverage,
     NewAlert,
     Refused,
+    SearchText,
     StorageFull,
     StorageUnavailable,
     StoreError,
     StreamEvent,
+    TextEntry,
     incoming,
 )
 from tocsin.tlog.entry import alert_entry, registry_entry
@@ -76,11 +80,18 @@ CREATE TABLE IF NOT EXISTS targets (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS targets_by_code ON targets (code, ended_ts);
 CREATE INDEX IF NOT EXISTS alerts_by_sent ON alerts (sent_ts);
+-- What may be in force now: not ended (expiry is not stored as an ending, so expired alerts
+-- stay here, ordered by expiry, and a range on expires_ts skips them).
+CREATE INDEX IF NOT EXISTS alerts_in_force ON alerts (expires_ts)
+    WHERE ended_ts IS NULL AND status = 'Actual' AND msg_type IN ('Alert', 'Update');
 CREATE TABLE IF NOT EXISTS log_entries (
     idx INTEGER PRIMARY KEY,
     entry BLOB NOT NULL,
     alert_id TEXT
 );
+-- Registry leaves are few: found without reading every alert's leaf (start-up time must
+-- not grow with the history).
+CREATE INDEX IF NOT EXISTS log_registry_leaves ON log_entries (idx) WHERE alert_id IS NULL;
 CREATE TABLE IF NOT EXISTS log_hashes (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (
     size INTEGER PRIMARY KEY,
@@ -94,8 +105,28 @@ CREATE TABLE IF NOT EXISTS events (
     regions TEXT NOT NULL,
     data BLOB NOT NULL
 );
+-- The check's search history, on disk (bounded memory whatever the history): one row per
+-- searchable alert (pos = alerts.seq), word frequencies (term '' counts the alerts), lookup
+-- keys, and two FTS5 inverted indexes of the normal-form words (alerts; denials). The words
+-- hold letters and digits only, which FTS5's ascii tokenizer keeps whole (every non-ASCII
+-- character is a token character), so a query finds exactly the word filed.
+CREATE TABLE IF NOT EXISTS check_entries (pos INTEGER PRIMARY KEY, text BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS check_terms (term TEXT PRIMARY KEY, docs INTEGER NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS check_keys (key TEXT NOT NULL, pos INTEGER NOT NULL,
+    PRIMARY KEY (key, pos)) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS check_words
+    USING fts5(words, content='', detail=none, columnsize=0, tokenize='ascii');
+CREATE VIRTUAL TABLE IF NOT EXISTS check_denial_words
+    USING fts5(words, content='', detail=none, columnsize=0, tokenize='ascii');
 """
+TEXT_COUNT_TERM = ""  # check_terms row counting the searchable alerts (no word is empty)
+BACKFILL_BATCH = 1000
 
+_text_encoder = msgspec.json.Encoder()
+_text_decoder = msgspec.json.Decoder(SearchText)
+
+_MAY_BE_IN_FORCE = "ended_ts IS NULL AND status = 'Actual' AND msg_type IN ('Alert', 'Update')"
 _ALERT_COLUMNS = (
     "id, cap, statement, issuer_id, key_id, sender, identifier, sent, sent_ts, received_ts, "
     "expires_ts, msg_type, status, kinds, event, event_id, ended_ts, ended_by, log_index"
@@ -153,12 +184,17 @@ class SqliteStore:
     asked, inside each alert's savepoint, what the alert ends.
     """
 
-    def __init__(self, path: Path, *, rules: StateRules, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, rules: StateRules, readonly: bool = False,
+                 text_of: Callable[[AlertRecord], SearchText | None] | None = None) -> None:
         """Open (and with ``readonly=False`` create) the store at ``path``.
 
         ``readonly``: an edge process beside the writer process (docs/deploy.md). It never
         writes: the file must exist with the schema, every connection is ``query_only``, and
         each read sees what the writer process has committed (WAL readers in autocommit).
+
+        ``text_of``: makes an alert's search text, to file alerts stored before the search
+        history existed (or without a text); None files only what arrives with one. A
+        read-only store never files (the writer does).
         """
         self.path = path
         self._rules = rules
@@ -178,6 +214,8 @@ class SqliteStore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._aux: sqlite3.Connection | None = None
+        if text_of is not None and not readonly:
+            self._backfill_text(text_of)
 
     # -- reading ---------------------------------------------------------
 
@@ -218,19 +256,26 @@ class SqliteStore:
         for kind in kinds_none or ():
             where.append("(',' || kinds || ',') NOT LIKE ?")
             params.append(f"%,{kind},%")
-        if regions is not None:
-            marks = ",".join("?" * len(regions))
-            where.append(  # only placeholders are interpolated
-                f"id IN (SELECT alert_id FROM targets WHERE code IN ({marks})"  # noqa: S608
-                + (" AND ended_ts IS NULL)" if active_at is not None else ")")
-            )
-            params.extend(regions)
         if active_at is not None:
+            # Start from what may be in force (the alerts_in_force index: not ended, not yet
+            # expired or open-ended), never from the history: the cost follows what is active.
+            where.append(f"seq IN (SELECT seq FROM alerts WHERE {_MAY_BE_IN_FORCE} "  # noqa: S608
+                         f"AND expires_ts > ? UNION ALL SELECT seq FROM alerts WHERE "
+                         f"{_MAY_BE_IN_FORCE} AND expires_ts IS NULL)")
+            params.append(active_at)
             where.append(
                 "status = 'Actual' AND msg_type IN ('Alert', 'Update') AND ended_ts IS NULL "
                 "AND (expires_ts IS NULL OR expires_ts > ?) AND kinds NOT LIKE '%all-clear%'"
             )
             params.append(active_at)
+        if regions is not None:
+            marks = ",".join("?" * len(regions))
+            if active_at is not None:  # asked of each alert that may be in force
+                where.append("EXISTS (SELECT 1 FROM targets t WHERE t.alert_id = alerts.id "  # noqa: S608
+                             f"AND t.code IN ({marks}) AND t.ended_ts IS NULL)")
+            else:
+                where.append(f"id IN (SELECT alert_id FROM targets WHERE code IN ({marks}))")  # noqa: S608
+            params.extend(regions)
         if since_ts is not None:
             where.append("sent_ts >= ?")
             params.append(since_ts)
@@ -381,7 +426,7 @@ class SqliteStore:
             (alert.stream_kind, alert.id, regions, alert.summary),
         )
         event_id = int(cursor.lastrowid or 0)
-        conn.execute(
+        cursor = conn.execute(
             f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES "  # noqa: S608
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
             (
@@ -391,6 +436,7 @@ class SqliteStore:
                 alert.event, event_id,
             ),
         )
+        seq = int(cursor.lastrowid or 0)
         # An announcement (all-clear, cancel) ends others and addresses its areas for
         # delivery, but holds no targets in force itself.
         done = not decision.holds_targets
@@ -407,11 +453,88 @@ class SqliteStore:
         # no leaf without an alert.
         index = self._append_leaf(conn, alert_entry(alert.statement, alert.cap), alert.id)
         conn.execute("UPDATE alerts SET log_index = ? WHERE id = ?", (index, alert.id))
+        if alert.text is not None:
+            _file_text(conn, seq, alert.text)
         record = self._get(conn, "id = ?", (alert.id,))
         if record is None:  # pragma: no cover - just inserted in this transaction
             raise StoreError("alert vanished inside its own transaction")
         return AppendResult(record=record, created=True, ended=decision.ended_entirely,
                             regions=tuple(regions.split(",")) if regions else ())
+
+    def _backfill_text(self, text_of: Callable[[AlertRecord], SearchText | None]) -> None:
+        """File the search text of alerts stored after the last filed one (a migration)."""
+        conn = self._writer
+        while True:
+            last = int(conn.execute("SELECT COALESCE(MAX(pos), 0) FROM check_entries")
+                       .fetchone()[0])
+            rows = conn.execute(f"SELECT seq, {_ALERT_COLUMNS} FROM alerts WHERE seq > ? "  # noqa: S608
+                                "ORDER BY seq LIMIT ?", (last, BACKFILL_BATCH)).fetchall()
+            if not rows:
+                return
+            filed = [(int(row[0]), text_of(self._record(conn, row[1:]))) for row in rows]
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for seq, text in filed:
+                    _file_text(conn, seq, text or SearchText(infos=()))
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                error = _rolled_back(conn, exc)
+                if error is exc:
+                    raise
+                raise error from exc
+            log.info("filed the search text of %d stored alerts", len(filed))
+
+    # -- the check's search history ------------------------------------------
+
+    def text_stats(self, words: Collection[str]) -> tuple[int, dict[str, int]]:
+        conn = self._reader()
+        wanted = sorted({w for w in words if w})
+        found: dict[str, int] = {}
+        for chunk in _chunks(wanted):
+            marks = ",".join("?" * len(chunk))
+            found.update(conn.execute(
+                f"SELECT term, docs FROM check_terms WHERE term IN ({marks})", chunk))  # noqa: S608
+        row = conn.execute("SELECT docs FROM check_terms WHERE term = ?",
+                           (TEXT_COUNT_TERM,)).fetchone()
+        return (0 if row is None else int(row[0])), {w: int(n) for w, n in found.items() if n}
+
+    def text_postings(self, word: str, *, denial: bool = False) -> list[int]:
+        if not word or '"' in word:
+            return []
+        table = "check_denial_words" if denial else "check_words"
+        # One string, not a row per posting: a common word has tens of thousands.
+        row = self._reader().execute(
+            f"SELECT group_concat(rowid) FROM {table} WHERE {table} MATCH ?",  # noqa: S608
+            (f'"{word}"',)).fetchone()
+        if row is None or not row[0]:
+            return []
+        found = [int(pos) for pos in str(row[0]).split(",")]
+        found.sort()  # FTS5 yields rowid order already: linear on sorted input
+        return found
+
+    def text_entries(self, positions: Collection[int]) -> dict[int, TextEntry]:
+        conn = self._reader()
+        out: dict[int, TextEntry] = {}
+        for chunk in _chunks(sorted(set(positions))):
+            marks = ",".join("?" * len(chunk))
+            for pos, alert_id, issuer_id, sent_ts, kinds, text in conn.execute(
+                    "SELECT c.pos, a.id, a.issuer_id, a.sent_ts, a.kinds, c.text "  # noqa: S608
+                    f"FROM check_entries c JOIN alerts a ON a.seq = c.pos WHERE c.pos IN ({marks})",
+                    chunk):
+                out[int(pos)] = TextEntry(int(pos), str(alert_id), str(issuer_id), float(sent_ts),
+                                          tuple(str(kinds).split(",")) if kinds else (),
+                                          _text_decoder.decode(text))
+        return out
+
+    def text_recent(self, key: str | None, limit: int) -> list[int]:
+        conn = self._reader()
+        if key is None:
+            rows = conn.execute("SELECT pos FROM check_entries ORDER BY pos DESC LIMIT ?",
+                                (limit,))
+        else:
+            rows = conn.execute("SELECT pos FROM check_keys WHERE key = ? ORDER BY pos DESC "
+                                "LIMIT ?", (key, limit))
+        return [int(r[0]) for r in rows]
 
     # -- the transparency log ----------------------------------------------
 
@@ -563,6 +686,27 @@ class _SqlView(LedgerView):
         rows = [self._conn.execute("SELECT id, issuer_id, status, ended_ts FROM alerts WHERE id = ?",
                                    (alert_id,)).fetchone() for alert_id in sorted(ids)]
         return [self._prior(row) for row in rows if row is not None]
+
+
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _file_text(conn: sqlite3.Connection, pos: int, text: SearchText) -> None:
+    """File one alert's search text at ``pos`` (inside the caller's transaction)."""
+    conn.execute("INSERT INTO check_entries (pos, text) VALUES (?, ?)",
+                 (pos, _text_encoder.encode(text)))
+    words = sorted(text.words())
+    if words:
+        table = "check_denial_words" if text.denial else "check_words"
+        conn.execute(f"INSERT INTO {table} (rowid, words) VALUES (?, ?)",  # noqa: S608
+                     (pos, " ".join(words)))
+    counted = [TEXT_COUNT_TERM] if text.denial else [TEXT_COUNT_TERM, *words]
+    conn.executemany("INSERT INTO check_terms (term, docs) VALUES (?, 1) "
+                     "ON CONFLICT (term) DO UPDATE SET docs = docs + 1", [(w,) for w in counted])
+    conn.executemany("INSERT OR IGNORE INTO check_keys (key, pos) VALUES (?, ?)",
+                     [(key, pos) for key in dict.fromkeys(text.keys)])
 
 
 def _persist_ending(conn: sqlite3.Connection, ending: Ending, by: NewAlert) -> None:

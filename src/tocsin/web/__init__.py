@@ -1,6 +1,6 @@
 """The live map and public pages (issue 6), served by ``tocsin serve`` at ``/``.
 
-Register with ``hub.add_routes(web_routes)``; see :mod:`tocsin.web.routes`
+Mounted by :func:`tocsin.assemble.build_app`; see :mod:`tocsin.web.routes`
 and ``docs/web.md``. Everything the browser runs is plain files under
 ``static/`` (no build step); Leaflet is vendored, never fetched from a CDN.
 

@@ -1,4 +1,4 @@
-"""The public pages and the JSON they need, added to the hub with ``hub.add_routes(web_routes)``.
+"""The public pages and the JSON they need, mounted by ``tocsin.assemble.build_app``.
 
 Pages are static HTML shells (no inline script, so a strict
 Content-Security-Policy holds) whose JavaScript fetches the API; the browser
@@ -18,7 +18,7 @@ only for what to show, never for the verdict. Endpoints here:
 * ``GET /api/v1/places?q=`` — regions named by ``q`` (any Ukrainian case form, or Latin)
 * anything else — an HTML 404 for a browser, the catalogued JSON error for ``/api/`` and
   for clients that do not ask for HTML (a catch-all that yields to every route added
-  after it, so the order of ``hub.add_routes`` calls does not matter).
+  after it, so the order in ``tocsin.assemble.build_app`` does not matter).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from tocsin.api.errors import ApiError
+from tocsin.api.places import region_json, require_region
 from tocsin.api.views import Views, class_filter, over_of
 from tocsin.kinds import KINDS, KindClass
 from tocsin.regions import Level
@@ -124,7 +125,7 @@ class _LastResort(Route):
     """A catch-all that yields to every route after it in the app's table.
 
     Routes are matched in order and other modules add theirs after the web routes
-    (``hub.add_routes``: the compat API, a witness), so a plain catch-all here
+    (``tocsin.assemble.build_app``: the compat API, a witness), so a plain catch-all here
     would hide them. This one matches only when no later route matches the
     request at all (not even by path with another method, which stays the app's 405).
     """
@@ -230,7 +231,7 @@ def web_routes(hub: Hub) -> list[BaseRoute]:
         return _json(await asyncio.to_thread(read))
 
     async def region_history(request: Request) -> Response:
-        code = hub.require_region(request.path_params["code"])
+        code = require_region(hub, request.path_params["code"])
         raw_days = request.query_params.get("days", str(HISTORY_DAYS))
         if not raw_days.isdigit() or not 1 <= int(raw_days) <= 90:
             raise ApiError("bad_parameter", "days must be a whole number from 1 to 90")
@@ -250,7 +251,7 @@ def web_routes(hub: Hub) -> list[BaseRoute]:
             return data
 
         data = await asyncio.to_thread(read)
-        data["region"] = hub.region_json(code)
+        data["region"] = region_json(hub, code)
         data["event_id"] = event_id
         return _json(data)
 
