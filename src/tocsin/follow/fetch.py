@@ -40,17 +40,18 @@ class FetchRefused(Exception):
         self.status = status
 
 
-async def check_url(url: str, allowed: Collection[str]) -> None:
+async def check_url(url: str, allowed: Collection[str],
+                    lookup: outbound.Lookup = outbound.system_lookup) -> None:
     """:class:`FetchRefused` (``feed_address_refused``) unless the follower may call ``url``."""
     try:
         await asyncio.to_thread(outbound.check_url, url, allowed, name="the feed URL",
-                                setting="follow_allowed_hosts", what="feed host")
+                                setting="follow_allowed_hosts", what="feed host", lookup=lookup)
     except outbound.UrlRefused as exc:
         raise FetchRefused("feed_address_refused", f"{url[:200]}: {exc}") from None
 
 
 async def fetch(client: httpx.AsyncClient, url: str, *, limit: int, allowed: Collection[str],
-                accept: str = "*/*") -> bytes:
+                accept: str = "*/*", lookup: outbound.Lookup = outbound.system_lookup) -> bytes:
     """GET ``url`` under the rules above; the body (at most ``limit`` bytes)."""
     seen: list[str] = []
     current = url
@@ -60,7 +61,7 @@ async def fetch(client: httpx.AsyncClient, url: str, *, limit: int, allowed: Col
                                f"{url[:200]}: redirect loop ({' -> '.join(s[:80] for s in seen)} -> "
                                f"{current[:80]})")
         seen.append(current)
-        await check_url(current, allowed)
+        await check_url(current, allowed, lookup)
         try:
             async with client.stream("GET", current, headers={"Accept": accept},
                                      follow_redirects=False) as response:
