@@ -37,9 +37,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from tocsin.cap import CapError, parse_alert
 from tocsin.cap.model import Alert
+from tocsin.delivery.outbound import Lookup, system_lookup
 from tocsin.follow.atom import MAX_FEED_BYTES, FeedEntry, FeedError, read_feed
 from tocsin.follow.config import FollowedFeed
-from tocsin.delivery.outbound import Lookup, system_lookup
 from tocsin.follow.fetch import FetchRefused, fetch, new_client
 from tocsin.follow.store import Relayed, RelayStore
 from tocsin.follow.verify import HubVerified, Refused, Seen, verify_hub_alert
@@ -166,8 +166,8 @@ class FeedFollower:
                         reason[:500])
 
     async def _poll(self, client: httpx.AsyncClient) -> None:
-        data = await fetch(client, self.feed.url, limit=MAX_FEED_BYTES, allowed=self.allowed, lookup=self.lookup,
-                           accept="application/atom+xml, application/xml;q=0.9")
+        data = await fetch(client, self.feed.url, limit=MAX_FEED_BYTES, allowed=self.allowed,
+                           lookup=self.lookup, accept="application/atom+xml, application/xml;q=0.9")
         entries, problems = await asyncio.to_thread(read_feed, data, self.feed.url)
         for problem in problems:
             if problem not in self.status.problems:
@@ -264,7 +264,8 @@ class FeedFollower:
         feed = self.feed
         base = f"{feed.api_base}/api/v1/alerts/{alert_id}"
         try:
-            cap = await fetch(client, f"{base}/cap", limit=MAX_ALERT_BYTES, allowed=self.allowed, lookup=self.lookup)
+            cap = await fetch(client, f"{base}/cap", limit=MAX_ALERT_BYTES, allowed=self.allowed,
+                              lookup=self.lookup)
             statement = await fetch(client, f"{base}/statement", limit=MAX_STATEMENT_BYTES,
                                     allowed=self.allowed, lookup=self.lookup)
             proof = await fetch(client, f"{base}/proof", limit=MAX_PROOF_BUNDLE_BYTES,
@@ -302,8 +303,8 @@ class FeedFollower:
                     or self.store.was_refused(self.feed.name, entry.cap_url):
                 continue
             try:
-                cap = await fetch(client, entry.cap_url, limit=MAX_ALERT_BYTES, allowed=self.allowed, lookup=self.lookup,
-                                  accept="application/cap+xml, application/xml;q=0.9")
+                cap = await fetch(client, entry.cap_url, limit=MAX_ALERT_BYTES, allowed=self.allowed,
+                                  lookup=self.lookup, accept="application/cap+xml, application/xml;q=0.9")
             except FetchRefused as exc:
                 if exc.code in ("feed_too_large", "feed_redirect_loop", "feed_address_refused"):
                     await self._refuse(entry.cap_url, exc.code, str(exc))
