@@ -37,6 +37,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from tocsin.cap import CapError, parse_alert
 from tocsin.cap.model import Alert
+from tocsin.delivery.outbound import Lookup, system_lookup
 from tocsin.follow.atom import MAX_FEED_BYTES, FeedEntry, FeedError, read_feed
 from tocsin.follow.config import FollowedFeed
 from tocsin.follow.fetch import FetchRefused, fetch, new_client
@@ -103,6 +104,8 @@ class FeedFollower:
         self.metrics = metrics
         self.max_sent_age_secs = max_sent_age_secs
         self.clock = clock
+        #: How feed host names become addresses (a test gives a name that rebinds).
+        self.lookup: Lookup = system_lookup
         self.status = FeedStatus()
         self._registry: Registry | None = None
         self._task: asyncio.Task[None] | None = None
@@ -164,7 +167,7 @@ class FeedFollower:
 
     async def _poll(self, client: httpx.AsyncClient) -> None:
         data = await fetch(client, self.feed.url, limit=MAX_FEED_BYTES, allowed=self.allowed,
-                           accept="application/atom+xml, application/xml;q=0.9")
+                           lookup=self.lookup, accept="application/atom+xml, application/xml;q=0.9")
         entries, problems = await asyncio.to_thread(read_feed, data, self.feed.url)
         for problem in problems:
             if problem not in self.status.problems:
@@ -211,7 +214,7 @@ class FeedFollower:
         assert feed.log_key is not None and feed.origin is not None
         at = self.clock()
         note = await fetch(client, f"{feed.api_base}/checkpoint", limit=MAX_CHECKPOINT_BYTES,
-                           allowed=self.allowed)
+                           allowed=self.allowed, lookup=self.lookup)
         try:
             cp, opened = open_checkpoint(note, feed.log_key, feed.origin)
             if feed.witness_policy is not None:
@@ -236,7 +239,7 @@ class FeedFollower:
             self._registry = load_registry(stored, root=feed.registry_root)
         try:
             data = await fetch(client, f"{feed.api_base}/api/v1/registry", limit=MAX_REGISTRY_BYTES,
-                               allowed=self.allowed, accept="application/json")
+                               allowed=self.allowed, lookup=self.lookup, accept="application/json")
             fetched = load_registry(data, root=feed.registry_root)
         except FetchRefused as exc:
             self._feed_fault(exc.code, f"registry: {exc}")
@@ -261,11 +264,12 @@ class FeedFollower:
         feed = self.feed
         base = f"{feed.api_base}/api/v1/alerts/{alert_id}"
         try:
-            cap = await fetch(client, f"{base}/cap", limit=MAX_ALERT_BYTES, allowed=self.allowed)
+            cap = await fetch(client, f"{base}/cap", limit=MAX_ALERT_BYTES, allowed=self.allowed,
+                              lookup=self.lookup)
             statement = await fetch(client, f"{base}/statement", limit=MAX_STATEMENT_BYTES,
-                                    allowed=self.allowed)
+                                    allowed=self.allowed, lookup=self.lookup)
             proof = await fetch(client, f"{base}/proof", limit=MAX_PROOF_BUNDLE_BYTES,
-                                allowed=self.allowed)
+                                allowed=self.allowed, lookup=self.lookup)
         except FetchRefused as exc:
             if exc.status == 503:  # proof_pending: the checkpoint covering it is not signed yet
                 return False
@@ -300,7 +304,7 @@ class FeedFollower:
                 continue
             try:
                 cap = await fetch(client, entry.cap_url, limit=MAX_ALERT_BYTES, allowed=self.allowed,
-                                  accept="application/cap+xml, application/xml;q=0.9")
+                                  lookup=self.lookup, accept="application/cap+xml, application/xml;q=0.9")
             except FetchRefused as exc:
                 if exc.code in ("feed_too_large", "feed_redirect_loop", "feed_address_refused"):
                     await self._refuse(entry.cap_url, exc.code, str(exc))
