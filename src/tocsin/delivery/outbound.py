@@ -13,7 +13,9 @@ Senders check again before they first call an origin and every :data:`RECHECK_SE
 (a name may be re-pointed after subscribing). A host that re-resolves between that check
 and the connection would be a window: the push, webhook and WebSub senders close it by
 connecting only to addresses they checked (:class:`tocsin.delivery.pinning.CheckedResolver`,
-built on :func:`check_addresses` and a :data:`Lookup`).
+built on :func:`check_addresses` and a :data:`Lookup`); the federation follower
+(:mod:`tocsin.follow.fetch`, httpx) by requesting a checked address with the original
+``Host`` and TLS server name.
 :mod:`tocsin.push.endpoints` is this rule worded for push subscriptions.
 """
 

@@ -7,6 +7,12 @@ fetch here
 * checks the URL with :func:`tocsin.delivery.outbound.check_url` (public HTTPS only,
   unless the host is in ``follow_allowed_hosts``), before the first request and again
   for every redirect target;
+* looks the host up once per request (the follower's :data:`~tocsin.delivery.outbound.Lookup`),
+  checks every address (:func:`~tocsin.delivery.outbound.check_public`) and connects only
+  to one of them, with the original ``Host`` header and TLS server name (``sni_hostname``):
+  a name cannot answer a public address to the check and a private one to the connection
+  (DNS rebinding), as push, webhooks and WebSub (:mod:`tocsin.delivery.pinning`). A host in
+  ``follow_allowed_hosts`` is resolved by the HTTP client, as before;
 * follows at most :data:`MAX_REDIRECTS` redirects, and refuses a loop at once;
 * reads at most ``limit`` bytes (a larger ``Content-Length`` is refused before reading);
 * gives up after :data:`TIMEOUT_SECS` per request.
@@ -20,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -40,17 +46,52 @@ class FetchRefused(Exception):
         self.status = status
 
 
-async def check_url(url: str, allowed: Collection[str]) -> None:
-    """:class:`FetchRefused` (``feed_address_refused``) unless the follower may call ``url``."""
+async def check_url(url: str, allowed: Collection[str],
+                    lookup: outbound.Lookup = outbound.system_lookup) -> list[str] | None:
+    """The addresses the follower may connect to for ``url`` (looked up once, each checked),
+    or None for a host in ``allowed`` (the HTTP client resolves it); else :class:`FetchRefused`
+    (``feed_address_refused``)."""
     try:
-        await asyncio.to_thread(outbound.check_url, url, allowed, name="the feed URL",
-                                setting="follow_allowed_hosts", what="feed host")
+        return await asyncio.to_thread(_checked_addresses, url, allowed, lookup)
     except outbound.UrlRefused as exc:
         raise FetchRefused("feed_address_refused", f"{url[:200]}: {exc}") from None
 
 
+def _checked_addresses(url: str, allowed: Collection[str], lookup: outbound.Lookup) -> list[str] | None:
+    outbound.check_url(url, allowed, resolve=False, name="the feed URL",
+                       setting="follow_allowed_hosts", what="feed host")
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host in allowed:
+        return None
+    return outbound.check_public(host, parts.port or 443, what="feed host", lookup=lookup)
+
+
+async def _send(client: httpx.AsyncClient, url: str, addresses: list[str] | None,
+                accept: str) -> httpx.Response:
+    """GET ``url`` (streamed, no redirects), connected to one of ``addresses`` (in turn, the
+    next after a failed connection) with the original ``Host`` header and TLS server name, so
+    the certificate is still checked against the name; None: the client resolves the name."""
+    target = httpx.URL(url)
+    if addresses is None:
+        return await client.send(client.build_request("GET", target, headers={"Accept": accept}),
+                                 stream=True, follow_redirects=False)
+    headers = {"Accept": accept, "Host": target.netloc.decode("ascii")}
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    failed: httpx.TransportError | None = None
+    for address in addresses:
+        request = client.build_request("GET", target.copy_with(host=address.split("%")[0]),
+                                       headers=headers, extensions=extensions)
+        try:
+            return await client.send(request, stream=True, follow_redirects=False)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            failed = exc
+    assert failed is not None  # check_public never returns an empty list
+    raise failed
+
+
 async def fetch(client: httpx.AsyncClient, url: str, *, limit: int, allowed: Collection[str],
-                accept: str = "*/*") -> bytes:
+                accept: str = "*/*", lookup: outbound.Lookup = outbound.system_lookup) -> bytes:
     """GET ``url`` under the rules above; the body (at most ``limit`` bytes)."""
     seen: list[str] = []
     current = url
@@ -60,10 +101,10 @@ async def fetch(client: httpx.AsyncClient, url: str, *, limit: int, allowed: Col
                                f"{url[:200]}: redirect loop ({' -> '.join(s[:80] for s in seen)} -> "
                                f"{current[:80]})")
         seen.append(current)
-        await check_url(current, allowed)
+        addresses = await check_url(current, allowed, lookup)
         try:
-            async with client.stream("GET", current, headers={"Accept": accept},
-                                     follow_redirects=False) as response:
+            response = await _send(client, current, addresses, accept)
+            try:
                 if response.status_code in REDIRECTS:
                     location = response.headers.get("location")
                     if not location:
@@ -72,27 +113,39 @@ async def fetch(client: httpx.AsyncClient, url: str, *, limit: int, allowed: Col
                                            response.status_code)
                     current = urljoin(current, location)
                     continue
-                if response.status_code != 200:
-                    raise FetchRefused("feed_unreachable", f"{current[:200]}: HTTP {response.status_code}",
-                                       response.status_code)
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > limit:
-                    raise FetchRefused("feed_too_large", f"{current[:200]}: Content-Length {declared} "
-                                       f"is over the {limit}-byte limit")
-                body = bytearray()
-                async for chunk in response.aiter_raw():
-                    body += chunk
-                    if len(body) > limit:
-                        raise FetchRefused("feed_too_large",
-                                           f"{current[:200]}: answer larger than {limit} bytes")
-                return bytes(body)
+                return await _read(response, current, limit)
+            finally:
+                await response.aclose()
         except httpx.HTTPError as exc:
             raise FetchRefused("feed_unreachable", f"{current[:200]}: {type(exc).__name__}: {exc}") from None
     raise FetchRefused("feed_redirect_loop", f"{url[:200]}: more than {MAX_REDIRECTS} redirects")
 
 
+async def _read(response: httpx.Response, url: str, limit: int) -> bytes:
+    """The body of a final answer: 200 and at most ``limit`` bytes, else :class:`FetchRefused`."""
+    if response.status_code != 200:
+        raise FetchRefused("feed_unreachable", f"{url[:200]}: HTTP {response.status_code}",
+                           response.status_code)
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise FetchRefused("feed_too_large", f"{url[:200]}: Content-Length {declared} "
+                           f"is over the {limit}-byte limit")
+    body = bytearray()
+    async for chunk in response.aiter_raw():
+        body += chunk
+        if len(body) > limit:
+            raise FetchRefused("feed_too_large", f"{url[:200]}: answer larger than {limit} bytes")
+    return bytes(body)
+
+
 def new_client() -> httpx.AsyncClient:
     """The follower's HTTP client: no redirects of its own, no proxies from the environment,
-    a timeout per request, and no decompression (``aiter_raw``: a gzip bomb is counted as sent)."""
+    a timeout per request, and no decompression (``aiter_raw``: a gzip bomb is counted as sent).
+
+    No kept-alive connections: a pinned request names the address, and the pool matches
+    connections by address and port only, not by TLS server name, so a connection opened
+    (and its certificate checked) for one name could otherwise carry another name's request.
+    """
     return httpx.AsyncClient(timeout=TIMEOUT_SECS, follow_redirects=False, trust_env=False,
+                             limits=httpx.Limits(max_keepalive_connections=0),
                              headers={"User-Agent": "Tocsin-follow/1", "Accept-Encoding": "identity"})

@@ -14,7 +14,10 @@ Each poll of a feed:
   feed has certificates, verifies it (:mod:`tocsin.follow.xmldsig`); else it is relayed,
   unverified.
 
-Accepted alerts go to :class:`~tocsin.follow.store.RelayStore` only. A refused alert is
+Accepted alerts go to :class:`~tocsin.follow.store.RelayStore` only; an alert of a Tocsin
+hub that verified end to end (and only such an alert: never an unverified or XML-signed
+relay) is then handed, in process, to :attr:`FollowService.on_verified` (the organisations'
+rule engine, :meth:`tocsin.org.rules.RuleEngine.relayed`). A refused alert is
 recorded once with its catalogued code and logged once at WARNING; a fault of the feed
 itself (too large, malformed, redirect loop, entity bomb, refused address, unreachable)
 is logged at WARNING with its code and counted, and the next poll comes at the interval.
@@ -28,7 +31,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +40,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from tocsin.cap import CapError, parse_alert
 from tocsin.cap.model import Alert
+from tocsin.delivery.outbound import Lookup, system_lookup
 from tocsin.follow.atom import MAX_FEED_BYTES, FeedEntry, FeedError, read_feed
 from tocsin.follow.config import FollowedFeed
 from tocsin.follow.fetch import FetchRefused, fetch, new_client
@@ -58,6 +62,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tocsin.follow")
 
 MAX_REGISTRY_BYTES = 1 << 20
+OnVerified = Callable[[str, str, Alert], Awaitable[None]]  # (feed name, alert id, alert)
 TOCSIN_CAP_URL = re.compile(r"/api/v1/alerts/([0-9a-f]{32})/cap$")
 
 
@@ -103,9 +108,12 @@ class FeedFollower:
         self.metrics = metrics
         self.max_sent_age_secs = max_sent_age_secs
         self.clock = clock
+        #: How feed host names become addresses (a test gives a name that rebinds).
+        self.lookup: Lookup = system_lookup
         self.status = FeedStatus()
         self._registry: Registry | None = None
         self._task: asyncio.Task[None] | None = None
+        self.on_verified: OnVerified | None = None  # set by FollowService; verified hub alerts only
 
     # -- loop --------------------------------------------------------------
 
@@ -164,7 +172,7 @@ class FeedFollower:
 
     async def _poll(self, client: httpx.AsyncClient) -> None:
         data = await fetch(client, self.feed.url, limit=MAX_FEED_BYTES, allowed=self.allowed,
-                           accept="application/atom+xml, application/xml;q=0.9")
+                           lookup=self.lookup, accept="application/atom+xml, application/xml;q=0.9")
         entries, problems = await asyncio.to_thread(read_feed, data, self.feed.url)
         for problem in problems:
             if problem not in self.status.problems:
@@ -211,7 +219,7 @@ class FeedFollower:
         assert feed.log_key is not None and feed.origin is not None
         at = self.clock()
         note = await fetch(client, f"{feed.api_base}/checkpoint", limit=MAX_CHECKPOINT_BYTES,
-                           allowed=self.allowed)
+                           allowed=self.allowed, lookup=self.lookup)
         try:
             cp, opened = open_checkpoint(note, feed.log_key, feed.origin)
             if feed.witness_policy is not None:
@@ -236,7 +244,7 @@ class FeedFollower:
             self._registry = load_registry(stored, root=feed.registry_root)
         try:
             data = await fetch(client, f"{feed.api_base}/api/v1/registry", limit=MAX_REGISTRY_BYTES,
-                               allowed=self.allowed, accept="application/json")
+                               allowed=self.allowed, lookup=self.lookup, accept="application/json")
             fetched = load_registry(data, root=feed.registry_root)
         except FetchRefused as exc:
             self._feed_fault(exc.code, f"registry: {exc}")
@@ -261,11 +269,12 @@ class FeedFollower:
         feed = self.feed
         base = f"{feed.api_base}/api/v1/alerts/{alert_id}"
         try:
-            cap = await fetch(client, f"{base}/cap", limit=MAX_ALERT_BYTES, allowed=self.allowed)
+            cap = await fetch(client, f"{base}/cap", limit=MAX_ALERT_BYTES, allowed=self.allowed,
+                              lookup=self.lookup)
             statement = await fetch(client, f"{base}/statement", limit=MAX_STATEMENT_BYTES,
-                                    allowed=self.allowed)
+                                    allowed=self.allowed, lookup=self.lookup)
             proof = await fetch(client, f"{base}/proof", limit=MAX_PROOF_BUNDLE_BYTES,
-                                allowed=self.allowed)
+                                allowed=self.allowed, lookup=self.lookup)
         except FetchRefused as exc:
             if exc.status == 503:  # proof_pending: the checkpoint covering it is not signed yet
                 return False
@@ -287,8 +296,10 @@ class FeedFollower:
         witnesses = f", cosigned by {verdict.cosignatures} witness(es)" if verdict.cosignatures else ""
         detail = (f"{verdict.reason}; entry {verdict.index} of the log {feed.origin} "
                   f"(checkpoint size {verdict.checkpoint_size}{witnesses})")
-        await self._store(alert_id, verdict.alert, cap, f"{base}/cap", "verified",
-                    f"from hub {feed.name}, verified", detail, statement, proof)
+        stored = await self._store(alert_id, verdict.alert, cap, f"{base}/cap", "verified",
+                                   f"from hub {feed.name}, verified", detail, statement, proof)
+        if stored and self.on_verified is not None:  # stored first: durable before it is acted on
+            await self.on_verified(feed.name, alert_id, verdict.alert)
         return True
 
     # -- a plain CAP feed ----------------------------------------------------
@@ -300,7 +311,7 @@ class FeedFollower:
                 continue
             try:
                 cap = await fetch(client, entry.cap_url, limit=MAX_ALERT_BYTES, allowed=self.allowed,
-                                  accept="application/cap+xml, application/xml;q=0.9")
+                                  lookup=self.lookup, accept="application/cap+xml, application/xml;q=0.9")
             except FetchRefused as exc:
                 if exc.code in ("feed_too_large", "feed_redirect_loop", "feed_address_refused"):
                     await self._refuse(entry.cap_url, exc.code, str(exc))
@@ -337,13 +348,14 @@ class FeedFollower:
     # -- both ----------------------------------------------------------------
 
     async def _store(self, alert_id: str, alert: Alert, cap: bytes, url: str, trust: Any, words: str,
-               detail: str, statement: bytes | None = None, proof: bytes | None = None) -> None:
+               detail: str, statement: bytes | None = None, proof: bytes | None = None) -> bool:
+        """Store a relayed alert; True if it is new."""
         other = await asyncio.to_thread(self.store.same_identity, self.feed.name, alert.sender,
                                         alert.identifier)
         if other is not None and other != alert_id:
             await self._refuse(alert_id, "conflict", f"alert {other} from this feed already has sender "
                          f"{alert.sender!r} and identifier {alert.identifier!r}")
-            return
+            return False
         info = alert.info[0] if alert.info else None
         record = Relayed(
             id=alert_id, feed=self.feed.name, trust=trust, words=words, detail=detail, source_url=url,
@@ -357,6 +369,8 @@ class FeedFollower:
             self.status.relayed += 1
             self.metrics.relayed.labels(self.feed.name, trust).inc()
             log.info("follow %s: relayed alert %s (%s)", self.feed.name, alert_id, words)
+            return True
+        return False
 
 
 class FollowService:
@@ -365,6 +379,24 @@ class FollowService:
     def __init__(self, store: RelayStore, followers: list[FeedFollower]) -> None:
         self.store = store
         self.followers = followers
+
+    @property
+    def on_verified(self) -> OnVerified | None:
+        return self.followers[0].on_verified if self.followers else None
+
+    @on_verified.setter
+    def on_verified(self, hook: OnVerified | None) -> None:
+        """Who is told of each newly stored alert of a followed Tocsin hub that verified."""
+        for follower in self.followers:
+            follower.on_verified = hook
+
+    def verified_cap(self, alert_id: str) -> tuple[str, bytes] | None:
+        """(feed, CAP bytes) of a relayed alert that verified as a followed hub's, else None."""
+        row = self.store.get(alert_id)
+        if row is None or row["trust"] != "verified":
+            return None
+        held = self.store.get_bytes(alert_id)
+        return None if held is None else (str(row["feed"]), held[0])
 
     async def start(self) -> None:
         for follower in self.followers:

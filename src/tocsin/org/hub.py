@@ -52,5 +52,8 @@ def organisations_for(hub: Hub) -> Organisations:
     if settings.org_sms_gateway_url:
         channels.append(SmsGateway(settings.org_sms_gateway_url, settings.org_sms_gateway_token, allowed))
     service = OrgService(store, hub.regions, base_url=settings.base_url, channels=channels, clock=hub.clock)
-    rules = RuleEngine(service, feed=hub.feed, get_alert=hub.store.get, clock=hub.clock)
+    follow = hub.follow  # built before us (runtime): its verified hub alerts feed the rule too
+    rules = RuleEngine(service, feed=hub.feed, get_alert=hub.store.get, clock=hub.clock,
+                       get_relayed=follow.verified_cap)
+    follow.on_verified = rules.relayed
     return Organisations(service, Passkeys(store, settings.base_url), rules)

@@ -18,8 +18,15 @@ Invariants:
   second threat over the same place, a replay after a restart).
 * **Resumable.** The position (last event handled) is saved after each event; a restart
   resumes after it (at least once; the rule above keeps it from asking twice).
-* **Only this hub's log.** Events come from the hub's own store; alerts from federated
-  hubs are not followed yet.
+* **Verified sources only.** Events come from the hub's own store, and alerts of followed
+  Tocsin hubs come from the federation follower (:meth:`RuleEngine.relayed`) — which hands
+  over only alerts whose verdict is ``verified`` (signed by an issuer of that hub's
+  registry, in its log). Relayed plain CAP feeds (unverified, or XML-signature only) never
+  reach this module.
+* **A relayed threat is closed by its own hub.** A check-in raised by a followed hub's
+  threat is closed only by a verified alert of the same followed feed that ends it: a
+  ``Cancel`` or an all-clear referencing it, or an all-clear of the same sender over one
+  of its regions. This hub's own events never close it (its store does not hold it).
 """
 
 from __future__ import annotations
@@ -30,11 +37,15 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from tocsin.cap import parse_alert
+from tocsin.cap.model import Alert, parse_cap_time
 from tocsin.delivery.fanout import PlaceIndex
 from tocsin.feed import EventFeed
-from tocsin.kinds import KINDS, KindClass, kind_class
+from tocsin.kinds import KINDS, KindClass, alert_kinds, kind_class
+from tocsin.ledger.effects import is_active
 from tocsin.org.model import Org, Person
 from tocsin.org.service import CLOSED_TEXT, TEMPLATES, Audience, OrgRefused, OrgService
+from tocsin.regions.targeting import target_area
 from tocsin.store.base import AlertRecord, StreamEvent
 
 log = logging.getLogger("tocsin.org.rules")
@@ -47,12 +58,15 @@ class RuleEngine:
     """Follows the event feed and runs every organisation's rule (module docstring)."""
 
     def __init__(self, service: OrgService, *, feed: EventFeed,
-                 get_alert: Callable[[str], AlertRecord | None], clock: Callable[[], float]) -> None:
+                 get_alert: Callable[[str], AlertRecord | None], clock: Callable[[], float],
+                 get_relayed: Callable[[str], tuple[str, bytes] | None] = lambda _id: None) -> None:
         self.service = service
         self.feed = feed
         self._get_alert = get_alert
+        self._get_relayed = get_relayed  # a followed hub's alert: (feed, CAP bytes), or None
         self.clock = clock
         self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # own events and relayed alerts: one at a time (no double asks)
         self.handled = 0
 
     async def start(self) -> None:
@@ -69,7 +83,8 @@ class RuleEngine:
     async def _follow(self, after: int) -> None:
         async for event in self.feed.follow(after):
             try:
-                await self._handle(event)
+                async with self._lock:
+                    await self._handle(event)
             except Exception:  # one bad event must never stop the rules for the next
                 log.exception("org rules: event %d could not be handled", event.id)
             self.handled = event.id
@@ -86,10 +101,63 @@ class RuleEngine:
                 and record.active_at(now):
             for org in await asyncio.to_thread(self.service.store.orgs):
                 if org.rule_enabled:
-                    await self._trigger(org, record, event)
+                    await self._trigger(org, record.id, record.kinds, event.regions)
         await self._close_ended(now)
 
-    def _matched(self, org: Org, event: StreamEvent) -> list[Person]:
+    async def relayed(self, feed: str, alert_id: str, alert: Alert) -> None:
+        """A followed Tocsin hub's alert, **verified** by the federation follower (its only
+        caller, and only for that verdict): the same rule as for this hub's own events."""
+        try:
+            async with self._lock:
+                await self._handle_relayed(feed, alert_id, alert)
+        except Exception:  # the follower must keep following whatever happens here
+            log.exception("org rules: relayed alert %s of %s could not be handled", alert_id, feed)
+
+    def _regions_of(self, alert: Alert) -> tuple[str, ...]:
+        codes: dict[str, None] = {}
+        for info in alert.info:
+            for area in info.area:
+                codes.update(dict.fromkeys(target_area(area, self.service.regions)))
+        return tuple(codes)
+
+    async def _handle_relayed(self, feed: str, alert_id: str, alert: Alert) -> None:
+        kinds = tuple(sorted(alert_kinds(alert)))
+        klass = kind_class(kinds)
+        regions = await asyncio.to_thread(self._regions_of, alert)
+        expiries = [parse_cap_time(i.expires).timestamp() for i in alert.info if i.expires]
+        if klass is KindClass.THREAT and alert.msg_type in ("Alert", "Update") and is_active(
+                status=alert.status, msg_type=alert.msg_type, kinds=kinds, ended=False,
+                expires_ts=max(expiries) if expiries else None, has_targets=bool(regions),
+                now=self.clock()):
+            for org in await asyncio.to_thread(self.service.store.orgs):
+                if org.rule_enabled:
+                    await self._trigger(org, alert_id, kinds, regions)
+        if klass is KindClass.ALL_CLEAR or alert.msg_type == "Cancel":
+            await self._close_relayed(feed, alert, regions)
+
+    def _ends(self, feed: str, ender: Alert, ender_regions: tuple[str, ...], alert_id: str) -> bool:
+        """Whether ``ender`` (verified, from ``feed``) ends the relayed alert ``alert_id``."""
+        found = self._get_relayed(alert_id)
+        if found is None or found[0] != feed:
+            return False
+        alert = parse_alert(found[1], strict=False).alert
+        if any(r.sender == alert.sender and r.identifier == alert.identifier for r in ender.references):
+            return True
+        if kind_class(alert_kinds(ender)) is not KindClass.ALL_CLEAR or ender.sender != alert.sender:
+            return False
+        covered = set(ender_regions)
+        for code in ender_regions:
+            covered.update(r.code for r in self.service.regions.descendants(code))
+        return any(code in covered for code in self._regions_of(alert))
+
+    async def _close_relayed(self, feed: str, ender: Alert, regions: tuple[str, ...]) -> None:
+        store = self.service.store
+        for message in await asyncio.to_thread(store.open_rule_messages):
+            assert message.alert_id is not None
+            if await asyncio.to_thread(self._ends, feed, ender, regions, message.alert_id):
+                await self._close(message.org_id, message.id, f"the alert ended ({feed})")
+
+    def _matched(self, org: Org, regions: tuple[str, ...]) -> list[Person]:
         store = self.service.store
         asked = {pid for m in store.open_rule_messages() if m.org_id == org.id
                  for pid in store.recipients(org.id, m.id)}
@@ -99,14 +167,15 @@ class RuleEngine:
             for n, place in enumerate(person.places):
                 point = place.point
                 index.add((person.id, n), None if point else (place.text,), point)
-        hit = {pid for pid, _ in index.match(event.regions)}
+        hit = {pid for pid, _ in index.match(regions)}
         return [people[pid] for pid in hit]
 
-    async def _trigger(self, org: Org, record: AlertRecord, event: StreamEvent) -> None:
-        people = await asyncio.to_thread(self._matched, org, event)
+    async def _trigger(self, org: Org, alert_id: str, kinds: tuple[str, ...],
+                       regions: tuple[str, ...]) -> None:
+        people = await asyncio.to_thread(self._matched, org, regions)
         if not people:
             return
-        kind = next((KINDS[k] for k in record.kinds if k in KINDS and KINDS[k].klass is KindClass.THREAT),
+        kind = next((KINDS[k] for k in kinds if k in KINDS and KINDS[k].klass is KindClass.THREAT),
                     None)
         uk, en = TEMPLATES["shelter"]
         if org.rule_text.strip():
@@ -115,11 +184,11 @@ class RuleEngine:
         try:
             message = await self.service.send(org, RULE_ACTOR, texts=texts,
                                               audience=Audience(people=tuple(p.id for p in people)),
-                                              checkin=True, alert_id=record.id)
+                                              checkin=True, alert_id=alert_id)
         except OrgRefused as exc:
-            log.warning("org %s rule for alert %s: %s", org.id, record.id, exc.detail)
+            log.warning("org %s rule for alert %s: %s", org.id, alert_id, exc.detail)
             return
-        log.info("org %s: check-in %s for %d people (alert %s)", org.id, message.id, len(people), record.id)
+        log.info("org %s: check-in %s for %d people (alert %s)", org.id, message.id, len(people), alert_id)
 
     async def _close_ended(self, now: float) -> None:
         store = self.service.store
@@ -128,15 +197,20 @@ class RuleEngine:
             record = await asyncio.to_thread(self._get_alert, message.alert_id)
             if record is not None and record.active_at(now):
                 continue
+            if record is None and await asyncio.to_thread(self._get_relayed, message.alert_id) is not None:
+                continue  # a followed hub's threat: only that hub ends it (_close_relayed)
             ended = record is None or record.ended_ts is not None
-            reason = "the alert ended" if ended else "the alert expired"
-            if not await asyncio.to_thread(store.close_message, message.org_id, message.id, RULE_ACTOR,
-                                           reason):
-                continue
-            org = await asyncio.to_thread(store.org, message.org_id)
-            recipients = await asyncio.to_thread(store.recipients, message.org_id, message.id)
+            await self._close(message.org_id, message.id,
+                              "the alert ended" if ended else "the alert expired")
+
+    async def _close(self, org_id: str, message_id: str, reason: str) -> None:
+        """Close a rule check-in and tell its recipients so (nothing if it was closed already)."""
+        store = self.service.store
+        if await asyncio.to_thread(store.close_message, org_id, message_id, RULE_ACTOR, reason):
+            org = await asyncio.to_thread(store.org, org_id)
+            recipients = await asyncio.to_thread(store.recipients, org_id, message_id)
             if org is None or not recipients:
-                continue
+                return
             with contextlib.suppress(OrgRefused):  # everyone was deleted meanwhile: nobody to tell
                 await self.service.send(org, RULE_ACTOR, texts={"uk": CLOSED_TEXT[0], "en": CLOSED_TEXT[1]},
                                         audience=Audience(people=tuple(recipients)), checkin=False)
