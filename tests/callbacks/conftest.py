@@ -5,16 +5,14 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from tests.hub_calls import issue as issue  # issue is re-exported for the tests
+from tests.hub_calls import metric_at as metric_at
 
-from tocsin.cap import to_xml
-from tocsin.client import issue_request, sign_cap
-from tocsin.compose import AlertFacts, compose_alert
 from tocsin.testing import HubProcess
 
 from .receiver import Receiver
@@ -54,29 +52,10 @@ def register(hub: HubProcess, url: str, regions: list[str], secret: str | None =
     return httpx.post(f"{hub.url}/api/v1/webhooks", json=body, timeout=30)
 
 
-def issue(hub: HubProcess, issuer: str, areas: tuple[str, ...], **kw: Any) -> dict[str, Any]:
-    kw.setdefault("kind", "air-raid")
-    alert = compose_alert(AlertFacts(issuer_id=issuer, areas=areas,
-                                     expires_in=kw.pop("expires_in", timedelta(hours=1)), **kw))
-    cap = to_xml(alert)
-    response = httpx.post(f"{hub.url}/api/v1/alerts",
-                          json=issue_request(cap, sign_cap(cap, hub.signer(issuer))))
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def metric(hub: HubProcess, name: str) -> float:
     return metric_at(hub.url, name)
 
 
-def metric_at(url: str, name: str) -> float:
-    """The sum of a metric's samples at the hub at ``url``."""
-    total = 0.0
-    for line in httpx.get(f"{url}/metrics").text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def owner(secret: str) -> dict[str, str]:

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import select
 import socket
-import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.rebinding import (
+    RebindingName,
+    loopback_listener,  # noqa: F401  (the `listener` fixture)
+)
 
 from tocsin.assemble import build_app
 from tocsin.cap import to_xml
@@ -36,33 +38,6 @@ from tocsin.trust.note import Signer
 from .conftest import KYIV, metric_at, new_secret
 
 pytestmark = pytest.mark.timeout(120)
-
-PUBLIC = "93.184.216.34"  # a global unicast address (never connected to: see below)
-
-
-class RebindingName:
-    """``localhost`` answers a public address for ``public_answers`` lookups, then loopback."""
-
-    def __init__(self, public_answers: int) -> None:
-        self.public_answers = public_answers
-        self.lookups = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, host: str, port: int) -> list[str]:
-        assert host == "localhost", host
-        with self._lock:
-            self.lookups += 1
-            n = self.lookups
-        return [PUBLIC] if n <= self.public_answers else ["127.0.0.1"]
-
-
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    yield sock
-    sock.close()
 
 
 def _never_connected(listener: socket.socket, done: object, what: str) -> None:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import select
 import socket
-import threading
-from collections.abc import Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -24,6 +22,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
+from tests.rebinding import (
+    PUBLIC,
+    RebindingName,
+    loopback_listener,  # noqa: F401  (the `listener` fixture)
+)
 
 from tocsin.follow.config import FollowedFeed
 from tocsin.follow.fetch import new_client
@@ -34,32 +37,6 @@ from tocsin.testing import serve_asgi
 
 pytestmark = pytest.mark.timeout(120)
 
-PUBLIC = "93.184.216.34"  # a global unicast address
-
-
-class RebindingName:
-    """``localhost`` answers a public address for the first lookup, then loopback."""
-
-    def __init__(self) -> None:
-        self.lookups = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, host: str, port: int) -> list[str]:
-        assert host == "localhost", host
-        with self._lock:
-            self.lookups += 1
-            n = self.lookups
-        return [PUBLIC] if n <= 1 else ["127.0.0.1"]
-
-
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    yield sock
-    sock.close()
-
 
 def _poll(url: str, allowed: frozenset[str]) -> tuple[FeedFollower, RebindingName]:
     """One poll of ``url`` by a follower whose lookup rebinds ``localhost``."""
@@ -67,7 +44,7 @@ def _poll(url: str, allowed: frozenset[str]) -> tuple[FeedFollower, RebindingNam
     follower = FeedFollower(FollowedFeed(name="rebinding", url=url, kind="cap"), store=store,
                             regions=default_region_set(), allowed_hosts=allowed,
                             metrics=FollowMetrics(CollectorRegistry()), max_sent_age_secs=3600.0)
-    follower.lookup = name = RebindingName()
+    follower.lookup = name = RebindingName(1)
 
     async def poll() -> None:
         async with new_client() as client:

@@ -8,7 +8,6 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from tests.hub_calls import issue as issue  # issue is re-exported for the tests
+from tests.hub_calls import metric_at
 
-from tocsin.cap import to_xml
-from tocsin.client import issue_request, sign_cap
-from tocsin.compose import AlertFacts, compose_alert
 from tocsin.testing import HubProcess, free_port
 
 KYIV = "UA80000000000093317"
@@ -144,24 +142,8 @@ def confirm(hub: HubProcess, relay: Relay, address: str, n: int = 1) -> None:
     assert answer.json()["confirmed"] is True
 
 
-def issue(hub: HubProcess, issuer: str, areas: tuple[str, ...], **kw: Any) -> dict[str, Any]:
-    kw.setdefault("kind", "air-raid")
-    alert = compose_alert(AlertFacts(issuer_id=issuer, areas=areas,
-                                     expires_in=kw.pop("expires_in", timedelta(hours=1)), **kw))
-    cap = to_xml(alert)
-    response = httpx.post(f"{hub.url}/api/v1/alerts",
-                          json=issue_request(cap, sign_cap(cap, hub.signer(issuer))))
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def metric(hub: HubProcess, name: str) -> float:
-    total = 0.0
-    for line in httpx.get(f"{hub.url}/metrics").text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    return metric_at(hub.url, name)
 
 
 def query(url: str) -> dict[str, str]:

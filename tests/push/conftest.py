@@ -9,10 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.hub_calls import issue as issue  # issue is re-exported for the tests
 
-from tocsin.cap import to_xml
 from tocsin.cap.model import Alert
-from tocsin.client import issue_request, sign_cap
 from tocsin.compose import AlertFacts, compose_alert
 from tocsin.testing import HubProcess
 
@@ -46,15 +45,6 @@ def subscribe(hub: HubProcess, subscription: dict[str, Any], regions: list[str],
     return httpx.post(f"{hub.url}/api/v1/push/subscriptions",
                       json={"subscription": subscription, "regions": regions,
                             "points": points or [], "language": language})
-
-
-def issue(hub: HubProcess, issuer: str, areas: tuple[str, ...], **kw: Any) -> dict[str, Any]:
-    cap = to_xml(make_alert(issuer, areas, **kw))
-    response = httpx.post(f"{hub.url}/api/v1/alerts",
-                          json=issue_request(cap, sign_cap(cap, hub.signer(issuer))))
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def metric(hub: HubProcess, name: str) -> float:

@@ -45,6 +45,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from tocsin.api.views import stored_alert
 from tocsin.cap.model import Alert
 from tocsin.delivery.fanout import PlaceIndex
+from tocsin.delivery.progress import DeliveryProgress
 from tocsin.feed import EventFeed
 from tocsin.kinds import KindClass, kind_class
 from tocsin.mail.addresses import from_address_of
@@ -141,18 +142,14 @@ class EmailSender:
         self.index: PlaceIndex[PlaceKey] = PlaceIndex(regions)
         self._subs: dict[str, SubState] = {}
         self._ready: asyncio.Queue[SubState] = asyncio.Queue()
-        self._outstanding: dict[int, list[float]] = {}  # event id -> [jobs left, queued at]
-        self._handled = 0
-        self._served: list[tuple[str, int]] = []
-        self._dirty = False
-        self._pending = 0
-        self._room = asyncio.Event()
-        self._room.set()
+        self.progress = DeliveryProgress(
+            max_pending=max_pending, save=lambda position, served: self.store.save_progress(position, served),
+            failed=lambda reason: self.metrics.failed.labels(reason).inc())
         self._relay_failures = 0
         self._relay_back_at = 0.0  # monotonic: the relay is not tried before this
         self._tasks: list[asyncio.Task[Any]] = []
         self._confirming = asyncio.Semaphore(workers)  # confirmation connections open at once
-        self.metrics = EmailMetrics(registry, self.queue_age, lambda: len(self._subs))
+        self.metrics = EmailMetrics(registry, self.progress.queue_age, lambda: len(self._subs))
 
     # -- lifecycle -------------------------------------------------------
 
@@ -161,8 +158,8 @@ class EmailSender:
         for sub in await asyncio.to_thread(self.store.confirmed):
             self.track(sub)
         position = await asyncio.to_thread(self.store.position)
-        self._handled = self.feed.last_id if position is None else position
-        self._tasks = [asyncio.create_task(self._follow(self._handled), name="email-follower"),
+        self.progress.handled = self.feed.last_id if position is None else position
+        self._tasks = [asyncio.create_task(self._follow(self.progress.handled), name="email-follower"),
                        asyncio.create_task(self._flush_loop(), name="email-flusher"),
                        *(asyncio.create_task(self._work(), name=f"email-worker-{n}")
                          for n in range(self.workers))]
@@ -174,7 +171,7 @@ class EmailSender:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(Exception):
-            await self._flush()
+            await self.progress.flush()
         self.store.close()
 
     # -- subscriptions ---------------------------------------------------
@@ -218,7 +215,7 @@ class EmailSender:
 
     def _drop_queue(self, state: SubState) -> None:
         while state.queue:
-            self._complete(state.queue.popleft())
+            self.progress.complete(state.queue.popleft())
 
     def unsubscribe_url(self, sub_id: str) -> str:
         query = urlencode({"id": sub_id, "token": self.link_key.unsubscribe_token(sub_id)})
@@ -264,11 +261,11 @@ class EmailSender:
                 await self._handle(event)
             except Exception:  # one bad event must never stop the mail for the next
                 log.exception("email: event %d could not be handled", event.id)
-            self._handled = event.id
-            self._dirty = True
-            if self._pending >= self.max_pending:
-                self._room.clear()
-                await self._room.wait()
+            self.progress.handled = event.id
+            self.progress.dirty = True
+            if self.progress.pending >= self.max_pending:
+                self.progress.room.clear()
+                await self.progress.room.wait()
 
     async def _handle(self, event: StreamEvent) -> None:
         if event.kind == DENIAL or not self._subs:
@@ -302,7 +299,7 @@ class EmailSender:
                        matched: dict[str, set[str]]) -> None:
         rendered: dict[tuple[str, tuple[str, ...]], Rendered] = {}
         deadline = time.monotonic() + self.max_age_secs
-        entry = self._outstanding[event.id] = [1, time.monotonic()]  # a guard until all are queued
+        entry = self.progress.outstanding[event.id] = [1, time.monotonic()]  # a guard until all are queued
         for n, (sub_id, hit) in enumerate(matched.items(), start=1):
             if n % ENQUEUE_SLICE == 0:
                 await asyncio.sleep(0)  # let live streams and requests run between slices
@@ -320,9 +317,9 @@ class EmailSender:
                     unsubscribe_url=UNSUBSCRIBE_MARK, demo=self.demo)
             state.queue.append(Job(event.id, message, deadline))
             entry[0] += 1
-            self._pending += 1
+            self.progress.pending += 1
             self._schedule(state)
-        self._settle(event.id, entry)
+        self.progress.settle(event.id, entry)
 
     # -- sending ---------------------------------------------------------
 
@@ -355,7 +352,7 @@ class EmailSender:
                 except Exception:
                     log.exception("email: sending to subscription %s failed", state.sub.id)
                     if state.queue:
-                        self._fail(state, "error")
+                        self.progress.fail(state, "error")
                     delay = None
                 if delay is not None and not state.deleted:
                     loop.call_later(delay, self._requeue, state)
@@ -373,7 +370,7 @@ class EmailSender:
             return None
         job = state.queue[0]
         if job.deadline <= time.monotonic():
-            self._fail(state, "expired")
+            self.progress.fail(state, "expired")
             return None
         sub = state.sub
         url = self.unsubscribe_url(sub.id)
@@ -400,12 +397,12 @@ class EmailSender:
                 return 0.0  # the worker that takes it next waits out the relay's backoff
             if not exc.temporary:
                 log.info("email to subscription %s refused for good: %s", sub.id, exc.code)
-                self._fail(state, f"smtp_{exc.code}" if exc.code else "refused")
+                self.progress.fail(state, f"smtp_{exc.code}" if exc.code else "refused")
                 return None
             job.attempts += 1
             wait = _backoff(job.attempts)
             if time.monotonic() + wait >= job.deadline:
-                self._fail(state, "gave_up")
+                self.progress.fail(state, "gave_up")
                 return None
             self.metrics.retried.inc()
             return wait
@@ -413,56 +410,17 @@ class EmailSender:
         if state.queue and state.queue[0] is job:
             state.queue.popleft()
             state.last_event = max(state.last_event, job.event_id)
-            self._served.append((sub.id, job.event_id))
+            self.progress.served.append((sub.id, job.event_id))
             self.metrics.sent.labels("alert").inc()
-            self._complete(job)
+            self.progress.complete(job)
         return None
-
-    def _fail(self, state: SubState, reason: str) -> None:
-        job = state.queue.popleft()
-        self.metrics.failed.labels(reason).inc()
-        self._complete(job)
-
-    def _complete(self, job: Job) -> None:
-        self._pending -= 1
-        if self._pending < self.max_pending // 2:
-            self._room.set()
-        entry = self._outstanding.get(job.event_id)
-        if entry is not None:
-            self._settle(job.event_id, entry)
-
-    def _settle(self, event_id: int, entry: list[float]) -> None:
-        self._dirty = True
-        entry[0] -= 1
-        if entry[0] <= 0:
-            self._outstanding.pop(event_id, None)
-
-    # -- position --------------------------------------------------------
-
-    def position(self) -> int:
-        """The newest event id every subscription has been served."""
-        if self._outstanding:
-            return min(next(iter(self._outstanding)) - 1, self._handled)
-        return self._handled
-
-    def queue_age(self) -> float:
-        if not self._outstanding:
-            return 0.0
-        return max(0.0, time.monotonic() - next(iter(self._outstanding.values()))[1])
-
-    async def _flush(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
-        served, self._served = self._served, []
-        await asyncio.to_thread(self.store.save_progress, self.position(), served)
 
     async def _flush_loop(self) -> None:
         pruned = time.monotonic()
         while True:
             await asyncio.sleep(FLUSH_EVERY_SECS)  # a periodic save, not a wait for a result
             try:
-                await self._flush()
+                await self.progress.flush()
                 if time.monotonic() - pruned > PRUNE_EVERY_SECS:
                     pruned = time.monotonic()
                     await asyncio.to_thread(self.store.prune, time.time())

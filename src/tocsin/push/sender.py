@@ -49,6 +49,7 @@ from tocsin.cap.model import Alert, Area
 from tocsin.delivery.answers import read_capped
 from tocsin.delivery.fanout import PlaceIndex
 from tocsin.delivery.outbound import addresses_now, share_key
+from tocsin.delivery.progress import DeliveryProgress
 from tocsin.feed import EventFeed
 from tocsin.kinds import KindClass, kind_class
 from tocsin.push.crypto import check_keys, encrypt
@@ -195,18 +196,14 @@ class PushSender:
         self._origins: dict[str, Origin] = {}
         # per server (the address an origin's name resolves to), at most per_service requests
         self._shares: dict[str, asyncio.Semaphore] = {}
-        self._outstanding: dict[int, list[float]] = {}  # event id -> [jobs left, queued at]
-        self._handled = 0
-        self._served: list[tuple[str, int]] = []
-        self._dirty = False
-        self._pending = 0
-        self._room = asyncio.Event()
-        self._room.set()
+        self.progress = DeliveryProgress(
+            max_pending=max_pending, save=lambda position, served: self.store.save_progress(position, served),
+            failed=lambda reason: self.metrics.failed.labels(reason).inc())
         self._client: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._follower: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
-        self.metrics = PushMetrics(registry, self.queue_age, lambda: len(self._subs))
+        self.metrics = PushMetrics(registry, self.progress.queue_age, lambda: len(self._subs))
 
     # -- lifecycle -------------------------------------------------------
 
@@ -219,7 +216,7 @@ class PushSender:
             except Exception:  # a row that no longer matches (a region removed): keep the rest
                 log.exception("push subscription %s cannot be tracked", sub.id)
         position = await asyncio.to_thread(self.store.position)
-        self._handled = self.feed.last_id if position is None else position
+        self.progress.handled = self.feed.last_id if position is None else position
         # aiohttp, not httpx: at 64 requests in flight httpx's pool costs ~2 ms of CPU a
         # request here, aiohttp ~60 us (docs/benchmarks.md) -- the difference between
         # 300 and thousands of messages a second.
@@ -231,7 +228,7 @@ class PushSender:
                                            resolver=resolver),
             timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=False,
             skip_auto_headers=("User-Agent",))
-        self._follower = asyncio.create_task(self._follow(self._handled), name="push-follower")
+        self._follower = asyncio.create_task(self._follow(self.progress.handled), name="push-follower")
         self._flusher = asyncio.create_task(self._flush_loop(), name="push-flusher")
 
     async def stop(self) -> None:
@@ -242,7 +239,7 @@ class PushSender:
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        await self._flush()
+        await self.progress.flush()
         if self._client is not None:
             await self._client.close()
         self.store.close()
@@ -298,7 +295,7 @@ class PushSender:
 
     def _drop_queue(self, state: SubState) -> None:
         while state.queue:
-            self._complete(state.queue.popleft())
+            self.progress.complete(state.queue.popleft())
 
     # -- following -------------------------------------------------------
 
@@ -308,11 +305,11 @@ class PushSender:
                 await self._handle(event)
             except Exception:  # one bad event must never stop the pushes for the next
                 log.exception("push: event %d could not be handled", event.id)
-            self._handled = event.id
-            self._dirty = True
-            if self._pending >= self.max_pending:
-                self._room.clear()
-                await self._room.wait()
+            self.progress.handled = event.id
+            self.progress.dirty = True
+            if self.progress.pending >= self.max_pending:
+                self.progress.room.clear()
+                await self.progress.room.wait()
 
     async def _handle(self, event: StreamEvent) -> None:
         if event.kind == DENIAL or not self._subs:
@@ -360,7 +357,7 @@ class PushSender:
         """
         payloads: dict[tuple[str, tuple[str, ...]], bytes] = {}
         deadline = time.monotonic() + how.ttl
-        entry = self._outstanding[event.id] = [1, time.monotonic()]
+        entry = self.progress.outstanding[event.id] = [1, time.monotonic()]
         for n, (sub_id, hit) in enumerate(matched.items(), start=1):
             if n % ENQUEUE_SLICE == 0:
                 await asyncio.sleep(0)  # let live streams and requests run between slices
@@ -380,9 +377,9 @@ class PushSender:
                 state.queue.append(Job(event.id, payload, how, topic_for(group[0]), deadline,
                                        last=i == len(groups)))
                 entry[0] += 1
-                self._pending += 1
+                self.progress.pending += 1
             self._schedule(state)
-        self._settle(event.id, entry)
+        self.progress.settle(event.id, entry)
 
     def _names(self, places: tuple[str, ...], lang: str) -> list[str]:
         """The places' names: a region's own, a point's hromada (never the coordinates)."""
@@ -432,7 +429,7 @@ class PushSender:
                     raise
                 except Exception:
                     log.exception("push: sending to subscription %s failed", state.sub.id)
-                    self._fail(state, "error")
+                    self.progress.fail(state, "error")
                     delay = None
                 if delay is not None and not state.deleted:
                     loop.call_later(delay, self._requeue, state)
@@ -450,7 +447,7 @@ class PushSender:
         job = state.queue[0]
         now = time.monotonic()
         if job.deadline <= now:
-            self._fail(state, "expired")
+            self.progress.fail(state, "expired")
             return None
         if origin.checked_at is None or now - origin.checked_at > RECHECK_SECS:
             async with origin.checking:  # the origin's other workers wait for this check
@@ -464,7 +461,7 @@ class PushSender:
                         origin.refused = str(exc)
                     origin.checked_at = now
         if origin.refused is not None:
-            self._fail(state, "refused")
+            self.progress.fail(state, "refused")
             return None
         if job.body is None:
             job.body = encrypt(job.payload, state.sub.p256dh, state.sub.auth, ua_key=state.ua_key)
@@ -494,7 +491,7 @@ class PushSender:
             if isinstance(exc.os_error, AddressRefused):  # re-pointed since it was checked
                 log.warning("push to %s refused: %s", origin.name, exc.os_error)
                 origin.checked_at, origin.refused = time.monotonic(), str(exc.os_error)
-                self._fail(state, "refused")
+                self.progress.fail(state, "refused")
                 return None
             log.info("push to %s: %s", origin.name, type(exc).__name__)
             status = None
@@ -508,9 +505,9 @@ class PushSender:
             state.queue.popleft()
             if job.last:  # every place's message of the event handed over: served
                 state.last_event = max(state.last_event, job.event_id)
-                self._served.append((state.sub.id, job.event_id))
+                self.progress.served.append((state.sub.id, job.event_id))
             self.metrics.sent.inc()
-            self._complete(job)
+            self.progress.complete(job)
             return None
         if status in (404, 410):
             await self._delete(state)
@@ -523,11 +520,11 @@ class PushSender:
                 wait = min(BACKOFF_MAX_SECS, BACKOFF_FIRST_SECS * 2 ** (job.attempts - 1))
                 wait *= 0.5 + random.random()  # noqa: S311  (jitter, not a secret)
             if job.attempts >= MAX_ATTEMPTS or wait >= left:
-                self._fail(state, "gave_up")
+                self.progress.fail(state, "gave_up")
                 return None
             self.metrics.retried.inc()
             return wait
-        self._fail(state, f"http_{status}")
+        self.progress.fail(state, f"http_{status}")
         return None
 
     async def _delete(self, state: SubState) -> None:
@@ -536,51 +533,11 @@ class PushSender:
         self.metrics.deleted.inc()
         await asyncio.to_thread(self.store.delete, state.sub.id)
 
-    def _fail(self, state: SubState, reason: str) -> None:
-        job = state.queue.popleft()
-        self.metrics.failed.labels(reason).inc()
-        self._complete(job)
-
-    def _complete(self, job: Job) -> None:
-        self._pending -= 1
-        if self._pending < self.max_pending // 2:
-            self._room.set()
-        entry = self._outstanding.get(job.event_id)
-        if entry is not None:
-            self._settle(job.event_id, entry)
-
-    def _settle(self, event_id: int, entry: list[float]) -> None:
-        """One job (or the enqueue guard) of an event is done."""
-        self._dirty = True
-        entry[0] -= 1
-        if entry[0] <= 0:
-            self._outstanding.pop(event_id, None)
-
-    # -- position --------------------------------------------------------
-
-    def position(self) -> int:
-        """The newest event id every subscription has been served."""
-        if self._outstanding:
-            return min(next(iter(self._outstanding)) - 1, self._handled)
-        return self._handled
-
-    def queue_age(self) -> float:
-        if not self._outstanding:
-            return 0.0
-        return max(0.0, time.monotonic() - next(iter(self._outstanding.values()))[1])
-
-    async def _flush(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
-        served, self._served = self._served, []
-        await asyncio.to_thread(self.store.save_progress, self.position(), served)
-
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_EVERY_SECS)  # a periodic save, not a wait for a result
             try:
-                await self._flush()
+                await self.progress.flush()
             except Exception:
                 log.exception("push: saving the position failed")
 

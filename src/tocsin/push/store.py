@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from tocsin.delivery.saved_position import load_position, save_progress
+
 FILE_NAME = "push.sqlite3"
 
 _SCHEMA = """
@@ -212,26 +214,12 @@ class SqlitePushStore:
 
     def position(self) -> int | None:
         with self._lock:
-            row = self._conn.execute("SELECT event_id FROM push_position WHERE name = 'sender'"
-                                     ).fetchone()
-        return None if row is None else int(row[0])
+            return load_position(self._conn, "push_position")
 
     def save_progress(self, position: int | None, served: Sequence[tuple[str, int]]) -> None:
         with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if served:
-                    conn.executemany("UPDATE push_subscriptions SET last_event = MAX(last_event, ?) "
-                                     "WHERE id = ?", [(event_id, sid) for sid, event_id in served])
-                if position is not None:
-                    conn.execute("INSERT INTO push_position (name, event_id) VALUES ('sender', ?) "
-                                 "ON CONFLICT (name) DO UPDATE SET event_id = excluded.event_id",
-                                 (position,))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            save_progress(self._conn, subscriptions_table="push_subscriptions",
+                          position_table="push_position", position=position, served=served)
 
     def close(self) -> None:
         with self._lock:
