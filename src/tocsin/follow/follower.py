@@ -51,7 +51,7 @@ from tocsin.issue import alert_id_for
 from tocsin.ledger.limits import MAX_ALERT_BYTES
 from tocsin.regions import RegionSet
 from tocsin.tlog.checkpoint import MAX_CHECKPOINT_BYTES, CheckpointError, open_checkpoint
-from tocsin.tlog.proof import MAX_PROOF_BUNDLE_BYTES, PolicyError
+from tocsin.tlog.proof import MAX_PROOF_BUNDLE_BYTES, PolicyError, parse_proof_bundle
 from tocsin.trust.registry import Registry, RegistryError, load_registry
 from tocsin.trust.verify import MAX_STATEMENT_BYTES
 
@@ -62,8 +62,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("tocsin.follow")
 
 MAX_REGISTRY_BYTES = 1 << 20
-OnVerified = Callable[[str, str, Alert], Awaitable[None]]  # (feed name, alert id, alert)
+OnVerified = Callable[[str, str, Alert, int], Awaitable[None]]  # (feed name, alert id, alert, log index)
 TOCSIN_CAP_URL = re.compile(r"/api/v1/alerts/([0-9a-f]{32})/cap$")
+
+
+@dataclass(frozen=True, slots=True)
+class RelayedAlert:
+    """A relayed alert that verified as a followed hub's: the feed, its CAP bytes and its
+    entry's index in that hub's log (what was logged before it cannot have ended it)."""
+
+    feed: str
+    cap: bytes
+    index: int
 
 
 class FollowMetrics:
@@ -299,7 +309,7 @@ class FeedFollower:
         stored = await self._store(alert_id, verdict.alert, cap, f"{base}/cap", "verified",
                                    f"from hub {feed.name}, verified", detail, statement, proof)
         if stored and self.on_verified is not None:  # stored first: durable before it is acted on
-            await self.on_verified(feed.name, alert_id, verdict.alert)
+            await self.on_verified(feed.name, alert_id, verdict.alert, verdict.index)
         return True
 
     # -- a plain CAP feed ----------------------------------------------------
@@ -390,13 +400,15 @@ class FollowService:
         for follower in self.followers:
             follower.on_verified = hook
 
-    def verified_cap(self, alert_id: str) -> tuple[str, bytes] | None:
-        """(feed, CAP bytes) of a relayed alert that verified as a followed hub's, else None."""
+    def verified_cap(self, alert_id: str) -> RelayedAlert | None:
+        """A relayed alert that verified as a followed hub's (feed, CAP bytes, log index), else None."""
         row = self.store.get(alert_id)
         if row is None or row["trust"] != "verified":
             return None
         held = self.store.get_bytes(alert_id)
-        return None if held is None else (str(row["feed"]), held[0])
+        if held is None or held[2] is None:
+            return None
+        return RelayedAlert(str(row["feed"]), held[0], parse_proof_bundle(held[2]).index)
 
     async def start(self) -> None:
         for follower in self.followers:
