@@ -208,12 +208,15 @@ class FeedFollower:
                              "a Tocsin hub's entry must link to /api/v1/alerts/{id}/cap")
                 continue
             alert_id = found.group(1)
-            if not self.store.has(alert_id) and not self.store.was_refused(feed.name, alert_id):
+            # Held already, but relayed unverified (another feed carried the same bytes first):
+            # taken again, so that the hub's verdict replaces the weaker one.
+            held = self.store.trust_of(alert_id)
+            if held != "verified" and not self.store.was_refused(feed.name, alert_id):
                 fresh.append(alert_id)
         if fresh:
-            registry = await self._current_registry(client)
+            registry, current = await self._current_registry(client)
             for alert_id in reversed(fresh):  # oldest first, as the hub logged them
-                if not await self._take_hub_alert(client, alert_id, registry, seen_before):
+                if not await self._take_hub_alert(client, alert_id, registry, seen_before, current):
                     pending += 1
         self.status.pending = pending
         if checkpoint is not None and (seen_before is None or checkpoint.size >= seen_before.size):
@@ -245,8 +248,11 @@ class FeedFollower:
             return None
         return Seen(cp.size, at)
 
-    async def _current_registry(self, client: httpx.AsyncClient) -> Registry | None:
-        """The followed hub's registry: the newest version signed by the configured root."""
+    async def _current_registry(self, client: httpx.AsyncClient) -> tuple[Registry | None, bool]:
+        """The followed hub's registry: the newest version signed by the configured root, and
+        whether it is the one the hub serves now (False: the fetch failed, did not verify, or
+        was older — then the registry adopted before, if any, is given, and a refusal made
+        with it is not final: a key added since would be unknown to it)."""
         feed = self.feed
         assert feed.registry_root is not None
         stored, _, _ = self.store.state(feed.name)
@@ -258,24 +264,25 @@ class FeedFollower:
             fetched = load_registry(data, root=feed.registry_root)
         except FetchRefused as exc:
             self._feed_fault(exc.code, f"registry: {exc}")
-            return self._registry
+            return self._registry, False
         except RegistryError as exc:
             await self._refuse("registry", "bad_registry", f"the hub's registry does not verify against "
                          f"the configured root: {exc}")
-            return self._registry
+            return self._registry, False
         if self._registry is not None and fetched.version < self._registry.version:
             await self._refuse(f"registry v{fetched.version}", "bad_registry",
                          f"registry version {fetched.version} is older than version "
                          f"{self._registry.version} already adopted (a rollback)")
-            return self._registry
+            return self._registry, False
         if self._registry is None or fetched.version > self._registry.version:
             await asyncio.to_thread(self.store.save_registry, feed.name, data)
             self._registry = fetched
-        return self._registry
+        return self._registry, True
 
     async def _take_hub_alert(self, client: httpx.AsyncClient, alert_id: str, registry: Registry | None,
-                              seen: Seen | None) -> bool:
-        """Fetch, verify and store one alert; False if it must be tried again (proof pending)."""
+                              seen: Seen | None, current: bool) -> bool:
+        """Fetch, verify and store one alert; False if it must be tried again (proof pending, or
+        refused with a registry that is not the one the hub serves now: a refusal is final)."""
         feed = self.feed
         base = f"{feed.api_base}/api/v1/alerts/{alert_id}"
         try:
@@ -293,13 +300,13 @@ class FeedFollower:
                 return True
             raise
         if registry is None:
-            await self._refuse(alert_id, "bad_registry", "no registry of that hub verifies against the "
-                         "configured root")
-            return True
+            return False  # reported as a fault of the feed (or its registry refusal); tried again
         verdict = await asyncio.to_thread(
             verify_hub_alert, alert_id, cap, statement, proof, feed=feed, registry=registry,
             regions=self.regions, now=self.clock(), seen=seen, max_sent_age_secs=self.max_sent_age_secs)
         if isinstance(verdict, Refused):
+            if not current:
+                return False
             await self._refuse(alert_id, verdict.code, verdict.reason)
             return True
         assert isinstance(verdict, HubVerified)

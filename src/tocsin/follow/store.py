@@ -121,9 +121,31 @@ class RelayStore:
                                    (feed, sender, identifier)).fetchone()
         return None if row is None else str(row[0])
 
-    def add(self, r: Relayed) -> bool:
-        """Store ``r`` durably; False if that id (or identity) is already held."""
+    def trust_of(self, alert_id: str) -> Trust | None:
+        """The verdict the alert is held with, or None if it is not held."""
         with self._lock:
+            row = self._db.execute("SELECT trust FROM relayed WHERE id = ?", (alert_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def add(self, r: Relayed) -> bool:
+        """Store ``r`` durably; False if that id (or identity) is already held — except that a
+        ``verified`` alert replaces the same bytes held with a weaker verdict (relayed first
+        by another feed): the strongest thing proven about an alert is what is shown."""
+        with self._lock:
+            if r.trust == "verified":
+                try:
+                    replaced = self._db.execute(
+                        "UPDATE relayed SET feed = ?, trust = ?, words = ?, detail = ?, source_url = ?, "
+                        "cap = ?, statement = ?, proof = ?, sender = ?, identifier = ?, sent = ?, "
+                        "msg_type = ?, status = ?, event = ?, headline = ?, area_desc = ?, received_ts = ? "
+                        "WHERE id = ? AND trust != 'verified' AND cap = ?",
+                        (r.feed, r.trust, r.words, r.detail, r.source_url, r.cap, r.statement, r.proof,
+                         r.sender, r.identifier, r.sent, r.msg_type, r.status, r.event, r.headline,
+                         r.area_desc, r.received_ts, r.id, r.cap)).rowcount
+                except sqlite3.IntegrityError:
+                    return False
+                if replaced:
+                    return True
             try:
                 self._db.execute(
                     "INSERT INTO relayed (id, feed, trust, words, detail, source_url, cap, statement, proof, "

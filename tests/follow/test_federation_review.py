@@ -1,0 +1,190 @@
+"""Review of the federation follower: a followed hub's genuine alert must not be lost, nor
+shown as less than it is, because of a passing fault or a second feed carrying its bytes.
+
+* A registry fetch that fails once (a hostile network can drop that one connection: every
+  request is its own connection, in a fixed order) must not refuse the hub's alerts for
+  ever — refusals are never retried — it is tried again at the next poll.
+* A plain CAP feed that carries the same bytes as a followed hub's alert (an aggregator
+  relaying it, or a hostile feed racing the hub) must not keep that alert "relayed,
+  unverified" and away from the organisations' rule: the hub's follower verifies it and the
+  verdict becomes "from hub X, verified".
+
+Real servers: hub A (``tocsin serve``), a front of A whose registry can be made to fail, and a
+plain CAP feed; the followers are the hub's own ``FeedFollower``, polled once at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tocsin.compose import AlertFacts, compose_alert
+from tocsin.follow.config import FollowedFeed, feed_from_table
+from tocsin.follow.fetch import new_client
+from tocsin.follow.follower import FeedFollower, FollowMetrics
+from tocsin.follow.store import RelayStore
+from tocsin.regions import default_region_set
+from tocsin.testing import HubProcess, serve_asgi
+
+from .servers import atom, cap_feed_app
+
+KYIV = "UA80000000000093317"
+pytestmark = pytest.mark.timeout(180)
+
+
+@dataclass
+class Front:
+    url: str
+    registry_fails: list[bool]  # [True, ...]: registry requests answer 502 (one more item each)
+
+
+def front_app(hub_url: str, shown: list[str], registry_fails: list[bool]) -> Starlette:
+    """A's feed listing ``shown``; every part from A; the registry failing while told to."""
+
+    async def forward(request: Request) -> Response:
+        if request.url.path == "/api/v1/registry" and registry_fails[0]:
+            registry_fails.append(True)  # one more failure served
+            return Response(b"bad gateway", status_code=502)
+        async with httpx.AsyncClient() as client:
+            upstream = await client.get(hub_url + request.url.path)
+        return Response(upstream.content, status_code=upstream.status_code,
+                        media_type=upstream.headers.get("content-type"))
+
+    async def feed(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        return Response(atom([f"{base}/api/v1/alerts/{i}/cap" for i in shown]),
+                        media_type="application/atom+xml")
+
+    return Starlette(routes=[Route("/feeds/alerts.atom", feed),
+                             Route("/api/v1/alerts/{alert_id}/{part}", forward),
+                             Route("/checkpoint", forward), Route("/api/v1/registry", forward)])
+
+
+@dataclass
+class World:
+    a: HubProcess
+    front: str
+    shown: list[str]
+    registry_fails: list[bool]
+    plain: str
+    documents: dict[str, bytes]
+    plain_names: list[str]
+
+    def hub_feed(self, name: str = "hub-a") -> FollowedFeed:
+        return feed_from_table({"name": name, "url": f"{self.front}/feeds/alerts.atom", "kind": "tocsin",
+                                "registry_root": str(self.a.data_dir / "registry-root.pub"),
+                                "log_key": str(self.a.data_dir / "log.pub"),
+                                "witness_policy": str(self.a.data_dir / "witness-policy.txt")}, Path("/"), 0)
+
+    def issue(self, headline: str) -> tuple[str, bytes]:
+        alert = compose_alert(AlertFacts(issuer_id="demo-air-force", areas=(KYIV,), kind="air-raid",
+                                         headline=headline, expires_in=timedelta(hours=1)))
+        with self.a.client() as client:
+            alert_id = str(client.issue(alert, self.a.signer("demo-air-force"))["id"])
+        return alert_id, httpx.get(f"{self.a.url}/api/v1/alerts/{alert_id}/cap", timeout=10).content
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("federation-review")
+    with ExitStack() as stack:
+        a = HubProcess(root / "a")
+        a.start()
+        stack.callback(a.stop)
+        shown: list[str] = []
+        fails = [False]
+        front = stack.enter_context(serve_asgi(front_app(a.url, shown, fails)))
+        documents: dict[str, bytes] = {}
+        names: list[str] = []
+        plain = stack.enter_context(serve_asgi(cap_feed_app(documents, {"plain": names})))
+        yield World(a, front, shown, fails, plain, documents, names)
+
+
+def follower(feed: FollowedFeed, store: RelayStore) -> FeedFollower:
+    return FeedFollower(feed, store=store, regions=default_region_set(),
+                        allowed_hosts=frozenset({"127.0.0.1"}), metrics=FollowMetrics(CollectorRegistry()),
+                        max_sent_age_secs=600.0)
+
+
+def poll_until_taken(*followers: FeedFollower, alert_id: str, store: RelayStore,
+                     trust: str | None = None) -> dict[str, Any] | None:
+    """Poll each follower in turn until the alert is relayed (with ``trust`` if given) or
+    refused (its proof may be pending for a moment: A signs a checkpoint about every second);
+    bounded."""
+
+    def done() -> bool:
+        row = store.get(alert_id)
+        if row is not None and (trust is None or row["trust"] == trust):
+            return True
+        return any(store.was_refused(f.feed.name, alert_id) for f in followers)
+
+    async def run() -> dict[str, Any] | None:
+        async with new_client() as client:
+            for _ in range(100):
+                for each in followers:
+                    await each.poll(client)
+                if done():
+                    return store.get(alert_id)
+                await asyncio.sleep(0.2)  # paces the polls while A signs the checkpoint
+        return store.get(alert_id)
+
+    return asyncio.run(run())
+
+
+def test_a_registry_fetch_that_fails_once_does_not_refuse_the_hubs_alert_for_ever(world: World) -> None:
+    store = RelayStore(":memory:")
+    hub = follower(world.hub_feed(), store)
+    alert_id, _ = world.issue("the registry fetch fails once")
+    world.shown[:] = [alert_id]
+    world.registry_fails[0] = True
+    try:
+        async def once() -> None:
+            async with new_client() as client:
+                await hub.poll(client)
+
+        asyncio.run(once())
+        assert len(world.registry_fails) > 1  # the registry request failed
+    finally:
+        world.registry_fails[:] = [False]
+    row = poll_until_taken(hub, alert_id=alert_id, store=store)
+    assert row is not None, store.refusals("hub-a")
+    assert row["trust"] == "verified" and row["words"] == "from hub hub-a, verified"
+    store.close()
+
+
+def test_a_plain_feed_carrying_a_hubs_alert_does_not_keep_it_unverified(world: World) -> None:
+    store = RelayStore(":memory:")
+    hub = follower(world.hub_feed(), store)
+    plain = follower(FollowedFeed(name="aggregator", url=f"{world.plain}/plain.atom", kind="cap"), store)
+    alert_id, cap = world.issue("also carried by an aggregator")
+    world.documents["copy.xml"] = cap
+    world.plain_names.append("copy.xml")
+    world.shown[:] = [alert_id]
+    row = poll_until_taken(plain, alert_id=alert_id, store=store)  # the aggregator is first
+    assert row is not None and row["trust"] == "unverified"
+    taken: list[tuple[str, str, int]] = []
+
+    async def seen(feed: str, alert_id: str, alert: Any, index: int) -> None:
+        taken.append((feed, alert_id, index))
+
+    hub.on_verified = seen
+    row = poll_until_taken(hub, plain, alert_id=alert_id, store=store, trust="verified")
+    assert row is not None and row["trust"] == "verified", (row, store.refusals("hub-a"))
+    assert row["feed"] == "hub-a" and row["words"] == "from hub hub-a, verified"
+    assert [t[:2] for t in taken] == [("hub-a", alert_id)]  # the organisations' rule hears of it
+    held = store.get_bytes(alert_id)
+    assert held is not None and held[0] == cap and held[1] and held[2]
+    store.close()
