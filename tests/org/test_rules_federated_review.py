@@ -17,7 +17,7 @@ B (``tocsin serve`` with an organisation and an SMS gateway) following the front
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -90,12 +90,8 @@ def front(tmp_path: Path) -> Iterator[Front]:
         a.stop()
 
 
-def test_old_or_withheld_alerts_of_a_followed_hub_neither_raise_nor_close_check_ins(front: Front) -> None:
-    # Logged by A before B follows: an air raid sent 2 h ago (still unexpired), and an
-    # all-clear that ended it on A. The front withholds both for now.
-    old_threat = front.issue("air-raid", sent_ago=timedelta(hours=2), expires_in=timedelta(hours=5))
-    early_all_clear = front.issue("all-clear", expires_in=None)
-
+def enrol_kyiv_person(front: Front) -> tuple[Admin, Callable[[], list[dict[str, Any]]]]:
+    """An organisation on B with one person in Kyiv and its rule on; B started."""
     org_hub = front.b
     link = org_hub.create_org("Embassy", "consul@example.org")
     org_hub.hub.start()
@@ -110,6 +106,18 @@ def test_old_or_withheld_alerts_of_a_followed_hub_neither_raise_nor_close_check_
     def checkins() -> list[dict[str, Any]]:
         messages = owner.request("GET", f"/api/v1/orgs/{owner.org}/messages").json()["messages"]
         return [m for m in messages if m["checkin"]]
+
+    return owner, checkins
+
+
+def test_old_or_withheld_alerts_of_a_followed_hub_neither_raise_nor_close_check_ins(front: Front) -> None:
+    # Logged by A before B follows: an air raid sent 2 h ago (still unexpired), and an
+    # all-clear that ended it on A. The front withholds both for now.
+    old_threat = front.issue("air-raid", sent_ago=timedelta(hours=2), expires_in=timedelta(hours=5))
+    early_all_clear = front.issue("all-clear", expires_in=None)
+
+    org_hub = front.b
+    _, checkins = enrol_kyiv_person(front)
 
     # The old threat: A's, verified, shown as such, but no check-in is asked for it.
     front.serve(old_threat)
@@ -133,3 +141,26 @@ def test_old_or_withheld_alerts_of_a_followed_hub_neither_raise_nor_close_check_
     org_hub.sms.wait(2)
     [checkin] = checkins()
     assert checkin["closed"] is not None
+
+
+def test_a_followed_hubs_threat_that_expired_does_not_keep_its_people_from_the_next_check_in(
+        front: Front) -> None:
+    """Hub A's threat expires without an all-clear (its issuer let it run out): its check-in
+    must not stay open for ever, holding its people back from the next threat's check-in."""
+    org_hub = front.b
+    _, checkins = enrol_kyiv_person(front)
+    # Sent 5 minutes ago (new enough to ask), expiring 15 s from now.
+    first = front.issue("air-raid", sent_ago=timedelta(minutes=5),
+                        expires_in=timedelta(minutes=5, seconds=15))
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=15)
+    front.serve(first)
+    org_hub.sms.wait(1)
+    assert [m["alert"] for m in checkins()] == [first]
+    until(lambda: datetime.now(UTC) > expires or None, "the first threat to expire", timeout=30)
+
+    second = front.issue("air-raid")
+    front.serve(second)
+    org_hub.sms.wait(3)  # the first check-in closed (it expired), the second asked
+    by_alert = {m["alert"]: m for m in checkins()}
+    assert set(by_alert) == {first, second}
+    assert by_alert[first]["closed"] is not None and by_alert[second]["closed"] is None

@@ -28,7 +28,11 @@ Invariants:
   ``Cancel`` or an all-clear referencing it, or an all-clear of the same sender over one
   of its regions — and only one that hub logged *after* the threat (a larger index in its
   log), as on that hub: an all-clear a feed withheld and serves late ended nothing of a
-  later threat. This hub's own events never close it (its store does not hold it).
+  later threat — or when it expires. This hub's own events never end it (its store does not
+  hold it).
+* **Expired check-ins are closed before anyone is asked.** A person holding an open rule
+  check-in is not asked again, so a check-in whose threat ran out is closed first (a
+  followed hub may let a threat expire instead of sending an all-clear).
 * **Only new relayed threats ask.** A followed hub's threat raises check-ins only if it was
   sent within ``relayed_max_age_secs`` (this hub's ``max_sent_age_secs`` plus the clock
   skew the follower allows) of now. An older one — first seen by a new follower, or
@@ -108,6 +112,7 @@ class RuleEngine:
         if record is None:
             return
         now = self.clock()
+        await self._close_expired(now)  # before asking: an expired check-in holds nobody back
         if kind_class(record.kinds) is KindClass.THREAT and record.msg_type in ("Alert", "Update") \
                 and record.active_at(now):
             for org in await asyncio.to_thread(self.service.store.orgs):
@@ -138,6 +143,7 @@ class RuleEngine:
         klass = kind_class(kinds)
         regions = await asyncio.to_thread(self._regions_of, alert)
         expiries = [parse_cap_time(i.expires).timestamp() for i in alert.info if i.expires]
+        await self._close_expired(self.clock())
         new = parse_cap_time(alert.sent).timestamp() >= self.clock() - self.relayed_max_age_secs
         if not new and klass is KindClass.THREAT:
             log.info("org rules: relayed alert %s of %s was sent %s, too long ago to ask anyone to "
@@ -208,6 +214,32 @@ class RuleEngine:
             log.warning("org %s rule for alert %s: %s", org.id, alert_id, exc.detail)
             return
         log.info("org %s: check-in %s for %d people (alert %s)", org.id, message.id, len(people), alert_id)
+
+    def _expired(self, alert_id: str, now: float) -> bool:
+        """Whether the threat of an open rule check-in is past its expiry and not otherwise
+        ended (this hub's own alert, or a followed hub's: that one has no record here, and its
+        hub may let it run out rather than send an all-clear)."""
+        record = self._get_alert(alert_id)
+        if record is not None:
+            return record.ended_ts is None and not record.active_at(now)
+        found = self._get_relayed(alert_id)
+        if found is None:
+            return False
+        alert = parse_alert(found.cap, strict=False).alert
+        expiries = [i.expires for i in alert.info]
+        return bool(expiries) and all(expiries) and \
+            max(parse_cap_time(e).timestamp() for e in expiries if e) <= now
+
+    async def _close_expired(self, now: float) -> None:
+        """Close the rule check-ins whose threat expired, *before* anyone is asked again: a
+        person holding an open check-in is not asked again, so one left open after its threat
+        ran out (a followed hub's is never ended here otherwise) would silently keep them
+        from the next threat's check-in."""
+        store = self.service.store
+        for message in await asyncio.to_thread(store.open_rule_messages):
+            assert message.alert_id is not None
+            if await asyncio.to_thread(self._expired, message.alert_id, now):
+                await self._close(message.org_id, message.id, "the alert expired")
 
     async def _close_ended(self, now: float) -> None:
         store = self.service.store
