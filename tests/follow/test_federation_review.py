@@ -36,6 +36,7 @@ from tocsin.follow.config import FollowedFeed, feed_from_table
 from tocsin.follow.fetch import new_client
 from tocsin.follow.follower import FeedFollower, FollowMetrics
 from tocsin.follow.store import RelayStore
+from tocsin.issue import alert_id_for
 from tocsin.regions import default_region_set
 from tocsin.testing import HubProcess, serve_asgi
 
@@ -82,6 +83,7 @@ class World:
     plain: str
     documents: dict[str, bytes]
     plain_names: list[str]
+    feeds: dict[str, list[str]]
 
     def hub_feed(self, name: str = "hub-a") -> FollowedFeed:
         return feed_from_table({"name": name, "url": f"{self.front}/feeds/alerts.atom", "kind": "tocsin",
@@ -109,8 +111,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         front = stack.enter_context(serve_asgi(front_app(a.url, shown, fails)))
         documents: dict[str, bytes] = {}
         names: list[str] = []
-        plain = stack.enter_context(serve_asgi(cap_feed_app(documents, {"plain": names})))
-        yield World(a, front, shown, fails, plain, documents, names)
+        feeds = {"plain": names}
+        plain = stack.enter_context(serve_asgi(cap_feed_app(documents, feeds)))
+        yield World(a, front, shown, fails, plain, documents, names, feeds)
 
 
 def follower(feed: FollowedFeed, store: RelayStore) -> FeedFollower:
@@ -187,4 +190,23 @@ def test_a_plain_feed_carrying_a_hubs_alert_does_not_keep_it_unverified(world: W
     assert [t[:2] for t in taken] == [("hub-a", alert_id)]  # the organisations' rule hears of it
     held = store.get_bytes(alert_id)
     assert held is not None and held[0] == cap and held[1] and held[2]
+    store.close()
+
+
+def test_one_dead_entry_does_not_stop_every_newer_alert_of_a_feed(world: World) -> None:
+    """A feed entry whose document cannot be fetched (a dead link, common in real CAP feeds;
+    an id the hub does not serve) is skipped for this poll, not the end of the poll: entries
+    are taken oldest first, so one old dead link kept every newer alert out for ever."""
+    store = RelayStore(":memory:")
+    hub = follower(world.hub_feed(), store)
+    plain = follower(FollowedFeed(name="dead-links", url=f"{world.plain}/dead.atom", kind="cap"), store)
+    alert_id, cap = world.issue("newer than a dead entry")
+    world.shown[:] = [alert_id, "0" * 32]  # newest first: the dead one is older
+    world.documents["live.xml"] = cap.replace(b"newer than a dead entry", b"a plain copy", 1)
+    world.feeds["dead"] = ["live.xml", "gone.xml"]
+    row = poll_until_taken(hub, alert_id=alert_id, store=store)
+    assert row is not None and row["trust"] == "verified", store.refusals("hub-a")
+    plain_id = alert_id_for(world.documents["live.xml"])
+    row = poll_until_taken(plain, alert_id=plain_id, store=store)
+    assert row is not None and row["trust"] == "unverified"
     store.close()

@@ -63,6 +63,7 @@ log = logging.getLogger("tocsin.follow")
 
 MAX_REGISTRY_BYTES = 1 << 20
 OnVerified = Callable[[str, str, Alert, int], Awaitable[None]]  # (feed name, alert id, alert, log index)
+MAX_ENTRY_FAULTS = 10_000  # entry faults remembered for logging once (then forgotten, and logged again)
 TOCSIN_CAP_URL = re.compile(r"/api/v1/alerts/([0-9a-f]{32})/cap$")
 
 
@@ -123,6 +124,7 @@ class FeedFollower:
         self.status = FeedStatus()
         self._registry: Registry | None = None
         self._task: asyncio.Task[None] | None = None
+        self._entry_faults: set[tuple[str, str]] = set()  # (entry, code) logged once
         self.on_verified: OnVerified | None = None  # set by FollowService; verified hub alerts only
 
     # -- loop --------------------------------------------------------------
@@ -171,6 +173,21 @@ class FeedFollower:
                         message, self.feed.interval_secs)
         self.status.last_error = {"code": code, "message": message[:1000], "at": self.clock()}
         self.metrics.feed_errors.labels(self.feed.name, code).inc()
+
+    def _entry_fault(self, subject: str, exc: FetchRefused) -> None:
+        """One entry's document could not be fetched (a dead link, an error answer, a timeout):
+        skipped for this poll and tried again at the next, never the end of the poll — entries
+        are taken oldest first, so one dead old link would keep every newer alert out. Logged
+        once per entry and code (a permanently dead link does not flood the log), counted
+        every time."""
+        self.metrics.feed_errors.labels(self.feed.name, exc.code).inc()
+        key = (subject, exc.code)
+        if key not in self._entry_faults:
+            if len(self._entry_faults) >= MAX_ENTRY_FAULTS:
+                self._entry_faults.clear()
+            self._entry_faults.add(key)
+            log.warning("follow %s: entry %s skipped for now: %s: %s", self.feed.name, subject[:200],
+                        exc.code, str(exc)[:500])
 
     async def _refuse(self, subject: str, code: str, reason: str) -> None:
         """Record (durably, off the event loop) and report a refused alert; logged the first time."""
@@ -298,7 +315,8 @@ class FeedFollower:
             if exc.code == "feed_too_large":
                 await self._refuse(alert_id, "alert_too_large", str(exc))
                 return True
-            raise
+            self._entry_fault(alert_id, exc)
+            return False
         if registry is None:
             return False  # reported as a fault of the feed (or its registry refusal); tried again
         verdict = await asyncio.to_thread(
@@ -333,7 +351,8 @@ class FeedFollower:
                 if exc.code in ("feed_too_large", "feed_redirect_loop", "feed_address_refused"):
                     await self._refuse(entry.cap_url, exc.code, str(exc))
                     continue
-                raise
+                self._entry_fault(entry.cap_url, exc)
+                continue
             await self._take_cap_alert(entry.cap_url, cap)
 
     async def _take_cap_alert(self, url: str, cap: bytes) -> None:
