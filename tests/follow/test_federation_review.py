@@ -210,3 +210,39 @@ def test_one_dead_entry_does_not_stop_every_newer_alert_of_a_feed(world: World) 
     row = poll_until_taken(plain, alert_id=plain_id, store=store)
     assert row is not None and row["trust"] == "unverified"
     store.close()
+
+
+def test_a_feed_that_drips_its_answer_is_given_up_on(world: World) -> None:
+    """A feed answering a byte every second never trips a per-read timeout; without a limit
+    on the whole fetch it held its follower (and ``tocsin follow --once``) for as long as it
+    liked. Now a fetch ends after ``TOTAL_SECS`` in all, as ``feed_unreachable``."""
+    from starlette.responses import StreamingResponse
+
+    from tocsin.follow.fetch import TOTAL_SECS
+
+    async def drip(request: Request) -> StreamingResponse:
+        async def body() -> Any:
+            yield b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>'
+            for _ in range(int(TOTAL_SECS) * 4):
+                await asyncio.sleep(1.0)  # the hostile server's pace, not a wait in the test
+                yield b"x"
+            yield b"</title></feed>"
+
+        return StreamingResponse(body(), media_type="application/atom+xml")
+
+    with serve_asgi(Starlette(routes=[Route("/drip.atom", drip)])) as origin:
+        store = RelayStore(":memory:")
+        slow = follower(FollowedFeed(name="drip", url=f"{origin}/drip.atom", kind="cap"), store)
+
+        async def once() -> float:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            async with new_client() as client:
+                await slow.poll(client)
+            return loop.time() - started
+
+        took = asyncio.run(once())
+        store.close()
+    assert took < TOTAL_SECS * 2, took
+    error = slow.status.last_error
+    assert error is not None and error["code"] == "feed_unreachable" and "in all" in error["message"], error
