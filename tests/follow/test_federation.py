@@ -276,6 +276,25 @@ def test_faulty_feeds_are_refused_and_the_followers_keep_running(world: World) -
     assert httpx.get(f"{world.b.url}/healthz").status_code == 200
 
 
+def test_relayed_bytes_are_served_sandboxed(world: World) -> None:
+    """A stranger's CAP may carry live markup where the schema allows any element (inside an
+    XML signature): ``<h:script xmlns:h="http://www.w3.org/1999/xhtml">`` runs on this hub's
+    origin in a browser that renders the bytes as XML. Chromium downloads
+    ``application/cap+xml``, but nothing relies on that: the bytes are served under a
+    sandboxing CSP with nothing allowed."""
+    plain_id = alert_id_for(PLAIN_DOCS["nws-update.xml"].read_bytes())
+    until(lambda: world.relayed(plain_id), "the plain alert")
+    with world.a.client() as client:
+        issued = client.issue(make_alert(headline="bytes"), world.a.signer("demo-air-force"))
+    until(lambda: world.relayed(issued["id"]), "hub B to relay A's alert")
+    for path in (f"{plain_id}/cap", f"{issued['id']}/cap", f"{issued['id']}/statement",
+                 f"{issued['id']}/proof"):
+        response = httpx.get(f"{world.b.url}/api/v1/relayed/{path}", timeout=10)
+        assert response.status_code == 200, path
+        policy = response.headers.get("content-security-policy", "")
+        assert "default-src 'none'" in policy and "sandbox" in policy, (path, policy)
+
+
 def test_faults_are_logged(world: World) -> None:
     """Run last: stops hub B to read everything it logged."""
     for code in world.tampered:
