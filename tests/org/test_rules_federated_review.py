@@ -18,7 +18,7 @@ B (``tocsin serve`` with an organisation and an SMS gateway) following the front
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import pytest
 from click.testing import CliRunner
 from tests.follow.servers import listing_hub_app
 
+from tocsin.cap.model import Alert, Reference
 from tocsin.cli import main
 from tocsin.compose import AlertFacts, compose_alert
 from tocsin.testing import HubProcess, free_port, serve_asgi
@@ -41,18 +42,21 @@ class Front:
     a: HubProcess
     b: OrgHub
     shown: list[str]  # the alert ids the front's feed lists, newest first
+    issued: dict[str, Alert] = field(default_factory=dict)  # by identifier
 
     def relayed(self, alert_id: str) -> dict[str, Any] | None:
         response = httpx.get(f"{self.b.hub.url}/api/v1/relayed/{alert_id}", timeout=10)
         return response.json() if response.status_code == 200 else None
 
     def issue(self, kind: str, *, sent_ago: timedelta = timedelta(0),
-              expires_in: timedelta | None = timedelta(hours=1)) -> str:
+              expires_in: timedelta | None = timedelta(hours=1), issuer: str = "demo-air-force",
+              **facts: Any) -> str:
         sent = datetime.now(UTC).replace(microsecond=0) - sent_ago
-        alert = compose_alert(AlertFacts(issuer_id="demo-air-force", areas=(KYIV,), kind=kind, sent=sent,
-                                         expires_in=expires_in))
+        alert = compose_alert(AlertFacts(issuer_id=issuer, areas=(KYIV,), kind=kind, sent=sent,
+                                         expires_in=expires_in, **facts))
+        self.issued[alert.identifier] = alert
         with self.a.client() as client:
-            return str(client.issue(alert, self.a.signer("demo-air-force"))["id"])
+            return str(client.issue(alert, self.a.signer(issuer))["id"])
 
     def serve(self, alert_id: str) -> dict[str, Any]:
         """List ``alert_id`` in the front's feed; return B's view once B relayed it (verified)."""
@@ -164,3 +168,24 @@ def test_a_followed_hubs_threat_that_expired_does_not_keep_its_people_from_the_n
     by_alert = {m["alert"]: m for m in checkins()}
     assert set(by_alert) == {first, second}
     assert by_alert[first]["closed"] is not None and by_alert[second]["closed"] is None
+
+
+def test_a_followed_hubs_update_that_turns_a_threat_into_a_notice_closes_its_check_in(
+        front: Front) -> None:
+    """On hub A an Update replaces the alert it references: a threat updated into a notice is
+    no longer a threat there. This hub's own rule closes such a check-in (the record is
+    ended); a followed hub's Update left it open until an all-clear or its expiry."""
+    org_hub = front.b
+    _, checkins = enrol_kyiv_person(front)
+    threat = front.issue("air-raid", issuer="demo-kyiv-city")
+    front.serve(threat)
+    org_hub.sms.wait(1)
+    [checkin] = checkins()
+    original = next(iter(front.issued.values()))
+    update = front.issue("threat-notice", issuer="demo-kyiv-city", msg_type="Update",
+                         references=(Reference(sender=original.sender, identifier=original.identifier,
+                                               sent=original.sent),))
+    front.serve(update)
+    org_hub.sms.wait(2)
+    [checkin] = checkins()
+    assert checkin["alert"] == threat and checkin["closed"] is not None

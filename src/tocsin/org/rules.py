@@ -25,7 +25,8 @@ Invariants:
   reach this module.
 * **A relayed threat is closed by its own hub.** A check-in raised by a followed hub's
   threat is closed only by a verified alert of the same followed feed that ends it: a
-  ``Cancel`` or an all-clear referencing it, or an all-clear of the same sender over one
+  ``Cancel``, an all-clear or an ``Update`` that is no threat referencing it (an Update
+  replaces what it references), or an all-clear of the same sender over one
   of its regions — and only one that hub logged *after* the threat (a larger index in its
   log), as on that hub: an all-clear a feed withheld and serves late ended nothing of a
   later threat — or when it expires. This hub's own events never end it (its store does not
@@ -155,7 +156,9 @@ class RuleEngine:
             for org in await asyncio.to_thread(self.service.store.orgs):
                 if org.rule_enabled:
                     await self._trigger(org, alert_id, kinds, regions)
-        if klass is KindClass.ALL_CLEAR or alert.msg_type == "Cancel":
+        # An Update replaces what it references: one that is no threat (a notice) ends it.
+        if klass is KindClass.ALL_CLEAR or alert.msg_type == "Cancel" \
+                or (alert.msg_type == "Update" and klass is not KindClass.THREAT):
             await self._close_relayed(feed, alert, regions, index)
 
     def _ends(self, feed: str, ender: Alert, ender_regions: tuple[str, ...], ender_index: int,
