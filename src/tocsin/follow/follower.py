@@ -167,6 +167,7 @@ class FeedFollower:
     def _feed_fault(self, code: str, message: str, *, logged: bool = False) -> None:
         """Report a fault of the feed: logged when it first happens (not again every poll while
         it lasts, so a broken feed cannot flood the log), counted every time."""
+        message = self.feed.redact(message)
         repeated = self.status.last_error is not None and self.status.last_error["code"] == code
         if not logged and not repeated:
             log.warning("follow %s: feed refused: %s: %s (retrying every %g s)", self.feed.name, code,
@@ -186,11 +187,12 @@ class FeedFollower:
             if len(self._entry_faults) >= MAX_ENTRY_FAULTS:
                 self._entry_faults.clear()
             self._entry_faults.add(key)
-            log.warning("follow %s: entry %s skipped for now: %s: %s", self.feed.name, subject[:200],
-                        exc.code, str(exc)[:500])
+            log.warning("follow %s: entry %s skipped for now: %s: %s", self.feed.name,
+                        self.feed.redact(subject[:200]), exc.code, self.feed.redact(str(exc)[:500]))
 
     async def _refuse(self, subject: str, code: str, reason: str) -> None:
         """Record (durably, off the event loop) and report a refused alert; logged the first time."""
+        subject, reason = self.feed.redact(subject), self.feed.redact(reason)
         self.metrics.refused.labels(self.feed.name, code).inc()
         self.status.refused += 1
         if await asyncio.to_thread(self.store.refuse, self.feed.name, subject, code, reason, self.clock()):
@@ -201,7 +203,7 @@ class FeedFollower:
         data = await fetch(client, self.feed.url, limit=MAX_FEED_BYTES, allowed=self.allowed,
                            lookup=self.lookup, accept="application/atom+xml, application/xml;q=0.9")
         entries, problems = await asyncio.to_thread(read_feed, data, self.feed.url)
-        for problem in problems:
+        for problem in map(self.feed.redact, problems):
             if problem not in self.status.problems:
                 log.warning("follow %s: %s", self.feed.name, problem)
                 self.status.problems = [*self.status.problems[-9:], problem]
@@ -450,7 +452,8 @@ class FollowService:
         for follower in self.followers:
             feed, status = follower.feed, follower.status
             out.append({
-                "name": feed.name, "url": feed.url, "kind": feed.kind, "interval_secs": feed.interval_secs,
+                "name": feed.name, "url": feed.public_url, "kind": feed.kind,
+                "interval_secs": feed.interval_secs,
                 "trust": ("registry root, log key" + (" and witness policy" if feed.witness_policy else "")
                           if feed.kind == "tocsin" else
                           f"{len(feed.certificates)} XML-DSig certificate(s)" if feed.certificates
