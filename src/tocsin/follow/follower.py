@@ -344,7 +344,7 @@ class FeedFollower:
     async def _poll_cap(self, client: httpx.AsyncClient, entries: list[FeedEntry]) -> None:
         for entry in reversed(entries):
             if self.store.has_source(self.feed.name, entry.cap_url) \
-                    or self.store.was_refused(self.feed.name, entry.cap_url):
+                    or self.store.was_refused(self.feed.name, self.feed.redact(entry.cap_url)):
                 continue
             try:
                 cap = await fetch(client, entry.cap_url, limit=MAX_ALERT_BYTES, allowed=self.allowed,
