@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +91,9 @@ class World:
                                 "log_key": str(self.a.data_dir / "log.pub"),
                                 "witness_policy": str(self.a.data_dir / "witness-policy.txt")}, Path("/"), 0)
 
-    def issue(self, headline: str) -> tuple[str, bytes]:
+    def issue(self, headline: str, sent: datetime | None = None) -> tuple[str, bytes]:
         alert = compose_alert(AlertFacts(issuer_id="demo-air-force", areas=(KYIV,), kind="air-raid",
-                                         headline=headline, expires_in=timedelta(hours=1)))
+                                         headline=headline, expires_in=timedelta(hours=5), sent=sent))
         with self.a.client() as client:
             alert_id = str(client.issue(alert, self.a.signer("demo-air-force"))["id"])
         return alert_id, httpx.get(f"{self.a.url}/api/v1/alerts/{alert_id}/cap", timeout=10).content
@@ -103,7 +103,8 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("federation-review")
     with ExitStack() as stack:
-        a = HubProcess(root / "a")
+        # A hub that (misbehaving) accepts alerts sent long ago: the follower must catch replays.
+        a = HubProcess(root / "a", env={"TOCSIN_MAX_SENT_AGE_SECS": "100000"})
         a.start()
         stack.callback(a.stop)
         shown: list[str] = []
@@ -246,3 +247,52 @@ def test_a_feed_that_drips_its_answer_is_given_up_on(world: World) -> None:
     assert took < TOTAL_SECS * 2, took
     error = slow.status.last_error
     assert error is not None and error["code"] == "feed_unreachable" and "in all" in error["message"], error
+
+
+def test_a_replayed_alert_the_feed_withholds_for_a_poll_is_still_refused(world: World) -> None:
+    """The back-dating rule: an entry logged after a checkpoint this follower verified at T
+    may not be sent long before T. It was judged against the checkpoint of the *previous
+    poll*, so a feed that listed the replayed entry one poll late (after a checkpoint holding
+    it was seen) got it past the rule and shown as verified. Now each entry is judged
+    against the last checkpoint seen that did not hold it."""
+    store = RelayStore(":memory:")
+    hub = follower(world.hub_feed(), store)
+    world.shown[:] = []
+
+    async def poll_until(condition: Any) -> None:
+        async with new_client() as client:
+            for _ in range(100):
+                await hub.poll(client)
+                if condition():
+                    return
+                await asyncio.sleep(0.2)  # paces the polls while A signs its checkpoint
+        raise AssertionError("timed out")
+
+    asyncio.run(poll_until(lambda: store.state("hub-a")[1] is not None))
+    sent = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    alert_id, _ = world.issue("replayed, withheld for a poll", sent=sent)
+    # The feed withholds it until this follower has seen a checkpoint that holds it.
+    index = until_proof_index(world, alert_id)
+    asyncio.run(poll_until(lambda: (store.state("hub-a")[1] or 0) > index))
+    world.shown[:] = [alert_id]
+    row = poll_until_taken(hub, alert_id=alert_id, store=store)
+    refusals = {r["subject"]: r for r in store.refusals("hub-a")}
+    assert row is None, row
+    assert refusals[alert_id]["code"] == "stale_alert", refusals
+    store.close()
+
+
+def until_proof_index(world: World, alert_id: str) -> int:
+    """The alert's index in A's log, once A serves its proof."""
+    from tocsin.tlog.proof import parse_proof_bundle
+
+    async def run() -> int:
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                response = await client.get(f"{world.a.url}/api/v1/alerts/{alert_id}/proof")
+                if response.status_code == 200:
+                    return parse_proof_bundle(response.content).index
+                await asyncio.sleep(0.1)  # paces the reads while A signs its checkpoint
+        raise AssertionError("no proof")
+
+    return asyncio.run(run())

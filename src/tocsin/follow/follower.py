@@ -51,7 +51,7 @@ from tocsin.issue import alert_id_for
 from tocsin.ledger.limits import MAX_ALERT_BYTES
 from tocsin.regions import RegionSet
 from tocsin.tlog.checkpoint import MAX_CHECKPOINT_BYTES, CheckpointError, open_checkpoint
-from tocsin.tlog.proof import MAX_PROOF_BUNDLE_BYTES, PolicyError, parse_proof_bundle
+from tocsin.tlog.proof import MAX_PROOF_BUNDLE_BYTES, PolicyError, ProofBundleError, parse_proof_bundle
 from tocsin.trust.registry import Registry, RegistryError, load_registry
 from tocsin.trust.verify import MAX_STATEMENT_BYTES
 
@@ -216,7 +216,7 @@ class FeedFollower:
 
     async def _poll_hub(self, client: httpx.AsyncClient, entries: list[FeedEntry]) -> None:
         feed = self.feed
-        seen_before = await asyncio.to_thread(self._seen)
+        seen_before = await asyncio.to_thread(self._seen)  # the checkpoints of earlier polls only
         checkpoint = await self._checkpoint(client)
         pending = 0
         fresh: list[str] = []
@@ -235,7 +235,7 @@ class FeedFollower:
         if fresh:
             registry, current = await self._current_registry(client)
             for alert_id in reversed(fresh):  # oldest first, as the hub logged them
-                if not await self._take_hub_alert(client, alert_id, registry, seen_before, current):
+                if not await self._take_hub_alert(client, alert_id, registry, current):
                     pending += 1
         self.status.pending = pending
         if checkpoint is not None and (seen_before is None or checkpoint.size >= seen_before.size):
@@ -299,7 +299,7 @@ class FeedFollower:
         return self._registry, True
 
     async def _take_hub_alert(self, client: httpx.AsyncClient, alert_id: str, registry: Registry | None,
-                              seen: Seen | None, current: bool) -> bool:
+                              current: bool) -> bool:
         """Fetch, verify and store one alert; False if it must be tried again (proof pending, or
         refused with a registry that is not the one the hub serves now: a refusal is final)."""
         feed = self.feed
@@ -321,6 +321,15 @@ class FeedFollower:
             return False
         if registry is None:
             return False  # reported as a fault of the feed (or its registry refusal); tried again
+        # Freshness is judged against the last checkpoint seen *without* this entry, not the
+        # previous poll's: a feed listing a replayed entry late (once a checkpoint holding it
+        # was seen) must not get it past the back-dating rule. The index is the bundle's own;
+        # verify_hub_alert proves it, and a bundle that lies about it does not verify.
+        seen: Seen | None = None
+        with contextlib.suppress(ProofBundleError):
+            found = await asyncio.to_thread(self.store.seen_without, feed.name,
+                                            parse_proof_bundle(proof).index)
+            seen = None if found is None else Seen(*found)
         verdict = await asyncio.to_thread(
             verify_hub_alert, alert_id, cap, statement, proof, feed=feed, registry=registry,
             regions=self.regions, now=self.clock(), seen=seen, max_sent_age_secs=self.max_sent_age_secs)

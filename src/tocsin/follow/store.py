@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS feed_state (
     checkpoint_size INTEGER,
     checkpoint_seen_ts REAL
 );
+CREATE TABLE IF NOT EXISTS checkpoints_seen (
+    feed TEXT NOT NULL, size INTEGER NOT NULL, last_seen_ts REAL NOT NULL,
+    PRIMARY KEY (feed, size)
+);
 """
 
 
@@ -221,8 +225,33 @@ class RelayStore:
                              "DO UPDATE SET registry = excluded.registry", (feed, registry))
 
     def save_checkpoint(self, feed: str, size: int, seen_ts: float) -> None:
+        """The followed log had ``size`` entries at ``seen_ts`` (a checkpoint verified then);
+        kept for each size, with the last time it was seen, for :meth:`seen_without`."""
         with self._lock:
-            self._db.execute(
-                "INSERT INTO feed_state (feed, checkpoint_size, checkpoint_seen_ts) VALUES (?, ?, ?) "
-                "ON CONFLICT (feed) DO UPDATE SET checkpoint_size = excluded.checkpoint_size, "
-                "checkpoint_seen_ts = excluded.checkpoint_seen_ts", (feed, size, seen_ts))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT INTO feed_state (feed, checkpoint_size, checkpoint_seen_ts) VALUES (?, ?, ?) "
+                    "ON CONFLICT (feed) DO UPDATE SET checkpoint_size = excluded.checkpoint_size, "
+                    "checkpoint_seen_ts = excluded.checkpoint_seen_ts", (feed, size, seen_ts))
+                self._db.execute(
+                    "INSERT INTO checkpoints_seen (feed, size, last_seen_ts) VALUES (?, ?, ?) "
+                    "ON CONFLICT (feed, size) DO UPDATE SET last_seen_ts = "
+                    "max(last_seen_ts, excluded.last_seen_ts)", (feed, size, seen_ts))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def seen_without(self, feed: str, index: int) -> tuple[int, float] | None:
+        """The last checkpoint seen that did not yet hold entry ``index`` (its size and when),
+        or None: the entry was logged after that time, whenever a feed chooses to list it."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT size, last_seen_ts FROM checkpoints_seen WHERE feed = ? AND size <= ? "
+                "ORDER BY size DESC LIMIT 1", (feed, index)).fetchone()
+            if row is None:  # a file from before this table: its one saved checkpoint
+                row = self._db.execute(
+                    "SELECT checkpoint_size, checkpoint_seen_ts FROM feed_state WHERE feed = ? AND "
+                    "checkpoint_size <= ? AND checkpoint_seen_ts IS NOT NULL", (feed, index)).fetchone()
+        return None if row is None else (int(row[0]), float(row[1]))

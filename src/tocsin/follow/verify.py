@@ -17,7 +17,9 @@ refusing the alert with the code ``POST /api/v1/alerts`` would give, or ``not_lo
 4. freshness, the monitor's back-dating rule: if this follower verified, at time ``T``, a
    checkpoint of that log that did not yet hold the entry, the alert was logged after
    ``T``, so its ``sent`` may not be earlier than ``T - max_sent_age - CLOCK_SKEW_SECS``
-   (``stale_alert``) — a hub accepting an old alert (a replay) is caught.
+   (``stale_alert``) — a hub accepting an old alert (a replay) is caught. The caller gives
+   the *last* checkpoint it saw without the entry (:meth:`RelayStore.seen_without`), so a
+   feed listing the entry late does not move ``T`` past it.
 """
 
 from __future__ import annotations
