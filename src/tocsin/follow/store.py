@@ -94,10 +94,25 @@ _SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM relayed"  # noqa: S608 (const
 _REFUSAL_COLUMNS = ("subject", "code", "reason", "first_ts", "last_ts", "count")
 
 
-class RelayStore:
-    """SQLite (WAL, ``synchronous=FULL``); every method is safe from any thread."""
+MAX_FEED_BYTES = 64 << 20  # a feed's relayed bytes (CAP, statements, proofs) kept, oldest out first
+MAX_FEED_ROWS = 5_000  # a feed's relayed alerts kept
+MAX_FEED_REFUSALS = 1_000  # a feed's refusals kept
 
-    def __init__(self, path: Path | str) -> None:
+
+class RelayStore:
+    """SQLite (WAL, ``synchronous=FULL``); every method is safe from any thread.
+
+    Each feed has a budget (bytes and alerts relayed, refusals): a followed feed is a
+    stranger's server that may list 500 new documents of 704 KiB every poll, and this file
+    lives in the data directory beside the hub's own log store. Beyond its budget a feed's
+    oldest rows go; another feed's are never touched for it.
+    """
+
+    def __init__(self, path: Path | str, *, max_feed_bytes: int = MAX_FEED_BYTES,
+                 max_feed_rows: int = MAX_FEED_ROWS, max_feed_refusals: int = MAX_FEED_REFUSALS) -> None:
+        self.max_feed_bytes = max_feed_bytes
+        self.max_feed_rows = max_feed_rows
+        self.max_feed_refusals = max_feed_refusals
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -149,6 +164,7 @@ class RelayStore:
                 except sqlite3.IntegrityError:
                     return False
                 if replaced:
+                    self._trim(r.feed)
                     return True
             try:
                 self._db.execute(
@@ -160,7 +176,21 @@ class RelayStore:
                      r.area_desc, r.received_ts))
             except sqlite3.IntegrityError:
                 return False
+            self._trim(r.feed)
         return True
+
+    def _trim(self, feed: str) -> None:
+        """Keep ``feed`` within its budget, newest first (the lock is held)."""
+        rows = self._db.execute(
+            "SELECT id, length(cap) + ifnull(length(statement), 0) + ifnull(length(proof), 0) "
+            "FROM relayed WHERE feed = ? ORDER BY received_ts DESC, id DESC", (feed,)).fetchall()
+        total, drop = 0, []
+        for n, (alert_id, size) in enumerate(rows):
+            total += int(size)
+            if n >= self.max_feed_rows or total > self.max_feed_bytes:
+                drop.append((alert_id,))
+        if drop:
+            self._db.executemany("DELETE FROM relayed WHERE id = ?", drop)
 
     def get(self, alert_id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -197,6 +227,9 @@ class RelayStore:
                 return False
             self._db.execute("INSERT INTO refusals VALUES (?, ?, ?, ?, ?, ?, 1)",
                              (feed, subject, code, reason, now, now))
+            self._db.execute("DELETE FROM refusals WHERE feed = ? AND rowid NOT IN (SELECT rowid FROM "
+                             "refusals WHERE feed = ? ORDER BY last_ts DESC, rowid DESC LIMIT ?)",
+                             (feed, feed, self.max_feed_refusals))
         return True
 
     def was_refused(self, feed: str, subject: str) -> bool:
