@@ -296,3 +296,71 @@ def until_proof_index(world: World, alert_id: str) -> int:
         raise AssertionError("no proof")
 
     return asyncio.run(run())
+
+
+def test_alerts_logged_while_a_witness_was_down_are_taken_once_it_cosigns(tmp_path: Path) -> None:
+    """A hub never stops for a witness: while one is down its checkpoints carry fewer
+    cosignatures, and its proofs are served under them. The follower's quorum is then not
+    met — but the alert *is* in the log under the hub's key. That was a final ``not_logged``
+    refusal, so every alert of a witness outage was lost to the follower for ever. Now it is
+    tried again until a checkpoint with the quorum covers it."""
+    from tocsin.services.witness import Witness
+    from tocsin.services.witness_http import witness_app
+    from tocsin.tlog.checkpoint import Cosigner
+    from tocsin.trust.note import Verifier
+
+    cosigner = Cosigner.generate("witness.test")
+    holder: dict[str, Any] = {}
+
+    async def outage_or_witness(scope: Any, receive: Any, send: Any) -> None:
+        app = holder.get("app")
+        if app is None:  # down
+            await Response(b"down for maintenance", status_code=503)(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    with ExitStack() as stack:
+        witness_url = stack.enter_context(serve_asgi(outage_or_witness))
+        policy = tmp_path / "a-witnesses.txt"
+        policy.write_text(f"witness w {cosigner.verifier().vkey} {witness_url}\nquorum 0\n")
+        a = HubProcess(tmp_path / "a", env={"TOCSIN_WITNESS_POLICY": str(policy)})
+        a.start()
+        stack.callback(a.stop)
+        shown: list[str] = []
+        front = stack.enter_context(serve_asgi(front_app(a.url, shown, [False])))
+        ours = tmp_path / "b-policy.txt"  # the follower requires this witness
+        ours.write_text(f"witness w {cosigner.verifier().vkey}\nquorum 1\n")
+        feed = feed_from_table({"name": "hub-a", "url": f"{front}/feeds/alerts.atom", "kind": "tocsin",
+                                "registry_root": str(a.data_dir / "registry-root.pub"),
+                                "log_key": str(a.data_dir / "log.pub"),
+                                "witness_policy": str(ours)}, Path("/"), 0)
+        store = RelayStore(":memory:")
+        hub = follower(feed, store)
+        world = World(a, front, shown, [False], "", {}, [], {})
+        during, _ = world.issue("logged while the witness is down")
+        shown[:] = [during]
+        until_proof_index(world, during)
+        asyncio.run(_poll_times(hub, 3))
+        assert store.get(during) is None
+        assert not store.was_refused("hub-a", during), store.refusals("hub-a")
+        # Said as what it is — the checkpoint lacks the quorum, the alert waits for it — not
+        # as a crash of the follower (an "internal" error and a traceback at every outage).
+        error = hub.status.last_error
+        assert error is None or error["code"] != "internal", error
+        assert hub.status.pending == 1, hub.status
+        assert any("witness" in r["reason"] for r in store.refusals("hub-a")), store.refusals("hub-a")
+
+        log_key = Verifier.from_vkey((a.data_dir / "log.pub").read_text().strip())
+        holder["app"] = witness_app(Witness(cosigner, {log_key.name: log_key}, tmp_path / "w.sqlite3"))
+        after, _ = world.issue("logged once the witness is back")  # A signs (and asks) again
+        shown[:] = [after, during]
+        row = poll_until_taken(hub, alert_id=during, store=store)
+        assert row is not None and row["trust"] == "verified", store.refusals("hub-a")
+        assert "cosigned by 1 witness" in row["detail"]
+        store.close()
+
+
+async def _poll_times(each: FeedFollower, times: int) -> None:
+    async with new_client() as client:
+        for _ in range(times):
+            await each.poll(client)

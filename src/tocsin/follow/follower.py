@@ -45,13 +45,19 @@ from tocsin.follow.atom import MAX_FEED_BYTES, FeedEntry, FeedError, read_feed
 from tocsin.follow.config import FollowedFeed
 from tocsin.follow.fetch import FetchRefused, fetch, new_client
 from tocsin.follow.store import Relayed, RelayStore
-from tocsin.follow.verify import HubVerified, Refused, Seen, verify_hub_alert
+from tocsin.follow.verify import HubVerified, Pending, Refused, Seen, verify_hub_alert
 from tocsin.follow.xmldsig import XmlSignatureError, verify_xml_signature
 from tocsin.issue import alert_id_for
 from tocsin.ledger.limits import MAX_ALERT_BYTES
 from tocsin.regions import RegionSet
 from tocsin.tlog.checkpoint import MAX_CHECKPOINT_BYTES, CheckpointError, open_checkpoint
-from tocsin.tlog.proof import MAX_PROOF_BUNDLE_BYTES, PolicyError, ProofBundleError, parse_proof_bundle
+from tocsin.tlog.proof import (
+    MAX_PROOF_BUNDLE_BYTES,
+    PolicyError,
+    ProofBundleError,
+    ProofVerificationError,
+    parse_proof_bundle,
+)
 from tocsin.trust.registry import Registry, RegistryError, load_registry
 from tocsin.trust.verify import MAX_STATEMENT_BYTES
 
@@ -256,7 +262,7 @@ class FeedFollower:
             cp, opened = open_checkpoint(note, feed.log_key, feed.origin)
             if feed.witness_policy is not None:
                 feed.witness_policy.check(opened)
-        except (CheckpointError, PolicyError) as exc:
+        except (CheckpointError, PolicyError, ProofVerificationError) as exc:  # the last: below quorum
             await self._refuse("checkpoint", "not_logged", f"the log's checkpoint does not verify: {exc}")
             return None
         _, size, _ = await asyncio.to_thread(self.store.state, feed.name)
@@ -333,6 +339,9 @@ class FeedFollower:
         verdict = await asyncio.to_thread(
             verify_hub_alert, alert_id, cap, statement, proof, feed=feed, registry=registry,
             regions=self.regions, now=self.clock(), seen=seen, max_sent_age_secs=self.max_sent_age_secs)
+        if isinstance(verdict, Pending):
+            self._entry_fault(alert_id, FetchRefused("not_logged", verdict.reason))
+            return False
         if isinstance(verdict, Refused):
             if not current:
                 return False
