@@ -21,7 +21,10 @@ rule engine, :meth:`tocsin.org.rules.RuleEngine.relayed`). A refused alert is
 recorded once with its catalogued code and logged once at WARNING; a fault of the feed
 itself (too large, malformed, redirect loop, entity bomb, refused address, unreachable)
 is logged at WARNING with its code and counted, and the next poll comes at the interval.
-An alert whose proof is not signed yet (``503``) is simply tried again at the next poll.
+An alert whose proof is not signed yet (``503``), or is short of the witness quorum, or
+whose document could not be fetched, or that was refused with a registry that is not the one
+the hub serves now, is tried again at the next poll: a refusal is final, so only a verdict on
+what the hub really serves is one.
 """
 
 from __future__ import annotations
