@@ -364,3 +364,19 @@ async def _poll_times(each: FeedFollower, times: int) -> None:
     async with new_client() as client:
         for _ in range(times):
             await each.poll(client)
+
+
+def test_a_kept_registry_that_no_longer_verifies_does_not_stop_the_follower(world: World) -> None:
+    """The registry adopted for a feed is kept in ``relayed.sqlite3``; if it no longer
+    verifies against the configured root (the operator replaced the root after the followed
+    hub re-keyed, or the file was damaged), every poll ended in an ``internal`` error for
+    ever. It is now set aside (reported) and the hub's current registry is fetched."""
+    store = RelayStore(":memory:")
+    store.save_registry("hub-a", b'{"not": "a registry"}')
+    hub = follower(world.hub_feed(), store)
+    alert_id, _ = world.issue("after the kept registry went bad")
+    world.shown[:] = [alert_id]
+    row = poll_until_taken(hub, alert_id=alert_id, store=store)
+    assert row is not None and row["trust"] == "verified", (hub.status, store.refusals("hub-a"))
+    assert any(r["subject"] == "registry" and r["code"] == "bad_registry" for r in store.refusals("hub-a"))
+    store.close()

@@ -285,7 +285,11 @@ class FeedFollower:
         assert feed.registry_root is not None
         stored, _, _ = self.store.state(feed.name)
         if self._registry is None and stored is not None:
-            self._registry = load_registry(stored, root=feed.registry_root)
+            try:
+                self._registry = load_registry(stored, root=feed.registry_root)
+            except RegistryError as exc:  # the root was replaced, or the file damaged: set aside
+                await self._refuse("registry", "bad_registry", f"the registry kept for this feed does "
+                                   f"not verify against the configured root; fetching the hub's: {exc}")
         try:
             data = await fetch(client, f"{feed.api_base}/api/v1/registry", limit=MAX_REGISTRY_BYTES,
                                allowed=self.allowed, lookup=self.lookup, accept="application/json")
