@@ -102,10 +102,10 @@ MAX_FEED_REFUSALS = 1_000  # a feed's refusals kept
 class RelayStore:
     """SQLite (WAL, ``synchronous=FULL``); every method is safe from any thread.
 
-    Each feed has a budget (bytes and alerts relayed, refusals): a followed feed is a
-    stranger's server that may list 500 new documents of 704 KiB every poll, and this file
-    lives in the data directory beside the hub's own log store. Beyond its budget a feed's
-    oldest rows go; another feed's are never touched for it.
+    Each feed has a budget (bytes and alerts relayed unverified or XML-signed, refusals): a
+    followed feed is a stranger's server that may list 500 new documents of 704 KiB every
+    poll, and this file lives in the data directory beside the hub's own log store. Beyond its
+    budget a feed's oldest rows go; another feed's are never touched for it.
     """
 
     def __init__(self, path: Path | str, *, max_feed_bytes: int = MAX_FEED_BYTES,
@@ -180,10 +180,14 @@ class RelayStore:
         return True
 
     def _trim(self, feed: str) -> None:
-        """Keep ``feed`` within its budget, newest first (the lock is held)."""
+        """Keep ``feed`` within its budget, newest first (the lock is held). Alerts verified as
+        a followed hub's are not counted nor evicted: only that hub's registry issuers, in its
+        log, make them (no stranger can), and the organisations' rule reads them for as long
+        as a check-in they raised is open."""
         rows = self._db.execute(
             "SELECT id, length(cap) + ifnull(length(statement), 0) + ifnull(length(proof), 0) "
-            "FROM relayed WHERE feed = ? ORDER BY received_ts DESC, id DESC", (feed,)).fetchall()
+            "FROM relayed WHERE feed = ? AND trust != 'verified' ORDER BY received_ts DESC, id DESC",
+            (feed,)).fetchall()
         total, drop = 0, []
         for n, (alert_id, size) in enumerate(rows):
             total += int(size)
