@@ -10,6 +10,7 @@ going first; other feeds' alerts are never evicted for it.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from tocsin.follow.store import Relayed, RelayStore
@@ -31,6 +32,12 @@ def test_one_feed_cannot_fill_the_disk_nor_evict_another_feeds_alerts(tmp_path: 
     assert 0 < len(held) <= 4
     assert {r["id"] for r in held} >= {_relayed("hostile", 39, 1, 0).id}  # the newest stay
     assert store.get(_relayed("good", 0, 1, 0).id) is not None
+    # A followed hub's verified alerts (its issuers', in its log) are never evicted: the
+    # organisations' rule reads them while a check-in they raised is open.
+    hub = [dataclasses.replace(_relayed("hub", n, 1 << 20, 100.0 + n), trust="verified")
+           for n in range(6)]
+    assert all(store.add(r) for r in hub)
+    assert len(store.recent(feed="hub", limit=500)) == 6
     for n in range(1000):
         store.refuse("hostile", f"https://x.example/bad/{n}", "invalid_cap", "r" * 1000, float(n))
     refusals = store.refusals("hostile", limit=10_000)
