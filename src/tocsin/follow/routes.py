@@ -40,9 +40,10 @@ MAX_LIST = 500
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
 MARKS = {"verified": "✔", "xml-signature": "✉", "unverified": "?"}
-#: The bytes exactly as fetched are a stranger's: CAP's schema lets any element into an XML
-#: signature, so a document may carry XHTML ``script`` that runs on this origin in a browser
-#: rendering it as XML. Nothing is allowed, and the document gets an opaque origin.
+#: The bytes exactly as fetched (or as an issuer signed them: api.app) are a stranger's: CAP's
+#: schema lets any element into an XML signature, so a document may carry XHTML ``script``
+#: that runs on this origin in a browser rendering it as XML. Nothing is allowed, and the
+#: document gets an opaque origin.
 BYTES_CSP = "default-src 'none'; sandbox"
 
 
