@@ -92,6 +92,9 @@ CREATE TABLE IF NOT EXISTS writer_lease (
     since DOUBLE PRECISION
 );
 INSERT INTO writer_lease (id, epoch) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+-- Where the leading writer takes writes (its private URL); NULL until it is ready. Set by
+-- the leader of the row's epoch only, cleared whenever the epoch changes (edges follow it).
+ALTER TABLE writer_lease ADD COLUMN IF NOT EXISTS url TEXT;
 CREATE TABLE IF NOT EXISTS alerts (
     seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -281,7 +284,7 @@ class PostgresStore:
                     conn.close()
                     return False
                 row = conn.execute(
-                    "UPDATE writer_lease SET epoch = epoch + 1, holder = %s, since = %s "
+                    "UPDATE writer_lease SET epoch = epoch + 1, holder = %s, since = %s, url = NULL "
                     "WHERE id = 1 RETURNING epoch", (_holder(), time.time())).fetchone()
             except psycopg.Error as exc:
                 conn.close()
@@ -335,6 +338,22 @@ class PostgresStore:
         with self._conn() as conn:
             row = conn.execute("SELECT epoch, holder FROM writer_lease WHERE id = 1").fetchone()
         return (0, None) if row is None else (int(row[0]), row[1])
+
+    def advertise_writer(self, url: str) -> None:
+        """Say where this leading writer takes writes (edges hand them there); fenced.
+
+        Written under the lease row lock and only while the row holds this store's epoch, so
+        the address edges read is always the current leader's (a new epoch starts with none).
+        """
+        with self._conn() as conn, conn.transaction():
+            self._fence(conn)
+            conn.execute("UPDATE writer_lease SET url = %s WHERE id = 1", (url,))
+
+    def leader_url(self) -> str | None:
+        """Where the current leader takes writes; None while no leader has said (no lead needed)."""
+        with self._conn() as conn:
+            row = conn.execute("SELECT url FROM writer_lease WHERE id = 1").fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     @property
     def fencing_token(self) -> int | None:
@@ -497,7 +516,9 @@ class PostgresStore:
             return index
 
     def save_checkpoint(self, size: int, note: bytes, created_ts: float) -> None:
-        with self._conn() as conn:
+        """Keep a signed checkpoint; fenced like every write (a stale leader keeps nothing)."""
+        with self._conn() as conn, conn.transaction():
+            self._fence(conn)
             conn.execute("INSERT INTO checkpoints (size, note, created_ts) VALUES (%s, %s, %s) "
                          "ON CONFLICT (size) DO NOTHING", (size, note, created_ts))
 
