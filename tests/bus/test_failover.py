@@ -23,8 +23,10 @@ import psycopg
 import pytest
 from tests.bus.conftest import CLOSED, Received, SseReader, health, signed_alert, wait_health
 
+from tocsin.store.integrity import read_log_key
 from tocsin.testing import HubProcess, NatsProcess
 from tocsin.testing_postgres import PostgresServer
+from tocsin.tlog.checkpoint import Checkpoint, sign_checkpoint
 
 #: The issue's bound: the standby leads within 5 s of the leader's death.
 TAKEOVER_SECS = 5.0
@@ -248,3 +250,29 @@ def test_a_paused_leader_that_lost_its_lead_stops_and_exits(failover: Failover) 
     assert {first, second} <= stored_ids(failover.dsn)
     third, _ = issue_until_stored(edge.url, signed_alert(leader))
     assert health(standby.url)["leading"] is True and third in stored_ids(failover.dsn)
+
+
+def test_a_standby_never_signs_a_tree_that_forks_from_a_checkpoint_its_key_signed(
+        failover: Failover) -> None:
+    """Its own log.checkpoint names another tree of a size the store holds (a fork): when the
+    lead frees, the standby checks under the lead, refuses, releases it and exits."""
+    leader, standby = failover.leader, failover.standby
+    issue_until_stored(failover.edges[0].url, signed_alert(leader))
+    origin = httpx.get(f"{leader.url}/checkpoint").text.splitlines()[0]
+    signer = read_log_key(standby.data_dir / "log.key", origin)
+    forked = sign_checkpoint(Checkpoint(origin, 1, b"\x01" * 32), signer)  # size 1: the registry
+    (standby.data_dir / "log.checkpoint").write_bytes(forked)
+    with psycopg.connect(failover.dsn) as conn:
+        before = conn.execute("SELECT max(size), count(*) FROM checkpoints").fetchone()
+    leader.kill()
+    assert standby.proc is not None
+    assert standby.proc.wait(timeout=30) == EXIT_SUPERSEDED
+    out = standby.proc.stdout.read().decode() if standby.proc.stdout else ""
+    assert "could not take over" in out and "different tree of size 1" in out, out
+    with psycopg.connect(failover.dsn) as conn:
+        after = conn.execute("SELECT max(size), count(*) FROM checkpoints").fetchone()
+        lease = conn.execute("SELECT url FROM writer_lease").fetchone()
+    assert after == before  # it signed and saved nothing
+    assert lease is not None and lease[0] is None  # and never said it takes writes
+    refused = post(failover.edges[0].url, signed_alert(leader))
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "writer_unavailable"
