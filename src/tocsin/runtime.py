@@ -240,15 +240,16 @@ class Hub:
             self.doorbell = Doorbell(settings.bus, on_ring=self.edge.ring)
 
     def _open_readonly_store(self) -> Store:
-        """The store an edge reads: the writer's SQLite file (query-only), or PostgreSQL without
-        leadership (an edge never writes, so it neither leads nor needs the log key)."""
+        """The store an edge reads: the writer's SQLite file (query-only), or PostgreSQL read-only
+        (no DDL, read-only sessions: a SELECT-only role suffices; an edge never writes, so it
+        neither leads nor needs the log key)."""
         settings = self.settings
         rules = state_rules(self._ancestor_codes)
         if settings.store:
             from tocsin.store.postgres import PostgresStore, redacted
 
             try:
-                return PostgresStore(settings.store, rules=rules)
+                return PostgresStore(settings.store, rules=rules, readonly=True)
             except StorageUnavailable as exc:
                 raise StartupRefused(f"the store {redacted(settings.store)} cannot be used "
                                      f"({exc})") from None
