@@ -276,3 +276,39 @@ def test_a_standby_never_signs_a_tree_that_forks_from_a_checkpoint_its_key_signe
     assert lease is not None and lease[0] is None  # and never said it takes writes
     refused = post(failover.edges[0].url, signed_alert(leader))
     assert refused.status_code == 503 and refused.json()["error"]["code"] == "writer_unavailable"
+
+
+def test_postgresql_restarts_under_a_leader_and_a_standby_and_one_writer_leads_after(
+        postgres: PostgresServer, tmp_path: Path) -> None:
+    """Both writers lose their sessions; whichever takes the lock first leads, the other
+    waits (or, superseded, exits to come back as the standby); issuing resumes by itself."""
+    server = PostgresServer.create(postgres.bindir)  # its own: this test restarts it
+    nats = NatsProcess()
+    nats.start()
+    dsn = server.create_database()
+    leader = writer_process(tmp_path / "a", dsn, nats.url)
+    procs: list[HubProcess] = []
+    try:
+        leader.start()
+        procs.append(leader)
+        standby = standby_of(leader, tmp_path / "b", dsn, nats.url)
+        standby.start()
+        procs.append(standby)
+        edge = edge_following_the_leader(tmp_path, "e", leader, dsn, nats.url)
+        edge.start()
+        procs.append(edge)
+        first, _ = issue_until_stored(edge.url, signed_alert(leader))
+        server.restart()
+        second, _ = issue_until_stored(edge.url, signed_alert(leader))
+        leaders = [w for w in (leader, standby)
+                   if w.proc is not None and w.proc.poll() is None and health(w.url)["leading"]]
+        assert len(leaders) == 1, "not exactly one writer leads"
+        for writer in (leader, standby):  # the other waits, or exited superseded
+            assert writer.proc is not None
+            assert writer in leaders or writer.proc.poll() in (None, EXIT_SUPERSEDED)
+        assert {first, second} <= stored_ids(dsn)
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        nats.stop()
+        server.destroy()
