@@ -171,6 +171,11 @@ _ALERT_COLUMNS = (
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
+class LogBehind(StorageUnavailable):
+    """The store holds fewer log entries than this writer's log key signed: writing would
+    fork the log, so nothing is written (the hub answers ``503``)."""
+
+
 def storage_error(exc: BaseException) -> Exception:
     """The hub's error for a PostgreSQL failure: disk full, else unavailable (never a 500)."""
     if isinstance(exc, psycopg.errors.DiskFull):
@@ -221,6 +226,10 @@ class PostgresStore:
         self._lease_lock = threading.Lock()
         self._lease: Conn | None = None  # the session holding the writer lock
         self._epoch: int | None = None  # fencing token while this store leads
+        #: The largest log size this writer's key has signed (hold_log_at_least): a store
+        #: holding fewer entries (restored, or a replica promoted without the last commits)
+        #: is refused every write, so no leaf lands at an index already signed for another.
+        self._log_floor = 0
         check_dsn(dsn)
         # A read-only store (an edge's) runs no DDL and every session is read-only, so it
         # works under a database role that may only SELECT; the writer made the schema.
@@ -401,8 +410,20 @@ class PostgresStore:
         self._epoch = None
         self._drop_lease()
 
+    def hold_log_at_least(self, size: int) -> None:
+        """From now on refuse every write unless the store holds at least ``size`` log entries.
+
+        The checkpointer calls it with every size the log key signs (before anyone sees the
+        checkpoint). A server that comes back behind it — a backup restored, a replica
+        promoted that lacked the last commits — keeps the same lease epoch, so the epoch
+        alone would let this writer append at indexes already signed for other leaves (a
+        fork) and answer 201 for them; this floor refuses instead (:class:`LogBehind`).
+        """
+        self._log_floor = max(self._log_floor, size)
+
     def _fence(self, conn: Conn) -> None:
-        """Inside a write transaction: lock the lease row; refuse unless it holds our epoch."""
+        """Inside a write transaction: lock the lease row; refuse unless it holds our epoch
+        and the store still holds every log entry this writer signed (:meth:`hold_log_at_least`)."""
         mine = self._epoch
         row = conn.execute("SELECT epoch FROM writer_lease WHERE id = 1 FOR UPDATE").fetchone()
         current = None if row is None else int(row[0])
@@ -418,6 +439,14 @@ class PostgresStore:
                             mine, current)
             raise NotLeader(f"another writer leads (epoch {current}, this one had {mine}); "
                             "nothing was stored")
+        floor = self._log_floor
+        if floor and (held := _log_size(conn)) < floor:
+            log.critical("the store holds %d log entries but this writer's key signed a tree of "
+                         "%d: it came back behind (a restored backup, a replica promoted without "
+                         "the last commits); every write is refused — restore a store at least as "
+                         "new, or see docs/operations.md", held, floor)
+            raise LogBehind(f"the store holds {held} log entries, fewer than the {floor} this "
+                            "writer signed; nothing was stored")
 
     # -- writes ------------------------------------------------------------
 
