@@ -327,3 +327,26 @@ def test_postgresql_restarts_under_a_leader_and_a_standby_and_one_writer_leads_a
             proc.stop()
         nats.stop()
         server.destroy()
+
+
+def test_a_leader_paused_with_its_session_alive_is_taken_over_and_exits(
+        failover: Failover) -> None:
+    """A hung leader (SIGSTOP: its PostgreSQL session stays open, so its lock is never freed)
+    no longer holds writes hostage: once its heartbeat is older than the store's bound the
+    standby ends the hung leader's lock session and takes over; the resumed leader is fenced
+    and exits."""
+    from tocsin.store.postgres import STALE_LEADER_SECS
+
+    leader, standby, edge = failover.leader, failover.standby, failover.edges[0]
+    first, _ = issue_until_stored(edge.url, signed_alert(leader))
+    assert leader.proc is not None
+    leader.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_health(standby.url, "leading", True,
+                    timeout=STALE_LEADER_SECS + TAKEOVER_SECS + SLACK_SECS)
+        second, _ = issue_until_stored(edge.url, signed_alert(leader))  # the new leader's 201
+    finally:
+        leader.proc.send_signal(signal.SIGCONT)
+    assert leader.proc.wait(timeout=20) == EXIT_SUPERSEDED
+    assert {first, second} <= stored_ids(failover.dsn)
+    assert health(standby.url)["leading"] is True

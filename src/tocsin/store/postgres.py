@@ -74,6 +74,9 @@ SCHEMA_VERSION = 1
 #: Advisory lock keys (one database each; advisory locks are per database).
 WRITER_LOCK_KEY = 0x746F6373696E0001  # "tocsin" + 1: the leading writer holds it
 SCHEMA_LOCK_KEY = 0x746F6373696E0002  # serialises schema creation by processes starting together
+#: Seconds without a heartbeat after which a standby ends the leader's lock session and takes
+#: over: a hung or paused leader's session stays open, so its lock would never be freed.
+STALE_LEADER_SECS = 8.0
 #: Seconds a request waits for a pooled connection before it is answered 503.
 POOL_TIMEOUT_SECS = 3.0
 #: Seconds a new connection may take (a server that does not answer is unavailable).
@@ -95,6 +98,9 @@ INSERT INTO writer_lease (id, epoch) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 -- Where the leading writer takes writes (its private URL); NULL until it is ready. Set by
 -- the leader of the row's epoch only, cleared whenever the epoch changes (edges follow it).
 ALTER TABLE writer_lease ADD COLUMN IF NOT EXISTS url TEXT;
+-- The leader's heartbeat (the server's clock), renewed by its lease check every second: a
+-- leader that stopped beating (hung, paused) while its session stays open is taken over.
+ALTER TABLE writer_lease ADD COLUMN IF NOT EXISTS beat TIMESTAMPTZ;
 CREATE TABLE IF NOT EXISTS alerts (
     seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -299,14 +305,16 @@ class PostgresStore:
                     except psycopg.errors.LockNotAvailable:
                         got = False
                 else:
-                    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK_KEY,)).fetchone()
-                    got = bool(row and row[0])
+                    got = _try_lock(conn)
+                if not got and _end_stale_leader(conn):
+                    got = _try_lock(conn)
                 if not got:
                     conn.close()
                     return False
                 row = conn.execute(
-                    "UPDATE writer_lease SET epoch = epoch + 1, holder = %s, since = %s, url = NULL "
-                    "WHERE id = 1 RETURNING epoch", (_holder(), time.time())).fetchone()
+                    "UPDATE writer_lease SET epoch = epoch + 1, holder = %s, since = %s, url = NULL, "
+                    "beat = clock_timestamp() WHERE id = 1 RETURNING epoch",
+                    (_holder(), time.time())).fetchone()
             except psycopg.Error as exc:
                 conn.close()
                 raise storage_error(exc) from exc
@@ -329,6 +337,7 @@ class PostgresStore:
             if self._lease is not None and self._lease_alive():
                 current = self._current_epoch(self._lease)
                 if current == self._epoch:
+                    self._beat(self._lease)
                     return True
                 if current is not None:
                     self._lose(current)
@@ -389,6 +398,12 @@ class PostgresStore:
 
     def _lease_alive(self) -> bool:
         return self._lease is not None and not self._lease.closed and not self._lease.broken
+
+    def _beat(self, conn: Conn) -> None:
+        """Renew this leader's heartbeat (a failure: the next check finds out why)."""
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("UPDATE writer_lease SET beat = clock_timestamp() WHERE id = 1 AND "
+                         "epoch = %s", (self._epoch,))
 
     @staticmethod
     def _current_epoch(conn: Conn) -> int | None:
@@ -722,6 +737,38 @@ def _has_nul(*texts: str | None) -> bool:
 
 def _no_nul(texts: Sequence[str]) -> list[str]:
     return [text for text in texts if "\x00" not in text]
+
+
+def _try_lock(conn: Conn) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK_KEY,)).fetchone()
+    return bool(row and row[0])
+
+
+def _end_stale_leader(conn: Conn) -> bool:
+    """End the lock session of a leader whose heartbeat is older than STALE_LEADER_SECS.
+
+    A hung or paused leader keeps its session (its kernel still answers), so its lock would
+    never free and writes would wait for ever. Ending its session frees the lock; the epoch
+    the caller then takes fences anything the old leader still tries (it exits when it sees
+    it). Needs the same database role as the leader (or ``pg_signal_backend``); without it
+    nothing happens. True if a session was ended.
+    """
+    try:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(l.pid, 5000) FROM pg_locks l, writer_lease w "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s::oid "
+            "AND l.objid = %s::oid AND l.objsubid = 1 AND w.id = 1 AND w.beat IS NOT NULL "
+            "AND w.beat < clock_timestamp() - make_interval(secs => %s)",
+            (WRITER_LOCK_KEY >> 32, WRITER_LOCK_KEY & 0xFFFFFFFF, STALE_LEADER_SECS)).fetchall()
+    except psycopg.Error as exc:
+        log.warning("the leader's heartbeat is stale but its session cannot be ended: %s",
+                    storage_error(exc))
+        return False
+    ended = any(row[0] for row in rows)
+    if ended:
+        log.warning("the leading writer's heartbeat was older than %.0f s (hung or paused): its "
+                    "lock session was ended; this writer takes over", STALE_LEADER_SECS)
+    return ended
 
 
 def _holder() -> str:
