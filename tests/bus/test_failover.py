@@ -264,8 +264,12 @@ def test_a_standby_never_signs_a_tree_that_forks_from_a_checkpoint_its_key_signe
     signer = read_log_key(standby.data_dir / "log.key", origin)
     forked = sign_checkpoint(Checkpoint(origin, 1, b"\x01" * 32), signer)  # size 1: the registry
     (standby.data_dir / "log.checkpoint").write_bytes(forked)
-    with psycopg.connect(failover.dsn) as conn:
-        before = conn.execute("SELECT max(size), count(*) FROM checkpoints").fetchone()
+    deadline = time.monotonic() + 10  # the leader's own checkpoint of the alert, kept first
+    with psycopg.connect(failover.dsn, autocommit=True) as conn:
+        while (before := conn.execute("SELECT max(size), count(*) FROM checkpoints").fetchone()) \
+                != (2, 2):  # the registry's and the alert's
+            assert time.monotonic() < deadline, before
+            time.sleep(0.05)  # polling the leader's checkpointer
     leader.kill()
     assert standby.proc is not None
     assert standby.proc.wait(timeout=30) == EXIT_SUPERSEDED
