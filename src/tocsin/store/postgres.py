@@ -748,18 +748,24 @@ def _end_stale_leader(conn: Conn) -> bool:
     """End the lock session of a leader whose heartbeat is older than STALE_LEADER_SECS.
 
     A hung or paused leader keeps its session (its kernel still answers), so its lock would
-    never free and writes would wait for ever. Ending its session frees the lock; the epoch
+    never free and writes would wait for ever. Ending its session frees the lock (and ending
+    a write transaction it hung inside frees the lease row, nothing of it stored); the epoch
     the caller then takes fences anything the old leader still tries (it exits when it sees
     it). Needs the same database role as the leader (or ``pg_signal_backend``); without it
     nothing happens. True if a session was ended.
     """
     try:
+        # Its lock session, and any write transaction it hung inside (only the leader's
+        # writes lock the lease row: FOR UPDATE holds RowShareLock on the table), which
+        # would otherwise hold the row the new epoch is written to.
         rows = conn.execute(
-            "SELECT pg_terminate_backend(l.pid, 5000) FROM pg_locks l, writer_lease w "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s::oid "
-            "AND l.objid = %s::oid AND l.objsubid = 1 AND w.id = 1 AND w.beat IS NOT NULL "
-            "AND w.beat < clock_timestamp() - make_interval(secs => %s)",
-            (WRITER_LOCK_KEY >> 32, WRITER_LOCK_KEY & 0xFFFFFFFF, STALE_LEADER_SECS)).fetchall()
+            "SELECT pg_terminate_backend(s.pid, 5000) FROM (SELECT DISTINCT l.pid FROM pg_locks l, "
+            "writer_lease w WHERE l.granted AND l.pid <> pg_backend_pid() AND w.id = 1 "
+            "AND w.beat IS NOT NULL AND w.beat < clock_timestamp() - make_interval(secs => %s) "
+            "AND ((l.locktype = 'advisory' AND l.classid = %s::oid AND l.objid = %s::oid "
+            "AND l.objsubid = 1) OR (l.locktype = 'relation' AND l.mode = 'RowShareLock' "
+            "AND l.relation = 'writer_lease'::regclass))) s",
+            (STALE_LEADER_SECS, WRITER_LOCK_KEY >> 32, WRITER_LOCK_KEY & 0xFFFFFFFF)).fetchall()
     except psycopg.Error as exc:
         log.warning("the leader's heartbeat is stale but its session cannot be ended: %s",
                     storage_error(exc))
