@@ -33,43 +33,11 @@ from pathlib import Path
 
 import httpx
 
-from bench_fanout import CLIENTS_PER_PROCESS, RunResult, Target, run_size
+from bench_fanout import CLIENTS_PER_PROCESS, RunResult, Target, load_average, run_size
 from bench_issue import CLIENT_CPU, SERVER_CPU, HubServer, machine_facts, percentile, pin_self
 from tocsin.testing import NatsProcess
 
 EDGES_START_TIMEOUT_SECS = 60.0
-
-
-def process_tree(root: int) -> list[int]:
-    """``root`` and every process below it (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, ()))
-    return found
-
-
-def rss_bytes(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return total
 
 
 def wait_edges(url: str, count: int) -> set[int]:
@@ -102,21 +70,13 @@ async def bench(args: argparse.Namespace) -> list[tuple[RunResult, float]]:
             if name == "edges":
                 wait_edges(server.url, args.workers)
         for n in args.sizes:
-            targets = [Target(name, server.url, server.port, server, source_net=1 + i)
+            targets = [Target(name, server.url, server.port, server, source_net=1 + i,
+                              pid=server.pid)
                        for i, (name, server) in enumerate(servers)]
-            trees = [process_tree(server.pid) for _, server in servers]
-            before = [rss_bytes(tree) for tree in trees]
-            during: list[int] = []
-
-            def measure(trees: list[list[int]] = trees, during: list[int] = during) -> None:
-                during.extend(rss_bytes(tree) for tree in trees)
-
-            results = await run_size(targets, n, args.alerts, seq, args.timeout,
-                                     on_connected=measure)
-            for result, low, high in zip(results, before, during, strict=True):
-                per_sub = (high - low) / max(1, result.connected)
-                out.append((result, per_sub))
-                print(f"{result.line()}  {per_sub / 1024:7.1f} KiB/sub", flush=True)
+            results = await run_size(targets, n, args.alerts, seq, args.timeout)
+            for result in results:
+                out.append((result, result.rss_per_subscriber))
+                print(result.line(), flush=True)
             seq += args.alerts * len(targets)
     finally:
         for _, server in servers:
@@ -141,7 +101,7 @@ def main() -> None:
     if max(args.sizes) > CLIENTS_PER_PROCESS * 250:
         parser.error("too many subscribers for 250 source addresses")
     pin_self(CLIENT_CPU)
-    print(f"machine: {machine_facts()}")
+    print(f"machine: {machine_facts()}; load average {load_average()}")
     print(f"servers (all their processes) on CPU {SERVER_CPU}; clients on CPU {CLIENT_CPU}; "
           f"{args.workers} edges; {args.alerts} alerts per target and N")
     print(f"{'server':<6} {'N':>6}  {'last p50':>8}  {'last p99':>8}  {'last max':>8}  "

@@ -66,6 +66,48 @@ NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
 SERVER_START_TIMEOUT_SECS = 30.0
 DRAIN_TIMEOUT_SECS = 60.0
 PROFILER_ATTACH_SECS = 1.0
+SETTLE_SECS = 1.0
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process below it (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def rss_bytes(pids: list[int]) -> int:
+    """Resident memory of ``pids`` together (VmRSS), in bytes."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+def load_average() -> str:
+    """The machine's 1/5/15-minute load averages, as /proc/loadavg says them."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 @dataclass
@@ -81,6 +123,9 @@ class RunResult:
     first_ms: list[float] = field(default_factory=list)  # request sent -> first subscriber
     ack_ms: list[float] = field(default_factory=list)  # request sent -> response (201)
     connect_secs: float = 0.0
+    # resident memory of the server's processes with everyone connected, minus before, over N
+    rss_per_subscriber: float = 0.0
+    load_average: str = ""  # /proc/loadavg when the subscribers had connected
 
     def line(self) -> str:
         if not self.last_ms:
@@ -88,7 +133,8 @@ class RunResult:
         return (f"{self.server:<6} {self.subscribers:>6}  {percentile(self.last_ms, 50):8.1f}  "
                 f"{percentile(self.last_ms, 99):8.1f}  {max(self.last_ms):8.1f}  "
                 f"{percentile(self.ack_ms, 50):7.1f}  {percentile(self.first_ms, 50):8.1f}  "
-                f"{self.delivered:>7}/{self.subscribers * self.alerts:<7}  {self.connect_secs:6.1f}")
+                f"{self.delivered:>7}/{self.subscribers * self.alerts:<7}  {self.connect_secs:6.1f}"
+                f"  {self.rss_per_subscriber / 1024:6.1f} KiB/sub  load {self.load_average}")
 
 
 class Nchan:
@@ -137,6 +183,11 @@ class Nchan:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError("nginx did not start listening")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -265,6 +316,7 @@ class Target:
     port: int
     hub: HubServer | None  # None: nchan
     source_net: int  # client processes connect from 127.0.<source_net>.2, .3, ...
+    pid: int = 0  # the server's root process (its tree's memory is measured); 0: not measured
     channel: str = field(default_factory=lambda: f"bench-{secrets.token_hex(6)}")
     fleet: ClientFleet = field(default_factory=ClientFleet)
 
@@ -295,11 +347,19 @@ async def run_size(targets: list[Target], n: int, alerts: int, first_seq: int, t
     profiler: asyncio.subprocess.Process | None = None
     async with httpx.AsyncClient(timeout=30.0) as http:
         try:
+            trees = [process_tree(t.pid) if t.pid else [] for t in targets]
+            before = [rss_bytes(tree) for tree in trees]
             for target, result in zip(targets, results, strict=True):
                 t0 = time.monotonic()
                 await target.fleet.start(target.port, target.path, n, target.source_net)
                 result.connect_secs = time.monotonic() - t0
                 result.connected = target.fleet.connected
+            await asyncio.sleep(SETTLE_SECS)  # the last streams' first writes are done
+            for tree, low, target, result in zip(trees, before, targets, results, strict=True):
+                if target.pid:  # a process forked meanwhile (an nginx worker) counts too
+                    tree = sorted(set(tree) | set(process_tree(target.pid)))
+                    result.rss_per_subscriber = (rss_bytes(tree) - low) / max(1, result.connected)
+                result.load_average = load_average()
             if on_connected is not None:  # e.g. the servers' memory with everyone connected
                 on_connected()
             hubs = [t.hub for t in targets if t.hub is not None]
@@ -363,9 +423,10 @@ async def bench(args: argparse.Namespace) -> list[RunResult]:
         if nchan is not None:
             nchan.start()
         for n in args.sizes:
-            targets = [Target("hub", hub.url, hub.port, hub, source_net=1)]
+            targets = [Target("hub", hub.url, hub.port, hub, source_net=1, pid=hub.pid)]
             if nchan is not None:
-                targets.append(Target("nchan", nchan.url, nchan.port, None, source_net=2))
+                targets.append(Target("nchan", nchan.url, nchan.port, None, source_net=2,
+                                      pid=nchan.pid))
             for result in await run_size(targets, n, args.alerts, seq, args.timeout,
                                          args.profile_hub):
                 results.append(result)
@@ -404,13 +465,13 @@ def main() -> None:
     if args.profile_hub is not None:
         args.profile_hub.mkdir(parents=True, exist_ok=True)
     pin_self(CLIENT_CPU)
-    print(f"machine: {machine_facts()}")
+    print(f"machine: {machine_facts()}; load average {load_average()}")
     print(f"servers on CPU {SERVER_CPU}; {CLIENTS_PER_PROCESS} subscribers per client process "
           f"on CPU {CLIENT_CPU}; {args.alerts} alerts per server and N")
     print("times in ms from the publish request to: last subscriber (p50, p99, max), "
           "publish response (p50), first subscriber (p50)")
     print(f"{'server':<6} {'N':>6}  {'last p50':>8}  {'last p99':>8}  {'last max':>8}  "
-          f"{'ack p50':>7}  {'first50':>8}  {'delivered':>15}  {'conn s':>6}")
+          f"{'ack p50':>7}  {'first50':>8}  {'delivered':>15}  {'conn s':>6}  memory")
     results = asyncio.run(bench(args))
     by_n: dict[int, dict[str, RunResult]] = {}
     for result in results:
@@ -421,7 +482,9 @@ def main() -> None:
         if hub and nchan and hub.last_ms and nchan.last_ms:
             ratios = [percentile(hub.last_ms, q) / percentile(nchan.last_ms, q) for q in (50, 99)]
             ratios.append(max(hub.last_ms) / max(nchan.last_ms))
-            print(f"N={n:>6}: p50 {ratios[0]:.2f}  p99 {ratios[1]:.2f}  max {ratios[2]:.2f}")
+            memory = (f"  memory per subscriber {hub.rss_per_subscriber / nchan.rss_per_subscriber:.2f}"
+                      if nchan.rss_per_subscriber > 0 else "")
+            print(f"N={n:>6}: p50 {ratios[0]:.2f}  p99 {ratios[1]:.2f}  max {ratios[2]:.2f}{memory}")
     if args.json:
         args.json.write_text(json.dumps({"machine": machine_facts(),
                                          "results": [asdict(r) for r in results]}, indent=1))
