@@ -102,6 +102,24 @@ def rss_bytes(pids: list[int]) -> int:
     return total
 
 
+def pss_bytes(pids: list[int]) -> int:
+    """Proportional set size of ``pids`` together: shared pages split among their sharers.
+
+    Fairer than RSS for several processes sharing memory (nginx workers map one shared
+    zone; each worker's RSS counts the pages it touched of it).
+    """
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except OSError:
+            continue
+    return total
+
+
 def load_average() -> str:
     """The machine's 1/5/15-minute load averages, as /proc/loadavg says them."""
     try:
@@ -125,6 +143,7 @@ class RunResult:
     connect_secs: float = 0.0
     # resident memory of the server's processes with everyone connected, minus before, over N
     rss_per_subscriber: float = 0.0
+    pss_per_subscriber: float = 0.0  # the same by proportional set size (see pss_bytes)
     load_average: str = ""  # /proc/loadavg when the subscribers had connected
 
     def line(self) -> str:
@@ -134,16 +153,23 @@ class RunResult:
                 f"{percentile(self.last_ms, 99):8.1f}  {max(self.last_ms):8.1f}  "
                 f"{percentile(self.ack_ms, 50):7.1f}  {percentile(self.first_ms, 50):8.1f}  "
                 f"{self.delivered:>7}/{self.subscribers * self.alerts:<7}  {self.connect_secs:6.1f}"
-                f"  {self.rss_per_subscriber / 1024:6.1f} KiB/sub  load {self.load_average}")
+                f"  {self.rss_per_subscriber / 1024:6.1f} KiB/sub (PSS "
+                f"{self.pss_per_subscriber / 1024:.1f})  load {self.load_average}")
 
 
 class Nchan:
-    """nginx with one worker and the nchan module, in the foreground, on a temp prefix."""
+    """nginx with the nchan module, in the foreground, on a temp prefix.
 
-    def __init__(self, cpu: str = SERVER_CPU) -> None:
+    One worker by default (``master_process off``); with ``workers`` > 1 a master and that
+    many workers, each with its own listening socket (``reuseport``: the kernel spreads the
+    connections as it does over the hub's edges), each allowed 20,000 open files.
+    """
+
+    def __init__(self, cpu: str = SERVER_CPU, workers: int = 1) -> None:
         self.prefix = Path(tempfile.mkdtemp(prefix="tocsin-nchan-"))
         self.port = free_port()
         self.cpu = cpu
+        self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -159,8 +185,11 @@ class Nchan:
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.prefix / sub).mkdir()
         config = self.prefix / "nginx.conf"
+        many = self.workers > 1
         for name, value in (("PREFIX", self.prefix), ("PORT", self.port),
-                            ("MODULE", NCHAN_MODULE), ("NOFILE", 20000)):
+                            ("MODULE", NCHAN_MODULE), ("NOFILE", 20000),
+                            ("WORKERS", self.workers), ("MASTER", "on" if many else "off"),
+                            ("REUSEPORT", " reuseport" if many else "")):
             text = text.replace(f"@{name}@", str(value))
         if "@" in text:
             raise RuntimeError("nginx.conf.template has a placeholder bench_fanout.py does not fill")
@@ -203,7 +232,10 @@ class Nchan:
 class ClientFleet:
     """The subscriber processes of one run and the receipts they report."""
 
-    def __init__(self) -> None:
+    def __init__(self, per_process: int = CLIENTS_PER_PROCESS,
+                 ready_timeout: float = 300.0) -> None:
+        self.per_process = per_process  # connections per client process (< its file limit)
+        self.ready_timeout = ready_timeout  # seconds for one process to have all connected
         self.procs: list[asyncio.subprocess.Process] = []
         self.ready: list[tuple[int, int]] = []
         self.got: dict[int, dict[int, tuple[int, int, int]]] = {}
@@ -211,7 +243,7 @@ class ClientFleet:
         self.readers: list[asyncio.Task[None]] = []
 
     async def start(self, port: int, path: str, total: int, source_net: int) -> None:
-        processes = max(1, math.ceil(total / CLIENTS_PER_PROCESS))
+        processes = max(1, math.ceil(total / self.per_process))
         shares = [total // processes + (1 if i < total % processes else 0) for i in range(processes)]
         pin = ["taskset", "-c", CLIENT_CPU] if shutil.which("taskset") else []
         for index, share in enumerate(shares):
@@ -223,7 +255,8 @@ class ClientFleet:
             self.procs.append(proc)
         for proc in self.procs:
             assert proc.stdout is not None
-            line = (await asyncio.wait_for(proc.stdout.readline(), 300)).decode().split()
+            line = (await asyncio.wait_for(proc.stdout.readline(),
+                                           self.ready_timeout)).decode().split()
             if len(line) != 3 or line[0] != "READY":
                 raise RuntimeError(f"client process said {line!r} instead of READY")
             self.ready.append((int(line[1]), int(line[2])))
@@ -349,16 +382,20 @@ async def run_size(targets: list[Target], n: int, alerts: int, first_seq: int, t
         try:
             trees = [process_tree(t.pid) if t.pid else [] for t in targets]
             before = [rss_bytes(tree) for tree in trees]
+            before_pss = [pss_bytes(tree) for tree in trees]
             for target, result in zip(targets, results, strict=True):
                 t0 = time.monotonic()
                 await target.fleet.start(target.port, target.path, n, target.source_net)
                 result.connect_secs = time.monotonic() - t0
                 result.connected = target.fleet.connected
             await asyncio.sleep(SETTLE_SECS)  # the last streams' first writes are done
-            for tree, low, target, result in zip(trees, before, targets, results, strict=True):
+            for tree, low, low_pss, target, result in zip(trees, before, before_pss, targets,
+                                                           results, strict=True):
                 if target.pid:  # a process forked meanwhile (an nginx worker) counts too
                     tree = sorted(set(tree) | set(process_tree(target.pid)))
                     result.rss_per_subscriber = (rss_bytes(tree) - low) / max(1, result.connected)
+                    result.pss_per_subscriber = ((pss_bytes(tree) - low_pss)
+                                                 / max(1, result.connected))
                 result.load_average = load_average()
             if on_connected is not None:  # e.g. the servers' memory with everyone connected
                 on_connected()
