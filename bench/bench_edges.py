@@ -58,6 +58,14 @@ from tocsin.testing import NatsProcess
 EDGES_START_TIMEOUT_SECS = 60.0
 
 
+def kernel_slab_bytes() -> int:
+    """The kernel's slab memory (``Slab`` in /proc/meminfo): sockets, files, TCP state."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("Slab:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def wait_edges(url: str, count: int) -> set[int]:
     """Return once ``count`` distinct edge processes answer on the port."""
     seen: set[int] = set()
@@ -100,7 +108,14 @@ async def bench(args: argparse.Namespace) -> list[tuple[RunResult, float]]:
             if nchan is not None:
                 targets.append(Target("nchan", nchan.url, nchan.port, None,
                                       source_net=1 + len(servers), pid=nchan.pid, fleet=fleet()))
-            results = await run_size(targets, n, args.alerts, seq, args.timeout)
+            slab = [kernel_slab_bytes()]
+            results = await run_size(targets, n, args.alerts, seq, args.timeout,
+                                     on_connected=lambda slab=slab: slab.append(kernel_slab_bytes()))
+            sockets = sum(r.connected for r in results)
+            if len(slab) == 2 and sockets:
+                # Both ends of every connection are on this machine: half is one end's.
+                print(f"kernel slab memory per connection (both ends, {sockets} connections): "
+                      f"{(slab[1] - slab[0]) / sockets / 1024:.1f} KiB", flush=True)
             for result in results:
                 out.append((result, result.rss_per_subscriber))
                 print(result.line(), flush=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections import deque
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -54,6 +55,58 @@ HEADER_TIMEOUT_SECS = 10.0
 LINGER_SECS = 2.0
 
 
+class SmallEvent(asyncio.Event):
+    """``asyncio.Event`` whose waiters are a list, not a deque.
+
+    An empty deque allocates a 64-slot block (~600 bytes); an empty list allocates
+    nothing. uvicorn keeps two events per connection (its flow control and the request
+    cycle's), and a live stream keeps its connection for hours: at 100,000 subscribers the
+    deques alone were 120 MB. The event's code is asyncio's own; only the container differs
+    (it uses ``append``, ``remove`` and iteration, which a list has).
+    """
+
+    def __init__(self) -> None:  # asyncio's __init__ would allocate the deque first
+        self._waiters = []  # type: ignore[assignment]
+        self._value = False
+
+
+class _Pipeline:
+    """uvicorn's queue of pipelined requests (``appendleft``/``pop``/truth), its deque made
+    only when a client pipelines, which almost none does (the empty deque is ~600 bytes)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: deque[Any] | None = None
+
+    def appendleft(self, item: Any) -> None:
+        if self._items is None:
+            self._items = deque()
+        self._items.appendleft(item)
+
+    def pop(self) -> Any:
+        if not self._items:
+            raise IndexError("pop from an empty pipeline")
+        return self._items.pop()
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items) if self._items else 0
+
+
+def _slim(owner: object, attribute: str) -> None:
+    """Swap an ``asyncio.Event`` attribute of uvicorn's for a :class:`SmallEvent` in the same
+    state, if the attribute is there and holds a plain event nobody waits on yet."""
+    event = getattr(owner, attribute, None)
+    if type(event) is asyncio.Event and not getattr(event, "_waiters", None):
+        small = SmallEvent()
+        if event.is_set():
+            small.set()
+        setattr(owner, attribute, small)
+
+
 class StreamingHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, exposing the transport to the app, with a header deadline.
 
@@ -74,6 +127,9 @@ class StreamingHttpProtocol(HttpToolsProtocol):
         #: Called once when the connection is lost (see :func:`on_connection_lost`).
         self.lost_callback: Callable[[], None] | None = None
         super().__init__(*args, **kwargs)
+        # uvicorn internals, read defensively (a release that renames them keeps its own).
+        if isinstance(getattr(self, "pipeline", None), deque) and not self.pipeline:
+            self.pipeline = _Pipeline()  # type: ignore[assignment]
 
     @classmethod
     def with_timeouts(cls, header_timeout_secs: float) -> type[StreamingHttpProtocol]:
@@ -82,6 +138,7 @@ class StreamingHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        _slim(getattr(self, "flow", None), "_is_writable_event")
         self._header_bytes = 0
         self._arm_header_timer()  # a connection that never sends a byte is closed too
 
@@ -177,6 +234,7 @@ class StreamingHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         # uvicorn internals: if a release renames them, streams simply take the ASGI path.
         cycle = getattr(self, "cycle", None)
+        _slim(cycle, "message_event")
         if cycle is not None and isinstance(getattr(cycle, "scope", None), dict):
             scope: dict[str, Any] = cycle.scope
             extensions = scope.setdefault("extensions", {})
