@@ -129,8 +129,8 @@ class _SSEResponse:
         kept to the request's task, the subscriber and a timer.
         """
         subscriber = self.subscriber
-        if self.hub.closing.is_set():
-            subscriber.end()  # the server began closing before this stream was registered
+        if self.hub.closing.is_set() or sink.is_closing():
+            subscriber.end()  # the server began closing, or the client left, before we listened
         try:
             await run_stream(fanout=self.hub.fanout, store=self.hub.store, subscriber=subscriber,
                              resume_after=self.resume_after, send=self.send_item,
