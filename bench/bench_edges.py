@@ -109,8 +109,12 @@ async def bench(args: argparse.Namespace) -> list[tuple[RunResult, float]]:
                 targets.append(Target("nchan", nchan.url, nchan.port, None,
                                       source_net=1 + len(servers), pid=nchan.pid, fleet=fleet()))
             slab = [kernel_slab_bytes()]
+
+            def connected(slab: list[int] = slab) -> None:
+                slab.append(kernel_slab_bytes())
+
             results = await run_size(targets, n, args.alerts, seq, args.timeout,
-                                     on_connected=lambda slab=slab: slab.append(kernel_slab_bytes()))
+                                     on_connected=connected)
             sockets = sum(r.connected for r in results)
             if len(slab) == 2 and sockets:
                 # Both ends of every connection are on this machine: half is one end's.
