@@ -66,6 +66,66 @@ NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
 SERVER_START_TIMEOUT_SECS = 30.0
 DRAIN_TIMEOUT_SECS = 60.0
 PROFILER_ATTACH_SECS = 1.0
+SETTLE_SECS = 1.0
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process below it (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def rss_bytes(pids: list[int]) -> int:
+    """Resident memory of ``pids`` together (VmRSS), in bytes."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+def pss_bytes(pids: list[int]) -> int:
+    """Proportional set size of ``pids`` together: shared pages split among their sharers.
+
+    Fairer than RSS for several processes sharing memory (nginx workers map one shared
+    zone; each worker's RSS counts the pages it touched of it).
+    """
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except OSError:
+            continue
+    return total
+
+
+def load_average() -> str:
+    """The machine's 1/5/15-minute load averages, as /proc/loadavg says them."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 @dataclass
@@ -81,6 +141,10 @@ class RunResult:
     first_ms: list[float] = field(default_factory=list)  # request sent -> first subscriber
     ack_ms: list[float] = field(default_factory=list)  # request sent -> response (201)
     connect_secs: float = 0.0
+    # resident memory of the server's processes with everyone connected, minus before, over N
+    rss_per_subscriber: float = 0.0
+    pss_per_subscriber: float = 0.0  # the same by proportional set size (see pss_bytes)
+    load_average: str = ""  # /proc/loadavg when the subscribers had connected
 
     def line(self) -> str:
         if not self.last_ms:
@@ -88,16 +152,24 @@ class RunResult:
         return (f"{self.server:<6} {self.subscribers:>6}  {percentile(self.last_ms, 50):8.1f}  "
                 f"{percentile(self.last_ms, 99):8.1f}  {max(self.last_ms):8.1f}  "
                 f"{percentile(self.ack_ms, 50):7.1f}  {percentile(self.first_ms, 50):8.1f}  "
-                f"{self.delivered:>7}/{self.subscribers * self.alerts:<7}  {self.connect_secs:6.1f}")
+                f"{self.delivered:>7}/{self.subscribers * self.alerts:<7}  {self.connect_secs:6.1f}"
+                f"  {self.rss_per_subscriber / 1024:6.1f} KiB/sub (PSS "
+                f"{self.pss_per_subscriber / 1024:.1f})  load {self.load_average}")
 
 
 class Nchan:
-    """nginx with one worker and the nchan module, in the foreground, on a temp prefix."""
+    """nginx with the nchan module, in the foreground, on a temp prefix.
 
-    def __init__(self, cpu: str = SERVER_CPU) -> None:
+    One worker by default (``master_process off``); with ``workers`` > 1 a master and that
+    many workers, each with its own listening socket (``reuseport``: the kernel spreads the
+    connections as it does over the hub's edges), each allowed 20,000 open files.
+    """
+
+    def __init__(self, cpu: str = SERVER_CPU, workers: int = 1) -> None:
         self.prefix = Path(tempfile.mkdtemp(prefix="tocsin-nchan-"))
         self.port = free_port()
         self.cpu = cpu
+        self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -113,8 +185,11 @@ class Nchan:
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.prefix / sub).mkdir()
         config = self.prefix / "nginx.conf"
+        many = self.workers > 1
         for name, value in (("PREFIX", self.prefix), ("PORT", self.port),
-                            ("MODULE", NCHAN_MODULE), ("NOFILE", 20000)):
+                            ("MODULE", NCHAN_MODULE), ("NOFILE", 20000),
+                            ("WORKERS", self.workers), ("MASTER", "on" if many else "off"),
+                            ("REUSEPORT", " reuseport" if many else "")):
             text = text.replace(f"@{name}@", str(value))
         if "@" in text:
             raise RuntimeError("nginx.conf.template has a placeholder bench_fanout.py does not fill")
@@ -138,6 +213,11 @@ class Nchan:
         self.stop()
         raise RuntimeError("nginx did not start listening")
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGQUIT)
@@ -152,7 +232,10 @@ class Nchan:
 class ClientFleet:
     """The subscriber processes of one run and the receipts they report."""
 
-    def __init__(self) -> None:
+    def __init__(self, per_process: int = CLIENTS_PER_PROCESS,
+                 ready_timeout: float = 300.0) -> None:
+        self.per_process = per_process  # connections per client process (< its file limit)
+        self.ready_timeout = ready_timeout  # seconds for one process to have all connected
         self.procs: list[asyncio.subprocess.Process] = []
         self.ready: list[tuple[int, int]] = []
         self.got: dict[int, dict[int, tuple[int, int, int]]] = {}
@@ -160,7 +243,7 @@ class ClientFleet:
         self.readers: list[asyncio.Task[None]] = []
 
     async def start(self, port: int, path: str, total: int, source_net: int) -> None:
-        processes = max(1, math.ceil(total / CLIENTS_PER_PROCESS))
+        processes = max(1, math.ceil(total / self.per_process))
         shares = [total // processes + (1 if i < total % processes else 0) for i in range(processes)]
         pin = ["taskset", "-c", CLIENT_CPU] if shutil.which("taskset") else []
         for index, share in enumerate(shares):
@@ -172,7 +255,8 @@ class ClientFleet:
             self.procs.append(proc)
         for proc in self.procs:
             assert proc.stdout is not None
-            line = (await asyncio.wait_for(proc.stdout.readline(), 300)).decode().split()
+            line = (await asyncio.wait_for(proc.stdout.readline(),
+                                           self.ready_timeout)).decode().split()
             if len(line) != 3 or line[0] != "READY":
                 raise RuntimeError(f"client process said {line!r} instead of READY")
             self.ready.append((int(line[1]), int(line[2])))
@@ -265,6 +349,7 @@ class Target:
     port: int
     hub: HubServer | None  # None: nchan
     source_net: int  # client processes connect from 127.0.<source_net>.2, .3, ...
+    pid: int = 0  # the server's root process (its tree's memory is measured); 0: not measured
     channel: str = field(default_factory=lambda: f"bench-{secrets.token_hex(6)}")
     fleet: ClientFleet = field(default_factory=ClientFleet)
 
@@ -295,11 +380,23 @@ async def run_size(targets: list[Target], n: int, alerts: int, first_seq: int, t
     profiler: asyncio.subprocess.Process | None = None
     async with httpx.AsyncClient(timeout=30.0) as http:
         try:
+            trees = [process_tree(t.pid) if t.pid else [] for t in targets]
+            before = [rss_bytes(tree) for tree in trees]
+            before_pss = [pss_bytes(tree) for tree in trees]
             for target, result in zip(targets, results, strict=True):
                 t0 = time.monotonic()
                 await target.fleet.start(target.port, target.path, n, target.source_net)
                 result.connect_secs = time.monotonic() - t0
                 result.connected = target.fleet.connected
+            await asyncio.sleep(SETTLE_SECS)  # the last streams' first writes are done
+            for tree, low, low_pss, target, result in zip(trees, before, before_pss, targets,
+                                                           results, strict=True):
+                if target.pid:  # a process forked meanwhile (an nginx worker) counts too
+                    tree = sorted(set(tree) | set(process_tree(target.pid)))
+                    result.rss_per_subscriber = (rss_bytes(tree) - low) / max(1, result.connected)
+                    result.pss_per_subscriber = ((pss_bytes(tree) - low_pss)
+                                                 / max(1, result.connected))
+                result.load_average = load_average()
             if on_connected is not None:  # e.g. the servers' memory with everyone connected
                 on_connected()
             hubs = [t.hub for t in targets if t.hub is not None]
@@ -363,9 +460,10 @@ async def bench(args: argparse.Namespace) -> list[RunResult]:
         if nchan is not None:
             nchan.start()
         for n in args.sizes:
-            targets = [Target("hub", hub.url, hub.port, hub, source_net=1)]
+            targets = [Target("hub", hub.url, hub.port, hub, source_net=1, pid=hub.pid)]
             if nchan is not None:
-                targets.append(Target("nchan", nchan.url, nchan.port, None, source_net=2))
+                targets.append(Target("nchan", nchan.url, nchan.port, None, source_net=2,
+                                      pid=nchan.pid))
             for result in await run_size(targets, n, args.alerts, seq, args.timeout,
                                          args.profile_hub):
                 results.append(result)
@@ -404,13 +502,13 @@ def main() -> None:
     if args.profile_hub is not None:
         args.profile_hub.mkdir(parents=True, exist_ok=True)
     pin_self(CLIENT_CPU)
-    print(f"machine: {machine_facts()}")
+    print(f"machine: {machine_facts()}; load average {load_average()}")
     print(f"servers on CPU {SERVER_CPU}; {CLIENTS_PER_PROCESS} subscribers per client process "
           f"on CPU {CLIENT_CPU}; {args.alerts} alerts per server and N")
     print("times in ms from the publish request to: last subscriber (p50, p99, max), "
           "publish response (p50), first subscriber (p50)")
     print(f"{'server':<6} {'N':>6}  {'last p50':>8}  {'last p99':>8}  {'last max':>8}  "
-          f"{'ack p50':>7}  {'first50':>8}  {'delivered':>15}  {'conn s':>6}")
+          f"{'ack p50':>7}  {'first50':>8}  {'delivered':>15}  {'conn s':>6}  memory")
     results = asyncio.run(bench(args))
     by_n: dict[int, dict[str, RunResult]] = {}
     for result in results:
@@ -421,7 +519,9 @@ def main() -> None:
         if hub and nchan and hub.last_ms and nchan.last_ms:
             ratios = [percentile(hub.last_ms, q) / percentile(nchan.last_ms, q) for q in (50, 99)]
             ratios.append(max(hub.last_ms) / max(nchan.last_ms))
-            print(f"N={n:>6}: p50 {ratios[0]:.2f}  p99 {ratios[1]:.2f}  max {ratios[2]:.2f}")
+            memory = (f"  memory per subscriber {hub.rss_per_subscriber / nchan.rss_per_subscriber:.2f}"
+                      if nchan.rss_per_subscriber > 0 else "")
+            print(f"N={n:>6}: p50 {ratios[0]:.2f}  p99 {ratios[1]:.2f}  max {ratios[2]:.2f}{memory}")
     if args.json:
         args.json.write_text(json.dumps({"machine": machine_facts(),
                                          "results": [asdict(r) for r in results]}, indent=1))

@@ -382,9 +382,11 @@ class Hub:
     def close_streams(self) -> None:
         """Shutdown begins: live streams end their responses properly (see api.server)."""
         self.closing.set()
+        self.fanout.end_all()  # the SSE streams that wait on no task of their own
 
     async def stop(self) -> None:
         self.closing.set()
+        self.fanout.end_all()
         if self.edge is not None:
             await self.edge.stop()
         if self.doorbell is not None:

@@ -32,6 +32,7 @@ from tocsin.api import places, streaming
 from tocsin.api.body import decode_json, read_body
 from tocsin.api.docs_pages import errors_html, errors_markdown
 from tocsin.api.errors import ApiError
+from tocsin.api.headers import SECURITY_HEADERS
 from tocsin.api.openapi import openapi_document
 from tocsin.api.ratelimit import LIMITED, RateLimits, TokenBuckets, limited_error
 from tocsin.api.views import TIME_ZONE, Views, class_filter, is_active, parse_class
@@ -524,13 +525,7 @@ class _Security:
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer"),
-                ]
-                message["headers"] = headers
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -551,6 +546,22 @@ def log_prefix_routes(origin: str) -> list[BaseRoute]:
     return [Route(f"{prefix}/checkpoint", get_checkpoint), Route(f"{prefix}/tile/{{path:path}}", get_tile)]
 
 
+class HubApp(Starlette):
+    """The hub's Starlette app, with the live stream served ahead of the middleware.
+
+    A stream's request lives as long as its subscriber, and so does everything on its call
+    stack: :func:`~tocsin.api.streaming.serve_stream` answers ``/api/v1/stream`` itself
+    (the same answers, errors and headers as the route), so a subscriber does not hold
+    the framework's layers for hours. Everything else goes through Starlette as usual.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == streaming.STREAM_PATH:
+            await streaming.serve_stream(self.state.hub, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(hub: Hub, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     """Build the ASGI app around a :class:`Hub`: the API's routes, then ``extra_routes``
     (other adapters', mounted by :func:`tocsin.assemble.build_app`)."""
@@ -567,7 +578,7 @@ def create_app(hub: Hub, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
         finally:
             await hub.stop()
 
-    app = Starlette(
+    app = HubApp(
         routes=[*ROUTES, *log_prefix_routes(hub.settings.log_origin), *extra_routes],
         lifespan=lifespan,
         exception_handlers={

@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 TRANSPORT_EXTENSION = "tocsin.transport"
+CONNECTION_EXTENSION = "tocsin.connection"
 
 
 #: Largest request line plus headers accepted, in bytes; beyond it: 431 and the connection closes.
@@ -53,15 +55,81 @@ HEADER_TIMEOUT_SECS = 10.0
 LINGER_SECS = 2.0
 
 
-class StreamingHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, exposing the transport to the app, with a header deadline."""
+class SmallEvent(asyncio.Event):
+    """``asyncio.Event`` whose waiters are a list, not a deque.
 
+    An empty deque allocates a 64-slot block (~600 bytes); an empty list allocates
+    nothing. uvicorn keeps two events per connection (its flow control and the request
+    cycle's), and a live stream keeps its connection for hours: at 100,000 subscribers the
+    deques alone were 120 MB. The event's code is asyncio's own; only the container differs
+    (it uses ``append``, ``remove`` and iteration, which a list has).
+    """
+
+    def __init__(self) -> None:  # asyncio's __init__ would allocate the deque first
+        self._waiters = []  # type: ignore[assignment]
+        self._value = False
+
+
+class _Pipeline:
+    """uvicorn's queue of pipelined requests (``appendleft``/``pop``/truth), its deque made
+    only when a client pipelines, which almost none does (the empty deque is ~600 bytes)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: deque[Any] | None = None
+
+    def appendleft(self, item: Any) -> None:
+        if self._items is None:
+            self._items = deque()
+        self._items.appendleft(item)
+
+    def pop(self) -> Any:
+        if not self._items:
+            raise IndexError("pop from an empty pipeline")
+        return self._items.pop()
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items) if self._items else 0
+
+
+def _slim(owner: object, attribute: str) -> None:
+    """Swap an ``asyncio.Event`` attribute of uvicorn's for a :class:`SmallEvent` in the same
+    state, if the attribute is there and holds a plain event nobody waits on yet."""
+    event = getattr(owner, attribute, None)
+    if type(event) is asyncio.Event and not getattr(event, "_waiters", None):
+        small = SmallEvent()
+        if event.is_set():
+            small.set()
+        setattr(owner, attribute, small)
+
+
+class StreamingHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, exposing the transport to the app, with a header deadline.
+
+    Our own attributes live in ``__slots__``: added to uvicorn's instance ``__dict__`` they
+    made it grow past its shared-key size, ~1.6 KB more for every open connection.
+    """
+
+    __slots__ = ("_header_bytes", "_header_tail", "_header_timer", "_linger_timer", "_lingering",
+                 "lost_callback")
     header_timeout_secs: float = HEADER_TIMEOUT_SECS
-    _header_timer: asyncio.TimerHandle | None = None
-    _header_bytes: int = 0
-    _header_tail: bytes = b""
-    _linger_timer: asyncio.TimerHandle | None = None
-    _lingering: bool = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._header_bytes = 0
+        self._header_tail = b""
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self._lingering = False
+        #: Called once when the connection is lost (see :func:`on_connection_lost`).
+        self.lost_callback: Callable[[], None] | None = None
+        super().__init__(*args, **kwargs)
+        # uvicorn internals, read defensively (a release that renames them keeps its own).
+        if isinstance(getattr(self, "pipeline", None), deque) and not self.pipeline:
+            self.pipeline = _Pipeline()  # type: ignore[assignment]
 
     @classmethod
     def with_timeouts(cls, header_timeout_secs: float) -> type[StreamingHttpProtocol]:
@@ -70,6 +138,7 @@ class StreamingHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        _slim(getattr(self, "flow", None), "_is_writable_event")
         self._header_bytes = 0
         self._arm_header_timer()  # a connection that never sends a byte is closed too
 
@@ -93,6 +162,9 @@ class StreamingHttpProtocol(HttpToolsProtocol):
         super().data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        callback, self.lost_callback = self.lost_callback, None
+        if callback is not None:
+            callback()
         self._cancel_header_timer()
         if self._linger_timer is not None:
             self._linger_timer.cancel()
@@ -162,9 +234,12 @@ class StreamingHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         # uvicorn internals: if a release renames them, streams simply take the ASGI path.
         cycle = getattr(self, "cycle", None)
+        _slim(cycle, "message_event")
         if cycle is not None and isinstance(getattr(cycle, "scope", None), dict):
             scope: dict[str, Any] = cycle.scope
-            scope.setdefault("extensions", {})[TRANSPORT_EXTENSION] = self.transport
+            extensions = scope.setdefault("extensions", {})
+            extensions[TRANSPORT_EXTENSION] = self.transport
+            extensions[CONNECTION_EXTENSION] = self
 
 
 def transport_of(scope: dict[str, Any]) -> asyncio.Transport | None:
@@ -178,6 +253,19 @@ def transport_of(scope: dict[str, Any]) -> asyncio.Transport | None:
     if transport is None or not all(callable(getattr(transport, n, None)) for n in needed):
         return None
     return transport  # type: ignore[no-any-return]
+
+
+def on_connection_lost(scope: MutableMapping[str, Any], callback: Callable[[], None] | None) -> bool:
+    """Have ``callback`` called once when the request's connection is lost (None: no longer).
+
+    Lets a live stream learn of a client gone without a task of its own waiting on
+    ``receive()``. False (nothing registered) when the server is not ours.
+    """
+    connection = scope.get("extensions", {}).get(CONNECTION_EXTENSION)
+    if not isinstance(connection, StreamingHttpProtocol):
+        return False
+    connection.lost_callback = callback
+    return True
 
 
 class ClosingServer(uvicorn.Server):

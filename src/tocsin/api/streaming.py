@@ -9,28 +9,37 @@ duplicate. ``/api/v1/stream/ws`` does the same over a WebSocket, one JSON
 message per event. Both send heartbeats while idle and, when a subscriber
 falls too far behind, a ``resync`` message naming the id to resume from.
 
-The SSE response is a raw ASGI callable: it writes pre-encoded frames
-straight to the server, and stops when the client disconnects.
+The SSE response is a raw ASGI callable, served ahead of the framework
+(:func:`serve_stream`): it writes pre-encoded frames straight to the server, and stops
+when the client disconnects. Under the hub's own protocol
+(:mod:`tocsin.api.server`) a stream holds one task and no more (its request's);
+elsewhere tasks watch for the disconnect and the server's close.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from typing import Any
 
 import msgspec
+from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tocsin.api import places
 from tocsin.api.errors import ApiError
-from tocsin.api.server import transport_of
+from tocsin.api.headers import SECURITY_HEADERS
+from tocsin.api.server import on_connection_lost, transport_of
 from tocsin.delivery.fanout import Frame, Sink, Subscriber, TooManySubscriptions
 from tocsin.delivery.stream import Heartbeat, Item, Resync, run_stream
 from tocsin.runtime import Hub
+
+log = logging.getLogger("tocsin.api")
 
 #: Kernel send buffer of a live stream's socket (Linux doubles it for bookkeeping).
 STREAM_SNDBUF_BYTES = 64 * 1024
@@ -39,6 +48,7 @@ SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-store"),
     (b"x-accel-buffering", b"no"),
+    *SECURITY_HEADERS,  # served ahead of the middleware that adds them (serve_stream)
 ]
 
 
@@ -77,50 +87,89 @@ class _SSEResponse:
         self.hub = hub
         self.subscriber = subscriber
         self.resume_after = resume_after
+        self.send: Send | None = None
+
+    async def send_item(self, item: Item) -> None:
+        if isinstance(item, Frame):
+            body = item.sse
+        elif isinstance(item, Heartbeat):
+            body = b": heartbeat\n\n"
+        else:
+            assert isinstance(item, Resync)
+            body = b"event: resync\ndata: {\"resume_after\":%d}\n\n" % item.last_id
+        assert self.send is not None
+        await self.send({"type": "http.response.body", "body": body, "more_body": True})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         hub = self.hub
-
-        async def send_item(item: Item) -> None:
-            if isinstance(item, Frame):
-                body = item.sse
-            elif isinstance(item, Heartbeat):
-                body = b": heartbeat\n\n"
-            else:
-                assert isinstance(item, Resync)
-                body = b"event: resync\ndata: {\"resume_after\":%d}\n\n" % item.last_id
-            await send({"type": "http.response.body", "body": body, "more_body": True})
-
-        async def until_disconnect() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-
+        self.send = send
+        sink = _sink(scope)
         hub.metrics.subscribers.inc()
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             await send({"type": "http.response.body",
                         "body": b"retry: 2000\n: connected\n\n", "more_body": True})
-            streamer = asyncio.create_task(run_stream(
-                fanout=hub.fanout, store=hub.store, subscriber=self.subscriber,
-                resume_after=self.resume_after, send=send_item,
-                heartbeat_secs=hub.settings.heartbeat_secs,
-                sink=_sink(scope),
-            ))
-            watcher = asyncio.create_task(until_disconnect())
-            closing = asyncio.create_task(hub.closing.wait())  # the server is shutting down
-            done, pending = await asyncio.wait({streamer, watcher, closing},
-                                               return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            ended = streamer in done and not streamer.cancelled() and streamer.exception() is None
-            if ended or (closing in done and watcher not in done):  # a clean end of stream
-                with contextlib.suppress(Exception):
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if sink is not None and on_connection_lost(scope, self.subscriber.end):
+                try:
+                    await self._lean(sink)
+                finally:
+                    on_connection_lost(scope, None)
+            else:
+                await self._watched(receive, sink)
         finally:
             hub.fanout.unsubscribe(self.subscriber)
             hub.metrics.subscribers.dec()
+
+    async def _lean(self, sink: Sink) -> None:
+        """The stream in this request's own task: no watcher tasks, no task group.
+
+        The connection tells the subscriber when it is lost (``on_connection_lost``) and
+        the hub when the server closes (:meth:`~tocsin.delivery.fanout.Fanout.end_all`);
+        either ends :func:`run_stream`. This is what one idle subscriber costs, so it is
+        kept to the request's task, the subscriber and a timer.
+        """
+        subscriber = self.subscriber
+        if self.hub.closing.is_set() or sink.is_closing():
+            subscriber.end()  # the server began closing, or the client left, before we listened
+        try:
+            await run_stream(fanout=self.hub.fanout, store=self.hub.store, subscriber=subscriber,
+                             resume_after=self.resume_after, send=self.send_item,
+                             heartbeat_secs=self.hub.settings.heartbeat_secs, sink=sink)
+        except Exception as exc:  # e.g. the store failing mid-replay: the client reconnects
+            log.warning("a live stream ended early: %r", exc)
+            return
+        if not sink.is_closing():  # a clean end of stream (resync, or the server closing)
+            with contextlib.suppress(Exception):
+                assert self.send is not None
+                await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _watched(self, receive: Receive, sink: Sink | None) -> None:
+        """The stream under any ASGI server: tasks watch for the disconnect and the close."""
+        hub = self.hub
+        assert self.send is not None
+        send = self.send
+
+        async def until_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        streamer = asyncio.create_task(run_stream(
+            fanout=hub.fanout, store=hub.store, subscriber=self.subscriber,
+            resume_after=self.resume_after, send=self.send_item,
+            heartbeat_secs=hub.settings.heartbeat_secs, sink=sink,
+        ))
+        watcher = asyncio.create_task(until_disconnect())
+        closing = asyncio.create_task(hub.closing.wait())  # the server is shutting down
+        done, pending = await asyncio.wait({streamer, watcher, closing},
+                                           return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        ended = streamer in done and not streamer.cancelled() and streamer.exception() is None
+        if ended or (closing in done and watcher not in done):  # a clean end of stream
+            with contextlib.suppress(Exception):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def _sink(scope: Scope) -> Sink | None:
@@ -138,11 +187,51 @@ def _sink(scope: Scope) -> Sink | None:
 
 
 async def sse_stream(request: Request) -> _SSEResponse:
+    """The route table's entry (OpenAPI, other mounts); the hub serves it by :func:`serve_stream`."""
     hub: Hub = request.app.state.hub
     resume = _resume_id(request.headers.get("last-event-id") or request.query_params.get("since"))
     client = request.client.host if request.client else "unknown"
     subscriber = _subscribe(hub, request.query_params, client)
     return _SSEResponse(hub, subscriber, resume)
+
+
+STREAM_PATH = "/api/v1/stream"
+STREAM_METHODS = ("GET", "HEAD")
+
+
+async def serve_stream(hub: Hub, scope: Scope, receive: Receive, send: Send) -> None:
+    """``GET /api/v1/stream`` as a bare ASGI app, ahead of the framework's layers.
+
+    Why: a live stream's request stays open for hours, and everything on its call stack
+    stays in memory with it. Through Starlette's middleware, router and exception
+    wrappers that was about 10 KB of coroutine frames and closures per subscriber; here
+    it is this coroutine and :class:`_SSEResponse`. The answers are the same as the
+    route's: the stream, or a catalogued error (``method_not_allowed``,
+    ``bad_last_event_id``, ``unknown_region``, ``too_many_subscriptions``, ...), with the
+    security headers every response carries (:data:`SECURITY_HEADERS`).
+    """
+    try:
+        if scope["method"] not in STREAM_METHODS:
+            raise ApiError("method_not_allowed", f"{scope['method']} {scope['path']}")
+        params = QueryParams(scope.get("query_string", b""))
+        headers = Headers(scope=scope)
+        resume = _resume_id(headers.get("last-event-id") or params.get("since"))
+        client = scope.get("client")
+        subscriber = _subscribe(hub, params, str(client[0]) if client else "unknown")
+    except ApiError as exc:
+        await _secured(exc.response())(scope, receive, send)
+        return
+    except Exception:
+        log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+        await _secured(ApiError("internal").response())(scope, receive, send)
+        return
+    await _SSEResponse(hub, subscriber, resume)(scope, receive, send)
+
+
+def _secured(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS:
+        response.raw_headers.append((name, value))
+    return response
 
 
 async def ws_stream(websocket: WebSocket) -> None:

@@ -48,7 +48,10 @@ async def run_stream(
     heartbeat_secs: float = HEARTBEAT_INTERVAL_SECS,
     sink: Sink | None = None,
 ) -> None:
-    """Deliver events to one subscriber until the transport fails or it must resync.
+    """Deliver events to one subscriber until the transport fails, it must resync, or it ends.
+
+    It ends (returns) once :meth:`Subscriber.end` is called: the connection is gone, or
+    the server is closing (:meth:`Fanout.end_all`).
 
     The caller registered ``subscriber`` with ``fanout`` before calling and
     unregisters it afterwards (in a ``finally``). ``sink``, if given, lets the
@@ -71,22 +74,21 @@ async def run_stream(
                 subscriber.last_id = event.id
             if len(batch) < REPLAY_PAGE_EVENTS:
                 break
-    wakeup = subscriber.wakeup
-    queue = subscriber.queue
-    while True:
-        if not queue and not subscriber.overflowed:
+    while not subscriber.ended:
+        if not subscriber.pending and not subscriber.overflowed:
             subscriber.sink = sink  # live from here on: nothing queued, replay done
-            wakeup.clear()
-            try:
-                async with asyncio.timeout(heartbeat_secs):  # no per-wake task, unlike wait_for
-                    await wakeup.wait()
-            except TimeoutError:
+            # One future and one timer while waiting (no Event, no asyncio.timeout object):
+            # a hub holds one of these per connected client.
+            if not await subscriber.wait(heartbeat_secs):
                 await _send(subscriber, send, Heartbeat())
                 continue
+            if subscriber.ended:
+                break
         if subscriber.overflowed:
             subscriber.sink = None
             await send(Resync(subscriber.last_id))
             return
+        queue = subscriber.queue
         while queue:
             frame = queue.popleft()
             if frame.id <= subscriber.last_id:
