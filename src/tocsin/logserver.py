@@ -23,7 +23,7 @@ from typing import Protocol
 from tocsin.feed import EventFeed
 from tocsin.services.witness import Witness
 from tocsin.services.witness_client import collect_cosignature
-from tocsin.store.base import Leadership, NotLeader, Store
+from tocsin.store.base import Leadership, NotLeader, Store, StoreError
 from tocsin.tlog.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -75,6 +75,13 @@ def write_checkpoint_file(path: Path, note: bytes) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def load_or_create_log_key(path: Path, origin: str) -> Signer:
@@ -182,6 +189,21 @@ class Checkpointer:
             write_checkpoint_file(checkpoint_file, latest[1])
         # One tuple, replaced whole: readers never see a size with another size's note.
         self.state: tuple[int, bytes | None] = latest if latest else (-1, None)
+        #: (size, root) of the largest tree this process knows the key signed: every later
+        #: checkpoint must extend it (the store is checked to still hold it before signing).
+        self._signed: tuple[int, bytes] | None = None
+        for kept in (latest[1] if latest else None,
+                     _read(checkpoint_file) if checkpoint_file is not None else None):
+            if kept is None:
+                continue
+            try:
+                tree = open_checkpoint(kept, signer.verifier(), origin)[0]
+            except CheckpointError:
+                continue  # a bad file: the start-up checks (integrity, backend) refuse it
+            if self._signed is None or tree.size > self._signed[0]:
+                self._signed = (tree.size, tree.root_hash)
+        if self._signed is not None and isinstance(store, Leadership):
+            store.hold_log_at_least(self._signed[0])
         self.failures = 0
         #: Called (on the signing thread) with each new checkpoint's size once it is kept:
         #: a writer rings the doorbell with it (tocsin.bus).
@@ -208,8 +230,20 @@ class Checkpointer:
         if size == self.size and self.note is not None:
             return self.note
         reader = self.store.hash_reader()
+        signed = self._signed
+        if signed is not None and (size < signed[0] or tree_root(signed[0], reader) != signed[1]):
+            # The store came back behind (or beside) what this key signed: a checkpoint of
+            # its tree would be a fork. Sign nothing; the store refuses writes meanwhile.
+            log.critical("the store holds a log of %d entries that does not extend the tree of "
+                         "size %d this log key signed: no checkpoint is signed (a fork); restore "
+                         "a store at least as new", size, signed[0])
+            raise StoreError(f"the store's log ({size} entries) does not extend the signed tree "
+                             f"of size {signed[0]}: refusing to sign a fork")
         root = tree_root(size, reader)
+        if isinstance(self.store, Leadership):
+            self.store.hold_log_at_least(size)  # before anyone sees it: never written past
         note = sign_checkpoint(Checkpoint(self.origin, size, root), self.signer)
+        self._signed = (size, root)
         if self.checkpoint_file is not None:  # remembered outside the database before anyone sees it
             write_checkpoint_file(self.checkpoint_file, note)
         for witness in self.witnesses:

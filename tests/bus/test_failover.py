@@ -264,8 +264,12 @@ def test_a_standby_never_signs_a_tree_that_forks_from_a_checkpoint_its_key_signe
     signer = read_log_key(standby.data_dir / "log.key", origin)
     forked = sign_checkpoint(Checkpoint(origin, 1, b"\x01" * 32), signer)  # size 1: the registry
     (standby.data_dir / "log.checkpoint").write_bytes(forked)
-    with psycopg.connect(failover.dsn) as conn:
-        before = conn.execute("SELECT max(size), count(*) FROM checkpoints").fetchone()
+    deadline = time.monotonic() + 10  # the leader's own checkpoint of the alert, kept first
+    with psycopg.connect(failover.dsn, autocommit=True) as conn:
+        while (before := conn.execute("SELECT max(size), count(*) FROM checkpoints").fetchone()) \
+                != (2, 2):  # the registry's and the alert's
+            assert time.monotonic() < deadline, before
+            time.sleep(0.05)  # polling the leader's checkpointer
     leader.kill()
     assert standby.proc is not None
     assert standby.proc.wait(timeout=30) == EXIT_SUPERSEDED
@@ -327,3 +331,26 @@ def test_postgresql_restarts_under_a_leader_and_a_standby_and_one_writer_leads_a
             proc.stop()
         nats.stop()
         server.destroy()
+
+
+def test_a_leader_paused_with_its_session_alive_is_taken_over_and_exits(
+        failover: Failover) -> None:
+    """A hung leader (SIGSTOP: its PostgreSQL session stays open, so its lock is never freed)
+    no longer holds writes hostage: once its heartbeat is older than the store's bound the
+    standby ends the hung leader's lock session and takes over; the resumed leader is fenced
+    and exits."""
+    from tocsin.store.postgres import STALE_LEADER_SECS
+
+    leader, standby, edge = failover.leader, failover.standby, failover.edges[0]
+    first, _ = issue_until_stored(edge.url, signed_alert(leader))
+    assert leader.proc is not None
+    leader.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_health(standby.url, "leading", True,
+                    timeout=STALE_LEADER_SECS + TAKEOVER_SECS + SLACK_SECS)
+        second, _ = issue_until_stored(edge.url, signed_alert(leader))  # the new leader's 201
+    finally:
+        leader.proc.send_signal(signal.SIGCONT)
+    assert leader.proc.wait(timeout=20) == EXIT_SUPERSEDED
+    assert {first, second} <= stored_ids(failover.dsn)
+    assert health(standby.url)["leading"] is True

@@ -91,3 +91,49 @@ def test_an_edge_on_a_database_without_a_store_says_start_the_writer(postgres: P
     with psycopg.connect(dsn) as conn:  # and it created nothing there
         tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()
     assert tables is not None and tables[0] == 0
+
+
+def test_an_edge_on_postgresql_hands_writes_only_to_the_leader_the_store_names(
+        postgres: PostgresServer, tmp_path: Path) -> None:
+    """While the store names no leader (a new epoch, not ready yet) an edge answers 503: it
+    never falls back to a ``writer.url`` file left in its data directory (an old single-machine
+    hub's, another process's), whose server is not the leader."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    handed: list[str] = []
+
+    class Decoy(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            handed.append(self.path)
+            self.send_response(201)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    decoy = ThreadingHTTPServer(("127.0.0.1", 0), Decoy)
+    threading.Thread(target=decoy.serve_forever, daemon=True).start()
+    dsn = postgres.create_database()
+    writer = HubProcess(tmp_path / "writer", args=("--role", "writer", "--store", dsn))
+    writer.start()
+    writer.stop()
+    with psycopg.connect(dsn, autocommit=True) as admin:  # what a new leader does first
+        admin.execute("UPDATE writer_lease SET epoch = epoch + 1, url = NULL")
+    edge_dir = tmp_path / "edge"
+    edge_dir.mkdir()
+    for name in ("log.pub", "registry-root.pub"):
+        shutil.copy(writer.data_dir / name, edge_dir / name)
+    (edge_dir / "writer.url").write_text(f"http://127.0.0.1:{decoy.server_port}\n")
+    edge = HubProcess(edge_dir, demo=False, args=("--role", "edge", "--store", dsn))
+    try:
+        edge.start()
+        answer = httpx.post(f"{edge.url}/api/v1/alerts", json=signed_alert(writer), timeout=30)
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["code"] == "writer_unavailable"
+        assert handed == []
+    finally:
+        edge.stop()
+        decoy.shutdown()

@@ -235,3 +235,51 @@ def test_a_stale_leader_cannot_save_a_checkpoint_or_say_where_it_listens(dsn: st
     finally:
         a.close()
         b.close()
+
+
+def test_a_leader_hung_inside_a_write_is_taken_over(dsn: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A leader stopped *inside* a write transaction (its heartbeat stale) holds the lease
+    row: the standby ends that transaction too, so the takeover does not wait for it to
+    resume; the hung write stores nothing."""
+    import threading
+
+    from tocsin.store import postgres
+
+    entered, release = threading.Event(), threading.Event()
+
+    def hanging_rules(incoming, view):  # type: ignore[no-untyped-def]
+        entered.set()  # inside A's write transaction, the lease row locked
+        release.wait(30)
+        return RULES(incoming, view)
+
+    a, b = PostgresStore(dsn, rules=hanging_rules), PostgresStore(dsn, rules=RULES)
+    outcome: list[object] = []
+    writer = threading.Thread(target=lambda: outcome.append(_attempt(a)))
+    try:
+        assert a.acquire_leadership()
+        writer.start()
+        assert entered.wait(10)
+        monkeypatch.setattr(postgres, "STALE_LEADER_SECS", 0.0)  # A's last beat is old already
+        took: list[bool] = []
+        taker = threading.Thread(target=lambda: took.append(b.acquire_leadership()), daemon=True)
+        taker.start()
+        taker.join(15)
+        assert took == [True], "the standby waited for the hung leader's transaction"
+        release.set()
+        writer.join(15)
+        assert outcome and isinstance(outcome[0], StorageUnavailable)
+        assert b.get(f"{1:032x}") is None
+        assert b.append(alert(2)).created
+    finally:
+        release.set()
+        writer.join(15)
+        a.close()
+        b.close()
+
+
+def _attempt(store: PostgresStore) -> object:
+    try:
+        return store.append(alert(1))
+    except StorageUnavailable as exc:
+        return exc

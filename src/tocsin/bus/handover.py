@@ -68,7 +68,8 @@ class WriterAddress:
     """Where the leading writer listens: the ``writer_url`` setting; else, on a shared store,
     the address the current leader wrote in it (:meth:`~tocsin.store.base.Leadership.leader_url`,
     read again after :data:`LEADER_REFRESH_SECS` and whenever a hand-over finds no writer
-    there); else what a writer wrote in ``DATA_DIR/writer.url`` (one machine, SQLite)."""
+    there) and nothing else (none named: 503); else, SQLite on one machine, what a writer
+    wrote in ``DATA_DIR/writer.url``."""
 
     def __init__(self, configured: str | None, data_dir: Path,
                  leader: Callable[[], str | None] | None = None,
@@ -95,8 +96,9 @@ class WriterAddress:
                 else:
                     url = url.rstrip("/") if url else None
                     self._leader = (now, url)
-            if url:
-                return url
+            # On a shared store only the leader it names takes writes: never the file, which
+            # may be an old single-machine hub's or a superseded writer's (it is not fenced).
+            return url or None
         return self._from_file()
 
     def _from_file(self) -> str | None:

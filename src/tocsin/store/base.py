@@ -332,3 +332,8 @@ class Leadership(Protocol):
     def leader_url(self) -> str | None:
         """Where the current leader takes writes; None until it said (readable by anyone)."""
         ...
+
+    def hold_log_at_least(self, size: int) -> None:
+        """Refuse every later write while the store holds fewer than ``size`` log entries (the
+        largest tree this writer's key signed): a store that came back behind it would fork."""
+        ...

@@ -74,6 +74,9 @@ SCHEMA_VERSION = 1
 #: Advisory lock keys (one database each; advisory locks are per database).
 WRITER_LOCK_KEY = 0x746F6373696E0001  # "tocsin" + 1: the leading writer holds it
 SCHEMA_LOCK_KEY = 0x746F6373696E0002  # serialises schema creation by processes starting together
+#: Seconds without a heartbeat after which a standby ends the leader's lock session and takes
+#: over: a hung or paused leader's session stays open, so its lock would never be freed.
+STALE_LEADER_SECS = 8.0
 #: Seconds a request waits for a pooled connection before it is answered 503.
 POOL_TIMEOUT_SECS = 3.0
 #: Seconds a new connection may take (a server that does not answer is unavailable).
@@ -95,6 +98,9 @@ INSERT INTO writer_lease (id, epoch) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 -- Where the leading writer takes writes (its private URL); NULL until it is ready. Set by
 -- the leader of the row's epoch only, cleared whenever the epoch changes (edges follow it).
 ALTER TABLE writer_lease ADD COLUMN IF NOT EXISTS url TEXT;
+-- The leader's heartbeat (the server's clock), renewed by its lease check every second: a
+-- leader that stopped beating (hung, paused) while its session stays open is taken over.
+ALTER TABLE writer_lease ADD COLUMN IF NOT EXISTS beat TIMESTAMPTZ;
 CREATE TABLE IF NOT EXISTS alerts (
     seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -171,6 +177,11 @@ _ALERT_COLUMNS = (
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
+class LogBehind(StorageUnavailable):
+    """The store holds fewer log entries than this writer's log key signed: writing would
+    fork the log, so nothing is written (the hub answers ``503``)."""
+
+
 def storage_error(exc: BaseException) -> Exception:
     """The hub's error for a PostgreSQL failure: disk full, else unavailable (never a 500)."""
     if isinstance(exc, psycopg.errors.DiskFull):
@@ -221,6 +232,10 @@ class PostgresStore:
         self._lease_lock = threading.Lock()
         self._lease: Conn | None = None  # the session holding the writer lock
         self._epoch: int | None = None  # fencing token while this store leads
+        #: The largest log size this writer's key has signed (hold_log_at_least): a store
+        #: holding fewer entries (restored, or a replica promoted without the last commits)
+        #: is refused every write, so no leaf lands at an index already signed for another.
+        self._log_floor = 0
         check_dsn(dsn)
         # A read-only store (an edge's) runs no DDL and every session is read-only, so it
         # works under a database role that may only SELECT; the writer made the schema.
@@ -290,14 +305,16 @@ class PostgresStore:
                     except psycopg.errors.LockNotAvailable:
                         got = False
                 else:
-                    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK_KEY,)).fetchone()
-                    got = bool(row and row[0])
+                    got = _try_lock(conn)
+                if not got and _end_stale_leader(conn):
+                    got = _try_lock(conn)
                 if not got:
                     conn.close()
                     return False
                 row = conn.execute(
-                    "UPDATE writer_lease SET epoch = epoch + 1, holder = %s, since = %s, url = NULL "
-                    "WHERE id = 1 RETURNING epoch", (_holder(), time.time())).fetchone()
+                    "UPDATE writer_lease SET epoch = epoch + 1, holder = %s, since = %s, url = NULL, "
+                    "beat = clock_timestamp() WHERE id = 1 RETURNING epoch",
+                    (_holder(), time.time())).fetchone()
             except psycopg.Error as exc:
                 conn.close()
                 raise storage_error(exc) from exc
@@ -320,6 +337,7 @@ class PostgresStore:
             if self._lease is not None and self._lease_alive():
                 current = self._current_epoch(self._lease)
                 if current == self._epoch:
+                    self._beat(self._lease)
                     return True
                 if current is not None:
                     self._lose(current)
@@ -381,6 +399,12 @@ class PostgresStore:
     def _lease_alive(self) -> bool:
         return self._lease is not None and not self._lease.closed and not self._lease.broken
 
+    def _beat(self, conn: Conn) -> None:
+        """Renew this leader's heartbeat (a failure: the next check finds out why)."""
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("UPDATE writer_lease SET beat = clock_timestamp() WHERE id = 1 AND "
+                         "epoch = %s", (self._epoch,))
+
     @staticmethod
     def _current_epoch(conn: Conn) -> int | None:
         try:
@@ -401,8 +425,20 @@ class PostgresStore:
         self._epoch = None
         self._drop_lease()
 
+    def hold_log_at_least(self, size: int) -> None:
+        """From now on refuse every write unless the store holds at least ``size`` log entries.
+
+        The checkpointer calls it with every size the log key signs (before anyone sees the
+        checkpoint). A server that comes back behind it — a backup restored, a replica
+        promoted that lacked the last commits — keeps the same lease epoch, so the epoch
+        alone would let this writer append at indexes already signed for other leaves (a
+        fork) and answer 201 for them; this floor refuses instead (:class:`LogBehind`).
+        """
+        self._log_floor = max(self._log_floor, size)
+
     def _fence(self, conn: Conn) -> None:
-        """Inside a write transaction: lock the lease row; refuse unless it holds our epoch."""
+        """Inside a write transaction: lock the lease row; refuse unless it holds our epoch
+        and the store still holds every log entry this writer signed (:meth:`hold_log_at_least`)."""
         mine = self._epoch
         row = conn.execute("SELECT epoch FROM writer_lease WHERE id = 1 FOR UPDATE").fetchone()
         current = None if row is None else int(row[0])
@@ -418,6 +454,14 @@ class PostgresStore:
                             mine, current)
             raise NotLeader(f"another writer leads (epoch {current}, this one had {mine}); "
                             "nothing was stored")
+        floor = self._log_floor
+        if floor and (held := _log_size(conn)) < floor:
+            log.critical("the store holds %d log entries but this writer's key signed a tree of "
+                         "%d: it came back behind (a restored backup, a replica promoted without "
+                         "the last commits); every write is refused — restore a store at least as "
+                         "new, or see docs/operations.md", held, floor)
+            raise LogBehind(f"the store holds {held} log entries, fewer than the {floor} this "
+                            "writer signed; nothing was stored")
 
     # -- writes ------------------------------------------------------------
 
@@ -693,6 +737,44 @@ def _has_nul(*texts: str | None) -> bool:
 
 def _no_nul(texts: Sequence[str]) -> list[str]:
     return [text for text in texts if "\x00" not in text]
+
+
+def _try_lock(conn: Conn) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK_KEY,)).fetchone()
+    return bool(row and row[0])
+
+
+def _end_stale_leader(conn: Conn) -> bool:
+    """End the lock session of a leader whose heartbeat is older than STALE_LEADER_SECS.
+
+    A hung or paused leader keeps its session (its kernel still answers), so its lock would
+    never free and writes would wait for ever. Ending its session frees the lock (and ending
+    a write transaction it hung inside frees the lease row, nothing of it stored); the epoch
+    the caller then takes fences anything the old leader still tries (it exits when it sees
+    it). Needs the same database role as the leader (or ``pg_signal_backend``); without it
+    nothing happens. True if a session was ended.
+    """
+    try:
+        # Its lock session, and any write transaction it hung inside (only the leader's
+        # writes lock the lease row: FOR UPDATE holds RowShareLock on the table), which
+        # would otherwise hold the row the new epoch is written to.
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(s.pid, 5000) FROM (SELECT DISTINCT l.pid FROM pg_locks l, "
+            "writer_lease w WHERE l.granted AND l.pid <> pg_backend_pid() AND w.id = 1 "
+            "AND w.beat IS NOT NULL AND w.beat < clock_timestamp() - make_interval(secs => %s) "
+            "AND ((l.locktype = 'advisory' AND l.classid = %s::oid AND l.objid = %s::oid "
+            "AND l.objsubid = 1) OR (l.locktype = 'relation' AND l.mode = 'RowShareLock' "
+            "AND l.relation = 'writer_lease'::regclass))) s",
+            (STALE_LEADER_SECS, WRITER_LOCK_KEY >> 32, WRITER_LOCK_KEY & 0xFFFFFFFF)).fetchall()
+    except psycopg.Error as exc:
+        log.warning("the leader's heartbeat is stale but its session cannot be ended: %s",
+                    storage_error(exc))
+        return False
+    ended = any(row[0] for row in rows)
+    if ended:
+        log.warning("the leading writer's heartbeat was older than %.0f s (hung or paused): its "
+                    "lock session was ended; this writer takes over", STALE_LEADER_SECS)
+    return ended
 
 
 def _holder() -> str:
