@@ -73,7 +73,11 @@ class LeaseKeeper:
             if not leading and (self._led or self.leading) and self.store.fencing_token is None:
                 self._supersede()
                 return False
-            if not leading:
+            if not leading and not (self._led or self.leading):
+                # Only a keeper that never led may take a new epoch. One that led takes back
+                # only its own epoch (is_leader does); were it to take a fresh one after its
+                # database came back — another writer may have led meanwhile — it would lead
+                # on what it holds in memory from before that writer's commits.
                 leading = await asyncio.to_thread(self.store.acquire_leadership)
                 self._advertised = self._advertised and leading
         except StorageUnavailable as exc:
@@ -105,6 +109,7 @@ class LeaseKeeper:
             await asyncio.sleep(self.interval_secs)  # the check's period, not a wait for a result
 
     def start(self) -> None:
+        self._led = self._led or self.leading  # the lead taken when the store was opened
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
