@@ -149,6 +149,25 @@ def test_a_partial_all_clear_is_persisted_by_the_hierarchy_rule(store: Store) ->
     assert store.list_alerts(active_at=2000.0) == []
 
 
+def test_an_all_clear_leaves_alerts_that_expired_before_it_alone(store: Store) -> None:
+    """An expired alert is no longer in force (``is_active``), so an all-clear has nothing
+    of it to end: it keeps its targets and no ending. (The store then never has to read the
+    history of expired alerts to decide an all-clear: its cost follows what is in force.)"""
+    import dataclasses
+
+    store.append(dataclasses.replace(alert(1), expires_ts=1005.0))  # expired at 1005
+    store.append(dataclasses.replace(alert(2), expires_ts=None))  # open-ended: in force
+    store.append(dataclasses.replace(alert(3), expires_ts=5000.0))  # in force at 1010
+    result = store.append(alert(10, kinds=("all-clear",), targets=oblast_wide()))
+    assert sorted(result.ended) == [f"{2:032x}", f"{3:032x}"]
+    expired = store.get(f"{1:032x}")
+    assert expired is not None and expired.ended_ts is None and expired.targets == oblast_wide()
+    for n in (2, 3):
+        done = store.get(f"{n:032x}")
+        assert done is not None and done.ended_by == f"{10:032x}" and not done.targets
+    check_log(store)
+
+
 def test_one_refusal_never_fails_its_neighbours(store: Store) -> None:
     results = store.append_batch([
         alert(1), alert(2, msg_type="Cancel", kinds=(), refs=(("af@test", "nope"),)), alert(3),

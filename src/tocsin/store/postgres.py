@@ -750,11 +750,13 @@ class _PgView(LedgerView):
         priors = self._priors(rows)
         return priors[0] if priors else None
 
-    def in_force(self, issuer_id: str, status: str, codes: Collection[str]) -> list[Prior]:
+    def in_force(self, issuer_id: str, status: str, codes: Collection[str],
+                 at: float | None = None) -> list[Prior]:
         rows = self._conn.execute(
             "SELECT id, issuer_id, status, ended_ts FROM alerts WHERE issuer_id = %s AND status = %s "
+            "AND (%s::float8 IS NULL OR expires_ts IS NULL OR expires_ts > %s::float8) "
             "AND id IN (SELECT alert_id FROM targets WHERE ended_ts IS NULL AND code = ANY(%s)) "
-            "ORDER BY id", (issuer_id, status, sorted(codes))).fetchall()
+            "ORDER BY id", (issuer_id, status, at, at, sorted(codes))).fetchall()
         return self._priors(rows)
 
 

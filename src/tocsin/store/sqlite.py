@@ -33,6 +33,7 @@ from tocsin.store.base import (
     SearchText,
     StorageFull,
     StorageUnavailable,
+    StoreDamaged,
     StoreError,
     StreamEvent,
     TextEntry,
@@ -214,6 +215,7 @@ class SqliteStore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._aux: sqlite3.Connection | None = None
+        self._damaged: str | None = None
         if text_of is not None and not readonly:
             self._backfill_text(text_of)
 
@@ -370,6 +372,16 @@ class SqliteStore:
 
         self._writer.set_authorizer(authorize)
 
+    def refuse_writes(self, reason: str) -> None:
+        """From now on every write raises :class:`StoreDamaged` (the integrity scan found
+        ``reason``); reads go on."""
+        self._damaged = reason
+
+    def _writable(self) -> None:
+        if self._damaged is not None:
+            raise StoreDamaged(f"{self.path} is damaged ({self._damaged}); nothing was stored — "
+                               "keep a copy, run `tocsin store check`, restore it from a backup")
+
     def append(self, alert: NewAlert) -> AppendResult:
         result = self.append_batch([alert])[0]
         if isinstance(result, Exception):
@@ -378,6 +390,7 @@ class SqliteStore:
 
     def append_batch(self, alerts: Sequence[NewAlert]) -> list[AppendResult | StoreError]:
         """Append several alerts with one commit (one fsync); each alert is atomic on its own."""
+        self._writable()
         conn = self._writer
         results: list[AppendResult | StoreError] = []
         conn.execute("BEGIN IMMEDIATE")
@@ -557,6 +570,7 @@ class SqliteStore:
 
         Runs on the writer thread (it uses the writer connection), like :meth:`append_batch`.
         """
+        self._writable()
         entry = registry_entry(registry)
         conn = self._writer
         conn.execute("BEGIN IMMEDIATE")
@@ -673,7 +687,20 @@ class _SqlView(LedgerView):
             (sender, identifier)).fetchone()
         return None if row is None else self._prior(row)
 
-    def in_force(self, issuer_id: str, status: str, codes: Collection[str]) -> list[Prior]:
+    def in_force(self, issuer_id: str, status: str, codes: Collection[str],
+                 at: float | None = None) -> list[Prior]:
+        if at is not None and status == "Actual":
+            # From what may be in force (the alerts_in_force index), never from the history
+            # of targets nobody ended because their alerts simply expired: an all-clear's
+            # cost follows what is in force, not everything the issuer ever sent there.
+            found = self._conn.execute(
+                f"SELECT id, issuer_id, status, ended_ts FROM alerts a WHERE seq IN ("  # noqa: S608
+                f"SELECT seq FROM alerts WHERE {_MAY_BE_IN_FORCE} AND expires_ts > ? UNION ALL "
+                f"SELECT seq FROM alerts WHERE {_MAY_BE_IN_FORCE} AND expires_ts IS NULL) "
+                "AND issuer_id = ? AND EXISTS (SELECT 1 FROM targets t WHERE t.alert_id = a.id "
+                "AND t.ended_ts IS NULL AND t.code IN (SELECT value FROM json_each(?))) "
+                "ORDER BY id", (at, issuer_id, _text_encoder.encode(sorted(codes)).decode()))
+            return [self._prior(row) for row in found.fetchall()]
         wanted = sorted(codes)
         ids: set[str] = set()
         for start in range(0, len(wanted), 500):
@@ -682,7 +709,8 @@ class _SqlView(LedgerView):
             ids.update(row[0] for row in self._conn.execute(
                 f"SELECT DISTINCT t.alert_id FROM targets t JOIN alerts a ON a.id = t.alert_id "  # noqa: S608
                 f"WHERE t.ended_ts IS NULL AND t.code IN ({marks}) AND a.issuer_id = ? "
-                "AND a.status = ?", (*chunk, issuer_id, status)))
+                "AND a.status = ? AND (? IS NULL OR a.expires_ts IS NULL OR a.expires_ts > ?)",
+                (*chunk, issuer_id, status, at, at)))
         rows = [self._conn.execute("SELECT id, issuer_id, status, ended_ts FROM alerts WHERE id = ?",
                                    (alert_id,)).fetchone() for alert_id in sorted(ids)]
         return [self._prior(row) for row in rows if row is not None]
