@@ -85,6 +85,11 @@ CREATE INDEX IF NOT EXISTS alerts_by_sent ON alerts (sent_ts);
 -- stay here, ordered by expiry, and a range on expires_ts skips them).
 CREATE INDEX IF NOT EXISTS alerts_in_force ON alerts (expires_ts)
     WHERE ended_ts IS NULL AND status = 'Actual' AND msg_type IN ('Alert', 'Update');
+-- An issuer's alerts that may be in force, by status and expiry, with their ids: the all-clear
+-- rule reads it alone (no row, whose small columns follow its CAP bytes).
+CREATE INDEX IF NOT EXISTS alerts_in_force_by_issuer
+    ON alerts (issuer_id, status, expires_ts, id, ended_ts, msg_type)
+    WHERE ended_ts IS NULL AND msg_type IN ('Alert', 'Update');
 CREATE TABLE IF NOT EXISTS log_entries (
     idx INTEGER PRIMARY KEY,
     entry BLOB NOT NULL,
@@ -128,6 +133,13 @@ _text_encoder = msgspec.json.Encoder()
 _text_decoder = msgspec.json.Decoder(SearchText)
 
 _MAY_BE_IN_FORCE = "ended_ts IS NULL AND status = 'Actual' AND msg_type IN ('Alert', 'Update')"
+# The all-clear rule's candidates: an issuer's alerts of a status that may be in force (read
+# from the alerts_in_force_by_issuer index alone), with a target in force on a code given as
+# a JSON array.
+_IN_FORCE_OF = ("SELECT id FROM alerts a INDEXED BY alerts_in_force_by_issuer WHERE issuer_id = ? "
+                "AND status = ? AND ended_ts IS NULL AND msg_type IN ('Alert', 'Update')")
+_TARGETING = ("EXISTS (SELECT 1 FROM targets t WHERE t.alert_id = a.id AND t.ended_ts IS NULL "
+              "AND t.code IN (SELECT value FROM json_each(?)))")
 _ALERT_COLUMNS = (
     "id, cap, statement, issuer_id, key_id, sender, identifier, sent, sent_ts, received_ts, "
     "expires_ts, msg_type, status, kinds, event, event_id, ended_ts, ended_by, log_index"
@@ -439,14 +451,18 @@ class SqliteStore:
             (alert.stream_kind, alert.id, regions, alert.summary),
         )
         event_id = int(cursor.lastrowid or 0)
+        # The log leaf is written in the same transaction: no alert without a leaf, no leaf
+        # without an alert. (First, so the row is written once, with its log index: a row's
+        # small columns follow its CAP bytes, and rewriting it would copy them again.)
+        index = self._append_leaf(conn, alert_entry(alert.statement, alert.cap), alert.id)
         cursor = conn.execute(
             f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES "  # noqa: S608
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
             (
                 alert.id, alert.cap, alert.statement, alert.issuer_id, alert.key_id,
                 alert.sender, alert.identifier, alert.sent, alert.sent_ts, alert.received_ts,
                 alert.expires_ts, alert.msg_type, alert.status, ",".join(alert.kinds),
-                alert.event, event_id,
+                alert.event, event_id, index,
             ),
         )
         seq = int(cursor.lastrowid or 0)
@@ -462,15 +478,18 @@ class SqliteStore:
                 for code, coverage in alert.targets.items()
             ],
         )
-        # The log leaf is written in the same transaction: no alert without a leaf,
-        # no leaf without an alert.
-        index = self._append_leaf(conn, alert_entry(alert.statement, alert.cap), alert.id)
-        conn.execute("UPDATE alerts SET log_index = ? WHERE id = ?", (index, alert.id))
         if alert.text is not None:
             _file_text(conn, seq, alert.text)
-        record = self._get(conn, "id = ?", (alert.id,))
-        if record is None:  # pragma: no cover - just inserted in this transaction
-            raise StoreError("alert vanished inside its own transaction")
+        # What _get would read back (targets in code order, as the table keeps them).
+        record = AlertRecord(
+            id=alert.id, cap=alert.cap, statement=alert.statement, issuer_id=alert.issuer_id,
+            key_id=alert.key_id, sender=alert.sender, identifier=alert.identifier,
+            sent=alert.sent, sent_ts=float(alert.sent_ts), received_ts=float(alert.received_ts),
+            expires_ts=None if alert.expires_ts is None else float(alert.expires_ts),
+            msg_type=alert.msg_type, status=alert.status,
+            kinds=tuple(k for k in ",".join(alert.kinds).split(",") if k) if alert.kinds else (),
+            event=alert.event, event_id=event_id, ended_ts=None, ended_by=None,
+            targets={} if done else dict(sorted(alert.targets.items())), log_index=index)
         return AppendResult(record=record, created=True, ended=decision.ended_entirely,
                             regions=tuple(regions.split(",")) if regions else ())
 
@@ -689,18 +708,17 @@ class _SqlView(LedgerView):
 
     def in_force(self, issuer_id: str, status: str, codes: Collection[str],
                  at: float | None = None) -> list[Prior]:
-        if at is not None and status == "Actual":
-            # From what may be in force (the alerts_in_force index), never from the history
-            # of targets nobody ended because their alerts simply expired: an all-clear's
-            # cost follows what is in force, not everything the issuer ever sent there.
+        if at is not None:
+            # From what may be in force (the alerts_in_force_by_issuer index, read alone),
+            # never from the history of targets nobody ended because their alerts simply
+            # expired: an all-clear's cost follows what is in force, not everything the
+            # issuer ever sent there. (Only Alerts and Updates hold targets in force.)
+            codes_json = _text_encoder.encode(sorted(codes)).decode()
             found = self._conn.execute(
-                f"SELECT id, issuer_id, status, ended_ts FROM alerts a WHERE seq IN ("  # noqa: S608
-                f"SELECT seq FROM alerts WHERE {_MAY_BE_IN_FORCE} AND expires_ts > ? UNION ALL "
-                f"SELECT seq FROM alerts WHERE {_MAY_BE_IN_FORCE} AND expires_ts IS NULL) "
-                "AND issuer_id = ? AND EXISTS (SELECT 1 FROM targets t WHERE t.alert_id = a.id "
-                "AND t.ended_ts IS NULL AND t.code IN (SELECT value FROM json_each(?))) "
-                "ORDER BY id", (at, issuer_id, _text_encoder.encode(sorted(codes)).decode()))
-            return [self._prior(row) for row in found.fetchall()]
+                f"{_IN_FORCE_OF} AND expires_ts > ? AND {_TARGETING} UNION ALL "
+                f"{_IN_FORCE_OF} AND expires_ts IS NULL AND {_TARGETING} ORDER BY id",
+                (issuer_id, status, at, codes_json, issuer_id, status, codes_json)).fetchall()
+            return [self._prior((row[0], issuer_id, status, None)) for row in found]
         wanted = sorted(codes)
         ids: set[str] = set()
         for start in range(0, len(wanted), 500):
