@@ -67,6 +67,8 @@ def open_store(settings: Settings, rules: StateRules, *, lead: bool = True,
             epoch, holder = store.current_leader()
             raise StartupRefused(f"another writer leads the store {where} ({holder}, epoch {epoch}): "
                                  "stop it first, or run this hub as a standby")
+        if lead and text_of is not None:  # alerts stored before the search history existed
+            store.backfill_text(text_of)
     except StorageUnavailable as exc:
         store.close()
         raise StartupRefused(f"the store {where} cannot be used ({exc})") from None
