@@ -280,8 +280,14 @@ def sample_from(data: Path) -> list[Alert]:
 
 
 def run(data: Path, sample: list[Alert], checks: int, seed: int) -> None:
-    testing.STARTUP_TIMEOUT_SECS = 900  # a large store is checked whole at start (quick_check)
+    testing.STARTUP_TIMEOUT_SECS = 900  # generous: a first start on an older store builds indexes
     # One client posts every check: lift the per-client limit (429) for the measurement.
+    with tempfile.TemporaryDirectory() as empty:  # the same start on nothing, for comparison
+        blank = HubProcess(Path(empty) / "data")
+        t0 = time.perf_counter()
+        blank.start()
+        blank_startup = time.perf_counter() - t0
+        blank.stop()
     hub = HubProcess(data, env={"TOCSIN_CHECK_BURST": "100000", "TOCSIN_CHECK_RATE_PER_SEC": "1000"})
     t0 = time.perf_counter()
     hub.start()
@@ -300,23 +306,60 @@ def run(data: Path, sample: list[Alert], checks: int, seed: int) -> None:
                 response.raise_for_status()
                 verdicts[response.json()["verdict"]] += 1
             reads = {path: timed_get(client, path) for path in IN_FORCE_READS}
+            issued = timed_issues(client, data, ISSUES)
+            scan = client.get("/readyz").json().get("store_scan", {})
+            scan_wait = time.perf_counter()
+            while scan.get("state") in ("pending", "running"):  # the whole-file scan, beside
+                time.sleep(1)
+                scan = client.get("/readyz").json().get("store_scan", {})
+            scan_wait = time.perf_counter() - scan_wait
         rss_after = rss_mib(hub.proc.pid)
     finally:
         hub.stop()
     latencies.sort()
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
     print(f"hub start-up to /healthz 200: {startup:.2f} s; resident {rss_start:.0f} MiB "
-          f"(last event id {health.get('last_event_id')})")
+          f"(last event id {health.get('last_event_id')}); an empty data directory just "
+          f"before: {blank_startup:.2f} s; load average {Path('/proc/loadavg').read_text()[:14]}")
     print(f"check over HTTP, {len(latencies)} checks: p50 {statistics.median(latencies):.1f} ms, "
           f"p95 {p95:.1f} ms, max {latencies[-1]:.1f} ms; verdicts {dict(sorted(verdicts.items()))}")
     print(f"resident after the checks: {rss_after:.0f} MiB")
     for path, (status, ms) in reads.items():
         print(f"GET {path}: {status}, median of 5 {ms:.1f} ms")
+    print(f"issue (POST /api/v1/alerts, one at a time, fsync on) on this store: {len(issued)} "
+          f"alerts, p50 {statistics.median(issued):.1f} ms, max {max(issued):.1f} ms")
+    print(f"background store scan: {scan.get('state')} ({scan.get('detail')}), "
+          f"{scan.get('seconds')} s (waited {scan_wait:.0f} s after the checks)")
 
 
 #: Reads of what is in force now, which must not grow with the history either.
 IN_FORCE_READS = ("/api/v1/alerts?active=1", "/api/v1/regions/UA32000000000030281/status",
                   "/api/v1/regions/UA80000000000093317/status")
+
+
+ISSUES = 20  # alerts issued over HTTP to the measured hub
+
+
+def timed_issues(client: httpx.Client, data: Path, count: int) -> list[float]:
+    """Issue ``count`` fresh Kyiv alerts one at a time; each 201's latency in ms."""
+    from tocsin.client import issue_request, sign_cap
+    from tocsin.compose import AlertFacts
+
+    signer = Signer.from_skey(demo_key_path(data, "demo-air-force").read_text().strip())
+    bodies = []
+    for k in range(count):
+        cap = to_xml(compose_alert(AlertFacts(
+            issuer_id="demo-air-force", kind="air-raid", areas=("UA80000000000093317",),
+            headline=f"Scale bench {k}", description="Benchmark alert on a large store.",
+            instruction="Go to the nearest shelter.", expires_in=timedelta(hours=1))))
+        bodies.append(issue_request(cap, sign_cap(cap, signer)))
+    times = []
+    for body in bodies:
+        t = time.perf_counter()
+        response = client.post("/api/v1/alerts", json=body)
+        times.append((time.perf_counter() - t) * 1000)
+        response.raise_for_status()
+    return times
 
 
 def timed_get(client: httpx.Client, path: str) -> tuple[int, float]:
