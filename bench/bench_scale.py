@@ -12,14 +12,20 @@ What it does:
    store, made without re-verifying it. The first ``--verify-sample`` alerts also go
    through the hub's own ``Issuer.prepare``, and the benchmark stops if a record differs
    from the verified one. A checkpoint is signed at the end. ``--data DIR`` keeps the
-   directory; a later run with the same ``DIR`` continues it up to ``--alerts``, and
-   ``--build-minutes`` stops the build early (the figures then say how many are stored);
+   directory; a later run with the same ``DIR`` continues it up to ``--alerts`` (in time
+   order, from the newest stored alert to an hour ago), and ``--build-minutes`` stops the
+   build early (the figures then say how many are stored). The builder's own writer
+   connection keeps a 512 MiB SQLite page cache (the hub's keeps SQLite's default): the same
+   rows, fewer pages re-read per insert. ``--build-only`` / ``--measure-only`` split the two;
 2. starts ``tocsin serve --demo`` on it (a real process), times it until ``/healthz``
    answers, and reads its resident memory (``VmRSS``) then;
 3. checks ``--checks`` messages over HTTP (``POST /api/v1/check``): copies of stored
    alerts' texts (authentic or outdated), the same with a place or time changed (altered),
    and made-up messages naming an issuer (not-issued); prints the verdict counts and the
-   latency p50 / p95 / max, and the resident memory after.
+   latency p50 / p95 / max, and the resident memory after; then the in-force reads, 20
+   alerts issued one at a time (the 201's latency on this store), and the whole-file
+   background scan's time (``/readyz``). An empty data directory is started just before,
+   for the start-up time to compare with.
 
 Run: ``python bench/bench_scale.py --alerts 1000000 --data /tmp/tocsin-1m``.
 """
