@@ -368,3 +368,15 @@ def test_postgresql_searches_words_through_a_full_text_index(postgres: Any) -> N
                 assert "Seq Scan" not in plan, plan
     finally:
         store.close()
+
+
+def test_the_record_an_append_returns_is_what_the_store_reads_back(store: Store) -> None:
+    import dataclasses
+
+    made = [alert(1, kinds=("air-raid", "missile")), dataclasses.replace(alert(2), expires_ts=5000.0),
+            alert(3, kinds=("all-clear",), targets=hromada("H1a")),
+            alert(4, kinds=(), msg_type="Cancel", refs=(("af@test", "id-2"),)),
+            alert(5, kinds=("denial",), targets={})]
+    for new in made:
+        returned = store.append(new).record
+        assert returned == store.get(new.id), new.id

@@ -481,13 +481,14 @@ class SqliteStore:
         if alert.text is not None:
             _file_text(conn, seq, alert.text)
         # What _get would read back (targets in code order, as the table keeps them).
+        kinds = ",".join(alert.kinds)
         record = AlertRecord(
             id=alert.id, cap=alert.cap, statement=alert.statement, issuer_id=alert.issuer_id,
             key_id=alert.key_id, sender=alert.sender, identifier=alert.identifier,
             sent=alert.sent, sent_ts=float(alert.sent_ts), received_ts=float(alert.received_ts),
             expires_ts=None if alert.expires_ts is None else float(alert.expires_ts),
             msg_type=alert.msg_type, status=alert.status,
-            kinds=tuple(k for k in ",".join(alert.kinds).split(",") if k) if alert.kinds else (),
+            kinds=tuple(kinds.split(",")) if kinds else (),
             event=alert.event, event_id=event_id, ended_ts=None, ended_by=None,
             targets={} if done else dict(sorted(alert.targets.items())), log_index=index)
         return AppendResult(record=record, created=True, ended=decision.ended_entirely,
