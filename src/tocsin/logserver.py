@@ -23,7 +23,7 @@ from typing import Protocol
 from tocsin.feed import EventFeed
 from tocsin.services.witness import Witness
 from tocsin.services.witness_client import collect_cosignature
-from tocsin.store.base import Store
+from tocsin.store.base import Leadership, NotLeader, Store
 from tocsin.tlog.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -201,6 +201,9 @@ class Checkpointer:
             return self._sign()
 
     def _sign(self) -> bytes:
+        if isinstance(self.store, Leadership) and self.store.fencing_token is None:
+            # A shared store this writer does not lead (superseded): it signs nothing more.
+            raise NotLeader("this writer does not lead the store: it signs no checkpoint")
         size = self.store.log_size()
         if size == self.size and self.note is not None:
             return self.note

@@ -133,8 +133,11 @@ class Hub:
         regions: RegionSet | None = None,
         clock: Callable[[], float] = time.time,
         checked: bool = False,
+        store: Store | None = None,
     ) -> None:
         """Open the hub on ``settings.data_dir``; ``checked``: the caller ran :func:`preflight`.
+
+        ``store``: a shared store a standby writer opened and now leads (:mod:`tocsin.bus.standby`).
 
         ``settings.role`` ``all``/``writer``: ``registry_bytes`` is the registry file. ``edge``:
         the registry is the newest the store has logged, and nothing is written anywhere.
@@ -150,6 +153,9 @@ class Hub:
         #: Set when the server begins to shut down: every live stream then ends its response.
         self.closing = asyncio.Event()
         self.lease: LeaseKeeper | None = None
+        #: Called once if another writer's epoch supersedes this writer's (``tocsin serve``
+        #: then shuts the process down: it writes, signs and sends nothing more).
+        self.on_superseded: Callable[[], object] | None = None
         self._issuer: Issuer | None = None
         self._push: PushSender | None = None
         self._callbacks: CallbackSender | None = None
@@ -165,10 +171,10 @@ class Hub:
         else:
             if registry_bytes is None:
                 raise SettingsError("a writer needs the issuer registry file")
-            self._open_writer(registry_bytes, checked)
+            self._open_writer(registry_bytes, checked, store)
         register_role_metrics(self)
 
-    def _open_writer(self, registry_bytes: bytes, checked: bool) -> None:
+    def _open_writer(self, registry_bytes: bytes, checked: bool, opened: Store | None) -> None:
         settings, clock = self.settings, self.clock
         # Before anything is written: never continue a log the store does not hold (a fork).
         if not checked:
@@ -182,10 +188,11 @@ class Hub:
         # the log key's last checkpoint, and (PostgreSQL) led by this process as its writer.
         # ``text_of`` files the check's search text of alerts stored before it existed.
         self.store: Store = open_store(settings, state_rules(self._ancestor_codes),
-                                       text_of=self._search_text)
+                                       text_of=self._search_text, opened=opened)
         # A shared store: keep the writer lead this process took in open_store (re-taken by
         # itself after a PostgreSQL restart); commits are fenced by the store either way.
-        self.lease = LeaseKeeper(self.store) if isinstance(self.store, Leadership) else None
+        self.lease = LeaseKeeper(self.store, on_superseded=self._superseded) \
+            if isinstance(self.store, Leadership) else None
         self.registry_bytes, self.registry = self._registry_in_force(registry_bytes)
         self._open_delivery()
         self._issuer = Issuer(
@@ -236,15 +243,16 @@ class Hub:
             self.doorbell = Doorbell(settings.bus, on_ring=self.edge.ring)
 
     def _open_readonly_store(self) -> Store:
-        """The store an edge reads: the writer's SQLite file (query-only), or PostgreSQL without
-        leadership (an edge never writes, so it neither leads nor needs the log key)."""
+        """The store an edge reads: the writer's SQLite file (query-only), or PostgreSQL read-only
+        (no DDL, read-only sessions: a SELECT-only role suffices; an edge never writes, so it
+        neither leads nor needs the log key)."""
         settings = self.settings
         rules = state_rules(self._ancestor_codes)
         if settings.store:
             from tocsin.store.postgres import PostgresStore, redacted
 
             try:
-                return PostgresStore(settings.store, rules=rules)
+                return PostgresStore(settings.store, rules=rules, readonly=True)
             except StorageUnavailable as exc:
                 raise StartupRefused(f"the store {redacted(settings.store)} cannot be used "
                                      f"({exc})") from None
@@ -360,6 +368,14 @@ class Hub:
             await self.email.start()
         if self.settings.role == "writer" or self.settings.workers or self.settings.bus:
             await asyncio.to_thread(advertise, self.settings.data_dir, self.listen_url)
+        if self.lease is not None:  # edges on a shared store hand writes to the leader's URL
+            self.lease.url = self.listen_url
+            await self.lease.advertise()
+
+    def _superseded(self) -> None:
+        """Another writer leads now: stop (the store already refuses this one's writes)."""
+        if self.on_superseded is not None:
+            self.on_superseded()
 
     @property
     def listen_url(self) -> str:

@@ -109,3 +109,24 @@ def tampering_hub_app(hub_url: str, crafted: dict[str, dict[str, bytes]]) -> Sta
                          Route("/api/v1/alerts/{alert_id}/{part}", part),
                          Route("/checkpoint", passthrough), Route("/api/v1/registry", passthrough)]
     return Starlette(routes=routes)
+
+
+def listing_hub_app(hub_url: str, shown: list[str]) -> Starlette:
+    """A front of a real hub whose feed lists only the alert ids in ``shown`` (read live, newest
+    first): a feed that withholds some of the hub's alerts and serves them later. Every part of
+    every alert, the checkpoint and the registry come unchanged from the hub."""
+
+    async def forward(request: Request) -> Response:
+        async with httpx.AsyncClient() as client:
+            upstream = await client.get(hub_url + request.url.path)
+        return Response(upstream.content, status_code=upstream.status_code,
+                        media_type=upstream.headers.get("content-type"))
+
+    async def feed(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        return Response(atom([f"{base}/api/v1/alerts/{i}/cap" for i in list(shown)]),
+                        media_type="application/atom+xml")
+
+    return Starlette(routes=[Route("/feeds/alerts.atom", feed),
+                             Route("/api/v1/alerts/{alert_id}/{part}", forward),
+                             Route("/checkpoint", forward), Route("/api/v1/registry", forward)])

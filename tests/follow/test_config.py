@@ -90,3 +90,13 @@ def test_follow_once_polls_now_prints_the_verdicts_and_writes_nothing(tmp_path: 
     assert bad.exit_code == 1 and "feed refused: feed_malformed" in bad.output, bad.output
     assert private.exit_code == 1 and "feed_address_refused" in private.output, private.output
     assert not (tmp_path / "follows.toml").exists() and not (tmp_path / "relayed.sqlite3").exists()
+
+
+def test_a_feed_url_with_a_password_is_refused(tmp_path: Path) -> None:
+    """Fetches refuse user info in a URL, and the refusal names the URL: a password in a feed
+    URL would be shown to the public at ``/api/v1/follows`` poll after poll. It is refused when
+    the feed is added (an API key in the query is allowed, and never shown)."""
+    result = follow(tmp_path, "https://reader:s3cret@alerts.example/cap.atom")
+    assert result.exit_code == 2 and "user info" in result.output and "s3cret" not in result.output, \
+        result.output
+    assert not (tmp_path / "follows.toml").exists()

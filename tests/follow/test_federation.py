@@ -37,6 +37,7 @@ from .signing import embedded_certificate, make_certificate, sign_cap_xml
 KYIV = "UA80000000000093317"
 LVIV_OBLAST = "UA46000000000026241"
 WAIT_SECS = 60.0
+SECRET = "s3cret-feed-key"
 T = TypeVar("T")
 
 PLAIN_DOCS = {
@@ -140,7 +141,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         documents = {name: path.read_bytes() for name, path in PLAIN_DOCS.items()}
         documents |= {"ipaws-signed.xml": IPAWS_SIGNED.read_bytes(), "test-signed.xml": signed,
                       "test-tampered.xml": tampered, "bomb.xml": BOMB}
-        feeds = {"plain": [*PLAIN_DOCS, "bomb.xml"], "ipaws": ["ipaws-signed.xml"],
+        feeds = {"plain": [*PLAIN_DOCS, "bomb.xml"], "ipaws": ["ipaws-signed.xml"], "keyed": [],
                  "signed": ["test-signed.xml", "test-tampered.xml"]}
         server = stack.enter_context(serve_asgi(cap_feed_app(documents, feeds)))
         (root / "test.pem").write_bytes(cert.cert_pem)
@@ -156,6 +157,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         _follow(b, f"{server}/plain.atom", "plain")
         _follow(b, f"{server}/ipaws.atom", "ipaws", "--cert", str(root / "ipaws.pem"))
         _follow(b, f"{server}/signed.atom", "signed", "--cert", str(root / "test.pem"))
+        _follow(b, f"{server}/keyed.atom?apikey={SECRET}", "keyed")
         for name in ("huge", "malformed", "bomb"):
             _follow(b, f"{server}/{name}.atom", name)
         _follow(b, f"{server}/loop-a.atom", "loop")
@@ -274,6 +276,34 @@ def test_faulty_feeds_are_refused_and_the_followers_keep_running(world: World) -
     assert "DOCTYPE" in follows["bomb"]["last_error"]["message"]
     assert "redirect loop" in follows["loop"]["last_error"]["message"]
     assert httpx.get(f"{world.b.url}/healthz").status_code == 200
+
+
+def test_relayed_bytes_are_served_sandboxed(world: World) -> None:
+    """A stranger's CAP may carry live markup where the schema allows any element (inside an
+    XML signature): ``<h:script xmlns:h="http://www.w3.org/1999/xhtml">`` runs on this hub's
+    origin in a browser that renders the bytes as XML. Chromium downloads
+    ``application/cap+xml``, but nothing relies on that: the bytes are served under a
+    sandboxing CSP with nothing allowed."""
+    plain_id = alert_id_for(PLAIN_DOCS["nws-update.xml"].read_bytes())
+    until(lambda: world.relayed(plain_id), "the plain alert")
+    with world.a.client() as client:
+        issued = client.issue(make_alert(headline="bytes"), world.a.signer("demo-air-force"))
+    until(lambda: world.relayed(issued["id"]), "hub B to relay A's alert")
+    for path in (f"{plain_id}/cap", f"{issued['id']}/cap", f"{issued['id']}/statement",
+                 f"{issued['id']}/proof"):
+        response = httpx.get(f"{world.b.url}/api/v1/relayed/{path}", timeout=10)
+        assert response.status_code == 200, path
+        policy = response.headers.get("content-security-policy", "")
+        assert "default-src 'none'" in policy and "sandbox" in policy, (path, policy)
+
+
+def test_a_feeds_credentials_are_not_shown_to_the_public(world: World) -> None:
+    """A feed may be followed with an API key in its URL's query (many commercial CAP feeds
+    take one). ``/api/v1/follows`` is public: it names the feed, never the key."""
+    follows = until(lambda: world.follows()["keyed"] if world.follows()["keyed"]["last_ok_ts"] else None,
+                    "the keyed feed to be read")
+    assert follows["url"].endswith("/keyed.atom?…"), follows["url"]
+    assert SECRET not in httpx.get(f"{world.b.url}/api/v1/follows", timeout=10).text
 
 
 def test_faults_are_logged(world: World) -> None:

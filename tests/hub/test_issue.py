@@ -35,6 +35,12 @@ def test_issue_then_read_back_exact_bytes(hub: HubProcess) -> None:
         assert got.status_code == 200
         assert got.headers["content-type"].startswith("application/cap+xml")
         assert got.content == cap  # byte for byte what was signed
+        raw = httpx.get(f"{hub.url}/api/v1/alerts/{alert_id}/cap")
+        assert raw.content == cap
+        # An issuer's bytes may carry XHTML script inside an XML signature: a browser that
+        # renders them as XML runs nothing, with an opaque origin.
+        for answer in (got, raw):
+            assert answer.headers["content-security-policy"] == "default-src 'none'; sandbox"
         as_json = client.get(f"/api/v1/alerts/{alert_id}")
         assert as_json["statement"] == statement.decode()
         assert as_json["cap"]["info"][0]["instruction"] == "Негайно прямуйте до укриття"

@@ -202,3 +202,36 @@ def test_a_nul_character_is_an_unknown_name_and_fails_its_own_alert_only(dsn: st
         check_log(store)
     finally:
         store.close()
+
+
+def test_a_stale_leader_cannot_save_a_checkpoint_or_say_where_it_listens(dsn: str) -> None:
+    """The checkpoint row and the leader's address are fenced like every other write."""
+    a, b = PostgresStore(dsn, rules=RULES), PostgresStore(dsn, rules=RULES)
+    try:
+        with pytest.raises(NotLeader):
+            a.save_checkpoint(0, b"never led", 1.0)
+        with pytest.raises(NotLeader):
+            a.advertise_writer("http://10.0.0.1:8100")
+        assert a.acquire_leadership()
+        assert a.leader_url() is None  # taking the lead clears the last leader's address
+        a.append(alert(1))
+        a.save_checkpoint(1, b"one", 1.0)
+        a.advertise_writer("http://10.0.0.1:8100")
+        assert b.leader_url() == "http://10.0.0.1:8100"  # anyone reads it, no lead needed
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 10000)", (_lock_holder_pid(dsn),))
+        assert b.acquire_leadership()
+        assert a.leader_url() is None  # the new epoch has no address until its writer is ready
+        b.advertise_writer("http://10.0.0.2:8100")
+        assert a.fencing_token == 1  # A still believes it leads
+        with pytest.raises(NotLeader):
+            a.save_checkpoint(2, b"stale", 2.0)
+        with pytest.raises(NotLeader):
+            a.advertise_writer("http://10.0.0.1:8100")
+        assert b.latest_checkpoint() == (1, b"one") and b.leader_url() == "http://10.0.0.2:8100"
+        b.append(alert(2))
+        b.save_checkpoint(2, b"two", 3.0)
+        assert a.latest_checkpoint() == (2, b"two")
+    finally:
+        a.close()
+        b.close()

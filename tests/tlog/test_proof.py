@@ -223,3 +223,18 @@ def test_policy_refuses_duplicates_and_log_keys_as_witnesses() -> None:
     policy = parse_policy(_policy(3, with_log=True))
     assert (policy.quorum, len(policy.witnesses), policy.names) == (3, 3, ("w0", "w1", "w2"))
     assert leaf_hash(b"") != b""  # the module under test hashes entries itself
+
+
+def test_one_witness_key_under_two_names_is_not_two_witnesses() -> None:
+    """A cosignature/v1 message does not name the witness, so one key listed under two key
+    names would count one witness's signature twice towards the quorum (a followed hub's
+    operator hands the follower its policy file). The policy refuses the same key twice."""
+    seed = bytes(range(32))
+    one, same = Cosigner("witness.example", seed), Cosigner("witness-mirror.example", seed)
+    entries, store, signed = _log(4)
+    bundle = make_proof_bundle(2, store, _cosigned(signed, [one, same]))
+    text = f"witness a {one.verifier().vkey}\nwitness b {same.verifier().vkey}\nquorum 2\n"
+    with pytest.raises(PolicyError, match="same key"):
+        policy = parse_policy(text)
+        verify_proof_bundle(bundle, origin=ORIGIN, entry=entries[2], log_verifier=LOG.verifier(),
+                            policy=policy)

@@ -39,6 +39,7 @@ from tocsin.bus.roles import health
 from tocsin.callbacks.websub import HUB_PATH, link_header
 from tocsin.cap import to_json
 from tocsin.delivery.feeds import atom_feed
+from tocsin.follow.routes import BYTES_CSP
 from tocsin.issue import IssueError
 from tocsin.kinds import KindClass
 from tocsin.logserver import tile_bytes
@@ -155,7 +156,7 @@ async def get_alert(request: Request) -> Response:
     record = _get_record(hub, request.path_params["alert_id"])
     accept = request.headers.get("accept", "")
     if "application/cap+xml" in accept:
-        return Response(record.cap, media_type="application/cap+xml")
+        return _signed_bytes(record.cap)
     body = await asyncio.to_thread(record_json, hub, record, hub.clock())  # may read its ender
     body["cap"] = await asyncio.to_thread(
         lambda: msgspec.json.decode(to_json(hub.parse_stored(record.cap))))
@@ -163,9 +164,15 @@ async def get_alert(request: Request) -> Response:
     return _json(body)
 
 
+def _signed_bytes(cap: bytes) -> Response:
+    """An issuer's CAP bytes as signed, under the CSP that runs nothing in them (BYTES_CSP)."""
+    return Response(cap, media_type="application/cap+xml",
+                    headers={"Content-Security-Policy": BYTES_CSP})
+
+
 async def get_alert_cap(request: Request) -> Response:
     record = _get_record(hub_of(request), request.path_params["alert_id"])
-    return Response(record.cap, media_type="application/cap+xml")
+    return _signed_bytes(record.cap)
 
 
 async def get_alert_statement(request: Request) -> Response:
@@ -509,7 +516,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 class _Security:
-    """Headers every response carries: no sniffing, no framing by others, strict CSP."""
+    """Headers every response carries: no sniffing, no framing by others, no referrer.
+
+    Each page sets its own Content-Security-Policy; bytes from issuers or other feeds are
+    served under ``BYTES_CSP`` (nothing runs)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -148,6 +148,9 @@ _KINDS = (
               "nothing was stored."),
     ErrorKind("writer_unavailable", 503,
               "This edge could not hand the write to the writer; retry after Retry-After seconds."),
+    ErrorKind("standby", 503,
+              "This writer is a standby: another writer leads and takes writes (edges hand them "
+              "there). Retry after Retry-After seconds."),
     ErrorKind("internal", 500, "The hub failed unexpectedly; nothing was changed."),
 )
 

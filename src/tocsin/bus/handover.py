@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,11 +28,17 @@ import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tocsin.api.errors import ApiError
+from tocsin.store.base import StorageUnavailable
 
 log = logging.getLogger("tocsin.handover")
 
 WRITER_URL_FILE = "writer.url"
 RETRY_AFTER_SECS = 2
+#: Seconds an edge keeps the leader's address it read from a shared store before reading it
+#: again. 0: every hand-over reads it (one single-row read; writes are rare), because a leader
+#: that is paused, not dead, still accepts connections and would hold the request; the last
+#: address read is kept for when the store cannot answer.
+LEADER_REFRESH_SECS = 0.0
 CONNECT_TIMEOUT_SECS = 2.0
 ANSWER_TIMEOUT_SECS = 60.0
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -58,16 +65,41 @@ def is_write(method: str, path: str) -> bool:
 
 
 class WriterAddress:
-    """Where the leading writer listens: a setting, else what it wrote in the data directory."""
+    """Where the leading writer listens: the ``writer_url`` setting; else, on a shared store,
+    the address the current leader wrote in it (:meth:`~tocsin.store.base.Leadership.leader_url`,
+    read again after :data:`LEADER_REFRESH_SECS` and whenever a hand-over finds no writer
+    there); else what a writer wrote in ``DATA_DIR/writer.url`` (one machine, SQLite)."""
 
-    def __init__(self, configured: str | None, data_dir: Path) -> None:
+    def __init__(self, configured: str | None, data_dir: Path,
+                 leader: Callable[[], str | None] | None = None,
+                 refresh_secs: float = LEADER_REFRESH_SECS) -> None:
         self.configured = configured.rstrip("/") if configured else None
         self.path = data_dir / WRITER_URL_FILE
+        self.leader = leader
+        self.refresh_secs = refresh_secs
         self._cache: tuple[float, str | None] = (-1.0, None)
+        self._leader: tuple[float, str | None] = (-1.0, None)  # (read at, url)
 
-    def __call__(self) -> str | None:
+    async def get(self, *, fresh: bool = False) -> str | None:
+        """The writer's base URL (None: nobody said); ``fresh``: ask the store again now."""
         if self.configured:
             return self.configured
+        if self.leader is not None:
+            read_at, url = self._leader
+            now = time.monotonic()
+            if fresh or url is None or now - read_at >= self.refresh_secs:
+                try:
+                    url = await asyncio.to_thread(self.leader)
+                except StorageUnavailable as exc:  # keep the last known leader meanwhile
+                    log.warning("the store cannot say which writer leads: %s", exc)
+                else:
+                    url = url.rstrip("/") if url else None
+                    self._leader = (now, url)
+            if url:
+                return url
+        return self._from_file()
+
+    def _from_file(self) -> str | None:
         try:
             mtime = self.path.stat().st_mtime
         except OSError:
@@ -88,7 +120,7 @@ def advertise(data_dir: Path, url: str) -> None:
 class Handover:
     """ASGI middleware of an edge: writes to the writer, everything else to ``app``."""
 
-    def __init__(self, app: ASGIApp, *, writer: Callable[[], str | None],
+    def __init__(self, app: ASGIApp, *, writer: WriterAddress,
                  trusted_proxies: frozenset[str], max_body_bytes: int,
                  body_timeout_secs: float) -> None:
         self.app = app
@@ -105,7 +137,7 @@ class Handover:
         if scope["type"] != "http" or not is_write(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
-        base = self.writer()
+        base = await self.writer.get()
         if base is None:
             await _answer(ApiError("writer_unavailable", "no writer has said where it listens",
                                    retry_after=RETRY_AFTER_SECS), scope, receive, send)
@@ -117,13 +149,19 @@ class Handover:
             return
         headers = [(k, v) for k, v in scope["headers"] if k not in REQUEST_DROP]
         headers.append((b"x-forwarded-for", self._forwarded_for(scope).encode("latin-1")))
-        target = base + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if scope.get("query_string"):
-            target += "?" + scope["query_string"].decode("latin-1")
-        request = self.client.build_request(scope["method"], target, headers=headers,
-                                            content=body)
+            path += "?" + scope["query_string"].decode("latin-1")
         try:
-            answer = await self.client.send(request, stream=True)
+            try:
+                answer = await self._send(scope["method"], base + path, headers, body)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                # Nothing reached it: if the store names another leader now, hand it there.
+                fresh = await self.writer.get(fresh=True)
+                if fresh is None or fresh == base:
+                    raise
+                base = fresh
+                answer = await self._send(scope["method"], base + path, headers, body)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # nothing reached the writer
             log.warning("the writer at %s cannot be reached: %s", base, exc)
             await _answer(ApiError("writer_unavailable", "the writer cannot be reached; nothing "
@@ -145,6 +183,11 @@ class Handover:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             await answer.aclose()
+
+    async def _send(self, method: str, target: str, headers: list[tuple[bytes, bytes]],
+                    body: bytes | None) -> httpx.Response:
+        request = self.client.build_request(method, target, headers=headers, content=body)
+        return await self.client.send(request, stream=True)
 
     def _forwarded_for(self, scope: Scope) -> str:
         client = scope.get("client")

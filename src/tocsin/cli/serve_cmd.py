@@ -18,10 +18,20 @@ from tocsin.config import Settings, SettingsError, load_settings
 from tocsin.trust.registry import RegistryError, load_registry
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from starlette.types import ASGIApp
+
+    from tocsin.bus.standby import StandbyWriter
     from tocsin.bus.workers import Workers
     from tocsin.regions import RegionSet
+    from tocsin.runtime import Hub
+    from tocsin.store.base import Store
 
 SHUTDOWN_GRACE_SECS = 2
+#: A writer that stopped itself: another writer's epoch superseded it, or a standby could not
+#: open the log it took the lead of (systemd's Restart= starts it again, as a standby).
+EXIT_SUPERSEDED = 4
 
 
 @main.command()
@@ -62,7 +72,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     from tocsin.compat.alerts_in_ua_routes import compat_listener
     from tocsin.demo import DEMO_ISSUERS, demo_key_path, ensure_demo
     from tocsin.runtime import Hub
-    from tocsin.store.backend import preflight_store
+    from tocsin.store.backend import AnotherWriterLeads, preflight_store
     from tocsin.store.integrity import StartupRefused, preflight
     from tocsin.tlog.checkpoint import CosignatureError
     from tocsin.trust.note import NoteError
@@ -101,9 +111,30 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         load_registry(registry_path.read_bytes())
     except (OSError, RegistryError) as exc:
         fail(escape(f"{registry_path}: {exc}"))
+    stopped: list[str] = []  # why this writer stopped itself (superseded, or a failed takeover)
+    server: ClosingServer | None = None
+
+    def stop_writer(reason: str) -> None:  # on the event loop
+        stopped.append(reason)
+        if server is not None:
+            server.should_exit = True
+
+    def open_hub(store: Store | None = None) -> Hub:
+        opened = Hub(settings, registry_bytes=registry_path.read_bytes(),
+                     registry_path=registry_path, regions=regions, checked=True, store=store)
+        opened.on_superseded = lambda: stop_writer(
+            "another writer leads the store now: this writer stopped (start it again to wait "
+            "as a standby)")
+        return opened
+
+    standby: StandbyWriter | None = None
     try:
-        hub = Hub(settings, registry_bytes=registry_path.read_bytes(), registry_path=registry_path,
-                  regions=regions, checked=True)
+        hub: Hub | None = open_hub()
+    except AnotherWriterLeads as exc:
+        if settings.role != "writer":
+            fail(escape(str(exc)))
+        hub, standby = None, _standby(settings, regions, open_hub, stop_writer)
+        stdout.print(escape(f"Standby: {exc}; this writer waits to take over"))
     except StartupRefused as exc:
         fail(escape(str(exc)))
     except (NoteError, CosignatureError) as exc:  # e.g. the demo witness's key file
@@ -123,7 +154,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         stdout.print(f"{edges.count} edge processes on that port, the writer on "
                      f"http://127.0.0.1:{settings.port}; doorbell: "
                      f"{settings.bus or f'none (edges poll every {settings.bus_poll_secs:g} s)'}")
-    if settings.store:
+    if settings.store and standby is None:
         from tocsin.store.postgres import redacted
 
         stdout.print(f"Store: {redacted(settings.store)} (this process leads its writers)")
@@ -141,11 +172,18 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     # of stream; clients reconnect and resume from their last event id), then uvicorn waits
     # for what is left (ClosingServer). The client is the TCP peer: uvicorn's own
     # X-Forwarded-For handling is off (Settings.trusted_proxies decides).
+    if standby is not None:
+        app: ASGIApp = standby
+        closing = standby.close_streams
+    else:
+        assert hub is not None
+        app, closing = compat_listener(build_app(hub), hub), hub.close_streams
     server = ClosingServer(uvicorn.Config(
-        compat_listener(build_app(hub), hub), host=settings.host, port=settings.port,
+        app, host=settings.host, port=settings.port,
         log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS,
         http=StreamingHttpProtocol.with_timeouts(settings.header_timeout_secs),
-        proxy_headers=False, access_log=False, lifespan="on"), hub.close_streams)
+        proxy_headers=False, access_log=False, lifespan="on"),
+        closing)
     if edges is not None:
         import threading
 
@@ -161,8 +199,30 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     finally:
         if edges is not None:
             edges.stop()
+    if stopped:
+        fail(escape(stopped[0]), code=EXIT_SUPERSEDED)
     if not server.started:
         sys.exit(3)  # as uvicorn.run: the start-up failed (its error is logged)
+
+
+def _standby(settings: Settings, regions: RegionSet, open_hub: Callable[[Store], Hub],
+             stop_writer: Callable[[str], None]) -> StandbyWriter:
+    """A writer that waits for the store's lead, then opens as ``open_hub`` opens it."""
+    from tocsin.assemble import build_app
+    from tocsin.bus.standby import StandbyWriter
+    from tocsin.ledger.effects import state_rules
+    from tocsin.store.base import StorageUnavailable
+    from tocsin.store.postgres import PostgresStore
+
+    def ancestors(code: str) -> list[str]:
+        return [r.code for r in regions.ancestors(code)]
+
+    try:
+        store = PostgresStore(settings.store, rules=state_rules(ancestors))
+    except StorageUnavailable as exc:
+        fail(escape(f"the store cannot be used ({exc})"))
+    return StandbyWriter(store, open_hub=open_hub, build_app=build_app,
+                         on_failed=lambda why: stop_writer(f"the standby could not take over: {why}"))
 
 
 def _workers(settings: Settings, config_file: Path | None, log_level: str
@@ -193,6 +253,13 @@ def _workers(settings: Settings, config_file: Path | None, log_level: str
     return writer, Workers(argv, settings.workers, env)
 
 
+def _leader_url(store: Store) -> Callable[[], str | None] | None:
+    """How an edge asks a shared store where its leader takes writes (None: SQLite)."""
+    from tocsin.store.base import Leadership
+
+    return store.leader_url if isinstance(store, Leadership) else None
+
+
 def _serve_edge(settings: Settings, regions: RegionSet, log_level: str) -> None:
     """An edge: reads and streams from the store, hands writes to the writer."""
     import uvicorn
@@ -210,7 +277,8 @@ def _serve_edge(settings: Settings, regions: RegionSet, log_level: str) -> None:
     except (StartupRefused, RegistryError, SettingsError) as exc:
         fail(escape(str(exc)))
     app = Handover(compat_listener(build_app(hub), hub),
-                   writer=WriterAddress(settings.writer_url, settings.data_dir),
+                   writer=WriterAddress(settings.writer_url, settings.data_dir,
+                                        leader=_leader_url(hub.store)),
                    trusted_proxies=settings.proxy_addresses,
                    max_body_bytes=settings.max_body_bytes,
                    body_timeout_secs=settings.body_timeout_secs)

@@ -12,6 +12,8 @@ per event. This class holds the bookkeeping they share, once:
   when half of them have gone (back-pressure, so a slow relay cannot grow memory without bound).
 * ``served`` lists (subscription id, event id) pairs since the last save; ``dirty`` says there is
   something to save. ``flush`` saves both in one store call, off the event loop.
+* ``follow`` is the senders' one loop over the feed: handle an event (an error in one never
+  stops the next), record it as handled, and wait for room at ``max_pending``.
 
 All methods run on the event loop thread.
 """
@@ -19,11 +21,35 @@ All methods run on the event loop thread.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-__all__ = ["DeliveryProgress"]
+from tocsin.kinds import KindClass, kind_class
+
+if TYPE_CHECKING:
+    from tocsin.feed import EventFeed
+    from tocsin.store.base import AlertRecord, StreamEvent
+
+__all__ = ["DeliveryProgress", "references_threat"]
+
+log = logging.getLogger("tocsin.delivery")
+
+
+def references_threat(view: dict[str, Any],
+                      find_alert: Callable[[str, str], AlertRecord | None]) -> bool:
+    """Whether an Update or Cancel (its JSON ``view``) names a threat this hub holds.
+
+    Push and email tell people only about threats and what ends them; an Update or Cancel of a
+    notice is not news to them. ``find_alert(sender, identifier)`` reads the store (blocking).
+    """
+    for ref in view.get("references") or []:
+        sender, _, rest = str(ref).partition(",")
+        found = find_alert(sender, rest.partition(",")[0])
+        if found is not None and kind_class(found.kinds) is KindClass.THREAT:
+            return True
+    return False
 
 
 class _Job(Protocol):
@@ -92,6 +118,24 @@ class DeliveryProgress:
         if not self.outstanding:
             return 0.0
         return max(0.0, time.monotonic() - next(iter(self.outstanding.values()))[1])
+
+    async def follow(self, feed: EventFeed, after: int,
+                     handle: Callable[[StreamEvent], Awaitable[None]], what: str) -> None:
+        """Follow ``feed`` from ``after``: handle each event, then wait while the queues are full.
+
+        An exception in ``handle`` is logged (as ``what``) and the event counts as handled: one
+        bad event must never stop delivery of the next.
+        """
+        async for event in feed.follow(after):
+            try:
+                await handle(event)
+            except Exception:
+                log.exception("%s: event %d could not be handled", what, event.id)
+            self.handled = event.id
+            self.dirty = True
+            if self.pending >= self.max_pending:
+                self.room.clear()
+                await self.room.wait()
 
     async def flush(self) -> None:
         """Save the position and the served pairs, if anything changed since the last save."""

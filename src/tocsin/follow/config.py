@@ -60,6 +60,21 @@ class FollowedFeed:
     certificates: tuple[bytes, ...] = ()  # PEM, each one certificate
 
     @property
+    def public_url(self) -> str:
+        """The URL as shown to anyone (``/api/v1/follows``, the log): its query, which may
+        hold an API key, is left out (``?…``)."""
+        head, sep, _ = self.url.partition("?")
+        return head + ("?…" if sep else "")
+
+    def redact(self, text: str) -> str:
+        """``text`` with the URL's query (a possible API key) replaced by ``…``, also where a
+        message cut the URL short."""
+        head, sep, query = self.url.partition("?")
+        if not sep or not query:
+            return text
+        return re.sub(re.escape(head) + r"\?\S*", lambda _m: head + "?…", text.replace(query, "…"))
+
+    @property
     def api_base(self) -> str:
         """A Tocsin hub's base URL: the feed URL up to its ``/feeds/`` path."""
         head, sep, _ = self.url.partition("/feeds/")
@@ -125,6 +140,10 @@ def feed_from_table(table: dict[str, Any], base: Path, index: int) -> FollowedFe
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FollowConfigError(f"{where}: url must be an http(s) URL, got {url[:80]!r}")
+    if parts.username is not None or parts.password is not None:  # the URL itself is not repeated
+        raise FollowConfigError(f"{where}: url must not carry user info (fetches refuse it, and a "
+                                "password would be shown at /api/v1/follows); an API key may go in "
+                                "the query, which is never shown")
     kind = _text(table, "kind", where) or "cap"
     if kind not in ("tocsin", "cap"):
         raise FollowConfigError(f"{where}: kind must be 'tocsin' or 'cap', got {kind!r}")

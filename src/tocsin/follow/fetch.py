@@ -15,7 +15,8 @@ fetch here
   ``follow_allowed_hosts`` is resolved by the HTTP client, as before;
 * follows at most :data:`MAX_REDIRECTS` redirects, and refuses a loop at once;
 * reads at most ``limit`` bytes (a larger ``Content-Length`` is refused before reading);
-* gives up after :data:`TIMEOUT_SECS` per request.
+* gives up after :data:`TIMEOUT_SECS` of waiting (to connect, or for the next bytes), and
+  after :data:`TOTAL_SECS` for the whole fetch (a server dripping its answer).
 
 Each refusal is a :class:`FetchRefused` whose ``code`` is in the API error catalogue
 (``feed_address_refused``, ``feed_redirect_loop``, ``feed_too_large``,
@@ -33,7 +34,8 @@ import httpx
 from tocsin.delivery import outbound
 
 MAX_REDIRECTS = 5
-TIMEOUT_SECS = 10.0
+TIMEOUT_SECS = 10.0  # each wait: connecting, and each read of the answer
+TOTAL_SECS = 30.0  # one whole fetch, redirects included
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -92,7 +94,19 @@ async def _send(client: httpx.AsyncClient, url: str, addresses: list[str] | None
 
 async def fetch(client: httpx.AsyncClient, url: str, *, limit: int, allowed: Collection[str],
                 accept: str = "*/*", lookup: outbound.Lookup = outbound.system_lookup) -> bytes:
-    """GET ``url`` under the rules above; the body (at most ``limit`` bytes)."""
+    """GET ``url`` under the rules above; the body (at most ``limit`` bytes), within
+    :data:`TOTAL_SECS` in all (redirects included): a server answering a byte at a time
+    never trips the per-wait timeout."""
+    try:
+        async with asyncio.timeout(TOTAL_SECS):
+            return await _fetch(client, url, limit=limit, allowed=allowed, accept=accept, lookup=lookup)
+    except TimeoutError:
+        raise FetchRefused("feed_unreachable", f"{url[:200]}: no complete answer within "
+                           f"{TOTAL_SECS:g} s in all") from None
+
+
+async def _fetch(client: httpx.AsyncClient, url: str, *, limit: int, allowed: Collection[str],
+                 accept: str, lookup: outbound.Lookup) -> bytes:
     seen: list[str] = []
     current = url
     for _ in range(MAX_REDIRECTS + 1):

@@ -21,7 +21,10 @@ rule engine, :meth:`tocsin.org.rules.RuleEngine.relayed`). A refused alert is
 recorded once with its catalogued code and logged once at WARNING; a fault of the feed
 itself (too large, malformed, redirect loop, entity bomb, refused address, unreachable)
 is logged at WARNING with its code and counted, and the next poll comes at the interval.
-An alert whose proof is not signed yet (``503``) is simply tried again at the next poll.
+An alert whose proof is not signed yet (``503``), or is short of the witness quorum, or
+whose document could not be fetched, or that was refused with a registry that is not the one
+the hub serves now, is tried again at the next poll: a refusal is final, so only a verdict on
+what the hub really serves is one.
 """
 
 from __future__ import annotations
@@ -45,13 +48,19 @@ from tocsin.follow.atom import MAX_FEED_BYTES, FeedEntry, FeedError, read_feed
 from tocsin.follow.config import FollowedFeed
 from tocsin.follow.fetch import FetchRefused, fetch, new_client
 from tocsin.follow.store import Relayed, RelayStore
-from tocsin.follow.verify import HubVerified, Refused, Seen, verify_hub_alert
+from tocsin.follow.verify import HubVerified, Pending, Refused, Seen, verify_hub_alert
 from tocsin.follow.xmldsig import XmlSignatureError, verify_xml_signature
 from tocsin.issue import alert_id_for
 from tocsin.ledger.limits import MAX_ALERT_BYTES
 from tocsin.regions import RegionSet
 from tocsin.tlog.checkpoint import MAX_CHECKPOINT_BYTES, CheckpointError, open_checkpoint
-from tocsin.tlog.proof import MAX_PROOF_BUNDLE_BYTES, PolicyError
+from tocsin.tlog.proof import (
+    MAX_PROOF_BUNDLE_BYTES,
+    PolicyError,
+    ProofBundleError,
+    ProofVerificationError,
+    parse_proof_bundle,
+)
 from tocsin.trust.registry import Registry, RegistryError, load_registry
 from tocsin.trust.verify import MAX_STATEMENT_BYTES
 
@@ -62,8 +71,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("tocsin.follow")
 
 MAX_REGISTRY_BYTES = 1 << 20
-OnVerified = Callable[[str, str, Alert], Awaitable[None]]  # (feed name, alert id, alert)
+OnVerified = Callable[[str, str, Alert, int], Awaitable[None]]  # (feed name, alert id, alert, log index)
+MAX_ENTRY_FAULTS = 10_000  # entry faults remembered for logging once (then forgotten, and logged again)
 TOCSIN_CAP_URL = re.compile(r"/api/v1/alerts/([0-9a-f]{32})/cap$")
+
+
+@dataclass(frozen=True, slots=True)
+class RelayedAlert:
+    """A relayed alert that verified as a followed hub's: the feed, its CAP bytes and its
+    entry's index in that hub's log (what was logged before it cannot have ended it)."""
+
+    feed: str
+    cap: bytes
+    index: int
 
 
 class FollowMetrics:
@@ -113,6 +133,7 @@ class FeedFollower:
         self.status = FeedStatus()
         self._registry: Registry | None = None
         self._task: asyncio.Task[None] | None = None
+        self._entry_faults: set[tuple[str, str]] = set()  # (entry, code) logged once
         self.on_verified: OnVerified | None = None  # set by FollowService; verified hub alerts only
 
     # -- loop --------------------------------------------------------------
@@ -155,6 +176,7 @@ class FeedFollower:
     def _feed_fault(self, code: str, message: str, *, logged: bool = False) -> None:
         """Report a fault of the feed: logged when it first happens (not again every poll while
         it lasts, so a broken feed cannot flood the log), counted every time."""
+        message = self.feed.redact(message)
         repeated = self.status.last_error is not None and self.status.last_error["code"] == code
         if not logged and not repeated:
             log.warning("follow %s: feed refused: %s: %s (retrying every %g s)", self.feed.name, code,
@@ -162,8 +184,24 @@ class FeedFollower:
         self.status.last_error = {"code": code, "message": message[:1000], "at": self.clock()}
         self.metrics.feed_errors.labels(self.feed.name, code).inc()
 
+    def _entry_fault(self, subject: str, exc: FetchRefused) -> None:
+        """One entry's document could not be fetched (a dead link, an error answer, a timeout):
+        skipped for this poll and tried again at the next, never the end of the poll — entries
+        are taken oldest first, so one dead old link would keep every newer alert out. Logged
+        once per entry and code (a permanently dead link does not flood the log), counted
+        every time."""
+        self.metrics.feed_errors.labels(self.feed.name, exc.code).inc()
+        key = (subject, exc.code)
+        if key not in self._entry_faults:
+            if len(self._entry_faults) >= MAX_ENTRY_FAULTS:
+                self._entry_faults.clear()
+            self._entry_faults.add(key)
+            log.warning("follow %s: entry %s skipped for now: %s: %s", self.feed.name,
+                        self.feed.redact(subject[:200]), exc.code, self.feed.redact(str(exc)[:500]))
+
     async def _refuse(self, subject: str, code: str, reason: str) -> None:
         """Record (durably, off the event loop) and report a refused alert; logged the first time."""
+        subject, reason = self.feed.redact(subject), self.feed.redact(reason)
         self.metrics.refused.labels(self.feed.name, code).inc()
         self.status.refused += 1
         if await asyncio.to_thread(self.store.refuse, self.feed.name, subject, code, reason, self.clock()):
@@ -174,7 +212,7 @@ class FeedFollower:
         data = await fetch(client, self.feed.url, limit=MAX_FEED_BYTES, allowed=self.allowed,
                            lookup=self.lookup, accept="application/atom+xml, application/xml;q=0.9")
         entries, problems = await asyncio.to_thread(read_feed, data, self.feed.url)
-        for problem in problems:
+        for problem in map(self.feed.redact, problems):
             if problem not in self.status.problems:
                 log.warning("follow %s: %s", self.feed.name, problem)
                 self.status.problems = [*self.status.problems[-9:], problem]
@@ -187,7 +225,7 @@ class FeedFollower:
 
     async def _poll_hub(self, client: httpx.AsyncClient, entries: list[FeedEntry]) -> None:
         feed = self.feed
-        seen_before = await asyncio.to_thread(self._seen)
+        seen_before = await asyncio.to_thread(self._seen)  # the checkpoints of earlier polls only
         checkpoint = await self._checkpoint(client)
         pending = 0
         fresh: list[str] = []
@@ -198,12 +236,15 @@ class FeedFollower:
                              "a Tocsin hub's entry must link to /api/v1/alerts/{id}/cap")
                 continue
             alert_id = found.group(1)
-            if not self.store.has(alert_id) and not self.store.was_refused(feed.name, alert_id):
+            # Held already, but relayed unverified (another feed carried the same bytes first):
+            # taken again, so that the hub's verdict replaces the weaker one.
+            held = self.store.trust_of(alert_id)
+            if held != "verified" and not self.store.was_refused(feed.name, alert_id):
                 fresh.append(alert_id)
         if fresh:
-            registry = await self._current_registry(client)
+            registry, current = await self._current_registry(client)
             for alert_id in reversed(fresh):  # oldest first, as the hub logged them
-                if not await self._take_hub_alert(client, alert_id, registry, seen_before):
+                if not await self._take_hub_alert(client, alert_id, registry, current):
                     pending += 1
         self.status.pending = pending
         if checkpoint is not None and (seen_before is None or checkpoint.size >= seen_before.size):
@@ -224,7 +265,7 @@ class FeedFollower:
             cp, opened = open_checkpoint(note, feed.log_key, feed.origin)
             if feed.witness_policy is not None:
                 feed.witness_policy.check(opened)
-        except (CheckpointError, PolicyError) as exc:
+        except (CheckpointError, PolicyError, ProofVerificationError) as exc:  # the last: below quorum
             await self._refuse("checkpoint", "not_logged", f"the log's checkpoint does not verify: {exc}")
             return None
         _, size, _ = await asyncio.to_thread(self.store.state, feed.name)
@@ -235,37 +276,45 @@ class FeedFollower:
             return None
         return Seen(cp.size, at)
 
-    async def _current_registry(self, client: httpx.AsyncClient) -> Registry | None:
-        """The followed hub's registry: the newest version signed by the configured root."""
+    async def _current_registry(self, client: httpx.AsyncClient) -> tuple[Registry | None, bool]:
+        """The followed hub's registry: the newest version signed by the configured root, and
+        whether it is the one the hub serves now (False: the fetch failed, did not verify, or
+        was older — then the registry adopted before, if any, is given, and a refusal made
+        with it is not final: a key added since would be unknown to it)."""
         feed = self.feed
         assert feed.registry_root is not None
         stored, _, _ = self.store.state(feed.name)
         if self._registry is None and stored is not None:
-            self._registry = load_registry(stored, root=feed.registry_root)
+            try:
+                self._registry = load_registry(stored, root=feed.registry_root)
+            except RegistryError as exc:  # the root was replaced, or the file damaged: set aside
+                await self._refuse("registry", "bad_registry", f"the registry kept for this feed does "
+                                   f"not verify against the configured root; fetching the hub's: {exc}")
         try:
             data = await fetch(client, f"{feed.api_base}/api/v1/registry", limit=MAX_REGISTRY_BYTES,
                                allowed=self.allowed, lookup=self.lookup, accept="application/json")
             fetched = load_registry(data, root=feed.registry_root)
         except FetchRefused as exc:
             self._feed_fault(exc.code, f"registry: {exc}")
-            return self._registry
+            return self._registry, False
         except RegistryError as exc:
             await self._refuse("registry", "bad_registry", f"the hub's registry does not verify against "
                          f"the configured root: {exc}")
-            return self._registry
+            return self._registry, False
         if self._registry is not None and fetched.version < self._registry.version:
             await self._refuse(f"registry v{fetched.version}", "bad_registry",
                          f"registry version {fetched.version} is older than version "
                          f"{self._registry.version} already adopted (a rollback)")
-            return self._registry
+            return self._registry, False
         if self._registry is None or fetched.version > self._registry.version:
             await asyncio.to_thread(self.store.save_registry, feed.name, data)
             self._registry = fetched
-        return self._registry
+        return self._registry, True
 
     async def _take_hub_alert(self, client: httpx.AsyncClient, alert_id: str, registry: Registry | None,
-                              seen: Seen | None) -> bool:
-        """Fetch, verify and store one alert; False if it must be tried again (proof pending)."""
+                              current: bool) -> bool:
+        """Fetch, verify and store one alert; False if it must be tried again (proof pending, or
+        refused with a registry that is not the one the hub serves now: a refusal is final)."""
         feed = self.feed
         base = f"{feed.api_base}/api/v1/alerts/{alert_id}"
         try:
@@ -281,15 +330,28 @@ class FeedFollower:
             if exc.code == "feed_too_large":
                 await self._refuse(alert_id, "alert_too_large", str(exc))
                 return True
-            raise
+            self._entry_fault(alert_id, exc)
+            return False
         if registry is None:
-            await self._refuse(alert_id, "bad_registry", "no registry of that hub verifies against the "
-                         "configured root")
-            return True
+            return False  # reported as a fault of the feed (or its registry refusal); tried again
+        # Freshness is judged against the last checkpoint seen *without* this entry, not the
+        # previous poll's: a feed listing a replayed entry late (once a checkpoint holding it
+        # was seen) must not get it past the back-dating rule. The index is the bundle's own;
+        # verify_hub_alert proves it, and a bundle that lies about it does not verify.
+        seen: Seen | None = None
+        with contextlib.suppress(ProofBundleError):
+            found = await asyncio.to_thread(self.store.seen_without, feed.name,
+                                            parse_proof_bundle(proof).index)
+            seen = None if found is None else Seen(*found)
         verdict = await asyncio.to_thread(
             verify_hub_alert, alert_id, cap, statement, proof, feed=feed, registry=registry,
             regions=self.regions, now=self.clock(), seen=seen, max_sent_age_secs=self.max_sent_age_secs)
+        if isinstance(verdict, Pending):
+            self._entry_fault(alert_id, FetchRefused("not_logged", verdict.reason))
+            return False
         if isinstance(verdict, Refused):
+            if not current:
+                return False
             await self._refuse(alert_id, verdict.code, verdict.reason)
             return True
         assert isinstance(verdict, HubVerified)
@@ -299,7 +361,7 @@ class FeedFollower:
         stored = await self._store(alert_id, verdict.alert, cap, f"{base}/cap", "verified",
                                    f"from hub {feed.name}, verified", detail, statement, proof)
         if stored and self.on_verified is not None:  # stored first: durable before it is acted on
-            await self.on_verified(feed.name, alert_id, verdict.alert)
+            await self.on_verified(feed.name, alert_id, verdict.alert, verdict.index)
         return True
 
     # -- a plain CAP feed ----------------------------------------------------
@@ -307,7 +369,7 @@ class FeedFollower:
     async def _poll_cap(self, client: httpx.AsyncClient, entries: list[FeedEntry]) -> None:
         for entry in reversed(entries):
             if self.store.has_source(self.feed.name, entry.cap_url) \
-                    or self.store.was_refused(self.feed.name, entry.cap_url):
+                    or self.store.was_refused(self.feed.name, self.feed.redact(entry.cap_url)):
                 continue
             try:
                 cap = await fetch(client, entry.cap_url, limit=MAX_ALERT_BYTES, allowed=self.allowed,
@@ -316,7 +378,8 @@ class FeedFollower:
                 if exc.code in ("feed_too_large", "feed_redirect_loop", "feed_address_refused"):
                     await self._refuse(entry.cap_url, exc.code, str(exc))
                     continue
-                raise
+                self._entry_fault(entry.cap_url, exc)
+                continue
             await self._take_cap_alert(entry.cap_url, cap)
 
     async def _take_cap_alert(self, url: str, cap: bytes) -> None:
@@ -390,13 +453,15 @@ class FollowService:
         for follower in self.followers:
             follower.on_verified = hook
 
-    def verified_cap(self, alert_id: str) -> tuple[str, bytes] | None:
-        """(feed, CAP bytes) of a relayed alert that verified as a followed hub's, else None."""
+    def verified_cap(self, alert_id: str) -> RelayedAlert | None:
+        """A relayed alert that verified as a followed hub's (feed, CAP bytes, log index), else None."""
         row = self.store.get(alert_id)
         if row is None or row["trust"] != "verified":
             return None
         held = self.store.get_bytes(alert_id)
-        return None if held is None else (str(row["feed"]), held[0])
+        if held is None or held[2] is None:
+            return None
+        return RelayedAlert(str(row["feed"]), held[0], parse_proof_bundle(held[2]).index)
 
     async def start(self) -> None:
         for follower in self.followers:
@@ -412,7 +477,8 @@ class FollowService:
         for follower in self.followers:
             feed, status = follower.feed, follower.status
             out.append({
-                "name": feed.name, "url": feed.url, "kind": feed.kind, "interval_secs": feed.interval_secs,
+                "name": feed.name, "url": feed.public_url, "kind": feed.kind,
+                "interval_secs": feed.interval_secs,
                 "trust": ("registry root, log key" + (" and witness policy" if feed.witness_policy else "")
                           if feed.kind == "tocsin" else
                           f"{len(feed.certificates)} XML-DSig certificate(s)" if feed.certificates

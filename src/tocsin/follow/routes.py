@@ -40,6 +40,11 @@ MAX_LIST = 500
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
 MARKS = {"verified": "✔", "xml-signature": "✉", "unverified": "?"}
+#: The bytes exactly as fetched (or as an issuer signed them: api.app) are a stranger's: CAP's
+#: schema lets any element into an XML signature, so a document may carry XHTML ``script``
+#: that runs on this origin in a browser rendering it as XML. Nothing is allowed, and the
+#: document gets an opaque origin.
+BYTES_CSP = "default-src 'none'; sandbox"
 
 
 def relayed_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +142,7 @@ def relay_routes(hub: Hub) -> list[BaseRoute]:
             data = held[index] if held is not None else None
             if data is None:
                 raise ApiError("relayed_alert_not_found", "this relayed alert has no such document")
-            return Response(data, media_type=media_type)
+            return Response(data, media_type=media_type, headers={"Content-Security-Policy": BYTES_CSP})
 
         return handler
 

@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS feed_state (
     checkpoint_size INTEGER,
     checkpoint_seen_ts REAL
 );
+CREATE TABLE IF NOT EXISTS checkpoints_seen (
+    feed TEXT NOT NULL, size INTEGER NOT NULL, last_seen_ts REAL NOT NULL,
+    PRIMARY KEY (feed, size)
+);
 """
 
 
@@ -90,10 +94,25 @@ _SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM relayed"  # noqa: S608 (const
 _REFUSAL_COLUMNS = ("subject", "code", "reason", "first_ts", "last_ts", "count")
 
 
-class RelayStore:
-    """SQLite (WAL, ``synchronous=FULL``); every method is safe from any thread."""
+MAX_FEED_BYTES = 64 << 20  # a feed's relayed bytes (CAP, statements, proofs) kept, oldest out first
+MAX_FEED_ROWS = 5_000  # a feed's relayed alerts kept
+MAX_FEED_REFUSALS = 1_000  # a feed's refusals kept
 
-    def __init__(self, path: Path | str) -> None:
+
+class RelayStore:
+    """SQLite (WAL, ``synchronous=FULL``); every method is safe from any thread.
+
+    Each feed has a budget (bytes and alerts relayed unverified or XML-signed, refusals): a
+    followed feed is a stranger's server that may list 500 new documents of 704 KiB every
+    poll, and this file lives in the data directory beside the hub's own log store. Beyond its
+    budget a feed's oldest rows go; another feed's are never touched for it.
+    """
+
+    def __init__(self, path: Path | str, *, max_feed_bytes: int = MAX_FEED_BYTES,
+                 max_feed_rows: int = MAX_FEED_ROWS, max_feed_refusals: int = MAX_FEED_REFUSALS) -> None:
+        self.max_feed_bytes = max_feed_bytes
+        self.max_feed_rows = max_feed_rows
+        self.max_feed_refusals = max_feed_refusals
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -121,9 +140,32 @@ class RelayStore:
                                    (feed, sender, identifier)).fetchone()
         return None if row is None else str(row[0])
 
-    def add(self, r: Relayed) -> bool:
-        """Store ``r`` durably; False if that id (or identity) is already held."""
+    def trust_of(self, alert_id: str) -> Trust | None:
+        """The verdict the alert is held with, or None if it is not held."""
         with self._lock:
+            row = self._db.execute("SELECT trust FROM relayed WHERE id = ?", (alert_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def add(self, r: Relayed) -> bool:
+        """Store ``r`` durably; False if that id (or identity) is already held — except that a
+        ``verified`` alert replaces the same bytes held with a weaker verdict (relayed first
+        by another feed): the strongest thing proven about an alert is what is shown."""
+        with self._lock:
+            if r.trust == "verified":
+                try:
+                    replaced = self._db.execute(
+                        "UPDATE relayed SET feed = ?, trust = ?, words = ?, detail = ?, source_url = ?, "
+                        "cap = ?, statement = ?, proof = ?, sender = ?, identifier = ?, sent = ?, "
+                        "msg_type = ?, status = ?, event = ?, headline = ?, area_desc = ?, received_ts = ? "
+                        "WHERE id = ? AND trust != 'verified' AND cap = ?",
+                        (r.feed, r.trust, r.words, r.detail, r.source_url, r.cap, r.statement, r.proof,
+                         r.sender, r.identifier, r.sent, r.msg_type, r.status, r.event, r.headline,
+                         r.area_desc, r.received_ts, r.id, r.cap)).rowcount
+                except sqlite3.IntegrityError:
+                    return False
+                if replaced:
+                    self._trim(r.feed)
+                    return True
             try:
                 self._db.execute(
                     "INSERT INTO relayed (id, feed, trust, words, detail, source_url, cap, statement, proof, "
@@ -134,7 +176,25 @@ class RelayStore:
                      r.area_desc, r.received_ts))
             except sqlite3.IntegrityError:
                 return False
+            self._trim(r.feed)
         return True
+
+    def _trim(self, feed: str) -> None:
+        """Keep ``feed`` within its budget, newest first (the lock is held). Alerts verified as
+        a followed hub's are not counted nor evicted: only that hub's registry issuers, in its
+        log, make them (no stranger can), and the organisations' rule reads them for as long
+        as a check-in they raised is open."""
+        rows = self._db.execute(
+            "SELECT id, length(cap) + ifnull(length(statement), 0) + ifnull(length(proof), 0) "
+            "FROM relayed WHERE feed = ? AND trust != 'verified' ORDER BY received_ts DESC, id DESC",
+            (feed,)).fetchall()
+        total, drop = 0, []
+        for n, (alert_id, size) in enumerate(rows):
+            total += int(size)
+            if n >= self.max_feed_rows or total > self.max_feed_bytes:
+                drop.append((alert_id,))
+        if drop:
+            self._db.executemany("DELETE FROM relayed WHERE id = ?", drop)
 
     def get(self, alert_id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -171,6 +231,9 @@ class RelayStore:
                 return False
             self._db.execute("INSERT INTO refusals VALUES (?, ?, ?, ?, ?, ?, 1)",
                              (feed, subject, code, reason, now, now))
+            self._db.execute("DELETE FROM refusals WHERE feed = ? AND rowid NOT IN (SELECT rowid FROM "
+                             "refusals WHERE feed = ? ORDER BY last_ts DESC, rowid DESC LIMIT ?)",
+                             (feed, feed, self.max_feed_refusals))
         return True
 
     def was_refused(self, feed: str, subject: str) -> bool:
@@ -199,8 +262,33 @@ class RelayStore:
                              "DO UPDATE SET registry = excluded.registry", (feed, registry))
 
     def save_checkpoint(self, feed: str, size: int, seen_ts: float) -> None:
+        """The followed log had ``size`` entries at ``seen_ts`` (a checkpoint verified then);
+        kept for each size, with the last time it was seen, for :meth:`seen_without`."""
         with self._lock:
-            self._db.execute(
-                "INSERT INTO feed_state (feed, checkpoint_size, checkpoint_seen_ts) VALUES (?, ?, ?) "
-                "ON CONFLICT (feed) DO UPDATE SET checkpoint_size = excluded.checkpoint_size, "
-                "checkpoint_seen_ts = excluded.checkpoint_seen_ts", (feed, size, seen_ts))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT INTO feed_state (feed, checkpoint_size, checkpoint_seen_ts) VALUES (?, ?, ?) "
+                    "ON CONFLICT (feed) DO UPDATE SET checkpoint_size = excluded.checkpoint_size, "
+                    "checkpoint_seen_ts = excluded.checkpoint_seen_ts", (feed, size, seen_ts))
+                self._db.execute(
+                    "INSERT INTO checkpoints_seen (feed, size, last_seen_ts) VALUES (?, ?, ?) "
+                    "ON CONFLICT (feed, size) DO UPDATE SET last_seen_ts = "
+                    "max(last_seen_ts, excluded.last_seen_ts)", (feed, size, seen_ts))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def seen_without(self, feed: str, index: int) -> tuple[int, float] | None:
+        """The last checkpoint seen that did not yet hold entry ``index`` (its size and when),
+        or None: the entry was logged after that time, whenever a feed chooses to list it."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT size, last_seen_ts FROM checkpoints_seen WHERE feed = ? AND size <= ? "
+                "ORDER BY size DESC LIMIT 1", (feed, index)).fetchone()
+            if row is None:  # a file from before this table: its one saved checkpoint
+                row = self._db.execute(
+                    "SELECT checkpoint_size, checkpoint_seen_ts FROM feed_state WHERE feed = ? AND "
+                    "checkpoint_size <= ? AND checkpoint_seen_ts IS NOT NULL", (feed, index)).fetchone()
+        return None if row is None else (int(row[0]), float(row[1]))

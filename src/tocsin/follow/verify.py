@@ -17,7 +17,9 @@ refusing the alert with the code ``POST /api/v1/alerts`` would give, or ``not_lo
 4. freshness, the monitor's back-dating rule: if this follower verified, at time ``T``, a
    checkpoint of that log that did not yet hold the entry, the alert was logged after
    ``T``, so its ``sent`` may not be earlier than ``T - max_sent_age - CLOCK_SKEW_SECS``
-   (``stale_alert``) — a hub accepting an old alert (a replay) is caught.
+   (``stale_alert``) — a hub accepting an old alert (a replay) is caught. The caller gives
+   the *last* checkpoint it saw without the entry (:meth:`RelayStore.seen_without`), so a
+   feed listing the entry late does not move ``T`` past it.
 """
 
 from __future__ import annotations
@@ -52,6 +54,15 @@ class Refused:
 
 
 @dataclass(frozen=True, slots=True)
+class Pending:
+    """Not decided yet: the alert is in the log under its key, but the checkpoint served with
+    it lacks the witness quorum (a hub never stops for a witness that is down). Tried again
+    until a checkpoint with the quorum covers it; never a final refusal."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class HubVerified:
     """A followed hub's alert that verified end to end."""
 
@@ -74,7 +85,7 @@ class Seen:
 def verify_hub_alert(
     alert_id: str, cap: bytes, statement: bytes, proof: bytes, *, feed: FollowedFeed,
     registry: Registry, regions: RegionSet, now: float, seen: Seen | None, max_sent_age_secs: float,
-) -> HubVerified | Refused:
+) -> HubVerified | Refused | Pending:
     """Verify one alert of the followed hub ``feed`` (steps above)."""
     assert feed.log_key is not None and feed.origin is not None  # kind "tocsin" (config checks)
     try:
@@ -91,6 +102,14 @@ def verify_hub_alert(
         proven = verify_proof_bundle(proof, origin=feed.origin, entry=alert_entry(statement, cap),
                                      log_verifier=feed.log_key, policy=feed.witness_policy)
     except (ProofBundleError, ProofVerificationError, PolicyError, EntryError) as exc:
+        if feed.witness_policy is not None and isinstance(exc, ProofVerificationError):
+            try:  # in the log under its key, short of the quorum only: wait for the witnesses
+                verify_proof_bundle(proof, origin=feed.origin, entry=alert_entry(statement, cap),
+                                    log_verifier=feed.log_key)
+            except (ProofBundleError, ProofVerificationError, PolicyError, EntryError):
+                pass
+            else:
+                return Pending(f"the checkpoint covering it lacks the witness quorum: {exc}")
         return Refused("not_logged", f"the proof does not show the alert in {feed.origin}: {exc}")
     alert = verdict.alert
     if seen is not None and proven.index >= seen.size:

@@ -45,9 +45,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from tocsin.api.views import stored_alert
 from tocsin.cap.model import Alert
 from tocsin.delivery.fanout import PlaceIndex
-from tocsin.delivery.progress import DeliveryProgress
+from tocsin.delivery.progress import DeliveryProgress, references_threat
 from tocsin.feed import EventFeed
-from tocsin.kinds import KindClass, kind_class
 from tocsin.mail.addresses import from_address_of
 from tocsin.mail.messages import Rendered, alert_mail, confirmation_mail, mail_kind
 from tocsin.mail.smtp import Mailer, Relay, SmtpFailure, build_message
@@ -159,7 +158,8 @@ class EmailSender:
             self.track(sub)
         position = await asyncio.to_thread(self.store.position)
         self.progress.handled = self.feed.last_id if position is None else position
-        self._tasks = [asyncio.create_task(self._follow(self.progress.handled), name="email-follower"),
+        follow = self.progress.follow(self.feed, self.progress.handled, self._handle, "email")
+        self._tasks = [asyncio.create_task(follow, name="email-follower"),
                        asyncio.create_task(self._flush_loop(), name="email-flusher"),
                        *(asyncio.create_task(self._work(), name=f"email-worker-{n}")
                          for n in range(self.workers))]
@@ -255,25 +255,13 @@ class EmailSender:
 
     # -- following -------------------------------------------------------
 
-    async def _follow(self, after: int) -> None:
-        async for event in self.feed.follow(after):
-            try:
-                await self._handle(event)
-            except Exception:  # one bad event must never stop the mail for the next
-                log.exception("email: event %d could not be handled", event.id)
-            self.progress.handled = event.id
-            self.progress.dirty = True
-            if self.progress.pending >= self.max_pending:
-                self.progress.room.clear()
-                await self.progress.room.wait()
-
     async def _handle(self, event: StreamEvent) -> None:
         if event.kind == DENIAL or not self._subs:
             return
         view: dict[str, Any] = msgspec.json.decode(event.data)
         refs_threat = False
         if view.get("msgType") in ("Update", "Cancel"):
-            refs_threat = await asyncio.to_thread(self._references_threat, view)
+            refs_threat = await asyncio.to_thread(references_threat, view, self._find_alert)
         kind = mail_kind(view, refs_threat)
         if kind is None:
             return
@@ -285,15 +273,6 @@ class EmailSender:
         for sub_id, code in self.index.match(event.regions):
             matched.setdefault(sub_id, set()).add(code)
         await self._enqueue(event, view, alert, kind, matched)
-
-    def _references_threat(self, view: dict[str, Any]) -> bool:
-        """An Update or Cancel names a threat this hub holds (as the push sender asks)."""
-        for ref in view.get("references") or []:
-            sender, _, rest = str(ref).partition(",")
-            found = self._find_alert(sender, rest.partition(",")[0])
-            if found is not None and kind_class(found.kinds) is KindClass.THREAT:
-                return True
-        return False
 
     async def _enqueue(self, event: StreamEvent, view: dict[str, Any], alert: Alert, kind: str,
                        matched: dict[str, set[str]]) -> None:

@@ -30,13 +30,10 @@ token hash with its times, and the last event id served — nothing else.
 from __future__ import annotations
 
 import secrets
-import sqlite3
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from tocsin.delivery.saved_position import load_position, save_progress
+from tocsin.delivery.saved_position import SubscriberFile
 from tocsin.mail.tokens import new_token, same_token, token_hash
 
 FILE_NAME = "email.sqlite3"
@@ -119,17 +116,12 @@ class ConfirmationPending(Exception):
         self.retry_after = retry_after
 
 
-class SqliteEmailStore:
+class SqliteEmailStore(SubscriberFile):
     """Email subscriptions in their own SQLite file in the data directory (WAL, fsync)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA secure_delete=ON")  # a deleted row's bytes are overwritten
-        self._conn.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+    SCHEMA = _SCHEMA
+    SUBSCRIPTIONS = "email_subscriptions"
+    POSITION = "email_position"
 
     # -- requests and confirmation ----------------------------------------
 
@@ -283,22 +275,3 @@ class SqliteEmailStore:
             if cur.rowcount > 0:
                 self._forget_old_pages()
         return cur.rowcount > 0
-
-    def _forget_old_pages(self) -> None:
-        """Copy the WAL back and truncate it, so no old page image still holds a deleted row."""
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-    # -- position ----------------------------------------------------------
-
-    def position(self) -> int | None:
-        with self._lock:
-            return load_position(self._conn, "email_position")
-
-    def save_progress(self, position: int | None, served: Sequence[tuple[str, int]]) -> None:
-        with self._lock:
-            save_progress(self._conn, subscriptions_table="email_subscriptions",
-                          position_table="email_position", position=position, served=served)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()

@@ -53,7 +53,10 @@ def organisations_for(hub: Hub) -> Organisations:
         channels.append(SmsGateway(settings.org_sms_gateway_url, settings.org_sms_gateway_token, allowed))
     service = OrgService(store, hub.regions, base_url=settings.base_url, channels=channels, clock=hub.clock)
     follow = hub.follow  # built before us (runtime): its verified hub alerts feed the rule too
+    from tocsin.follow.verify import CLOCK_SKEW_SECS
+
     rules = RuleEngine(service, feed=hub.feed, get_alert=hub.store.get, clock=hub.clock,
-                       get_relayed=follow.verified_cap)
+                       get_relayed=follow.verified_cap,
+                       relayed_max_age_secs=settings.max_sent_age_secs + CLOCK_SKEW_SECS)
     follow.on_verified = rules.relayed
     return Organisations(service, Passkeys(store, settings.base_url), rules)

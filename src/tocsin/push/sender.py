@@ -49,9 +49,8 @@ from tocsin.cap.model import Alert, Area
 from tocsin.delivery.answers import read_capped
 from tocsin.delivery.fanout import PlaceIndex
 from tocsin.delivery.outbound import addresses_now, share_key
-from tocsin.delivery.progress import DeliveryProgress
+from tocsin.delivery.progress import DeliveryProgress, references_threat
 from tocsin.feed import EventFeed
-from tocsin.kinds import KindClass, kind_class
 from tocsin.push.crypto import check_keys, encrypt
 from tocsin.push.endpoints import (
     RECHECK_SECS,
@@ -228,7 +227,8 @@ class PushSender:
                                            resolver=resolver),
             timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=False,
             skip_auto_headers=("User-Agent",))
-        self._follower = asyncio.create_task(self._follow(self.progress.handled), name="push-follower")
+        follow = self.progress.follow(self.feed, self.progress.handled, self._handle, "push")
+        self._follower = asyncio.create_task(follow, name="push-follower")
         self._flusher = asyncio.create_task(self._flush_loop(), name="push-flusher")
 
     async def stop(self) -> None:
@@ -299,25 +299,13 @@ class PushSender:
 
     # -- following -------------------------------------------------------
 
-    async def _follow(self, after: int) -> None:
-        async for event in self.feed.follow(after):
-            try:
-                await self._handle(event)
-            except Exception:  # one bad event must never stop the pushes for the next
-                log.exception("push: event %d could not be handled", event.id)
-            self.progress.handled = event.id
-            self.progress.dirty = True
-            if self.progress.pending >= self.max_pending:
-                self.progress.room.clear()
-                await self.progress.room.wait()
-
     async def _handle(self, event: StreamEvent) -> None:
         if event.kind == DENIAL or not self._subs:
             return
         view: dict[str, Any] = msgspec.json.decode(event.data)
         refs_threat = False
         if view.get("msgType") in ("Update", "Cancel"):
-            refs_threat = await asyncio.to_thread(self._references_threat, view)
+            refs_threat = await asyncio.to_thread(references_threat, view, self._find_alert)
         how = loudness(view, refs_threat)
         if how is None:
             return
@@ -338,15 +326,6 @@ class PushSender:
         for sub_id, place in self.index.match(event.regions, areas):
             matched.setdefault(sub_id, set()).add(place)
         await self._enqueue(event, view, alert, how, matched)
-
-    def _references_threat(self, view: dict[str, Any]) -> bool:
-        for ref in view.get("references") or []:
-            sender, _, rest = str(ref).partition(",")
-            identifier = rest.partition(",")[0]
-            found = self._find_alert(sender, identifier)
-            if found is not None and kind_class(found.kinds) is KindClass.THREAT:
-                return True
-        return False
 
     async def _enqueue(self, event: StreamEvent, view: dict[str, Any], alert: Alert, how: Loudness,
                        matched: dict[str, set[str]]) -> None:

@@ -26,14 +26,11 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
-from tocsin.delivery.saved_position import load_position, save_progress
+from tocsin.delivery.saved_position import SubscriberFile
 
 FILE_NAME = "push.sqlite3"
 
@@ -113,17 +110,12 @@ def secret_hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("utf-8")).digest()
 
 
-class SqlitePushStore:
+class SqlitePushStore(SubscriberFile):
     """:class:`PushStore` in its own SQLite file in the data directory (WAL, fsync)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA secure_delete=ON")  # a deleted row's bytes are overwritten
-        self._conn.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+    SCHEMA = _SCHEMA
+    SUBSCRIPTIONS = "push_subscriptions"
+    POSITION = "push_position"
 
     @staticmethod
     def _row(row: Sequence[object]) -> PushSubscription:
@@ -196,10 +188,6 @@ class SqlitePushStore:
                 self._forget_old_pages()
         return cur.rowcount > 0
 
-    def _forget_old_pages(self) -> None:
-        """Copy the WAL back and truncate it, so no old page image still holds a deleted row."""
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
     def delete_with_secret(self, sub_id: str, secret: str) -> bool | None:
         with self._lock:
             row = self._conn.execute("SELECT secret_sha256 FROM push_subscriptions WHERE id = ?",
@@ -211,16 +199,3 @@ class SqlitePushStore:
             self._conn.execute("DELETE FROM push_subscriptions WHERE id = ?", (sub_id,))
             self._forget_old_pages()
         return True
-
-    def position(self) -> int | None:
-        with self._lock:
-            return load_position(self._conn, "push_position")
-
-    def save_progress(self, position: int | None, served: Sequence[tuple[str, int]]) -> None:
-        with self._lock:
-            save_progress(self._conn, subscriptions_table="push_subscriptions",
-                          position_table="push_position", position=position, served=served)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()

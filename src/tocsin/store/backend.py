@@ -38,13 +38,31 @@ def is_postgres(url: str) -> bool:
     return url.startswith(POSTGRES_SCHEMES)
 
 
+class AnotherWriterLeads(StartupRefused):
+    """A writer found the shared store led by another live writer (a writer-role process
+    then waits as a standby: :mod:`tocsin.bus.standby`)."""
+
+
 def open_store(settings: Settings, rules: StateRules, *, lead: bool = True,
-               text_of: Callable[[AlertRecord], SearchText | None] | None = None) -> Store:
+               text_of: Callable[[AlertRecord], SearchText | None] | None = None,
+               opened: Store | None = None) -> Store:
     """The store ``settings.store`` names, opened and checked; :class:`StartupRefused` if unusable.
 
     With PostgreSQL and ``lead`` (a hub that writes), this process must become the leading
-    writer at once; another live writer means it is refused (docs/operations.md).
+    writer at once; another live writer means it is refused (:class:`AnotherWriterLeads`,
+    docs/operations.md). ``opened``: a PostgreSQL store a standby opened and now leads; it is
+    checked here under that lead, so nobody else can append while it is checked.
     """
+    if opened is not None:
+        try:
+            check_shared_store(opened, settings.data_dir, settings.log_origin,
+                               _where(settings.store))
+            backfill = getattr(opened, "backfill_text", None)
+            if text_of is not None and backfill is not None:  # as a writer that led at once
+                backfill(text_of)
+        except StorageUnavailable as exc:
+            raise StartupRefused(f"the store {_where(settings.store)} cannot be used ({exc})") from None
+        return opened
     if not settings.store:
         from tocsin.store.sqlite import SqliteStore
 
@@ -65,8 +83,9 @@ def open_store(settings: Settings, rules: StateRules, *, lead: bool = True,
         check_shared_store(store, settings.data_dir, settings.log_origin, where)
         if lead and not store.acquire_leadership():
             epoch, holder = store.current_leader()
-            raise StartupRefused(f"another writer leads the store {where} ({holder}, epoch {epoch}): "
-                                 "stop it first, or run this hub as a standby")
+            raise AnotherWriterLeads(f"another writer leads the store {where} ({holder}, epoch "
+                                     f"{epoch}): stop it first, or run this hub with --role "
+                                     "writer to wait as a standby")
         if lead and text_of is not None:  # alerts stored before the search history existed
             store.backfill_text(text_of)
     except StorageUnavailable as exc:
@@ -76,6 +95,12 @@ def open_store(settings: Settings, rules: StateRules, *, lead: bool = True,
         store.close()
         raise
     return store
+
+
+def _where(dsn: str) -> str:
+    from tocsin.store.postgres import redacted
+
+    return redacted(dsn)
 
 
 def preflight_store(settings: Settings) -> None:

@@ -328,3 +328,12 @@ class Leadership(Protocol):
     def current_leader(self) -> tuple[int, str | None]:
         """(epoch, holder ``host:pid``) of the newest leader, whoever it is."""
         ...
+
+    def advertise_writer(self, url: str) -> None:
+        """Say where this leader takes writes (fenced: refused with :class:`NotLeader` unless
+        it leads); a new leader's epoch starts with no address."""
+        ...
+
+    def leader_url(self) -> str | None:
+        """Where the current leader takes writes; None until it said (readable by anyone)."""
+        ...

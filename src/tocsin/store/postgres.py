@@ -92,6 +92,9 @@ CREATE TABLE IF NOT EXISTS writer_lease (
     since DOUBLE PRECISION
 );
 INSERT INTO writer_lease (id, epoch) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+-- Where the leading writer takes writes (its private URL); NULL until it is ready. Set by
+-- the leader of the row's epoch only, cleared whenever the epoch changes (edges follow it).
+ALTER TABLE writer_lease ADD COLUMN IF NOT EXISTS url TEXT;
 CREATE TABLE IF NOT EXISTS alerts (
     seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -214,26 +217,36 @@ class PostgresStore:
     """
 
     def __init__(self, dsn: str, *, rules: StateRules, pool_max: int = POOL_MAX,
-                 pool_timeout_secs: float = POOL_TIMEOUT_SECS) -> None:
+                 pool_timeout_secs: float = POOL_TIMEOUT_SECS, readonly: bool = False) -> None:
         self.dsn = dsn
+        self.readonly = readonly
         self._rules = rules
         self._fault: Literal["leaf", "commit"] | None = None
         self._lease_lock = threading.Lock()
         self._lease: Conn | None = None  # the session holding the writer lock
         self._epoch: int | None = None  # fencing token while this store leads
         check_dsn(dsn)
+        # A read-only store (an edge's) runs no DDL and every session is read-only, so it
+        # works under a database role that may only SELECT; the writer made the schema.
+        # (``options`` replaces any the URL sets: an edge's URL needs none)
+        options = "-c default_transaction_read_only=on" if readonly else None
         try:
-            with psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECS) as conn, \
-                    conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-                conn.execute(_SCHEMA)
-                conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
-                             "ON CONFLICT (key) DO NOTHING", (str(SCHEMA_VERSION),))
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECS,
+                                 options=options) as conn:
+                if readonly:
+                    _check_schema(conn)
+                else:
+                    with conn.transaction():
+                        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+                        conn.execute(_SCHEMA)
+                        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
+                                     "ON CONFLICT (key) DO NOTHING", (str(SCHEMA_VERSION),))
         except psycopg.Error as exc:
             raise storage_error(exc) from exc
         self._pool: ConnectionPool[Conn] = ConnectionPool(
             dsn, min_size=1, max_size=pool_max, timeout=pool_timeout_secs, open=True,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECS},
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECS,
+                    **({"options": options} if options else {})},
             check=ConnectionPool.check_connection, name="tocsin-store",
             # Give up a background reconnection quickly: the next request then starts a fresh
             # one at once, instead of waiting out psycopg-pool's doubling backoff (a long
@@ -260,6 +273,8 @@ class PostgresStore:
         writes are refused. Already leading: True at once. A server that cannot be reached
         raises :class:`StorageUnavailable`.
         """
+        if self.readonly:
+            raise NotLeader("a read-only store (an edge's) never leads")
         with self._lease_lock:
             if self._epoch is not None and self._lease_alive():
                 return True
@@ -285,7 +300,7 @@ class PostgresStore:
                     conn.close()
                     return False
                 row = conn.execute(
-                    "UPDATE writer_lease SET epoch = epoch + 1, holder = %s, since = %s "
+                    "UPDATE writer_lease SET epoch = epoch + 1, holder = %s, since = %s, url = NULL "
                     "WHERE id = 1 RETURNING epoch", (_holder(), time.time())).fetchone()
             except psycopg.Error as exc:
                 conn.close()
@@ -339,6 +354,22 @@ class PostgresStore:
         with self._conn() as conn:
             row = conn.execute("SELECT epoch, holder FROM writer_lease WHERE id = 1").fetchone()
         return (0, None) if row is None else (int(row[0]), row[1])
+
+    def advertise_writer(self, url: str) -> None:
+        """Say where this leading writer takes writes (edges hand them there); fenced.
+
+        Written under the lease row lock and only while the row holds this store's epoch, so
+        the address edges read is always the current leader's (a new epoch starts with none).
+        """
+        with self._conn() as conn, conn.transaction():
+            self._fence(conn)
+            conn.execute("UPDATE writer_lease SET url = %s WHERE id = 1", (url,))
+
+    def leader_url(self) -> str | None:
+        """Where the current leader takes writes; None while no leader has said (no lead needed)."""
+        with self._conn() as conn:
+            row = conn.execute("SELECT url FROM writer_lease WHERE id = 1").fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     @property
     def fencing_token(self) -> int | None:
@@ -501,7 +532,9 @@ class PostgresStore:
             return index
 
     def save_checkpoint(self, size: int, note: bytes, created_ts: float) -> None:
-        with self._conn() as conn:
+        """Keep a signed checkpoint; fenced like every write (a stale leader keeps nothing)."""
+        with self._conn() as conn, conn.transaction():
+            self._fence(conn)
             conn.execute("INSERT INTO checkpoints (size, note, created_ts) VALUES (%s, %s, %s) "
                          "ON CONFLICT (size) DO NOTHING", (size, note, created_ts))
 
@@ -685,6 +718,19 @@ class PostgresStore:
     def close(self) -> None:
         self.release_leadership()
         self._pool.close()
+
+
+def _check_schema(conn: Conn) -> None:
+    """A read-only store opens only a database whose writer made this schema version."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except psycopg.errors.UndefinedTable:
+        raise StorageUnavailable("PostgreSQL: the database holds no Tocsin store yet; start the "
+                                 "writer first") from None
+    if row is None or row[0] != str(SCHEMA_VERSION):
+        raise StorageUnavailable(f"PostgreSQL: the store's schema version is "
+                                 f"{None if row is None else row[0]}, this hub reads "
+                                 f"{SCHEMA_VERSION}")
 
 
 def _has_nul(*texts: str | None) -> bool:

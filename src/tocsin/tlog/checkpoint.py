@@ -33,16 +33,7 @@ from dataclasses import dataclass
 
 from tocsin.tlog.tree import HASH_SIZE, TlogError
 from tocsin.trust import ed25519
-from tocsin.trust.ed25519 import (
-    KeyTextError,
-    b64decode_strict,
-    compute_key_id,
-    format_skey,
-    format_vkey,
-    is_valid_key_name,
-    parse_skey,
-    parse_vkey,
-)
+from tocsin.trust.ed25519 import NamedKey, NamedSigner, b64decode_strict
 from tocsin.trust.note import (
     MAX_NOTE_BYTES,
     MAX_SIGNATURES,
@@ -276,34 +267,13 @@ class Cosignature:
     timestamp: int
 
 
-@dataclass(frozen=True, slots=True)
-class CosignatureVerifier:
+class CosignatureVerifier(NamedKey):
     """A witness public key for ``cosignature/v1`` (vkey ``name+keyid+base64(0x04 || key)``)."""
 
-    name: str
-    key_id: int
-    public_key: bytes
-
-    @classmethod
-    def from_public_key(cls, name: str, public_key: bytes) -> CosignatureVerifier:
-        if not is_valid_key_name(name):
-            raise CosignatureError(f"invalid cosigner key name {name!r}")
-        if len(public_key) != 32:
-            raise CosignatureError("an Ed25519 cosigner public key is 32 bytes")
-        return cls(name, compute_key_id(name, ALG_COSIGNATURE_V1, public_key), bytes(public_key))
-
-    @classmethod
-    def from_vkey(cls, vkey: str) -> CosignatureVerifier:
-        """Parse a type-0x04 vkey, checking its key ID (split on the first two ``+`` only)."""
-        try:
-            name, public_key = parse_vkey(vkey, ALG_COSIGNATURE_V1)
-        except KeyTextError as exc:
-            raise CosignatureError(f"cosigner {exc}") from None
-        return cls.from_public_key(name, public_key)
-
-    @property
-    def vkey(self) -> str:
-        return format_vkey(self.name, ALG_COSIGNATURE_V1, self.public_key)
+    __slots__ = ()
+    ALG = ALG_COSIGNATURE_V1
+    ERROR = CosignatureError
+    PREFIX = "cosigner "
 
     def verify(self, text: str, signature: Signature) -> Cosignature:
         """Check one signature line of this key over checkpoint ``text``; raise if invalid."""
@@ -320,43 +290,11 @@ class CosignatureVerifier:
         return Cosignature(self.name, self.key_id, timestamp)
 
 
-class Cosigner:
+class Cosigner(NamedSigner[CosignatureVerifier]):
     """A witness's private key (Ed25519, ``cosignature/v1``). Never printed or logged."""
 
-    __slots__ = ("_private", "key_id", "name", "public_key")
-
-    def __init__(self, name: str, seed: bytes) -> None:
-        if not is_valid_key_name(name):
-            raise CosignatureError(f"invalid cosigner key name {name!r}")
-        if len(seed) != 32:
-            raise CosignatureError("an Ed25519 private key seed is 32 bytes")
-        self.name = name
-        self._private = ed25519.PrivateKey(seed)
-        self.public_key = self._private.public_key
-        self.key_id = compute_key_id(name, ALG_COSIGNATURE_V1, self.public_key)
-
-    def __repr__(self) -> str:  # never show the secret
-        return f"Cosigner({self.name}+{self.key_id:08x})"
-
-    @classmethod
-    def generate(cls, name: str) -> Cosigner:
-        return cls(name, ed25519.PrivateKey.generate().seed)
-
-    @classmethod
-    def from_skey(cls, skey: str) -> Cosigner:
-        """Parse ``PRIVATE+KEY+name+keyid+base64(0x04 || seed)``, checking the key ID."""
-        try:
-            name, key = parse_skey(skey, ALG_COSIGNATURE_V1)
-        except KeyTextError as exc:
-            raise CosignatureError(f"cosigner {exc}") from None
-        return cls(name, key.seed)
-
-    @property
-    def skey(self) -> str:
-        return format_skey(self.name, ALG_COSIGNATURE_V1, self._private)
-
-    def verifier(self) -> CosignatureVerifier:
-        return CosignatureVerifier(self.name, self.key_id, self.public_key)
+    __slots__ = ()
+    PUBLIC = CosignatureVerifier
 
     def cosign(self, text: str, timestamp: int) -> Signature:
         """A signature line over checkpoint ``text`` at POSIX ``timestamp`` (seconds, > 0)."""
@@ -364,7 +302,6 @@ class Cosigner:
         signature = self._private.sign(cosignature_message(text, timestamp))
         raw = self.key_id.to_bytes(4, "big") + timestamp.to_bytes(8, "big") + signature
         return Signature(self.name, self.key_id, base64.b64encode(raw).decode())
-
 
 def verify_cosignatures(note: Note, witnesses: Iterable[CosignatureVerifier]) -> list[Cosignature]:
     """The valid cosignatures in ``note`` by ``witnesses``, one per witness key.

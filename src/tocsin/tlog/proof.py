@@ -119,6 +119,11 @@ class WitnessPolicy:
             raise PolicyError(f"quorum {self.quorum} is not between 0 and {len(self.witnesses)} witnesses")
         if len({(w.name, w.key_id) for w in self.witnesses}) != len(self.witnesses):
             raise PolicyError("a witness key is listed twice")
+        # A cosignature/v1 message does not name its witness: one key under two key names
+        # would count one witness's signature twice towards the quorum.
+        if len({w.public_key for w in self.witnesses}) != len(self.witnesses):
+            raise PolicyError("the same key is listed twice under different witness names "
+                              "(one witness cannot count twice)")
 
     def check(self, note: Note) -> list[Cosignature]:
         """The valid cosignatures by policy witnesses; :class:`ProofVerificationError` below quorum."""

@@ -19,6 +19,8 @@ import base64
 import binascii
 import hashlib
 import re
+from dataclasses import dataclass
+from typing import ClassVar, Generic, Self, TypeVar
 
 from nacl.bindings import crypto_sign_open, crypto_sign_seed_keypair
 from nacl.exceptions import CryptoError
@@ -26,6 +28,8 @@ from nacl.signing import SigningKey
 
 __all__ = [
     "KeyTextError",
+    "NamedKey",
+    "NamedSigner",
     "PrivateKey",
     "b64decode_strict",
     "compute_key_id",
@@ -162,3 +166,94 @@ def parse_skey(skey: str, alg: int) -> tuple[str, PrivateKey]:
     if compute_key_id(name, alg, key.public_key) != key_id:
         raise KeyTextError("signer key ID does not match its name and key")
     return name, key
+
+
+@dataclass(frozen=True, slots=True)
+class NamedKey:
+    """A trusted Ed25519 public key known by its name and key ID, of one signature type.
+
+    The one verifier type: a note key (:class:`tocsin.trust.note.Verifier`, type 0x01) and a
+    witness key (:class:`tocsin.tlog.checkpoint.CosignatureVerifier`, ``cosignature/v1``,
+    0x04) differ only in :attr:`ALG`, the error they raise and what they sign. Invariant:
+    ``key_id`` is always the one computed from ``(name, ALG, public_key)``.
+    """
+
+    name: str
+    key_id: int
+    public_key: bytes  # 32 bytes, RFC 8032 encoding
+
+    ALG: ClassVar[int]
+    ERROR: ClassVar[type[Exception]]
+    PREFIX: ClassVar[str] = ""  # how messages name the key's kind, e.g. "cosigner "
+
+    @classmethod
+    def from_public_key(cls, name: str, public_key: bytes) -> Self:
+        if not is_valid_key_name(name):
+            raise cls.ERROR(f"invalid {cls.PREFIX}key name {name!r}")
+        if len(public_key) != PUBLIC_KEY_BYTES:
+            raise cls.ERROR(f"an Ed25519 {cls.PREFIX}public key is 32 bytes")
+        return cls(name, compute_key_id(name, cls.ALG, public_key), bytes(public_key))
+
+    @classmethod
+    def from_vkey(cls, vkey: str) -> Self:
+        """Parse ``name+hex8(keyID)+base64(ALG || pubkey)``, checking the key ID."""
+        try:
+            name, public_key = parse_vkey(vkey, cls.ALG)
+        except KeyTextError as exc:
+            raise cls.ERROR(f"{cls.PREFIX}{exc}") from None
+        return cls.from_public_key(name, public_key)
+
+    @property
+    def vkey(self) -> str:
+        return format_vkey(self.name, self.ALG, self.public_key)
+
+
+PublicT = TypeVar("PublicT", bound=NamedKey)
+
+
+class NamedSigner(Generic[PublicT]):
+    """An Ed25519 private key with a key name, of its public type's algorithm. Never printed.
+
+    Subclasses name their public type in :attr:`PUBLIC`; everything else (checks, key ID,
+    text form) is shared, so note signers and witness cosigners cannot drift apart. What a
+    key signs is each subclass's own method: a witness key signs only cosignatures.
+    """
+
+    __slots__ = ("_private", "key_id", "name", "public_key")
+
+    PUBLIC: ClassVar[type[NamedKey]]
+
+    def __init__(self, name: str, seed: bytes) -> None:
+        error = self.PUBLIC.ERROR
+        if not is_valid_key_name(name):
+            raise error(f"invalid {self.PUBLIC.PREFIX}key name {name!r}")
+        if len(seed) != SEED_BYTES:
+            raise error("an Ed25519 private key seed is 32 bytes")
+        self.name = name
+        self._private = PrivateKey(seed)
+        self.public_key = self._private.public_key
+        self.key_id = compute_key_id(name, self.PUBLIC.ALG, self.public_key)
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"{type(self).__name__}({self.name}+{self.key_id:08x})"
+
+    @classmethod
+    def generate(cls, name: str) -> Self:
+        return cls(name, PrivateKey.generate().seed)
+
+    @classmethod
+    def from_skey(cls, skey: str) -> Self:
+        """Parse ``PRIVATE+KEY+name+hex8(keyID)+base64(ALG || seed)``, checking the key ID."""
+        try:
+            name, key = parse_skey(skey, cls.PUBLIC.ALG)
+        except KeyTextError as exc:
+            raise cls.PUBLIC.ERROR(f"{cls.PUBLIC.PREFIX}{exc}") from None
+        return cls(name, key.seed)
+
+    @property
+    def skey(self) -> str:
+        return format_skey(self.name, self.PUBLIC.ALG, self._private)
+
+    def verifier(self) -> PublicT:
+        key = self.PUBLIC(self.name, self.key_id, self.public_key)
+        return key  # type: ignore[return-value]  # PUBLIC is PublicT by construction

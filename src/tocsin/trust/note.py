@@ -20,16 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from tocsin.trust import ed25519
-from tocsin.trust.ed25519 import (
-    KeyTextError,
-    b64decode_strict,
-    compute_key_id,
-    format_skey,
-    format_vkey,
-    is_valid_key_name,
-    parse_skey,
-    parse_vkey,
-)
+from tocsin.trust.ed25519 import NamedKey, NamedSigner, b64decode_strict, is_valid_key_name
 
 ALG_ED25519 = 0x01
 MAX_SIGNATURES = 100  # C2SP requires accepting at least 16; Go's note package allows 100
@@ -77,77 +68,23 @@ class UnverifiedNoteError(NoteError):
 
 
 
-@dataclass(frozen=True, slots=True)
-class Verifier:
-    """A trusted Ed25519 public key, known by its name and key ID."""
+class Verifier(NamedKey):
+    """A trusted note key (Ed25519, signature type 0x01), known by its name and key ID."""
 
-    name: str
-    key_id: int
-    public_key: bytes  # 32 bytes, RFC 8032 encoding
-
-    @classmethod
-    def from_public_key(cls, name: str, public_key: bytes) -> Verifier:
-        if not is_valid_key_name(name):
-            raise KeyFormatError(f"invalid key name {name!r}")
-        if len(public_key) != 32:
-            raise KeyFormatError("an Ed25519 public key is 32 bytes")
-        return cls(name, compute_key_id(name, ALG_ED25519, public_key), public_key)
-
-    @classmethod
-    def from_vkey(cls, vkey: str) -> Verifier:
-        """Parse ``name+hex8(keyID)+base64(0x01 || pubkey)``, checking the key ID."""
-        try:
-            name, public_key = parse_vkey(vkey, ALG_ED25519)
-        except KeyTextError as exc:
-            raise KeyFormatError(str(exc)) from None
-        return cls.from_public_key(name, public_key)
-
-    @property
-    def vkey(self) -> str:
-        return format_vkey(self.name, ALG_ED25519, self.public_key)
+    __slots__ = ()
+    ALG = ALG_ED25519
+    ERROR = KeyFormatError
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """Whether ``signature`` is this key's Ed25519 signature over ``message``."""
         return ed25519.verify(self.public_key, message, signature)
 
 
-class Signer:
-    """An Ed25519 private key with a note key name. Never printed or logged."""
+class Signer(NamedSigner[Verifier]):
+    """A note signing key (Ed25519, type 0x01) with its key name. Never printed or logged."""
 
-    __slots__ = ("_private", "key_id", "name", "public_key")
-
-    def __init__(self, name: str, seed: bytes) -> None:
-        if not is_valid_key_name(name):
-            raise KeyFormatError(f"invalid key name {name!r}")
-        if len(seed) != 32:
-            raise KeyFormatError("an Ed25519 private key seed is 32 bytes")
-        self.name = name
-        self._private = ed25519.PrivateKey(seed)
-        self.public_key = self._private.public_key
-        self.key_id = compute_key_id(name, ALG_ED25519, self.public_key)
-
-    def __repr__(self) -> str:  # never show the secret
-        return f"Signer({self.name}+{self.key_id:08x})"
-
-    @classmethod
-    def generate(cls, name: str) -> Signer:
-        return cls(name, ed25519.PrivateKey.generate().seed)
-
-    @classmethod
-    def from_skey(cls, skey: str) -> Signer:
-        """Parse ``PRIVATE+KEY+name+hex8(keyID)+base64(0x01 || seed)``, checking the key ID."""
-        try:
-            name, key = parse_skey(skey, ALG_ED25519)
-        except KeyTextError as exc:
-            raise KeyFormatError(str(exc)) from None
-        return cls(name, key.seed)
-
-    @property
-    def skey(self) -> str:
-        return format_skey(self.name, ALG_ED25519, self._private)
-
-    def verifier(self) -> Verifier:
-        return Verifier(self.name, self.key_id, self.public_key)
+    __slots__ = ()
+    PUBLIC = Verifier
 
     def sign(self, message: bytes) -> bytes:
         return self._private.sign(message)
