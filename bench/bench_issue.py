@@ -71,6 +71,13 @@ def percentile(samples: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time ``pid`` has used (all its threads): what the hub spent, whatever
+    else the machine was doing (wall-clock latency on a shared machine is the machine's too)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -236,13 +243,16 @@ def main() -> None:
         warm = [issue_body(signer, headline=f"warm-up {i}") for i in range(args.warmup)]
         asyncio.run(_issue_level(hub.url, warm, 1))
         profiler = start_profiler(hub.pid, args.profile_hub) if args.profile_hub else None
-        print(f"{'in flight':>9}  {'p50 ms':>7}  {'p99 ms':>7}  {'max ms':>7}  {'alerts/s':>9}")
+        print(f"{'in flight':>9}  {'p50 ms':>7}  {'p99 ms':>7}  {'max ms':>7}  {'alerts/s':>9}  "
+              f"{'hub CPU ms/alert':>16}")
         for level in levels:
             # Signed just before each level, so every ``sent`` is fresh when issued.
             bodies = [issue_body(signer, headline=f"level {level} alert {i}") for i in range(count)]
+            cpu = cpu_seconds(hub.pid)
             latencies, wall = asyncio.run(_issue_level(hub.url, bodies, level))
+            cpu = cpu_seconds(hub.pid) - cpu
             print(f"{level:>9}  {percentile(latencies, 50):7.2f}  {percentile(latencies, 99):7.2f}  "
-                  f"{max(latencies):7.2f}  {count / wall:9.0f}")
+                  f"{max(latencies):7.2f}  {count / wall:9.0f}  {cpu * 1000 / count:16.2f}")
         stop_profiler(profiler)
 
 

@@ -12,14 +12,20 @@ What it does:
    store, made without re-verifying it. The first ``--verify-sample`` alerts also go
    through the hub's own ``Issuer.prepare``, and the benchmark stops if a record differs
    from the verified one. A checkpoint is signed at the end. ``--data DIR`` keeps the
-   directory; a later run with the same ``DIR`` continues it up to ``--alerts``, and
-   ``--build-minutes`` stops the build early (the figures then say how many are stored);
+   directory; a later run with the same ``DIR`` continues it up to ``--alerts`` (in time
+   order, from the newest stored alert to an hour ago), and ``--build-minutes`` stops the
+   build early (the figures then say how many are stored). The builder's own writer
+   connection keeps a 512 MiB SQLite page cache (the hub's keeps SQLite's default): the same
+   rows, fewer pages re-read per insert. ``--build-only`` / ``--measure-only`` split the two;
 2. starts ``tocsin serve --demo`` on it (a real process), times it until ``/healthz``
    answers, and reads its resident memory (``VmRSS``) then;
 3. checks ``--checks`` messages over HTTP (``POST /api/v1/check``): copies of stored
    alerts' texts (authentic or outdated), the same with a place or time changed (altered),
    and made-up messages naming an issuer (not-issued); prints the verdict counts and the
-   latency p50 / p95 / max, and the resident memory after.
+   latency p50 / p95 / max, and the resident memory after; then the in-force reads, 20
+   alerts issued one at a time (the 201's latency on this store), and the whole-file
+   background scan's time (``/readyz``). An empty data directory is started just before,
+   for the start-up time to compare with.
 
 Run: ``python bench/bench_scale.py --alerts 1000000 --data /tmp/tocsin-1m``.
 """
@@ -156,10 +162,20 @@ def build(data: Path, count: int, seed: int, verify_sample: int, budget_secs: fl
     clock = Clock()
     hub = Hub(load_settings({"data_dir": data, "demo": True}), registry_bytes=registry_bytes,
               regions=regions, clock=clock)
+    # The builder's writer connection keeps a large page cache (512 MiB): the rows, words and
+    # leaves written are the store's own; only fewer pages are re-read from the OS per insert.
+    hub.store._writer.execute("PRAGMA cache_size = -524288")  # type: ignore[attr-defined]
     signers = {i.id: Signer.from_skey(demo_key_path(data, i.id).read_text().strip())
                for i in hub.registry.issuers}
     have = hub.store.last_event_id()
     step = (SPAN - timedelta(hours=1)) / max(1, count)
+    first = start
+    if have:
+        # Continue in time order from the newest stored alert (times only grow with the log,
+        # as on a real hub: what is in force at any moment stays what a day holds).
+        newest = max(r.sent_ts for r in hub.store.list_alerts(limit=1))
+        first = datetime.fromtimestamp(newest, UTC)
+        step = (now - timedelta(hours=1) - first) / max(1, count - have)
     # A pool of composed alerts (the templates' words, issuers and regions), each sent again
     # with a new identifier and times: composing every one anew would double the build.
     pool: list[tuple[NewAlert, Alert, bytes]] = []
@@ -174,10 +190,12 @@ def build(data: Path, count: int, seed: int, verify_sample: int, budget_secs: fl
     stored = 0
     t0 = time.perf_counter()
     n = have
+    mark = (n, t0)
     while n < count and time.perf_counter() - t0 < budget_secs:
         pooled, model, cap = pool[rng.randrange(len(pool))]
         signer = signers[pooled.issuer_id]
-        sent = (start + step * n).replace(microsecond=0)
+        sent = ((start + step * n) if not have else (first + step * (n - have + 1))
+                ).replace(microsecond=0)
         new = respin(pooled, model, cap, sent, signer, regions, hub.registry)
         if n - have < verify_sample:
             clock.now = new.received_ts
@@ -191,8 +209,12 @@ def build(data: Path, count: int, seed: int, verify_sample: int, budget_secs: fl
             stored += sum(1 for r in hub.store.append_batch(batch) if not isinstance(r, Exception))
             batch = []
             if n % 50_000 < BATCH:
-                rate = (n - have) / (time.perf_counter() - t0)
-                print(f"  {n:,} alerts ({rate:,.0f}/s)", file=sys.stderr, flush=True)
+                now_s = time.perf_counter()
+                rate = (n - have) / (now_s - t0)
+                recent = (n - mark[0]) / (now_s - mark[1])
+                mark = (n, now_s)
+                print(f"  {n:,} alerts ({rate:,.0f}/s overall, {recent:,.0f}/s lately; "
+                      f"{datetime.now(UTC):%H:%M:%S})", file=sys.stderr, flush=True)
     if batch:
         stored += sum(1 for r in hub.store.append_batch(batch) if not isinstance(r, Exception))
     hub.checkpointer.sign_now()
@@ -235,12 +257,18 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=150)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--verify-sample", type=int, default=300)
+    parser.add_argument("--build-only", action="store_true",
+                        help="build (or continue) the data directory, measure nothing")
+    parser.add_argument("--measure-only", action="store_true",
+                        help="measure the data directory as it is, build nothing")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data: Path = args.data or Path(tmp) / "data"
         data.mkdir(parents=True, exist_ok=True)
-        build(data, args.alerts, args.seed, args.verify_sample, args.build_minutes * 60)
-        run(data, sample_from(data), args.checks, args.seed)
+        if not args.measure_only:
+            build(data, args.alerts, args.seed, args.verify_sample, args.build_minutes * 60)
+        if not args.build_only:
+            run(data, sample_from(data), args.checks, args.seed)
 
 
 def sample_from(data: Path) -> list[Alert]:
@@ -258,8 +286,14 @@ def sample_from(data: Path) -> list[Alert]:
 
 
 def run(data: Path, sample: list[Alert], checks: int, seed: int) -> None:
-    testing.STARTUP_TIMEOUT_SECS = 900  # a large store is checked whole at start (quick_check)
+    testing.STARTUP_TIMEOUT_SECS = 900  # generous: a first start on an older store builds indexes
     # One client posts every check: lift the per-client limit (429) for the measurement.
+    with tempfile.TemporaryDirectory() as empty:  # the same start on nothing, for comparison
+        blank = HubProcess(Path(empty) / "data")
+        t0 = time.perf_counter()
+        blank.start()
+        blank_startup = time.perf_counter() - t0
+        blank.stop()
     hub = HubProcess(data, env={"TOCSIN_CHECK_BURST": "100000", "TOCSIN_CHECK_RATE_PER_SEC": "1000"})
     t0 = time.perf_counter()
     hub.start()
@@ -278,23 +312,62 @@ def run(data: Path, sample: list[Alert], checks: int, seed: int) -> None:
                 response.raise_for_status()
                 verdicts[response.json()["verdict"]] += 1
             reads = {path: timed_get(client, path) for path in IN_FORCE_READS}
+            issued = timed_issues(client, data, ISSUES)
+            scan = client.get("/readyz").json().get("store_scan", {})
+            scan_wait = time.perf_counter()
+            while (scan.get("state") in ("pending", "running")  # the whole-file scan, beside
+                   and time.perf_counter() - scan_wait < SCAN_WAIT_SECS):
+                time.sleep(1)
+                scan = client.get("/readyz").json().get("store_scan", {})
+            scan_wait = time.perf_counter() - scan_wait
         rss_after = rss_mib(hub.proc.pid)
     finally:
         hub.stop()
     latencies.sort()
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
     print(f"hub start-up to /healthz 200: {startup:.2f} s; resident {rss_start:.0f} MiB "
-          f"(last event id {health.get('last_event_id')})")
+          f"(last event id {health.get('last_event_id')}); an empty data directory just "
+          f"before: {blank_startup:.2f} s; load average {Path('/proc/loadavg').read_text()[:14]}")
     print(f"check over HTTP, {len(latencies)} checks: p50 {statistics.median(latencies):.1f} ms, "
           f"p95 {p95:.1f} ms, max {latencies[-1]:.1f} ms; verdicts {dict(sorted(verdicts.items()))}")
     print(f"resident after the checks: {rss_after:.0f} MiB")
     for path, (status, ms) in reads.items():
         print(f"GET {path}: {status}, median of 5 {ms:.1f} ms")
+    print(f"issue (POST /api/v1/alerts, one at a time, fsync on) on this store: {len(issued)} "
+          f"alerts, p50 {statistics.median(issued):.1f} ms, max {max(issued):.1f} ms")
+    print(f"background store scan: {scan.get('state')} ({scan.get('detail')}), "
+          f"{scan.get('seconds')} s (waited {scan_wait:.0f} s after the checks)")
 
 
 #: Reads of what is in force now, which must not grow with the history either.
 IN_FORCE_READS = ("/api/v1/alerts?active=1", "/api/v1/regions/UA32000000000030281/status",
                   "/api/v1/regions/UA80000000000093317/status")
+
+
+ISSUES = 20  # alerts issued over HTTP to the measured hub
+SCAN_WAIT_SECS = 420  # how long the benchmark waits for the background scan to finish
+
+
+def timed_issues(client: httpx.Client, data: Path, count: int) -> list[float]:
+    """Issue ``count`` fresh Kyiv alerts one at a time; each 201's latency in ms."""
+    from tocsin.client import issue_request, sign_cap
+    from tocsin.compose import AlertFacts
+
+    signer = Signer.from_skey(demo_key_path(data, "demo-air-force").read_text().strip())
+    bodies = []
+    for k in range(count):
+        cap = to_xml(compose_alert(AlertFacts(
+            issuer_id="demo-air-force", kind="air-raid", areas=("UA80000000000093317",),
+            headline=f"Scale bench {k}", description="Benchmark alert on a large store.",
+            instruction="Go to the nearest shelter.", expires_in=timedelta(hours=1))))
+        bodies.append(issue_request(cap, sign_cap(cap, signer)))
+    times = []
+    for body in bodies:
+        t = time.perf_counter()
+        response = client.post("/api/v1/alerts", json=body)
+        times.append((time.perf_counter() - t) * 1000)
+        response.raise_for_status()
+    return times
 
 
 def timed_get(client: httpx.Client, path: str) -> tuple[int, float]:

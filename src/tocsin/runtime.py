@@ -70,6 +70,8 @@ from tocsin.store.base import (
 )
 from tocsin.store.integrity import StartupRefused, preflight
 from tocsin.store.lease import LeaseKeeper
+from tocsin.store.scan import IntegrityScan
+from tocsin.store.sqlite import SqliteStore
 from tocsin.tlog.proof import PolicyError, parse_policy
 from tocsin.trust.note import NoteError, Signer, Verifier
 from tocsin.trust.registry import Registry, RegistryError, load_registry
@@ -163,6 +165,7 @@ class Hub:
         self._log_signer: Signer | None = None
         self.edge: EdgeFollower | None = None
         self.doorbell: Doorbell | None = None
+        self.store_scan: IntegrityScan | None = None  # SQLite writer: the whole-file scan
         if settings.role == "edge":
             self._open_edge()
         else:
@@ -340,6 +343,9 @@ class Hub:
             return
         assert isinstance(self.checkpointer, Checkpointer)
         await self.issuer.writer.run(self.store.append_registry, self.registry_bytes)
+        if isinstance(self.store, SqliteStore):  # start-up read O(log n); the rest, beside
+            self.store_scan = IntegrityScan(self.store.path, self.store.refuse_writes)
+            self.store_scan.start()
         if self.lease is not None:
             self.lease.leading = True  # taken in open_store, before anything was written
             self.lease.start()
@@ -409,6 +415,8 @@ class Hub:
                 await self._delivery
         if self.local_witness is not None:
             self.local_witness.close()
+        if self.store_scan is not None:
+            await asyncio.to_thread(self.store_scan.stop)
         if self._issuer is not None:
             self._issuer.close()
         if self.lease is not None:

@@ -72,7 +72,8 @@ class View:
     def by_reference(self, sender: str, identifier: str) -> Prior | None:
         return self.refs.get((sender, identifier))
 
-    def in_force(self, issuer_id: str, status: str, codes: Collection[str]) -> Sequence[Prior]:
+    def in_force(self, issuer_id: str, status: str, codes: Collection[str],
+                 at: float | None = None) -> Sequence[Prior]:
         return [p for p in self.priors if p.issuer_id == issuer_id and p.status == status
                 and not p.ended and set(p.targets) & set(codes)]
 

@@ -165,18 +165,68 @@ def test_a_half_truncated_store_gets_one_line(stopped: HubProcess) -> None:
     assert _store_check(stopped.data_dir).returncode != 0
 
 
-def test_a_garbled_page_gets_one_line(stopped: HubProcess) -> None:
-    db = stopped.data_dir / "tocsin.sqlite3"
-    page = sqlite3.connect(db).execute("PRAGMA page_size").fetchone()[0]
-    pages = db.stat().st_size // page
-    assert pages >= 4
+def _garble_root_page(db: Path, table: str) -> None:
+    """Overwrite the root page of ``table`` (the whole table, in a store this small)."""
+    with sqlite3.connect(db) as conn:
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    conn.close()
+    assert root > 1
     with open(db, "r+b") as handle:
-        handle.seek(page * (pages // 2))
+        handle.seek(page * (root - 1))
         handle.write(os.urandom(page))
+
+
+def test_a_garbled_page_start_up_reads_gets_one_line(stopped: HubProcess) -> None:
+    """Start-up reads the log's stored hashes under the last checkpoint: damage there is refused
+    before anything is written, in one line."""
+    _garble_root_page(stopped.data_dir / "tocsin.sqlite3", "log_hashes")
     _assert_refused(stopped.data_dir, "tocsin.sqlite3")
     done = _store_check(stopped.data_dir)
     assert done.returncode != 0
     assert "integrity" in done.stdout.lower()
+
+
+def test_a_page_damaged_elsewhere_stops_writes_and_readyz_says_so(stopped: HubProcess) -> None:
+    """Start-up does not read the whole file (its time must not grow with the history): a page
+    it does not read is found by the background scan, and from then on the hub stores nothing,
+    answers 503 store_damaged, says so in /readyz and in its log."""
+    db = stopped.data_dir / "tocsin.sqlite3"
+    _garble_root_page(db, "check_keys")
+    stopped.start()
+    with httpx.Client(base_url=stopped.url, timeout=10) as http:
+        for _ in range(400):  # polling the hub's own report of its scan
+            ready = http.get("/readyz")
+            if ready.json().get("store_scan", {}).get("state") not in ("pending", "running"):
+                break
+            time.sleep(0.05)
+        assert ready.status_code == 503, ready.text
+        assert ready.json()["status"] == "store_damaged"
+        assert ready.json()["store_scan"]["state"] == "damaged"
+        size = http.get("/healthz").json()["last_event_id"]
+        cap = to_xml(make_alert())
+        refused = http.post("/api/v1/alerts", json=issue_request(
+            cap, sign_cap(cap, stopped.signer("demo-air-force"))))
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "store_damaged", refused.text
+        assert http.get("/healthz").json()["last_event_id"] == size  # nothing was stored
+    stopped.stop()
+    assert stopped.proc is not None and stopped.proc.stdout is not None
+    out = stopped.proc.stdout.read().decode()
+    assert "damaged" in out and "tocsin store check" in out, out
+    assert _store_check(stopped.data_dir).returncode != 0
+
+
+def test_a_whole_store_scans_ok_and_is_ready(stopped: HubProcess) -> None:
+    stopped.start()
+    with httpx.Client(base_url=stopped.url, timeout=10) as http:
+        for _ in range(400):
+            ready = http.get("/readyz")
+            if ready.json().get("store_scan", {}).get("state") not in ("pending", "running"):
+                break
+            time.sleep(0.05)
+        assert ready.status_code == 200 and ready.json()["store_scan"]["state"] == "ok", ready.text
+        assert len(_issue(stopped, 1)) == 1
 
 
 def test_store_check_finds_an_altered_leaf(stopped: HubProcess) -> None:

@@ -149,6 +149,25 @@ def test_a_partial_all_clear_is_persisted_by_the_hierarchy_rule(store: Store) ->
     assert store.list_alerts(active_at=2000.0) == []
 
 
+def test_an_all_clear_leaves_alerts_that_expired_before_it_alone(store: Store) -> None:
+    """An expired alert is no longer in force (``is_active``), so an all-clear has nothing
+    of it to end: it keeps its targets and no ending. (The store then never has to read the
+    history of expired alerts to decide an all-clear: its cost follows what is in force.)"""
+    import dataclasses
+
+    store.append(dataclasses.replace(alert(1), expires_ts=1005.0))  # expired at 1005
+    store.append(dataclasses.replace(alert(2), expires_ts=None))  # open-ended: in force
+    store.append(dataclasses.replace(alert(3), expires_ts=5000.0))  # in force at 1010
+    result = store.append(alert(10, kinds=("all-clear",), targets=oblast_wide()))
+    assert sorted(result.ended) == [f"{2:032x}", f"{3:032x}"]
+    expired = store.get(f"{1:032x}")
+    assert expired is not None and expired.ended_ts is None and expired.targets == oblast_wide()
+    for n in (2, 3):
+        done = store.get(f"{n:032x}")
+        assert done is not None and done.ended_by == f"{10:032x}" and not done.targets
+    check_log(store)
+
+
 def test_one_refusal_never_fails_its_neighbours(store: Store) -> None:
     results = store.append_batch([
         alert(1), alert(2, msg_type="Cancel", kinds=(), refs=(("af@test", "nope"),)), alert(3),
@@ -267,3 +286,97 @@ def test_sqlite_keeps_everything_across_a_reopen(tmp_path: Path) -> None:
         check_log(again)
     finally:
         again.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def reopened(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Any]]:
+    """A store on disk and a function reopening it as a hub's writer does, given ``text_of``."""
+    rules = state_rules(ancestors)
+    opened: list[Store] = []
+    if request.param == "sqlite":
+        path = tmp_path / "s.sqlite3"
+
+        def reopen_sqlite(text_of: Any) -> Store:
+            opened.append(SqliteStore(path, rules=rules, text_of=text_of))
+            return opened[-1]
+
+        first: Store = SqliteStore(path, rules=rules)
+        yield first, reopen_sqlite
+    else:
+        dsn = request.getfixturevalue("postgres").create_database()
+
+        def reopen_postgres(text_of: Any) -> Store:
+            store = PostgresStore(dsn, rules=rules)
+            assert store.acquire_leadership()
+            store.backfill_text(text_of)
+            opened.append(store)
+            return store
+
+        first = PostgresStore(dsn, rules=rules)
+        assert first.acquire_leadership()
+        yield first, reopen_postgres
+    for store in opened:
+        store.close()
+
+
+def test_alerts_stored_before_the_search_history_are_filed_on_open(
+        reopened: tuple[Store, Any]) -> None:
+    """A store that holds alerts without their search text (stored before it existed) files
+    them when the writer opens it, in order, and only once."""
+    first, reopen = reopened
+    first.append(alert(1))
+    first.append(alert(2))
+    first.append(alert(3, text=words("вже подане")))
+    first.append(alert(4))
+    first.close()
+    asked: list[str] = []
+
+    def text_of(record: AlertRecord) -> SearchText | None:
+        asked.append(record.id)
+        return None if record.id == f"{4:032x}" else words(f"тривога номер{int(record.id, 16)}")
+
+    store = reopen(text_of)
+    assert asked == [f"{4:032x}"]  # after the last filed alert only (as SQLite always did)
+    assert store.text_postings("вже") and store.text_postings("тривога") == []
+    store.append(alert(5))
+    store.close()
+    asked.clear()
+    again = reopen(text_of)
+    assert asked == [f"{5:032x}"]
+    assert len(again.text_postings("тривога")) == 1 and again.text_postings("номер5")
+
+
+def test_postgresql_searches_words_through_a_full_text_index(postgres: Any) -> None:
+    """The postings come from a GIN index over each alert's words (a tsvector of the exact
+    normal-form words, no parser), never from a scan of the history."""
+    import psycopg
+
+    dsn = postgres.create_database()
+    store = PostgresStore(dsn, rules=state_rules(ancestors))
+    assert store.acquire_leadership()
+    try:
+        store.append(alert(1, text=words("повітряна тривога 3ракети o'neill")))
+        store.append(alert(2, kinds=("denial",), targets={}, text=words("фейк", denial=True)))
+        assert len(store.text_postings("3ракети")) == 1 and len(store.text_postings("o'neill")) == 1
+        assert store.text_postings("фейк", denial=True) and not store.text_postings("фейк")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SET enable_seqscan = off")
+            for denial in (False, True):
+                sql, params = PostgresStore.postings_query("тривога", denial=denial)
+                plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql, params))
+                assert "check_words" in plan or "check_denial_words" in plan, plan
+                assert "Seq Scan" not in plan, plan
+    finally:
+        store.close()
+
+
+def test_the_record_an_append_returns_is_what_the_store_reads_back(store: Store) -> None:
+    import dataclasses
+
+    made = [alert(1, kinds=("air-raid", "missile")), dataclasses.replace(alert(2), expires_ts=5000.0),
+            alert(3, kinds=("all-clear",), targets=hromada("H1a")),
+            alert(4, kinds=(), msg_type="Cancel", refs=(("af@test", "id-2"),)),
+            alert(5, kinds=("denial",), targets={})]
+    for new in made:
+        returned = store.append(new).record
+        assert returned == store.get(new.id), new.id

@@ -45,7 +45,7 @@ from tocsin.issue import IssueError
 from tocsin.kinds import KindClass
 from tocsin.logserver import tile_bytes
 from tocsin.runtime import Hub
-from tocsin.store.base import AlertRecord, StorageFull, StorageUnavailable
+from tocsin.store.base import AlertRecord, StorageFull, StorageUnavailable, StoreDamaged
 from tocsin.tlog.proof import ProofBundleError, format_proof_bundle, make_proof_bundle
 from tocsin.tlog.tiles import TileError, parse_tile_path
 from tocsin.trust.registry import RegistryError
@@ -349,6 +349,11 @@ async def readyz(request: Request) -> Response:
     """200 once this process is caught up with the store (an edge's lag 0), else 503."""
     hub = hub_of(request)
     data = {"last_event_id": hub.fanout.last_published, **health(hub)}
+    scan = hub.store_scan
+    if scan is not None:  # the whole-file scan of the store, run beside serving
+        data["store_scan"] = scan.as_json()
+        if scan.state == "damaged":
+            return _json({"status": "store_damaged", **data}, 503)
     ready = bool(data["caught_up"])
     return _json({"status": "ready" if ready else "catching_up", **data}, 200 if ready else 503)
 
@@ -499,6 +504,8 @@ async def _storage_full(request: Request, exc: Exception) -> Response:
 
 
 async def _storage_unavailable(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, StoreDamaged):  # said once by the scan; retrying does not help
+        return ApiError("store_damaged", str(exc)).response()
     log.error("storage failed on %s %s: %s", request.method, request.url.path, exc.__cause__ or exc)
     return ApiError("storage_unavailable", "nothing was stored",
                     retry_after=STORAGE_RETRY_AFTER_SECS).response()

@@ -143,6 +143,9 @@ _KINDS = (
               "The hub's disk is full; nothing was stored. Retry after Retry-After seconds."),
     ErrorKind("storage_unavailable", 503,
               "The hub's storage failed; nothing was stored. Retry after Retry-After seconds."),
+    ErrorKind("store_damaged", 503,
+              "The hub found its store damaged and accepts no writes until it is restored; "
+              "nothing was stored."),
     ErrorKind("writer_unavailable", 503,
               "This edge could not hand the write to the writer; retry after Retry-After seconds."),
     ErrorKind("standby", 503,

@@ -143,7 +143,8 @@ def openapi_document() -> dict[str, Any]:
             "/healthz": _get("Liveness and the last event id; the process's role, whether it is "
                              "caught up with the store, and the bus (docs/deploy.md)"),
             "/readyz": _get("200 once this process is caught up with the store, else 503 (a "
-                            "standby writer: always 503, its /healthz says standby)"),
+                            "standby writer: always 503, its /healthz says standby; also when "
+                            "the background scan found the store damaged)"),
             "/metrics": _get("Prometheus metrics", content="text/plain"),
             "/api/v1/openapi.json": _get("This document"),
             "/api/v1/alerts": {

@@ -40,6 +40,7 @@ _CYRILLIC_TO_LATIN = {
 _APOSTROPHES = re.compile(r"(?<=\w)['’ʼ`‘ʹ](?=\w)")
 _LATIN = re.compile("[a-z]")
 _SEPARATORS = re.compile(r"[^\w]|_", re.UNICODE)
+_PRINTABLE_AS_IS = re.compile(r"[\n\r\t]")
 
 
 def _script(char: str) -> str:
@@ -67,14 +68,20 @@ def fold_token(token: str) -> str:
 def tokens(text: str) -> list[str]:
     """The normal form's tokens (steps 1-5 of the module docstring)."""
     text = unicodedata.normalize("NFKC", text)
-    if any(unicodedata.category(c) == "Cf" for c in text):
+    # A format character is never printable: text printable apart from its line breaks and
+    # tabs holds none (the usual case, checked in C), else each character is asked.
+    if not _PRINTABLE_AS_IS.sub(" ", text).isprintable() and any(
+            unicodedata.category(c) == "Cf" for c in text):
         text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     text = text.casefold()
     text = _APOSTROPHES.sub("", text)
     out: list[str] = []
     for raw in _SEPARATORS.sub(" ", text).split():
-        # \w also admits combining marks in some scripts; keep letters and digits only.
-        token = "".join(c for c in raw if unicodedata.category(c)[0] in "LN")
+        # Letters and digits only. A run of \w (no "_") is one already when str.isalnum()
+        # says so, checked in C (every isalnum character is in L* or N*: a test holds Python's
+        # Unicode data to it); otherwise each character is asked.
+        token = raw if raw.isalnum() else "".join(
+            c for c in raw if unicodedata.category(c)[0] in "LN")
         if token:
             out.append(fold_token(token))
     return out

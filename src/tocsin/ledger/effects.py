@@ -10,7 +10,8 @@ The rules (also in ``docs/hub.md``):
   (``unknown_reference``), of the same issuer (``foreign_reference``) and the same CAP
   status (``status_mismatch``: a Test or Exercise never ends an Actual alert). The alerts
   referenced end entirely; everyone who was told about them is told again.
-* **All-clear** ends, among the same issuer's alerts of the same status, the *leaf* targets
+* **All-clear** ends, among the same issuer's alerts of the same status still in force (not
+  expired when the all-clear is received: an expired alert has nothing left to end), the *leaf* targets
   (those with no other target below them: hromadas, for Ukraine) that it covers *fully*.
   Coverage then follows the hierarchy rule of :mod:`tocsin.regions.targeting` again: a
   region that was ``full`` but now has a cleared region below it becomes ``partial``; a
@@ -58,6 +59,7 @@ class Incoming:
     kinds: frozenset[str]
     targets: Mapping[str, Coverage]
     references: tuple[tuple[str, str], ...] = ()  # (sender, identifier)
+    received_ts: float | None = None  # when the hub accepts it (alerts expired by then are not in force)
 
 
 class LedgerView(Protocol):
@@ -67,8 +69,13 @@ class LedgerView(Protocol):
         """The accepted alert with this CAP sender and identifier, or None."""
         ...
 
-    def in_force(self, issuer_id: str, status: str, codes: Collection[str]) -> Sequence[Prior]:
-        """The issuer's alerts of ``status`` with a target in force on any of ``codes``."""
+    def in_force(self, issuer_id: str, status: str, codes: Collection[str],
+                 at: float | None = None) -> Sequence[Prior]:
+        """The issuer's alerts of ``status`` with a target in force on any of ``codes``.
+
+        ``at``: alerts expired by then (``expires_ts <= at``) are not in force (as in
+        :func:`is_active`) and are left out; None leaves out nothing.
+        """
         ...
 
 
@@ -171,7 +178,7 @@ def effects(alert: Incoming, view: LedgerView,
     if "all-clear" in alert.kinds and alert.msg_type != "Cancel":
         full = {code for code, cov in alert.targets.items() if cov == "full"}
         if full:
-            for prior in view.in_force(alert.issuer_id, alert.status, full):
+            for prior in view.in_force(alert.issuer_id, alert.status, full, at=alert.received_ts):
                 if prior.ended or prior.id in pending.seen or prior.id == alert.id:
                     continue
                 ending = apply_ending(prior.id, prior.targets, full, ancestors)

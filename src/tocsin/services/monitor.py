@@ -130,7 +130,8 @@ class _SeenView(LedgerView):
         issuer_id, status = (str(row[1]), str(row[2])) if row[1] else self._unknown_as
         return Prior(f"leaf {row[0]}", issuer_id, status, False, {})
 
-    def in_force(self, issuer_id: str, status: str, codes: Collection[str]) -> Sequence[Prior]:
+    def in_force(self, issuer_id: str, status: str, codes: Collection[str],
+                 at: float | None = None) -> Sequence[Prior]:
         return ()
 
 

@@ -57,6 +57,9 @@ def open_store(settings: Settings, rules: StateRules, *, lead: bool = True,
         try:
             check_shared_store(opened, settings.data_dir, settings.log_origin,
                                _where(settings.store))
+            backfill = getattr(opened, "backfill_text", None)
+            if text_of is not None and backfill is not None:  # as a writer that led at once
+                backfill(text_of)
         except StorageUnavailable as exc:
             raise StartupRefused(f"the store {_where(settings.store)} cannot be used ({exc})") from None
         return opened
@@ -83,6 +86,8 @@ def open_store(settings: Settings, rules: StateRules, *, lead: bool = True,
             raise AnotherWriterLeads(f"another writer leads the store {where} ({holder}, epoch "
                                      f"{epoch}): stop it first, or run this hub with --role "
                                      "writer to wait as a standby")
+        if lead and text_of is not None:  # alerts stored before the search history existed
+            store.backfill_text(text_of)
     except StorageUnavailable as exc:
         store.close()
         raise StartupRefused(f"the store {where} cannot be used ({exc})") from None

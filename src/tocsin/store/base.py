@@ -272,7 +272,7 @@ def incoming(alert: NewAlert) -> Incoming:
     """The facts the state rules judge, from an alert about to be stored."""
     return Incoming(id=alert.id, issuer_id=alert.issuer_id, msg_type=alert.msg_type,
                     status=alert.status, kinds=frozenset(alert.kinds), targets=alert.targets,
-                    references=alert.references)
+                    references=alert.references, received_ts=alert.received_ts)
 
 
 class StorageFull(Exception):
@@ -286,6 +286,11 @@ class StorageFull(Exception):
 
 class StorageUnavailable(Exception):
     """The storage failed otherwise (an I/O error): rolled back, nothing stored; retry later."""
+
+
+class StoreDamaged(StorageUnavailable):
+    """The store was found damaged (:mod:`tocsin.store.scan`): no write is accepted until an
+    operator restores it; retrying does not help. Answered ``503 store_damaged``."""
 
 
 class NotLeader(StorageUnavailable):

@@ -16,6 +16,12 @@ line naming the file and what to do, raised before anything is written:
 the database is opened read-only (immutable when no write-ahead log is
 present), and no key, public key or checkpoint is created.
 
+What start-up reads is bounded, whatever the history: the file's header and length, the
+schema, the log's size and the O(log n) stored hashes under each checkpoint's root. Damage
+there is refused before anything is written; a page damaged elsewhere is found by the
+whole-file scan the hub runs beside serving (:mod:`tocsin.store.scan`), which then stops
+every write.
+
 :func:`check_store` is the thorough offline check behind ``tocsin store
 check``: SQLite's ``integrity_check``, every leaf rehashed and the whole tree
 rebuilt and compared with the stored hashes, every stored checkpoint and the
@@ -179,9 +185,12 @@ def preflight(data_dir: Path, origin: str, *, shared_store: bool = False) -> Non
 
 def _check_against(conn: sqlite3.Connection, db: Path, data_dir: Path, verifier: Verifier,
                    origin: str, kept: Checkpoint | None) -> None:
-    result = conn.execute("PRAGMA quick_check").fetchall()
-    if result != [("ok",)]:
-        raise StartupRefused(f"{db}: damaged ({result[0][0]}); keep a copy, run `tocsin store check "
+    # Bounded: the header and length, the schema, the log's size and the O(log n) stored
+    # hashes under each checkpoint's root — never the whole file (start-up must not grow with
+    # the history; the whole-file scan runs beside serving, tocsin.store.scan).
+    short = _truncated(db)
+    if short:
+        raise StartupRefused(f"{db}: damaged ({short}); keep a copy, run `tocsin store check "
                              f"{data_dir}`, and {RESTORE}")
     if not _has_log(conn):
         raise StartupRefused(f"{db} is not a Tocsin store (no log tables): {RESTORE}")
@@ -218,6 +227,30 @@ def _check_against(conn: sqlite3.Connection, db: Path, data_dir: Path, verifier:
         raise StartupRefused(f"{kept_path}, the record of the last checkpoint log.key signed, is "
                              f"missing and {db} holds no log: restore both from a backup; {NEW_LOG}")
     _check_witness(data_dir, origin, size, reader, db)
+
+
+def _truncated(db: Path) -> str:
+    """Why the file is shorter than its own header says (empty: it is not, or cannot tell).
+
+    SQLite's header records the database size in pages (valid when the change counter equals
+    the version-valid-for number); without a write-ahead log beside it the file holds every
+    one of those pages. With a log, pages may still live there: not judged here.
+    """
+    if db.with_name(db.name + "-wal").exists():
+        return ""
+    with open(db, "rb") as handle:
+        header = handle.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return "not an SQLite database header"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if pages == 0 or header[24:28] != header[92:96]:
+        return ""
+    length = db.stat().st_size
+    if length < pages * page_size:
+        return f"{length} bytes, but its header counts {pages} pages of {page_size}"
+    return ""
 
 
 def _has_log(conn: sqlite3.Connection) -> bool:

@@ -358,9 +358,11 @@ class _MemoryView(LedgerView):
         alert_id = self._state.by_ref.get((sender, identifier))
         return None if alert_id is None else self._prior(self._state.rows[alert_id])
 
-    def in_force(self, issuer_id: str, status: str, codes: Collection[str]) -> list[Prior]:
+    def in_force(self, issuer_id: str, status: str, codes: Collection[str],
+                 at: float | None = None) -> list[Prior]:
         wanted = set(codes)
         return [self._prior(row) for row in self._state.rows.values()
                 if row.alert.issuer_id == issuer_id and row.alert.status == status
+                and (at is None or row.alert.expires_ts is None or row.alert.expires_ts > at)
                 and any(t.ended_ts is None and c in wanted for c, t in row.targets.items())]
 

@@ -39,7 +39,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -153,18 +153,22 @@ CREATE TABLE IF NOT EXISTS events (
     regions TEXT[] NOT NULL,
     data BYTEA NOT NULL
 );
--- The check's search history (Store.text_*): one row per searchable alert (pos = alerts.seq),
--- postings per normal-form word (alerts and denials apart), word frequencies (term '' counts
--- the alerts) and lookup keys. Plain tables, the same data SQLite keeps in FTS5.
+-- The check's search history (Store.text_*): one row per searchable alert (pos = alerts.seq)
+-- with its normal-form words as a tsvector (made from the exact words, no text parser) under
+-- two GIN full-text indexes (alerts; denials), word frequencies (term '' counts the alerts)
+-- and lookup keys: the same data SQLite keeps in FTS5.
 CREATE TABLE IF NOT EXISTS check_entries (pos BIGINT PRIMARY KEY, text BYTEA NOT NULL);
-CREATE TABLE IF NOT EXISTS check_postings (
-    term TEXT NOT NULL, denial BOOLEAN NOT NULL, pos BIGINT NOT NULL,
-    PRIMARY KEY (term, denial, pos)
-);
+ALTER TABLE check_entries ADD COLUMN IF NOT EXISTS denial BOOLEAN;
+ALTER TABLE check_entries ADD COLUMN IF NOT EXISTS words tsvector;
+CREATE INDEX IF NOT EXISTS check_words ON check_entries USING gin (words) WHERE denial IS FALSE;
+CREATE INDEX IF NOT EXISTS check_denial_words ON check_entries USING gin (words) WHERE denial;
 CREATE TABLE IF NOT EXISTS check_terms (term TEXT PRIMARY KEY, docs BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS check_keys (key TEXT NOT NULL, pos BIGINT NOT NULL,
     PRIMARY KEY (key, pos));
 """
+
+MAX_WORD_BYTES = 2046  # PostgreSQL's longest lexeme
+BACKFILL_BATCH = 1000
 
 _text_encoder = msgspec.json.Encoder()
 _text_decoder = msgspec.json.Decoder(SearchText)
@@ -652,10 +656,53 @@ class PostgresStore:
         return count, {w: n for w, n in found.items() if n}
 
     def text_postings(self, word: str, *, denial: bool = False) -> list[int]:
+        if not word or len(word.encode()) > MAX_WORD_BYTES:
+            return []
+        sql, params = self.postings_query(word, denial=denial)
         with self._conn() as conn:
-            rows = conn.execute("SELECT pos FROM check_postings WHERE term = %s AND denial = %s "
-                                "ORDER BY pos", (word, denial)).fetchall()
+            rows = conn.execute(sql, params).fetchall()
         return [int(r[0]) for r in rows]
+
+    @staticmethod
+    def postings_query(word: str, *, denial: bool) -> tuple[str, tuple[str]]:
+        """The SQL (and its parameter) of :meth:`text_postings`: a GIN index search for the one
+        exact lexeme (quoted, so no text parser splits or changes it)."""
+        lexeme = "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+        which = "denial" if denial else "denial IS FALSE"  # literal: each matches its index
+        return (f"SELECT pos FROM check_entries WHERE {which} AND words @@ %s::tsquery "  # noqa: S608
+                "ORDER BY pos", (lexeme,))
+
+    def backfill_text(self, text_of: Callable[[AlertRecord], SearchText | None]) -> None:
+        """File the search text of alerts stored after the last filed one (a migration: alerts
+        stored before the search history existed), and index entries filed before the words
+        had their index. The leading writer runs it once it leads (writes are fenced)."""
+        while True:
+            with self._conn() as conn, conn.transaction():
+                self._fence(conn)
+                rows = conn.execute("SELECT pos, text FROM check_entries WHERE words IS NULL "
+                                    "ORDER BY pos LIMIT %s", (BACKFILL_BATCH,)).fetchall()
+                for pos, data in rows:
+                    text = _text_decoder.decode(bytes(data))
+                    conn.execute("UPDATE check_entries SET denial = %s, words = "
+                                 "array_to_tsvector(%s::text[]) WHERE pos = %s",
+                                 (text.denial, _indexed(text), pos))
+            if not rows:
+                break
+        with self._conn() as conn:
+            conn.execute("DROP TABLE IF EXISTS check_postings")  # the index replaced it
+        while True:
+            with self._conn() as conn, conn.transaction():
+                self._fence(conn)
+                row = conn.execute("SELECT COALESCE(MAX(pos), 0) FROM check_entries").fetchone()
+                last = 0 if row is None else int(row[0])
+                found = conn.execute(f"SELECT seq, {_ALERT_COLUMNS} FROM alerts WHERE seq > %s "  # noqa: S608
+                                     "ORDER BY seq LIMIT %s", (last, BACKFILL_BATCH)).fetchall()
+                records = _records(conn, [row[1:] for row in found])
+                for (seq, *_), record in zip(found, records, strict=True):
+                    _file_text(conn, int(seq), text_of(record) or SearchText(infos=()))
+            if not found:
+                return
+            log.info("filed the search text of %d stored alerts", len(found))
 
     def text_entries(self, positions: Collection[int]) -> dict[int, TextEntry]:
         wanted = sorted(set(positions))
@@ -878,24 +925,30 @@ class _PgView(LedgerView):
         priors = self._priors(rows)
         return priors[0] if priors else None
 
-    def in_force(self, issuer_id: str, status: str, codes: Collection[str]) -> list[Prior]:
+    def in_force(self, issuer_id: str, status: str, codes: Collection[str],
+                 at: float | None = None) -> list[Prior]:
         rows = self._conn.execute(
             "SELECT id, issuer_id, status, ended_ts FROM alerts WHERE issuer_id = %s AND status = %s "
+            "AND (%s::float8 IS NULL OR expires_ts IS NULL OR expires_ts > %s::float8) "
             "AND id IN (SELECT alert_id FROM targets WHERE ended_ts IS NULL AND code = ANY(%s)) "
-            "ORDER BY id", (issuer_id, status, sorted(codes))).fetchall()
+            "ORDER BY id", (issuer_id, status, at, at, sorted(codes))).fetchall()
         return self._priors(rows)
+
+
+def _indexed(text: SearchText) -> list[str]:
+    """The words of ``text`` its index holds (a lexeme is at most 2,046 bytes: longer words,
+    which no message shares with an alert in practice, are left out, and never searched)."""
+    return sorted(w for w in text.words() if len(w.encode()) <= MAX_WORD_BYTES)
 
 
 def _file_text(conn: Conn, pos: int, text: SearchText) -> None:
     """File one alert's search text at ``pos`` (inside the caller's transaction)."""
-    conn.execute("INSERT INTO check_entries (pos, text) VALUES (%s, %s)",
-                 (pos, _text_encoder.encode(text)))
-    words = sorted(text.words())
+    words = _indexed(text)
+    conn.execute("INSERT INTO check_entries (pos, text, denial, words) "
+                 "VALUES (%s, %s, %s, array_to_tsvector(%s::text[]))",
+                 (pos, _text_encoder.encode(text), text.denial, words))
     counted = [""] if text.denial else ["", *words]
     with conn.cursor() as cur:
-        if words:
-            cur.executemany("INSERT INTO check_postings (term, denial, pos) VALUES (%s, %s, %s)",
-                            [(w, text.denial, pos) for w in words])
         cur.executemany("INSERT INTO check_terms (term, docs) VALUES (%s, 1) "
                         "ON CONFLICT (term) DO UPDATE SET docs = check_terms.docs + 1",
                         [(w,) for w in counted])

@@ -33,6 +33,7 @@ from tocsin.store.base import (
     SearchText,
     StorageFull,
     StorageUnavailable,
+    StoreDamaged,
     StoreError,
     StreamEvent,
     TextEntry,
@@ -84,6 +85,11 @@ CREATE INDEX IF NOT EXISTS alerts_by_sent ON alerts (sent_ts);
 -- stay here, ordered by expiry, and a range on expires_ts skips them).
 CREATE INDEX IF NOT EXISTS alerts_in_force ON alerts (expires_ts)
     WHERE ended_ts IS NULL AND status = 'Actual' AND msg_type IN ('Alert', 'Update');
+-- An issuer's alerts that may be in force, by status and expiry, with their ids: the all-clear
+-- rule reads it alone (no row, whose small columns follow its CAP bytes).
+CREATE INDEX IF NOT EXISTS alerts_in_force_by_issuer
+    ON alerts (issuer_id, status, expires_ts, id, ended_ts, msg_type)
+    WHERE ended_ts IS NULL AND msg_type IN ('Alert', 'Update');
 CREATE TABLE IF NOT EXISTS log_entries (
     idx INTEGER PRIMARY KEY,
     entry BLOB NOT NULL,
@@ -127,6 +133,13 @@ _text_encoder = msgspec.json.Encoder()
 _text_decoder = msgspec.json.Decoder(SearchText)
 
 _MAY_BE_IN_FORCE = "ended_ts IS NULL AND status = 'Actual' AND msg_type IN ('Alert', 'Update')"
+# The all-clear rule's candidates: an issuer's alerts of a status that may be in force (read
+# from the alerts_in_force_by_issuer index alone), with a target in force on a code given as
+# a JSON array.
+_IN_FORCE_OF = ("SELECT id FROM alerts a INDEXED BY alerts_in_force_by_issuer WHERE issuer_id = ? "
+                "AND status = ? AND ended_ts IS NULL AND msg_type IN ('Alert', 'Update')")
+_TARGETING = ("EXISTS (SELECT 1 FROM targets t WHERE t.alert_id = a.id AND t.ended_ts IS NULL "
+              "AND t.code IN (SELECT value FROM json_each(?)))")
 _ALERT_COLUMNS = (
     "id, cap, statement, issuer_id, key_id, sender, identifier, sent, sent_ts, received_ts, "
     "expires_ts, msg_type, status, kinds, event, event_id, ended_ts, ended_by, log_index"
@@ -214,6 +227,7 @@ class SqliteStore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._aux: sqlite3.Connection | None = None
+        self._damaged: str | None = None
         if text_of is not None and not readonly:
             self._backfill_text(text_of)
 
@@ -370,6 +384,16 @@ class SqliteStore:
 
         self._writer.set_authorizer(authorize)
 
+    def refuse_writes(self, reason: str) -> None:
+        """From now on every write raises :class:`StoreDamaged` (the integrity scan found
+        ``reason``); reads go on."""
+        self._damaged = reason
+
+    def _writable(self) -> None:
+        if self._damaged is not None:
+            raise StoreDamaged(f"{self.path} is damaged ({self._damaged}); nothing was stored — "
+                               "keep a copy, run `tocsin store check`, restore it from a backup")
+
     def append(self, alert: NewAlert) -> AppendResult:
         result = self.append_batch([alert])[0]
         if isinstance(result, Exception):
@@ -378,6 +402,7 @@ class SqliteStore:
 
     def append_batch(self, alerts: Sequence[NewAlert]) -> list[AppendResult | StoreError]:
         """Append several alerts with one commit (one fsync); each alert is atomic on its own."""
+        self._writable()
         conn = self._writer
         results: list[AppendResult | StoreError] = []
         conn.execute("BEGIN IMMEDIATE")
@@ -426,14 +451,18 @@ class SqliteStore:
             (alert.stream_kind, alert.id, regions, alert.summary),
         )
         event_id = int(cursor.lastrowid or 0)
+        # The log leaf is written in the same transaction: no alert without a leaf, no leaf
+        # without an alert. (First, so the row is written once, with its log index: a row's
+        # small columns follow its CAP bytes, and rewriting it would copy them again.)
+        index = self._append_leaf(conn, alert_entry(alert.statement, alert.cap), alert.id)
         cursor = conn.execute(
             f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES "  # noqa: S608
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
             (
                 alert.id, alert.cap, alert.statement, alert.issuer_id, alert.key_id,
                 alert.sender, alert.identifier, alert.sent, alert.sent_ts, alert.received_ts,
                 alert.expires_ts, alert.msg_type, alert.status, ",".join(alert.kinds),
-                alert.event, event_id,
+                alert.event, event_id, index,
             ),
         )
         seq = int(cursor.lastrowid or 0)
@@ -449,15 +478,19 @@ class SqliteStore:
                 for code, coverage in alert.targets.items()
             ],
         )
-        # The log leaf is written in the same transaction: no alert without a leaf,
-        # no leaf without an alert.
-        index = self._append_leaf(conn, alert_entry(alert.statement, alert.cap), alert.id)
-        conn.execute("UPDATE alerts SET log_index = ? WHERE id = ?", (index, alert.id))
         if alert.text is not None:
             _file_text(conn, seq, alert.text)
-        record = self._get(conn, "id = ?", (alert.id,))
-        if record is None:  # pragma: no cover - just inserted in this transaction
-            raise StoreError("alert vanished inside its own transaction")
+        # What _get would read back (targets in code order, as the table keeps them).
+        kinds = ",".join(alert.kinds)
+        record = AlertRecord(
+            id=alert.id, cap=alert.cap, statement=alert.statement, issuer_id=alert.issuer_id,
+            key_id=alert.key_id, sender=alert.sender, identifier=alert.identifier,
+            sent=alert.sent, sent_ts=float(alert.sent_ts), received_ts=float(alert.received_ts),
+            expires_ts=None if alert.expires_ts is None else float(alert.expires_ts),
+            msg_type=alert.msg_type, status=alert.status,
+            kinds=tuple(kinds.split(",")) if kinds else (),
+            event=alert.event, event_id=event_id, ended_ts=None, ended_by=None,
+            targets={} if done else dict(sorted(alert.targets.items())), log_index=index)
         return AppendResult(record=record, created=True, ended=decision.ended_entirely,
                             regions=tuple(regions.split(",")) if regions else ())
 
@@ -557,6 +590,7 @@ class SqliteStore:
 
         Runs on the writer thread (it uses the writer connection), like :meth:`append_batch`.
         """
+        self._writable()
         entry = registry_entry(registry)
         conn = self._writer
         conn.execute("BEGIN IMMEDIATE")
@@ -673,7 +707,19 @@ class _SqlView(LedgerView):
             (sender, identifier)).fetchone()
         return None if row is None else self._prior(row)
 
-    def in_force(self, issuer_id: str, status: str, codes: Collection[str]) -> list[Prior]:
+    def in_force(self, issuer_id: str, status: str, codes: Collection[str],
+                 at: float | None = None) -> list[Prior]:
+        if at is not None:
+            # From what may be in force (the alerts_in_force_by_issuer index, read alone),
+            # never from the history of targets nobody ended because their alerts simply
+            # expired: an all-clear's cost follows what is in force, not everything the
+            # issuer ever sent there. (Only Alerts and Updates hold targets in force.)
+            codes_json = _text_encoder.encode(sorted(codes)).decode()
+            found = self._conn.execute(
+                f"{_IN_FORCE_OF} AND expires_ts > ? AND {_TARGETING} UNION ALL "
+                f"{_IN_FORCE_OF} AND expires_ts IS NULL AND {_TARGETING} ORDER BY id",
+                (issuer_id, status, at, codes_json, issuer_id, status, codes_json)).fetchall()
+            return [self._prior((row[0], issuer_id, status, None)) for row in found]
         wanted = sorted(codes)
         ids: set[str] = set()
         for start in range(0, len(wanted), 500):
@@ -682,7 +728,8 @@ class _SqlView(LedgerView):
             ids.update(row[0] for row in self._conn.execute(
                 f"SELECT DISTINCT t.alert_id FROM targets t JOIN alerts a ON a.id = t.alert_id "  # noqa: S608
                 f"WHERE t.ended_ts IS NULL AND t.code IN ({marks}) AND a.issuer_id = ? "
-                "AND a.status = ?", (*chunk, issuer_id, status)))
+                "AND a.status = ? AND (? IS NULL OR a.expires_ts IS NULL OR a.expires_ts > ?)",
+                (*chunk, issuer_id, status, at, at)))
         rows = [self._conn.execute("SELECT id, issuer_id, status, ended_ts FROM alerts WHERE id = ?",
                                    (alert_id,)).fetchone() for alert_id in sorted(ids)]
         return [self._prior(row) for row in rows if row is not None]
@@ -703,10 +750,14 @@ def _file_text(conn: sqlite3.Connection, pos: int, text: SearchText) -> None:
         conn.execute(f"INSERT INTO {table} (rowid, words) VALUES (?, ?)",  # noqa: S608
                      (pos, " ".join(words)))
     counted = [TEXT_COUNT_TERM] if text.denial else [TEXT_COUNT_TERM, *words]
-    conn.executemany("INSERT INTO check_terms (term, docs) VALUES (?, 1) "
-                     "ON CONFLICT (term) DO UPDATE SET docs = docs + 1", [(w,) for w in counted])
-    conn.executemany("INSERT OR IGNORE INTO check_keys (key, pos) VALUES (?, ?)",
-                     [(key, pos) for key in dict.fromkeys(text.keys)])
+    # One statement each (the words as one JSON array), not one per word: less work on the
+    # issuing path's writer thread.
+    conn.execute("INSERT INTO check_terms (term, docs) SELECT value, 1 FROM json_each(?) "
+                 "WHERE true ON CONFLICT (term) DO UPDATE SET docs = docs + 1",
+                 (_text_encoder.encode(counted).decode(),))
+    if text.keys:
+        conn.execute("INSERT OR IGNORE INTO check_keys (key, pos) SELECT value, ? "
+                     "FROM json_each(?)", (pos, _text_encoder.encode(text.keys).decode()))
 
 
 def _persist_ending(conn: sqlite3.Connection, ending: Ending, by: NewAlert) -> None:
