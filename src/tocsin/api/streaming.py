@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Coroutine
 from typing import Any
 
 import msgspec
@@ -153,23 +154,37 @@ class _SSEResponse:
             while (await receive())["type"] != "http.disconnect":
                 pass
 
-        streamer = asyncio.create_task(run_stream(
+        _, ended, left, closing = await _first_of(hub, run_stream(
             fanout=hub.fanout, store=hub.store, subscriber=self.subscriber,
             resume_after=self.resume_after, send=self.send_item,
             heartbeat_secs=hub.settings.heartbeat_secs, sink=sink,
-        ))
-        watcher = asyncio.create_task(until_disconnect())
-        closing = asyncio.create_task(hub.closing.wait())  # the server is shutting down
-        done, pending = await asyncio.wait({streamer, watcher, closing},
-                                           return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        ended = streamer in done and not streamer.cancelled() and streamer.exception() is None
-        if ended or (closing in done and watcher not in done):  # a clean end of stream
+        ), until_disconnect())
+        if ended or (closing and not left):  # a clean end of stream
             with contextlib.suppress(Exception):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _first_of(hub: Hub, stream: Coroutine[Any, Any, None],
+                    disconnect: Coroutine[Any, Any, None]) -> tuple[bool, bool, bool, bool]:
+    """Run a stream until it ends, its client leaves or the server shuts down; cancel the rest.
+
+    Returns whether the stream stopped by itself, whether it ended cleanly (stopped, no
+    error), whether the client left, and whether the server is closing. Serves the paths
+    that keep watcher tasks (HEAD, WebSocket, other ASGI servers); the lean SSE path needs
+    none.
+    """
+    streamer = asyncio.create_task(stream)
+    watcher = asyncio.create_task(disconnect)
+    closing = asyncio.create_task(hub.closing.wait())  # the server is shutting down
+    done, pending = await asyncio.wait({streamer, watcher, closing},
+                                       return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    stopped = streamer in done
+    ended = stopped and not streamer.cancelled() and streamer.exception() is None
+    return stopped, ended, watcher in done, closing in done
 
 
 def _sink(scope: Scope) -> Sink | None:
@@ -266,21 +281,13 @@ async def ws_stream(websocket: WebSocket) -> None:
 
     hub.metrics.subscribers.inc()
     try:
-        streamer = asyncio.create_task(run_stream(
+        stopped, _, _, closing = await _first_of(hub, run_stream(
             fanout=hub.fanout, store=hub.store, subscriber=subscriber, resume_after=resume,
             send=send_item, heartbeat_secs=hub.settings.heartbeat_secs,
-        ))
-        watcher = asyncio.create_task(until_disconnect())
-        closing = asyncio.create_task(hub.closing.wait())  # the server is shutting down
-        done, pending = await asyncio.wait({streamer, watcher, closing},
-                                           return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if streamer in done or closing in done:
+        ), until_disconnect())
+        if stopped or closing:
             with contextlib.suppress(Exception):
-                await websocket.close(code=1001 if closing in done else 1000)  # 1001: going away
+                await websocket.close(code=1001 if closing else 1000)  # 1001: going away
     finally:
         hub.fanout.unsubscribe(subscriber)
         hub.metrics.subscribers.dec()
