@@ -92,10 +92,10 @@ class PostgresPushStore:
                  pool_timeout_secs: float = POOL_TIMEOUT_SECS) -> None:
         check_dsn(dsn)
         try:
-            with psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECS) as conn:
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-                    conn.execute(_SCHEMA)
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECS
+                                 ) as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+                conn.execute(_SCHEMA)
         except psycopg.Error as exc:
             raise storage_error(exc) from exc
         self._pool: ConnectionPool[Conn] = ConnectionPool(
