@@ -128,8 +128,8 @@ class PostgresPushStore:
                 raise EndpointTaken("this endpoint is already subscribed: update it with its "
                                     "secret (Authorization: Bearer <secret>)")
             created = row is None
-            sub_id = secrets.token_urlsafe(16) if created else str(row[0])
-            last = start_after if created else int(row[1])
+            sub_id, last = (secrets.token_urlsafe(16), start_after) if row is None \
+                else (str(row[0]), int(row[1]))
             values = (sub.endpoint, sub.p256dh, sub.auth, ",".join(sub.regions),
                       json.dumps([list(p) for p in sub.points]), sub.language,
                       secret_hash(secret), last, sub_id)
