@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,17 @@ def test_a_shared_position_never_moves_back(postgres: PostgresServer) -> None:
     assert [s.last_event for s in new_leader.all()] == [9]
     new_leader.close()
     stale_leader.close()
+
+
+def test_deletions_at_once_all_leave_no_bytes_behind(store: PushStore, backend: Backend) -> None:
+    """Deletions racing each other (the sender's 410s, people unsubscribing) are all erased,
+    though PostgreSQL coalesces their table rewrites."""
+    made = [store.upsert(_sub(f"https://push.example/racing-token-{i:02d}"), start_after=0)
+            for i in range(12)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        done = list(pool.map(lambda m: store.delete_with_secret(m[0].id, m[1]), made))
+    assert done == [True] * 12 and store.count() == 0
+    assert b"racing-token-" not in backend.disk()
 
 
 def test_an_unreachable_database_is_storage_unavailable() -> None:
