@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg
@@ -151,6 +151,34 @@ def test_deletions_at_once_all_leave_no_bytes_behind(store: PushStore, backend: 
         done = list(pool.map(lambda m: store.delete_with_secret(m[0].id, m[1]), made))
     assert done == [True] * 12 and store.count() == 0
     assert b"racing-token-" not in backend.disk()
+
+
+def test_an_upgrade_moves_push_sqlite3_into_postgresql_once(postgres: PostgresServer,
+                                                            tmp_path: Path) -> None:
+    """A hub already on PostgreSQL kept push in push.sqlite3: the writer that creates the
+    tables imports it and deletes it; a later (stale) copy is never imported."""
+    path = tmp_path / "push.sqlite3"
+    old = SqlitePushStore(path)
+    a, secret_a, _ = old.upsert(_sub("https://push.example/a"), start_after=3)
+    b, _, _ = old.upsert(_sub("https://push.example/b"), start_after=3)
+    old.save_progress(5, [(a.id, 6)])
+    old.close()
+    dsn = postgres.create_database()
+    store = PostgresPushStore(dsn)
+    assert store.created and store.adopt(path) == 2
+    assert not any(tmp_path.iterdir())  # no copy left to outlive anyone's unsubscribing
+    assert {s.id: s.last_event for s in store.all()} == {a.id: 6, b.id: 3}
+    assert store.get(a.id) == replace(a, last_event=6)  # every field came along
+    assert store.position() == 5
+    assert store.delete_with_secret(a.id, secret_a) is True  # its secret came along
+    stale = SqlitePushStore(path)  # a standby's set-up copy, still holding a
+    stale.upsert(_sub("https://push.example/a"), start_after=0)
+    stale.close()
+    again = PostgresPushStore(dsn)
+    assert not again.created and again.adopt(path) == 0
+    assert [s.id for s in again.all()] == [b.id] and path.exists()
+    store.close()
+    again.close()
 
 
 def test_an_unreachable_database_is_storage_unavailable() -> None:

@@ -16,6 +16,8 @@ against both); what differs:
   are coalesced (:meth:`PostgresPushStore._forget`).
   PostgreSQL's write-ahead log keeps the row until the server recycles that segment, as it
   keeps every row; that is the database operator's retention, not this store's.
+* **Upgrading**: a hub already on PostgreSQL kept push in ``DATA_DIR/push.sqlite3``; the
+  writer that creates these tables imports that file once and deletes it (:meth:`adopt`).
 * **Failures**: any PostgreSQL failure surfaces as
   :class:`~tocsin.store.base.StorageUnavailable` (:func:`tocsin.store.postgres.storage_error`),
   which the API answers ``503 storage_unavailable``, never a 500; the DSN is never repeated.
@@ -25,16 +27,18 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from tocsin.push.store import EndpointTaken, PushSubscription, secret_hash
+from tocsin.push.store import EndpointTaken, PushSubscription, SqlitePushStore, secret_hash
 from tocsin.store.postgres import (
     CONNECT_TIMEOUT_SECS,
     POOL_TIMEOUT_SECS,
@@ -44,6 +48,8 @@ from tocsin.store.postgres import (
 )
 
 __all__ = ["PostgresPushStore"]
+
+log = logging.getLogger("tocsin.push")
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -101,6 +107,10 @@ class PostgresPushStore:
             with psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECS
                                  ) as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+                found = conn.execute("SELECT to_regclass('push_subscriptions') IS NOT NULL"
+                                     ).fetchone()
+                #: True when this open made the tables (then :meth:`adopt` may import a file).
+                self.created = found is None or not found[0]
                 conn.execute(_SCHEMA)
         except psycopg.Error as exc:
             raise storage_error(exc) from exc
@@ -233,6 +243,48 @@ class PostgresPushStore:
                 conn.execute("INSERT INTO push_position (name, event_id) VALUES ('sender', %s) "
                              "ON CONFLICT (name) DO UPDATE SET event_id = "
                              "GREATEST(push_position.event_id, excluded.event_id)", (position,))
+
+    def adopt(self, path: Path) -> int:
+        """Move the subscriptions of a data directory's ``push.sqlite3`` into this store.
+
+        A hub already on PostgreSQL kept push in that file before this store existed; the
+        first writer that opens this store (it made the tables: :attr:`created`) imports the
+        file's subscriptions, secret hashes, marks and position in one transaction, then
+        deletes the file, so no copy of a person's subscription is left to outlive their
+        unsubscribing. A file found when the tables already existed is a stale copy (a
+        standby's set-up copy of an older version): it is not imported — that would bring
+        back people who unsubscribed since — but left alone with a warning. Returns how
+        many subscriptions were imported.
+        """
+        if not path.exists():
+            return 0
+        if not self.created:
+            log.warning("%s is not imported: the PostgreSQL store already holds push "
+                        "subscriptions (this file is an older copy); delete it", path)
+            return 0
+        old = SqlitePushStore(path)
+        try:
+            with old._lock:
+                rows = old._conn.execute(
+                    "SELECT id, endpoint, p256dh, auth, regions, points, language, secret_sha256, "
+                    "last_event FROM push_subscriptions").fetchall()
+            position = old.position()
+        finally:
+            old.close()
+        with self._conn() as conn, conn.transaction():
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO push_subscriptions (id, endpoint, p256dh, auth, "
+                                "regions, points, language, secret_sha256, last_event) VALUES "
+                                "(%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                                [tuple(row) for row in rows])
+            if position is not None:
+                conn.execute("INSERT INTO push_position (name, event_id) VALUES ('sender', %s) "
+                             "ON CONFLICT (name) DO UPDATE SET event_id = "
+                             "GREATEST(push_position.event_id, excluded.event_id)", (position,))
+        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+        log.info("imported %d push subscriptions from %s into the PostgreSQL store", len(rows), path)
+        return len(rows)
 
     def close(self) -> None:
         self._pool.close()

@@ -547,6 +547,7 @@ def push_sender_for(hub: Hub) -> PushSender:
         from tocsin.push.pgstore import PostgresPushStore
 
         store = PostgresPushStore(settings.store)
+        store.adopt(settings.data_dir / FILE_NAME)  # an upgrade: push.sqlite3 moves in once
     else:
         store = SqlitePushStore(settings.data_dir / FILE_NAME)
     return PushSender(store=store, feed=hub.feed,
