@@ -10,9 +10,12 @@ standby about it.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import psycopg
 import pytest
 from tests.bus.conftest import signed_alert, wait_health
 from tests.bus.test_failover import OWN_FILES, SLACK_SECS, TAKEOVER_SECS, issue_until_stored
@@ -20,7 +23,7 @@ from tests.bus.test_failover import OWN_FILES, SLACK_SECS, TAKEOVER_SECS, issue_
 from tocsin.testing import HubProcess, NatsProcess
 from tocsin.testing_postgres import PostgresServer
 
-from .conftest import ALLOW, KYIV, new_secret, register
+from .conftest import ALLOW, KYIV, new_secret, owner, register
 from .receiver import Receiver
 
 pytestmark = pytest.mark.timeout(180)
@@ -73,3 +76,41 @@ def test_an_endpoint_registered_on_the_leader_gets_alerts_from_the_standby_after
     finally:
         for proc in reversed(procs):
             proc.stop()
+
+
+def test_the_webhook_routes_answer_503_while_postgresql_refuses_and_recover(
+        postgres: PostgresServer, receiver: Receiver, tmp_path: Path) -> None:
+    """The database refusing connections: the owner's calls are ``503 storage_unavailable``
+    with Retry-After (never a 500), nothing is lost, and they work again afterwards."""
+    dsn = postgres.create_database()
+    name = dsn.rsplit("/", 1)[1]
+    hub = HubProcess(tmp_path / "data", args=("--store", dsn), env=dict(ALLOW))
+    hub.start()
+    try:
+        receiver.endpoint("org", secret=new_secret())
+        made = register(hub, receiver.hook_url("org"), [KYIV], receiver.endpoints["org"].secret)
+        assert made.status_code == 201, made.text
+        url = f"{hub.url}/api/v1/webhooks/{made.json()['id']}"
+        with psycopg.connect(postgres.dsn(), autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = %s", (name,))
+            try:
+                for response in (httpx.get(url, headers=owner(made.json()["secret"]), timeout=30),
+                                 httpx.delete(url, headers=owner(made.json()["secret"]), timeout=30),
+                                 register(hub, receiver.hook_url("org"), [KYIV],
+                                          receiver.endpoints["org"].secret)):
+                    assert response.status_code == 503, response.text
+                    assert response.json()["error"]["code"] == "storage_unavailable"
+                    assert int(response.headers["Retry-After"]) > 0
+            finally:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        deadline = time.monotonic() + 15
+        while (shown := httpx.get(url, headers=owner(made.json()["secret"]),
+                                  timeout=30)).status_code == 503:
+            assert time.monotonic() < deadline, shown.text
+            time.sleep(0.1)  # the pool reconnecting
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["id"] == made.json()["id"]
+    finally:
+        hub.stop()
