@@ -33,7 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from tocsin.callbacks.store import CallbackStore, new_signing_secret  # noqa: E402
+from tocsin.callbacks.store import SqliteCallbackStore, new_signing_secret  # noqa: E402
 from tocsin.cap import to_xml  # noqa: E402
 from tocsin.client import issue_request, sign_cap  # noqa: E402
 from tocsin.compose import AlertFacts, compose_alert  # noqa: E402
@@ -100,7 +100,7 @@ def receiver(port: int, n: int, secret: str) -> None:
 
 def seed(data_dir: Path, n: int, port: int, secret: str) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = CallbackStore(data_dir / "callbacks.sqlite3")
+    store = SqliteCallbackStore(data_dir / "callbacks.sqlite3")
     for i in range(n):
         store.add_webhook(url=f"http://127.0.0.1:{port}/hook/{i}", regions=[LVIV_OBLAST], kinds=[],
                           signing_secret=secret, cursor=0, now=time.time())

@@ -74,6 +74,7 @@ from tocsin.feed import EventFeed
 from tocsin.store.base import StreamEvent
 
 if TYPE_CHECKING:
+    from tocsin.config import Settings
     from tocsin.runtime import Hub
 
 log = logging.getLogger("tocsin.callbacks")
@@ -527,7 +528,12 @@ class CallbackSender:
         if not self._dirty:
             return
         dirty, self._dirty = self._dirty, {}
-        await asyncio.to_thread(self.store.save_cursors, list(dirty.items()))
+        try:
+            await asyncio.to_thread(self.store.save_cursors, list(dirty.items()))
+        except Exception:  # the store is unavailable: keep them for the next save
+            for target_id, event_id in dirty.items():
+                self._dirty[target_id] = max(event_id, self._dirty.get(target_id, event_id))
+            raise
 
     async def _expire(self) -> None:
         """Remove WebSub subscriptions whose lease has ended (they get nothing more)."""
@@ -549,13 +555,25 @@ class CallbackSender:
                 log.exception("callbacks: saving cursors or ending leases failed")
 
 
+def callback_store_for(settings: Settings) -> CallbackStore:
+    """Where the targets live: the hub's PostgreSQL database when ``settings.store`` names one
+    (shared by a leading writer and its standby, so a failover keeps targets and cursors),
+    else ``DATA_DIR/callbacks.sqlite3``."""
+    from tocsin.callbacks.store import FILE_NAME, SqliteCallbackStore
+
+    if settings.store.startswith(("postgresql://", "postgres://")):
+        from tocsin.callbacks.pg_store import PostgresCallbackStore
+
+        return PostgresCallbackStore(settings.store)
+    return SqliteCallbackStore(settings.data_dir / FILE_NAME)
+
+
 def callback_sender_for(hub: Hub) -> CallbackSender:
-    """The hub's webhook and WebSub sender, its state in ``DATA_DIR/callbacks.sqlite3``."""
-    from tocsin.callbacks.store import FILE_NAME
+    """The hub's webhook and WebSub sender, its state where :func:`callback_store_for` says."""
     from tocsin.delivery.outbound import parse_allowed_hosts
 
     settings = hub.settings
-    return CallbackSender(store=CallbackStore(settings.data_dir / FILE_NAME), feed=hub.feed,
+    return CallbackSender(store=callback_store_for(settings), feed=hub.feed,
                           events_after=hub.store.events_after,
                           allowed_hosts=parse_allowed_hosts(settings.callback_allowed_hosts),
                           base_url=settings.base_url, registry=hub.metrics.registry,

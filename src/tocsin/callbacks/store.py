@@ -17,7 +17,11 @@ what it wants (region codes, kind ids) and how its messages are signed. Contract
   the hub's store, so a replay rebuilds the very same message (same ``webhook-id``).
 * Deleting a target deletes its dead letters.
 
-Everything is one SQLite file in the data directory (WAL, ``synchronous=FULL``): a target
+:class:`CallbackStore` is that contract as a Protocol, the whole interface the sender and the
+routes use. Two implementations keep it (``tests/callbacks/test_store.py`` runs against both):
+:class:`SqliteCallbackStore`, one SQLite file in the data directory (WAL,
+``synchronous=FULL``), and :class:`tocsin.callbacks.pg_store.PostgresCallbackStore`, tables in
+the hub's PostgreSQL database, shared by a leading writer and its standby. Either way a target
 is durable before the API acknowledges it.
 """
 
@@ -32,6 +36,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 FILE_NAME = "callbacks.sqlite3"
 WEBHOOK = "webhook"
@@ -94,7 +99,57 @@ def secret_hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("utf-8")).digest()
 
 
-class CallbackStore:
+class CallbackStore(Protocol):
+    """Durable targets, cursors and dead letters (the contract in the module docstring).
+
+    A backend failure surfaces as :class:`tocsin.store.base.StorageUnavailable` (the API
+    answers ``503 storage_unavailable``), never as a driver's own exception.
+    """
+
+    def add_webhook(self, *, url: str, regions: Sequence[str], kinds: Sequence[str],
+                    signing_secret: str, cursor: int, now: float) -> tuple[Target, str]:
+        """Store a new (verified) webhook endpoint; returns it and its owner secret."""
+        ...
+
+    def subscribe_websub(self, *, callback: str, topic: str, regions: Sequence[str],
+                         secret: str | None, expires: float, cursor: int, now: float) -> Target:
+        """Create or renew the subscription of ``callback`` to ``topic`` (its cursor is kept)."""
+        ...
+
+    def find_websub(self, callback: str, topic: str) -> Target | None: ...
+
+    def get(self, target_id: str) -> Target | None: ...
+
+    def owned(self, target_id: str, owner_secret: str) -> Target | bool | None:
+        """The webhook if ``owner_secret`` is its owner's; False: wrong secret; None: no such."""
+        ...
+
+    def all(self) -> list[Target]: ...
+
+    def count(self) -> int: ...
+
+    def delete(self, target_id: str) -> bool:
+        """Delete a target and its dead letters; False if there was no such target."""
+        ...
+
+    def save_cursors(self, cursors: Sequence[tuple[str, int]]) -> None:
+        """Advance targets' cursors (never backwards), in one transaction."""
+        ...
+
+    def add_dead_letter(self, letter: DeadLetter) -> None:
+        """Record a give-up; the same event given up again adds its attempts up."""
+        ...
+
+    def dead_letters(self, target_id: str, limit: int = 1000) -> list[DeadLetter]:
+        """A target's dead letters, oldest event first."""
+        ...
+
+    def remove_dead_letter(self, target_id: str, event_id: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SqliteCallbackStore:
     """Targets and dead letters in ``DATA_DIR/callbacks.sqlite3`` (see the module docstring)."""
 
     _COLUMNS = "id, kind, url, topic, regions, kinds, signing_secret, expires, cursor, created"
