@@ -522,11 +522,14 @@ class PushSender:
 
 
 def push_sender_for(hub: Hub) -> PushSender:
-    """The hub's push sender: VAPID key and subscriptions in its data directory."""
+    """The hub's push sender: VAPID key in its data directory; subscriptions and position in
+    the hub's PostgreSQL database when ``store`` names one (shared by every writer, so a standby
+    that takes over serves them all, from the shared position), else ``push.sqlite3`` there."""
     from tocsin.ledger.reach import Reach, judge_reach
     from tocsin.push.endpoints import parse_allowed_hosts
     from tocsin.push.store import FILE_NAME, SqlitePushStore
     from tocsin.push.vapid import load_or_create_vapid_key
+    from tocsin.store.backend import is_postgres
 
     def shapes_inside(record: AlertRecord, alert: Alert) -> bool:
         """The ledger's own rule, as the issuing path applied it (unknown issuer now: no)."""
@@ -539,7 +542,15 @@ def push_sender_for(hub: Hub) -> PushSender:
     settings = hub.settings
     key = load_or_create_vapid_key(settings.data_dir)  # first: a refused key writes nothing
     signer = VapidSigner(key, settings.push_contact)
-    return PushSender(store=SqlitePushStore(settings.data_dir / FILE_NAME), feed=hub.feed,
+    store: PushStore
+    if settings.store and is_postgres(settings.store):
+        from tocsin.push.pgstore import PostgresPushStore
+
+        store = PostgresPushStore(settings.store)
+        store.adopt(settings.data_dir / FILE_NAME)  # an upgrade: push.sqlite3 moves in once
+    else:
+        store = SqlitePushStore(settings.data_dir / FILE_NAME)
+    return PushSender(store=store, feed=hub.feed,
                       get_alert=hub.store.get, find_alert=hub.store.find, regions=hub.regions,
                       shapes_inside=shapes_inside,
                       signer=signer, allowed_hosts=parse_allowed_hosts(settings.push_allowed_hosts),

@@ -1,14 +1,16 @@
 """Durable push subscriptions and the push sender's position in the event feed.
 
 Contract every implementation keeps (``tests/push/test_store_contract.py`` runs it
-against each; a PostgreSQL store comes later):
+against each: :class:`SqlitePushStore` here, :class:`tocsin.push.pgstore.PostgresPushStore`
+in the hub's PostgreSQL database):
 
 * **One subscription per endpoint.** :meth:`PushStore.upsert` of an endpoint already
   stored replaces its keys, places and language, keeps its id, and replaces its secret.
 * **Secrets are never stored**, only their SHA-256; :meth:`PushStore.delete_with_secret`
   compares in constant time.
 * **Deleting leaves nothing behind**: the row is gone (no tombstone, no log of places;
-  SQLite ``secure_delete`` overwrites its bytes and the WAL is checkpointed and truncated).
+  SQLite ``secure_delete`` overwrites its bytes and the WAL is checkpointed and truncated;
+  PostgreSQL rewrites the table without it).
 * **Position**: :meth:`PushStore.save_progress` stores, in one transaction, the id of
   the last event every subscription has been served (the resume point) and each
   subscription's last event handed over, so after a restart the sender resumes after
