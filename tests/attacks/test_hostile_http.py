@@ -10,6 +10,7 @@ acknowledged was lost). Figures are recorded in ``docs/security.md``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import socket
@@ -401,14 +402,17 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def _fill(folder: Path) -> Path:
+    """Fill ``folder``'s filesystem to the last byte. Unbuffered: a buffered file would raise
+    ENOSPC again when closed, flushing the bytes the full disk refused."""
     filler = folder / "filler"
-    with open(filler, "wb") as handle:
-        try:
+    with open(filler, "wb", buffering=0) as handle:
+        chunk = b"\0" * 65536
+        with contextlib.suppress(OSError):
             while True:
-                handle.write(b"\0" * 65536)
-                handle.flush()
-        except OSError:
-            pass
+                handle.write(chunk)
+        with contextlib.suppress(OSError):
+            while True:
+                handle.write(b"\0")  # the last bytes of a block
     return filler
 
 
