@@ -25,20 +25,20 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
 
 from tocsin.callbacks.store import WEBHOOK, WEBSUB, DeadLetter, Target, secret_hash
 from tocsin.store.postgres import (
     CONNECT_TIMEOUT_SECS,
     POOL_TIMEOUT_SECS,
-    RECONNECT_GIVE_UP_SECS,
     SCHEMA_LOCK_KEY,
     check_dsn,
+    open_pool,
+    pooled,
     storage_error,
 )
 
@@ -95,20 +95,10 @@ class PostgresCallbackStore:
                 conn.execute(_SCHEMA)
         except psycopg.Error as exc:
             raise storage_error(exc) from exc
-        self._pool: ConnectionPool[Conn] = ConnectionPool(
-            dsn, min_size=1, max_size=pool_max, timeout=pool_timeout_secs, open=True,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECS},
-            check=ConnectionPool.check_connection, name="tocsin-callbacks",
-            reconnect_timeout=RECONNECT_GIVE_UP_SECS)
+        self._pool = open_pool(dsn, "tocsin-callbacks", max_size=pool_max, timeout=pool_timeout_secs)
 
-    @contextmanager
-    def _conn(self) -> Iterator[Conn]:
-        """A pooled connection; every PostgreSQL failure leaves as StorageUnavailable."""
-        try:
-            with self._pool.connection() as conn:
-                yield conn
-        except psycopg.Error as exc:
-            raise storage_error(exc) from exc
+    def _conn(self) -> AbstractContextManager[Conn]:
+        return pooled(self._pool)
 
     def add_webhook(self, *, url: str, regions: Sequence[str], kinds: Sequence[str],
                     signing_secret: str, cursor: int, now: float) -> tuple[Target, str]:

@@ -30,20 +30,20 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
 
 from tocsin.push.store import EndpointTaken, PushSubscription, SqlitePushStore, secret_hash
 from tocsin.store.postgres import (
     CONNECT_TIMEOUT_SECS,
     POOL_TIMEOUT_SECS,
-    RECONNECT_GIVE_UP_SECS,
     check_dsn,
+    open_pool,
+    pooled,
     storage_error,
 )
 
@@ -114,21 +114,10 @@ class PostgresPushStore:
                 conn.execute(_SCHEMA)
         except psycopg.Error as exc:
             raise storage_error(exc) from exc
-        self._pool: ConnectionPool[Conn] = ConnectionPool(
-            dsn, min_size=1, max_size=pool_max, timeout=pool_timeout_secs, open=True,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECS},
-            check=ConnectionPool.check_connection, name="tocsin-push",
-            reconnect_timeout=RECONNECT_GIVE_UP_SECS,
-        )
+        self._pool = open_pool(dsn, "tocsin-push", max_size=pool_max, timeout=pool_timeout_secs)
 
-    @contextmanager
-    def _conn(self) -> Iterator[Conn]:
-        """A pooled connection; every PostgreSQL failure leaves as ``StorageUnavailable``."""
-        try:
-            with self._pool.connection() as conn:
-                yield conn
-        except psycopg.Error as exc:
-            raise storage_error(exc) from exc
+    def _conn(self) -> AbstractContextManager[Conn]:
+        return pooled(self._pool)
 
     def upsert(self, sub: PushSubscription, start_after: int,
                current_secret: str | None = None) -> tuple[PushSubscription, str, bool]:

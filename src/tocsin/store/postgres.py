@@ -40,7 +40,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal
 
 import msgspec
@@ -194,6 +194,32 @@ def storage_error(exc: BaseException) -> Exception:
     return StorageUnavailable(f"PostgreSQL: {type(exc).__name__}: {first}")
 
 
+def open_pool(dsn: str, name: str, *, max_size: int, timeout: float,
+              options: str | None = None) -> ConnectionPool[Conn]:
+    """A psycopg pool on the hub's database as every store here uses it (autocommit, a short
+    connect timeout), for the hub's store and the senders' tables beside it."""
+    return ConnectionPool(
+        dsn, min_size=1, max_size=max_size, timeout=timeout, open=True,
+        kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECS,
+                **({"options": options} if options else {})},
+        check=ConnectionPool.check_connection, name=name,
+        # Give up a background reconnection quickly: the next request then starts a fresh
+        # one at once, instead of waiting out psycopg-pool's doubling backoff (a long
+        # outage would otherwise delay recovery by about as long again).
+        reconnect_timeout=RECONNECT_GIVE_UP_SECS,
+    )
+
+
+@contextmanager
+def pooled(pool: ConnectionPool[Conn]) -> Iterator[Conn]:
+    """A pooled connection; every PostgreSQL failure leaves as :class:`StorageUnavailable`."""
+    try:
+        with pool.connection() as conn:
+            yield conn
+    except psycopg.Error as exc:
+        raise storage_error(exc) from exc
+
+
 def check_dsn(dsn: str) -> None:
     """Refuse a connection string libpq cannot parse, without repeating any of it.
 
@@ -258,25 +284,11 @@ class PostgresStore:
                                      "ON CONFLICT (key) DO NOTHING", (str(SCHEMA_VERSION),))
         except psycopg.Error as exc:
             raise storage_error(exc) from exc
-        self._pool: ConnectionPool[Conn] = ConnectionPool(
-            dsn, min_size=1, max_size=pool_max, timeout=pool_timeout_secs, open=True,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECS,
-                    **({"options": options} if options else {})},
-            check=ConnectionPool.check_connection, name="tocsin-store",
-            # Give up a background reconnection quickly: the next request then starts a fresh
-            # one at once, instead of waiting out psycopg-pool's doubling backoff (a long
-            # outage would otherwise delay recovery by about as long again).
-            reconnect_timeout=RECONNECT_GIVE_UP_SECS,
-        )
+        self._pool = open_pool(dsn, "tocsin-store", max_size=pool_max,
+                               timeout=pool_timeout_secs, options=options)
 
-    @contextmanager
-    def _conn(self) -> Iterator[Conn]:
-        """A pooled connection; every PostgreSQL failure leaves as :class:`StorageUnavailable`."""
-        try:
-            with self._pool.connection() as conn:
-                yield conn
-        except psycopg.Error as exc:
-            raise storage_error(exc) from exc
+    def _conn(self) -> AbstractContextManager[Conn]:
+        return pooled(self._pool)
 
     # -- leadership --------------------------------------------------------
 
